@@ -1,0 +1,206 @@
+/** The typed client of the HTTP API: what the CLI (and later the dashboard) use. No state is written anywhere else. */
+import type { RunView, LogLineView } from './views.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The server could not be reached at all. */
+export class ConnectionError extends Error {
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
+    super(`cannot reach the Kairos server at ${url} (${cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause)}); is \`kairos up\` running? (--server / KAIROS_SERVER)`);
+    this.name = 'ConnectionError';
+  }
+}
+
+export interface ScheduleView {
+  project: string;
+  job: string;
+  cron: string;
+  timezone: string;
+  description: string | null;
+  catchup: string;
+  concurrency: string;
+  paused: boolean;
+  next_fire_at: string | null;
+  last_tick_at: string | null;
+  next: { at: string; local: string }[];
+}
+
+export interface TickView {
+  instant: string;
+  outcome: string;
+  reason: string | null;
+  run_id: string | null;
+  lateness_ms: number;
+}
+
+export type StreamEvent = ({ type: 'line' } & LogLineView) | { type: 'end'; state: string; exit_code: number | null; reason: string | null; next_after: number };
+
+export class KairosClient {
+  readonly base: string;
+
+  constructor(
+    server: string,
+    private readonly token: string | null = null,
+  ) {
+    this.base = server.replace(/\/+$/, '');
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { accept: 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    const url = this.base + path;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new ConnectionError(this.base, err);
+    }
+    if (!res.ok) {
+      let code = 'http_' + res.status;
+      let message = `${method} ${path}: HTTP ${res.status}`;
+      let details: unknown;
+      try {
+        const b = (await res.json()) as { error?: { code?: string; message?: string; details?: unknown } };
+        if (b.error?.code) code = b.error.code;
+        if (b.error?.message) message = b.error.message;
+        details = b.error?.details;
+      } catch {
+        // not JSON
+      }
+      throw new ApiError(res.status, code, message, details);
+    }
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+
+  health() {
+    return this.json<{ ok: boolean; version: string; tzdata: string }>('GET', '/api/v1/health');
+  }
+
+  createRun(job: string, params: Record<string, unknown>, project?: string) {
+    return this.json<RunView>('POST', '/api/v1/runs', { job, params, ...(project ? { project } : {}) });
+  }
+
+  getRun(id: string, waitSeconds = 0) {
+    return this.json<RunView>('GET', `/api/v1/runs/${encodeURIComponent(id)}${waitSeconds > 0 ? `?wait=${waitSeconds}` : ''}`);
+  }
+
+  listRuns(q: { project?: string; job?: string; state?: string; trigger?: string; limit?: number; before?: string }) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') qs.set(k, String(v));
+    return this.json<{ runs: RunView[]; next_before: string | null }>('GET', `/api/v1/runs?${qs}`);
+  }
+
+  cancelRun(id: string) {
+    return this.json<RunView>('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  rerun(id: string) {
+    return this.json<RunView>('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun`);
+  }
+
+  attempts(id: string) {
+    return this.json<{ attempts: Record<string, unknown>[] }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/attempts`);
+  }
+
+  outputs(id: string) {
+    return this.json<{ metrics: { attempt: number; name: string; value: number; step: number | null; ts: string }[]; artifacts: { attempt: number; path: string; size: number; sha256: string }[] }>(
+      'GET',
+      `/api/v1/runs/${encodeURIComponent(id)}/outputs`,
+    );
+  }
+
+  logs(id: string, after = 0, limit = 5000) {
+    return this.json<{ lines: LogLineView[]; next_after: number; state: string; more: boolean }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/logs?after=${after}&limit=${limit}`);
+  }
+
+  /** Follows a run's log live from `after`, yielding lines then one `end` event; reconnects after a drop without gaps or duplicates. */
+  async *followLogs(id: string, after = 0, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+    let cursor = after;
+    let failures = 0;
+    for (;;) {
+      let res: Response;
+      try {
+        res = await this.request('GET', `/api/v1/runs/${encodeURIComponent(id)}/logs/stream?after=${cursor}`, undefined, signal);
+      } catch (err) {
+        if (err instanceof ConnectionError && failures < 30 && !signal?.aborted) {
+          failures++;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
+          continue;
+        }
+        throw err;
+      }
+      failures = 0;
+      const body = res.body;
+      if (!body) throw new Error('empty stream');
+      const decoder = new TextDecoder();
+      let buf = '';
+      try {
+        for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const text = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (!text) continue;
+            const ev = JSON.parse(text) as StreamEvent;
+            if (ev.type === 'line') cursor = ev.seq;
+            yield ev;
+            if (ev.type === 'end') return;
+          }
+        }
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        // connection dropped mid-stream: resume from the last line we yielded
+      }
+    }
+  }
+
+  schedules(project?: string) {
+    return this.json<{ schedules: ScheduleView[] }>('GET', `/api/v1/schedules${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+  }
+
+  ticks(project: string, job: string, limit = 100) {
+    return this.json<{ ticks: TickView[] }>('GET', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/ticks?limit=${limit}`);
+  }
+
+  pause(project: string, job: string) {
+    return this.json<ScheduleView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/pause`);
+  }
+
+  resume(project: string, job: string) {
+    return this.json<ScheduleView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/resume`);
+  }
+
+  jobs() {
+    return this.json<{ jobs: { project: string; name: string; schedule: unknown }[] }>('GET', '/api/v1/jobs');
+  }
+
+  deployments(project?: string) {
+    return this.json<{ deployments: Record<string, unknown>[] }>('GET', `/api/v1/deployments${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+  }
+}

@@ -1,0 +1,41 @@
+/** Binding the API to a socket. A server that listens beyond loopback requires a token. */
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KairosError } from '../model/errors.js';
+import type { Hono } from 'hono';
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export interface Listening {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function listen(app: Hono, host: string, port: number, hasToken: boolean): Promise<Listening> {
+  if (!isLoopback(host) && !hasToken) {
+    throw new KairosError('invalid_input', `refusing to listen on ${host} without a token: set --token or KAIROS_TOKEN, or listen on 127.0.0.1`);
+  }
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new KairosError('invalid_input', `port ${port} on ${host} is already in use; pick another with --port`) : err);
+    });
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shownHost}:${addr.port}`,
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

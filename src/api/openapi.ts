@@ -1,0 +1,99 @@
+/** The OpenAPI 3.1 document served at /api/v1/openapi.json. Keep it in step with ./server.ts (a test checks every route is listed). */
+import { VERSION } from '../version.js';
+
+const error = { $ref: '#/components/schemas/Error' };
+const run = { $ref: '#/components/schemas/Run' };
+const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'run id' };
+const projectJob = [
+  { name: 'project', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'job', in: 'path', required: true, schema: { type: 'string' } },
+];
+const errors = { '400': { description: 'bad input', ...json(error) }, '404': { description: 'not found', ...json(error) } };
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Kairos API', version: VERSION, description: 'Runs, logs, schedules and deployments. Errors are JSON with a stable code.' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} }, required: ['code', 'message'] } },
+        },
+        Run: {
+          type: 'object',
+          required: ['id', 'project', 'job', 'state', 'attempt', 'trigger', 'scheduled_for', 'created_at', 'started_at', 'finished_at', 'exit_code'],
+          properties: {
+            id: { type: 'string' },
+            project: { type: 'string' },
+            job: { type: 'string' },
+            state: { enum: ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] },
+            attempt: { type: 'integer' },
+            trigger: { enum: ['schedule', 'manual', 'backfill', 'rerun'] },
+            scheduled_for: { type: ['string', 'null'], format: 'date-time' },
+            created_at: { type: 'string', format: 'date-time' },
+            started_at: { type: ['string', 'null'], format: 'date-time' },
+            finished_at: { type: ['string', 'null'], format: 'date-time' },
+            exit_code: { type: ['integer', 'null'] },
+            reason: { type: ['string', 'null'] },
+            params: { type: 'object' },
+          },
+        },
+        LogLine: {
+          type: 'object',
+          properties: { seq: { type: 'integer' }, attempt: { type: 'integer' }, ts: { type: 'string', format: 'date-time' }, stream: { enum: ['stdout', 'stderr', 'system'] }, line: { type: 'string' } },
+        },
+      },
+    },
+    security: [{ bearer: [] }, {}],
+    paths: {
+      '/api/v1/health': { get: { summary: 'Server health, version and tz database version', responses: { '200': { description: 'ok' } } } },
+      '/api/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'ok' } } } },
+      '/api/v1/runs': {
+        get: {
+          summary: 'Run history, newest first',
+          parameters: ['project', 'job', 'state', 'trigger', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+          responses: { '200': { description: 'runs', ...json({ type: 'object', properties: { runs: { type: 'array', items: run }, next_before: { type: ['string', 'null'] } } }) }, ...errors },
+        },
+        post: {
+          summary: 'Start an ad-hoc run; parameters are validated before the run exists',
+          requestBody: json({ type: 'object', required: ['job'], properties: { project: { type: 'string' }, job: { type: 'string' }, params: { type: 'object' } } }),
+          responses: { '201': { description: 'created', ...json(run) }, '422': { description: 'invalid parameters', ...json(error) }, ...errors },
+        },
+      },
+      '/api/v1/runs/{id}': {
+        get: {
+          summary: 'One run; with ?wait=SECONDS, waits until it is terminal',
+          parameters: [idParam, { name: 'wait', in: 'query', schema: { type: 'integer' } }],
+          responses: { '200': { description: 'run', ...json(run) }, ...errors },
+        },
+      },
+      '/api/v1/runs/{id}/attempts': { get: { summary: "A run's attempts", parameters: [idParam], responses: { '200': { description: 'attempts' }, ...errors } } },
+      '/api/v1/runs/{id}/outputs': { get: { summary: "A run's metrics and artifacts", parameters: [idParam], responses: { '200': { description: 'outputs' }, ...errors } } },
+      '/api/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run (idempotent)', parameters: [idParam], responses: { '200': { description: 'run', ...json(run) }, ...errors } } },
+      '/api/v1/runs/{id}/rerun': { post: { summary: 'Repeat a run with the same deployment, parameters and logical time', parameters: [idParam], responses: { '201': { description: 'new run', ...json(run) }, ...errors } } },
+      '/api/v1/runs/{id}/logs': {
+        get: {
+          summary: "A page of a run's log after sequence number `after`",
+          parameters: [idParam, ...['after', 'limit', 'attempt'].map((name) => ({ name, in: 'query', schema: { type: 'integer' } }))],
+          responses: { '200': { description: 'lines', ...json({ type: 'object', properties: { lines: { type: 'array', items: { $ref: '#/components/schemas/LogLine' } }, next_after: { type: 'integer' }, state: { type: 'string' }, more: { type: 'boolean' } } }) }, ...errors },
+        },
+      },
+      '/api/v1/runs/{id}/logs/stream': {
+        get: {
+          summary: 'The live log as newline-delimited JSON: {"type":"line",...} objects, then {"type":"end","state","exit_code"}',
+          parameters: [idParam, { name: 'after', in: 'query', schema: { type: 'integer' } }],
+          responses: { '200': { description: 'stream', content: { 'application/x-ndjson': {} } }, ...errors },
+        },
+      },
+      '/api/v1/schedules': { get: { summary: 'Schedules with their next fire times', parameters: [{ name: 'project', in: 'query', schema: { type: 'string' } }, { name: 'count', in: 'query', schema: { type: 'integer' } }], responses: { '200': { description: 'schedules' } } } },
+      '/api/v1/schedules/{project}/{job}/ticks': { get: { summary: 'The tick ledger of a schedule, newest first', parameters: projectJob, responses: { '200': { description: 'ticks' }, ...errors } } },
+      '/api/v1/schedules/{project}/{job}/pause': { post: { summary: 'Pause a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
+      '/api/v1/schedules/{project}/{job}/resume': { post: { summary: 'Resume a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
+      '/api/v1/deployments': { get: { summary: 'Deployments, newest first', responses: { '200': { description: 'deployments' } } } },
+      '/api/v1/jobs': { get: { summary: 'Jobs of the active deployments', responses: { '200': { description: 'jobs' } } } },
+    },
+  };
+}

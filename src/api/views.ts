@@ -1,0 +1,81 @@
+/** The JSON shapes the API returns. Field names are part of the user contract (DESIGN.md). */
+import type { AttemptRow, LogLineRow, RunRow } from '../store/runs.js';
+import type { DeploymentRow } from '../control/deployments.js';
+
+export function iso(ms: number | bigint | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
+}
+
+export interface RunView {
+  id: string;
+  project: string;
+  job: string;
+  state: string;
+  attempt: number;
+  trigger: string;
+  scheduled_for: string | null;
+  created_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  reason: string | null;
+  params: Record<string, unknown>;
+  pool: string;
+  deployment_id: string;
+  bundle_hash: string;
+  rerun_of: string | null;
+  cancel_requested: boolean;
+}
+
+export function runView(r: RunRow): RunView {
+  return {
+    id: r.id,
+    project: r.project,
+    job: r.job,
+    state: r.state,
+    attempt: r.attempt,
+    trigger: r.trigger,
+    scheduled_for: iso(r.scheduled_for),
+    created_at: iso(r.created_at),
+    started_at: iso(r.started_at),
+    finished_at: iso(r.finished_at),
+    exit_code: r.exit_code,
+    reason: r.reason,
+    params: JSON.parse(r.params_json) as Record<string, unknown>,
+    pool: r.pool,
+    deployment_id: r.deployment_id,
+    bundle_hash: r.bundle_hash,
+    rerun_of: r.rerun_of,
+    cancel_requested: r.cancel_requested === 1,
+  };
+}
+
+export function attemptView(a: AttemptRow) {
+  return {
+    number: a.number,
+    state: a.state,
+    worker_id: a.worker_id,
+    claimed_at: iso(a.claimed_at),
+    started_at: iso(a.started_at),
+    finished_at: iso(a.finished_at),
+    exit_code: a.exit_code,
+    reason: a.reason,
+    pid: a.pid,
+  };
+}
+
+export interface LogLineView {
+  seq: number;
+  attempt: number;
+  ts: string;
+  stream: string;
+  line: string;
+}
+
+export function logLineView(l: LogLineRow): LogLineView {
+  return { seq: Number(l.seq), attempt: l.attempt, ts: new Date(Number(l.ts)).toISOString(), stream: l.stream, line: l.line };
+}
+
+export function deploymentView(d: DeploymentRow) {
+  return { id: d.id, project: d.project, version: d.version, bundle_hash: d.bundle_hash, created_at: iso(d.created_at), active: d.active === 1, source: d.source };
+}

@@ -1,0 +1,14 @@
+import type { Command } from './command.js';
+
+export const cancelCommand: Command = {
+  name: 'cancel',
+  summary: 'cancel a run (its whole process group gets TERM, then KILL after the grace period)',
+  usage: 'cancel RUN [--json]',
+  options: {},
+  positionals: { min: 1, max: 1 },
+  async run(p, { io, client }) {
+    const run = await client(p).cancelRun(p.positionals[0] ?? '');
+    if (p.globals.json) io.out(JSON.stringify(run, null, 2) + '\n');
+    else io.out(run.state === 'cancelled' ? `run ${run.id} cancelled\n` : run.state === 'running' ? `run ${run.id} is being cancelled\n` : `run ${run.id} already ${run.state}\n`);
+  },
+};

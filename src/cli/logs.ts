@@ -1,0 +1,32 @@
+import type { Command } from './command.js';
+import { printLine } from './logs-print.js';
+
+export const logsCommand: Command = {
+  name: 'logs',
+  summary: "a run's log (--follow: live until the run ends)",
+  usage: 'logs RUN [--follow] [--json]',
+  options: { follow: { type: 'boolean', short: 'f' } },
+  positionals: { min: 1, max: 1 },
+  async run(p, { io, client: mk }) {
+    const client = mk(p);
+    const id = p.positionals[0] ?? '';
+    // --json prints one JSON object per line (seq, attempt, ts, stream, line), so it can be streamed.
+    const emit = (l: { seq: number; attempt: number; ts: string; stream: string; line: string }) => {
+      if (p.globals.json) io.out(JSON.stringify({ seq: l.seq, attempt: l.attempt, ts: l.ts, stream: l.stream, line: l.line }) + '\n');
+      else printLine(l, io);
+    };
+    if (p.values.follow === true) {
+      for await (const ev of client.followLogs(id, 0)) {
+        if (ev.type === 'line') emit(ev);
+      }
+      return;
+    }
+    let after = 0;
+    for (;;) {
+      const page = await client.logs(id, after, 10_000);
+      for (const l of page.lines) emit(l);
+      after = page.next_after;
+      if (!page.more) break;
+    }
+  },
+};

@@ -1,0 +1,67 @@
+import type { KairosClient } from '../api/client.js';
+import type { RunView } from '../api/views.js';
+import { stringOption } from './args.js';
+import type { Command } from './command.js';
+import { printLine } from './logs-print.js';
+import { EXIT, UsageError, type Io } from './output.js';
+
+/** `-p NAME=VALUE` pairs; a value is a string, typed by the job's parameter spec on the server. */
+export function parseParamPairs(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-p expects NAME=VALUE, got "${pair}"`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The exit status `kairos run` ends with: the job's own exit code where there is one. */
+export function exitCodeOf(run: RunView, interrupted: boolean): number {
+  if (run.state === 'succeeded') return EXIT.ok;
+  if (run.state === 'cancelled') return interrupted ? 130 : EXIT.failed;
+  if (run.state === 'failed' && run.exit_code !== null && run.exit_code > 0 && run.exit_code < 256) return run.exit_code;
+  return EXIT.failed;
+}
+
+export async function followToEnd(client: KairosClient, run: RunView, io: Io, signal?: AbortSignal): Promise<RunView> {
+  for await (const ev of client.followLogs(run.id, 0, signal)) {
+    if (ev.type === 'line') printLine(ev, io);
+  }
+  return client.getRun(run.id);
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: "start an ad-hoc run, stream its log, exit with the job's exit code (Ctrl-C cancels it)",
+  usage: 'run JOB [-p NAME=VALUE]... [--project P] [--detach] [--json]',
+  options: { param: { type: 'string', short: 'p', multiple: true }, project: { type: 'string' }, detach: { type: 'boolean' } },
+  positionals: { min: 1, max: 1 },
+  async run(p, { io, client: mk }) {
+    const client = mk(p);
+    const params = parseParamPairs((p.values.param as string[] | undefined) ?? []);
+    const run = await client.createRun(p.positionals[0] ?? '', params, stringOption(p.values.project));
+    if (p.values.detach === true) {
+      io.out(p.globals.json ? JSON.stringify(run, null, 2) + '\n' : `${run.id}\n`);
+      return EXIT.ok;
+    }
+    io.err(`kairos: run ${run.id} (${run.project}/${run.job}) queued\n`);
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      io.err(`\nkairos: cancelling run ${run.id} (Ctrl-C again to stop waiting)\n`);
+      client.cancelRun(run.id).catch((err: unknown) => io.err(`kairos: cancel failed: ${String(err)}\n`));
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const final = await followToEnd(client, run, io);
+      if (p.globals.json) io.out(JSON.stringify(final, null, 2) + '\n');
+      const why = final.reason ? `: ${final.reason}` : '';
+      io.err(`kairos: run ${final.id} ${final.state}${final.state === 'succeeded' ? '' : why}\n`);
+      return exitCodeOf(final, interrupted);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

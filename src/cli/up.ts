@@ -1,0 +1,60 @@
+import { resolve } from 'node:path';
+import { startEmbedded } from '../embedded.js';
+import { intOption, stringOption } from './args.js';
+import type { Command } from './command.js';
+import { EXIT, UsageError } from './output.js';
+import type { ManifestProblem } from '../manifest/index.js';
+import { formatProblem } from '../manifest/index.js';
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
+  usage: 'up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace DURATION_S]',
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' } },
+  positionals: { min: 0, max: 1 },
+  async run(p, { io, env }) {
+    const dir = resolve(p.positionals[0] ?? '.');
+    const port = intOption(p.values.port, 'port', 0, 65535) ?? 7070;
+    const concurrency = intOption(p.values.concurrency, 'concurrency', 1, 1024);
+    const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
+    let up;
+    try {
+      up = await startEmbedded({
+        projectDir: dir,
+        dataDir: stringOption(p.values.data),
+        host: stringOption(p.values.host),
+        port,
+        concurrency,
+        token: p.globals.token ?? env.KAIROS_TOKEN ?? null,
+        log: (line) => io.err(line + '\n'),
+      });
+    } catch (err) {
+      const problems = (err as { problems?: readonly ManifestProblem[] }).problems;
+      if (problems) {
+        for (const pr of problems) io.out(formatProblem(pr) + '\n');
+        throw new UsageError(`${dir}: the manifest is invalid; nothing was deployed`);
+      }
+      throw err;
+    }
+    io.err(`kairos: up at ${up.url} (data in ${up.dataDir}); Ctrl-C to stop\n`);
+    await new Promise<void>((resolveStop) => {
+      let stopping = false;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stopping) {
+          io.err('kairos: stopping now\n');
+          process.exit(130);
+        }
+        stopping = true;
+        io.err(`kairos: ${sig}: no new work; waiting up to ${graceS}s for running jobs (again to force)\n`);
+        void up.stop(graceS * 1000).then(resolveStop, (err: unknown) => {
+          io.err(`kairos: shutdown: ${String(err)}\n`);
+          resolveStop();
+        });
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+    io.err('kairos: stopped\n');
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,57 @@
+/** What the control plane's parts share: the store, the event bus, and settings. */
+import { EventEmitter } from 'node:events';
+import type { CompiledManifest } from '../manifest/types.js';
+import type { Db } from '../store/db.js';
+import { KairosError } from '../model/errors.js';
+
+export interface ControlEvents {
+  /** A run changed state. */
+  run: [{ id: string; state: string }];
+  /** New log lines were stored for a run, up to `seq`. */
+  logs: [{ runId: string; seq: number }];
+  /** Runs may be claimable now (new, requeued, or capacity freed). */
+  work: [];
+  /** A running run was asked to cancel. */
+  cancel: [{ runId: string }];
+  /** Schedules changed (deploy, pause, resume): the scheduler should look again. */
+  schedules: [];
+}
+
+export class Bus extends EventEmitter<ControlEvents> {
+  constructor() {
+    super();
+    this.setMaxListeners(0);
+  }
+}
+
+export interface ControlSettings {
+  readonly dataDir: string;
+  /** How long a lease lasts without a heartbeat. */
+  readonly leaseMs: number;
+}
+
+export class Ctx {
+  private readonly manifests = new Map<string, CompiledManifest>();
+
+  constructor(
+    readonly db: Db,
+    readonly bus: Bus,
+    readonly settings: ControlSettings,
+    readonly random: () => number = Math.random,
+  ) {}
+
+  now(): number {
+    return this.db.clock.now();
+  }
+
+  /** The compiled manifest of a deployment (immutable, so cached forever). */
+  async manifestOf(deploymentId: string): Promise<CompiledManifest> {
+    const cached = this.manifests.get(deploymentId);
+    if (cached) return cached;
+    const row = await this.db.kysely.selectFrom('deployments').select('manifest_json').where('id', '=', deploymentId).executeTakeFirst();
+    if (!row) throw new KairosError('not_found', `deployment ${deploymentId} not found`);
+    const manifest = JSON.parse(row.manifest_json) as CompiledManifest;
+    this.manifests.set(deploymentId, manifest);
+    return manifest;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Deployments: each accepted manifest becomes an immutable, numbered version of its project, activated
+ * whole or not at all (bundle written first, then one transaction switches the active version and its
+ * schedules).
+ */
+import type { Selectable } from 'kysely';
+import type { CompiledManifest } from '../manifest/types.js';
+import { newId } from '../model/ids.js';
+import { nextFire, parseCron } from '../model/cron/index.js';
+import type { DeploymentsTable } from '../store/schema.js';
+import type { Q } from '../store/runs.js';
+import { scanProject, writeBundle } from './bundle.js';
+import type { Ctx } from './context.js';
+
+export type DeploymentRow = Selectable<DeploymentsTable>;
+
+export interface DeployOutcome {
+  readonly deployment: DeploymentRow;
+  /** False when the project's files and manifest were unchanged: the active version stays. */
+  readonly created: boolean;
+}
+
+export async function activeDeployment(q: Q, project: string): Promise<DeploymentRow | undefined> {
+  return q.selectFrom('deployments').selectAll().where('project', '=', project).where('active', '=', 1).executeTakeFirst();
+}
+
+export async function activeDeployments(q: Q): Promise<DeploymentRow[]> {
+  return q.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute();
+}
+
+export async function listDeployments(q: Q, project: string | undefined, limit: number): Promise<DeploymentRow[]> {
+  let query = q.selectFrom('deployments').selectAll();
+  if (project) query = query.where('project', '=', project);
+  return query.orderBy('created_at', 'desc').orderBy('version', 'desc').limit(limit).execute();
+}
+
+export function scheduleId(project: string, job: string): string {
+  return `${project}/${job}`;
+}
+
+/** Snapshots `dir` and activates it with `manifest` as a new version, unless nothing changed. */
+export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledManifest, source: string): Promise<DeployOutcome> {
+  const scanned = await scanProject(dir);
+  await writeBundle(ctx.settings.dataDir, scanned);
+  const manifestJson = JSON.stringify(manifest);
+  const outcome = await ctx.db.tx(async (trx) => {
+    const current = await activeDeployment(trx, manifest.project);
+    if (current && current.bundle_hash === scanned.hash && current.manifest_json === manifestJson) {
+      return { deployment: current, created: false };
+    }
+    const now = ctx.now();
+    const last = await trx
+      .selectFrom('deployments')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .where('project', '=', manifest.project)
+      .executeTakeFirst();
+    const row: DeploymentRow = {
+      id: newId(now),
+      project: manifest.project,
+      version: Number(last?.v ?? 0) + 1,
+      bundle_hash: scanned.hash,
+      manifest_json: manifestJson,
+      created_at: now,
+      active: 1,
+      source,
+    };
+    await trx.updateTable('deployments').set({ active: 0 }).where('project', '=', manifest.project).where('active', '=', 1).execute();
+    await trx.insertInto('deployments').values(row).execute();
+    await syncSchedules(trx, manifest, row.id, now);
+    return { deployment: row, created: true };
+  });
+  if (outcome.created) ctx.bus.emit('schedules');
+  return outcome;
+}
+
+/**
+ * Makes the schedules table match the manifest. A schedule keeps its cursor (and so never refires a tick)
+ * while its expression and zone are unchanged; a new or changed schedule starts from now.
+ */
+async function syncSchedules(trx: Q, manifest: CompiledManifest, deploymentId: string, now: number): Promise<void> {
+  const existing = await trx.selectFrom('schedules').selectAll().where('project', '=', manifest.project).execute();
+  const byJob = new Map(existing.map((s) => [s.job, s]));
+  for (const job of Object.values(manifest.jobs)) {
+    const sched = job.schedule;
+    if (!sched) continue;
+    const parsed = parseCron(sched.cron);
+    if (!parsed.ok) throw new Error(`schedule of ${job.name} does not parse: ${parsed.error.message}`);
+    const prev = byJob.get(job.name);
+    byJob.delete(job.name);
+    const keepCursor = prev && prev.active === 1 && prev.cron === sched.cron && prev.timezone === sched.timezone;
+    const cursor = keepCursor ? Number(prev.cursor_at) : now;
+    const values = {
+      cron: sched.cron,
+      timezone: sched.timezone,
+      catchup: sched.catchup,
+      concurrency: sched.concurrency,
+      max_catchup: sched.maxCatchup,
+      active: 1,
+      cursor_at: cursor,
+      next_fire_at: nextFire(parsed.cron, sched.timezone, cursor),
+      deployment_id: deploymentId,
+      updated_at: now,
+    };
+    if (prev) {
+      await trx.updateTable('schedules').set(values).where('id', '=', prev.id).execute();
+    } else {
+      await trx
+        .insertInto('schedules')
+        .values({ id: scheduleId(manifest.project, job.name), project: manifest.project, job: job.name, paused: 0, ...values })
+        .execute();
+    }
+  }
+  for (const gone of byJob.values()) {
+    await trx.updateTable('schedules').set({ active: 0, next_fire_at: null, updated_at: now }).where('id', '=', gone.id).execute();
+  }
+}

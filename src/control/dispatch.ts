@@ -1,0 +1,277 @@
+/**
+ * Handing attempts to workers under leases, and everything a worker reports back. Every report is checked
+ * against the attempt's lease token inside the same transaction that applies it, so a worker that comes
+ * back after its lease was given up cannot change anything.
+ */
+import { KairosError } from '../model/errors.js';
+import { newToken } from '../model/ids.js';
+import { transition, type AttemptOutcome, type RunState } from '../model/run-state.js';
+import { expiredAttempts, getAttempt, getRun, insertLogLines, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
+import type { RunsTable } from '../store/schema.js';
+import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import type { Ctx } from './context.js';
+
+/** The concurrency limit of each pool, from the active deployments (the smallest when projects disagree). */
+async function poolLimits(ctx: Ctx, q: Q): Promise<Map<string, number>> {
+  const deps = await q.selectFrom('deployments').select('id').where('active', '=', 1).execute();
+  const limits = new Map<string, number>();
+  for (const d of deps) {
+    const m = await ctx.manifestOf(d.id);
+    for (const p of Object.values(m.pools)) {
+      if (p.concurrency === null) continue;
+      limits.set(p.name, Math.min(limits.get(p.name) ?? Infinity, p.concurrency));
+    }
+  }
+  return limits;
+}
+
+export async function registerWorker(ctx: Ctx, info: WorkerInfo): Promise<void> {
+  const now = ctx.now();
+  const values = { host: info.host, pools_json: JSON.stringify(info.pools), capacity: info.capacity, version: info.version, heartbeat_at: now, stopped_at: null };
+  await ctx.db.tx(async (trx) => {
+    await trx
+      .insertInto('workers')
+      .values({ id: info.id, started_at: now, ...values })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ ...values, started_at: now }))
+      .execute();
+  });
+}
+
+export async function unregisterWorker(ctx: Ctx, workerId: string): Promise<void> {
+  await ctx.db.tx((trx) => trx.updateTable('workers').set({ stopped_at: ctx.now() }).where('id', '=', workerId).execute());
+}
+
+/** Claims up to `max` due runs for a worker: each becomes `running` with a new attempt under a lease. */
+export async function claim(ctx: Ctx, workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
+  if (max <= 0 || pools.length === 0) return [];
+  const leaseMs = ctx.settings.leaseMs;
+  const claimed = await ctx.db.tx(async (trx) => {
+    const now = ctx.now();
+    const candidates = await dueQueuedRuns(trx, pools, now, Math.max(max * 4, 32));
+    if (candidates.length === 0) return [];
+    const limits = await poolLimits(ctx, trx);
+    const running = await runningCountByPool(trx);
+    const out: { run: RunRow; attempt: AttemptRow; logSeqStart: number }[] = [];
+    const serialBusy = new Set<string>();
+    for (const run of candidates) {
+      if (out.length >= max) break;
+      const inPool = running.get(run.pool) ?? 0;
+      if (inPool >= (limits.get(run.pool) ?? Infinity)) continue;
+      const jobKey = `${run.project}/${run.job}`;
+      if (run.serial === 1) {
+        if (serialBusy.has(jobKey)) continue;
+        const older = await trx
+          .selectFrom('runs')
+          .select('id')
+          .where('project', '=', run.project)
+          .where('job', '=', run.job)
+          .where('state', '=', 'running')
+          .limit(1)
+          .executeTakeFirst();
+        if (older) {
+          serialBusy.add(jobKey);
+          continue;
+        }
+      }
+      const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'start' }, now);
+      if (!t.ok) continue;
+      const updated = await trx
+        .updateTable('runs')
+        .set({ state: 'running', started_at: run.started_at ?? now })
+        .where('id', '=', run.id)
+        .where('state', '=', 'queued')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) continue;
+      const attempt: AttemptRow = {
+        run_id: run.id,
+        number: run.attempt,
+        state: 'running',
+        worker_id: workerId,
+        lease_token: newToken(),
+        lease_expires_at: now + leaseMs,
+        claimed_at: now,
+        started_at: null,
+        finished_at: null,
+        exit_code: null,
+        reason: null,
+        pid: null,
+        proc_start: null,
+      };
+      await trx.insertInto('attempts').values(attempt).execute();
+      running.set(run.pool, inPool + 1);
+      if (run.serial === 1) serialBusy.add(jobKey);
+      out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id) });
+    }
+    return out;
+  });
+  const assignments: Assignment[] = [];
+  for (const c of claimed) {
+    const manifest = await ctx.manifestOf(c.run.deployment_id);
+    const spec = manifest.jobs[c.run.job];
+    if (!spec) throw new Error(`deployment ${c.run.deployment_id} lost job ${c.run.job}`);
+    assignments.push({
+      lease: { runId: c.run.id, attempt: c.attempt.number, token: c.attempt.lease_token },
+      leaseMs,
+      run: {
+        id: c.run.id,
+        project: c.run.project,
+        job: c.run.job,
+        trigger: c.run.trigger,
+        scheduledFor: c.run.scheduled_for === null ? null : Number(c.run.scheduled_for),
+        params: JSON.parse(c.run.params_json) as Assignment['run']['params'],
+        maxAttempts: spec.retries.max + 1,
+      },
+      deploymentId: c.run.deployment_id,
+      bundleHash: c.run.bundle_hash,
+      spec,
+      logSeqStart: c.logSeqStart,
+    });
+    ctx.bus.emit('run', { id: c.run.id, state: 'running' });
+  }
+  return assignments;
+}
+
+/** The live attempt a lease names, or a `stale_lease` error. */
+async function requireLease(trx: Q, lease: LeaseRef): Promise<{ attempt: AttemptRow; run: RunRow }> {
+  const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
+    throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
+  }
+  const run = await getRun(trx, lease.runId);
+  if (!run) throw new KairosError('stale_lease', `run ${lease.runId} is gone`);
+  return { attempt, run };
+}
+
+export async function markStarted(ctx: Ctx, lease: LeaseRef, info: StartedInfo): Promise<void> {
+  await ctx.db.tx(async (trx) => {
+    await requireLease(trx, lease);
+    await trx
+      .updateTable('attempts')
+      .set({ started_at: ctx.now(), pid: info.pid, proc_start: info.procStart })
+      .where('run_id', '=', lease.runId)
+      .where('number', '=', lease.attempt)
+      .execute();
+  });
+}
+
+export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
+  const refused: LeaseRef[] = [];
+  const cancel: string[] = [];
+  await ctx.db.tx(async (trx) => {
+    const now = ctx.now();
+    await trx.updateTable('workers').set({ heartbeat_at: now }).where('id', '=', workerId).execute();
+    for (const lease of leases) {
+      const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+      if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running' || Number(attempt.lease_expires_at) < now) {
+        refused.push(lease);
+        continue;
+      }
+      await trx
+        .updateTable('attempts')
+        .set({ lease_expires_at: now + ctx.settings.leaseMs })
+        .where('run_id', '=', lease.runId)
+        .where('number', '=', lease.attempt)
+        .execute();
+      const run = await getRun(trx, lease.runId);
+      if (run?.cancel_requested === 1) cancel.push(lease.runId);
+    }
+  });
+  return { refused, cancel };
+}
+
+export async function appendLogs(ctx: Ctx, lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
+  if (lines.length === 0) return;
+  await ctx.db.tx(async (trx) => {
+    await requireLease(trx, lease);
+    await insertLogLines(
+      trx,
+      lines.map((l) => ({ run_id: lease.runId, seq: l.seq, attempt: lease.attempt, ts: l.ts, stream: l.stream, line: l.line })),
+    );
+  });
+  const last = lines[lines.length - 1];
+  if (last) ctx.bus.emit('logs', { runId: lease.runId, seq: last.seq });
+}
+
+/** Ends an attempt and moves the run on: to a terminal state, or back to the queue for a retry. */
+async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, outcome: AttemptOutcome, exitCode: number | null, reason: string | null, now: number): Promise<{ state: RunState; requeued: boolean }> {
+  await trx
+    .updateTable('attempts')
+    .set({ state: outcome, finished_at: now, exit_code: exitCode, reason })
+    .where('run_id', '=', attempt.run_id)
+    .where('number', '=', attempt.number)
+    .execute();
+  const manifest = await ctx.manifestOf(run.deployment_id);
+  const spec = manifest.jobs[run.job];
+  if (!spec) throw new Error(`deployment ${run.deployment_id} lost job ${run.job}`);
+  const t = transition(
+    { state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 },
+    { kind: 'attempt_ended', outcome, retry: spec.retries, random: ctx.random() },
+    now,
+  );
+  if (!t.ok) throw new KairosError('conflict', t.error);
+  const seq = await maxLogSeq(trx, run.id);
+  const requeue = t.effects.find((e) => e.kind === 'requeue');
+  const patch: Partial<RunsTable> = { state: t.next.state, log_seq: seq, exit_code: exitCode };
+  if (requeue && requeue.kind === 'requeue') {
+    Object.assign(patch, { attempt: requeue.attempt, not_before: requeue.notBefore, reason: t.reason ?? reason });
+  } else {
+    Object.assign(patch, { finished_at: now, reason: t.next.state === 'cancelled' ? (run.reason ?? 'cancelled') : reason });
+  }
+  await trx.updateTable('runs').set(patch).where('id', '=', run.id).execute();
+  return { state: t.next.state, requeued: requeue !== undefined };
+}
+
+export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult): Promise<void> {
+  const ended = await ctx.db.tx(async (trx) => {
+    const { attempt, run } = await requireLease(trx, lease);
+    const now = ctx.now();
+    for (let i = 0; i < result.metrics.length; i += 100) {
+      const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));
+      await trx.insertInto('metrics').values(chunk).execute();
+    }
+    for (let i = 0; i < result.artifacts.length; i += 100) {
+      const chunk = result.artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256 }));
+      await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
+    }
+    return endAttempt(ctx, trx, run, attempt, result.outcome, result.exitCode, result.reason, now);
+  });
+  ctx.bus.emit('run', { id: lease.runId, state: ended.state });
+  ctx.bus.emit('work');
+}
+
+export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promise<void> {
+  const ended = await ctx.db.tx(async (trx) => {
+    const { attempt, run } = await requireLease(trx, lease);
+    return endAttempt(ctx, trx, run, attempt, 'lost', null, reason, ctx.now());
+  });
+  ctx.bus.emit('run', { id: lease.runId, state: ended.state });
+  ctx.bus.emit('work');
+}
+
+/** Attempts whose lease expired are lost: the run is retried or failed by its policy. Returns how many. */
+export async function reapExpired(ctx: Ctx): Promise<number> {
+  const changed = await ctx.db.tx(async (trx) => {
+    const now = ctx.now();
+    const expired = await expiredAttempts(trx, now);
+    const out: { id: string; state: RunState }[] = [];
+    for (const attempt of expired) {
+      const run = await getRun(trx, attempt.run_id);
+      if (!run || run.state !== 'running' || run.attempt !== attempt.number) {
+        await trx.updateTable('attempts').set({ state: 'lost', finished_at: now, reason: 'lease expired' }).where('run_id', '=', attempt.run_id).where('number', '=', attempt.number).execute();
+        continue;
+      }
+      const ended = await endAttempt(ctx, trx, run, attempt, 'lost', null, `lost: lease expired (worker ${attempt.worker_id} stopped reporting)`, now);
+      out.push({ id: run.id, state: ended.state });
+    }
+    return out;
+  });
+  for (const c of changed) ctx.bus.emit('run', c);
+  if (changed.length > 0) ctx.bus.emit('work');
+  return changed.length;
+}
+
+export async function workerLiveAttempts(ctx: Ctx, workerId: string): Promise<{ lease: LeaseRef; pid: number | null; procStart: string | null }[]> {
+  const rows = await liveAttemptsOfWorker(ctx.db.kysely, workerId);
+  return rows.map((a) => ({ lease: { runId: a.run_id, attempt: a.number, token: a.lease_token }, pid: a.pid, procStart: a.proc_start }));
+}
+

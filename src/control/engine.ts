@@ -1,0 +1,129 @@
+/**
+ * The control plane in one object: what the HTTP API calls, and the in-process link the local worker uses.
+ * It owns the loops (scheduler, lease reaper); the state changes themselves live in the modules it calls.
+ */
+import type { CompiledManifest } from '../manifest/types.js';
+import type { Db } from '../store/db.js';
+import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import { Bus, Ctx } from './context.js';
+import { deployDirectory, type DeployOutcome } from './deployments.js';
+import * as dispatch from './dispatch.js';
+import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
+import { Scheduler } from './scheduler.js';
+import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
+
+export interface EngineOptions {
+  readonly db: Db;
+  readonly dataDir: string;
+  readonly leaseMs?: number;
+  readonly random?: () => number;
+  readonly onError?: (err: unknown) => void;
+}
+
+export class Engine implements ControlLink {
+  readonly bus = new Bus();
+  readonly ctx: Ctx;
+  private scheduler: Scheduler | null = null;
+  private reaper: NodeJS.Timeout | null = null;
+  private readonly onError: (err: unknown) => void;
+
+  constructor(opts: EngineOptions) {
+    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000 }, opts.random);
+    this.onError = opts.onError ?? ((err) => console.error('kairos:', err));
+  }
+
+  get db(): Db {
+    return this.ctx.db;
+  }
+
+  /** Starts the scheduler and the lease reaper. */
+  start(): void {
+    this.scheduler = new Scheduler(this.ctx, this.onError);
+    this.scheduler.start();
+    const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));
+    this.reaper = setInterval(() => {
+      dispatch.reapExpired(this.ctx).catch(this.onError);
+    }, every);
+    this.reaper.unref();
+  }
+
+  stopLoops(): void {
+    this.scheduler?.stop();
+    this.scheduler = null;
+    if (this.reaper) clearInterval(this.reaper);
+    this.reaper = null;
+  }
+
+  deploy(dir: string, manifest: CompiledManifest, source: string): Promise<DeployOutcome> {
+    return deployDirectory(this.ctx, dir, manifest, source);
+  }
+
+  createRun(req: CreateRunRequest): Promise<RunRow> {
+    return createRun(this.ctx, req);
+  }
+
+  cancelRun(id: string): Promise<RunRow> {
+    return cancelRun(this.ctx, id);
+  }
+
+  rerun(id: string): Promise<RunRow> {
+    return rerun(this.ctx, id);
+  }
+
+  reapExpired(): Promise<number> {
+    return dispatch.reapExpired(this.ctx);
+  }
+
+  // ── ControlLink: the in-process worker's view ──
+
+  registerWorker(info: WorkerInfo): Promise<void> {
+    return dispatch.registerWorker(this.ctx, info);
+  }
+  unregisterWorker(workerId: string): Promise<void> {
+    return dispatch.unregisterWorker(this.ctx, workerId);
+  }
+  recoverWorker(workerId: string) {
+    return dispatch.workerLiveAttempts(this.ctx, workerId);
+  }
+  claim(workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
+    return dispatch.claim(this.ctx, workerId, pools, max);
+  }
+  started(lease: LeaseRef, info: StartedInfo): Promise<void> {
+    return dispatch.markStarted(this.ctx, lease, info);
+  }
+  heartbeat(workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
+    return dispatch.heartbeat(this.ctx, workerId, leases);
+  }
+  appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
+    return dispatch.appendLogs(this.ctx, lease, lines);
+  }
+  finish(lease: LeaseRef, result: AttemptResult): Promise<void> {
+    return dispatch.finish(this.ctx, lease, result);
+  }
+  abandon(lease: LeaseRef, reason: string): Promise<void> {
+    return dispatch.abandon(this.ctx, lease, reason);
+  }
+
+  async waitForWork(_pools: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const now = this.ctx.now();
+    const retryAt = await nextQueuedNotBefore(this.db.kysely, now);
+    if (retryAt !== null) timeoutMs = Math.min(timeoutMs, retryAt - now + 1);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.bus.off('work', done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.bus.on('work', done);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  onCancel(listener: (runId: string) => void): () => void {
+    const l = ({ runId }: { runId: string }) => listener(runId);
+    this.bus.on('cancel', l);
+    return () => this.bus.off('cancel', l);
+  }
+}

@@ -1,0 +1,142 @@
+/** Creating, cancelling and rerunning runs. Every state change goes through model/run-state's `transition`. */
+import { resolveParams } from '../manifest/index.js';
+import type { CompiledJob, ParamValue } from '../manifest/types.js';
+import { KairosError } from '../model/errors.js';
+import { newId } from '../model/ids.js';
+import { transition, type RunState, type Trigger } from '../model/run-state.js';
+import { getRun, type Q, type RunRow } from '../store/runs.js';
+import type { Ctx } from './context.js';
+import { activeDeployment, activeDeployments, type DeploymentRow } from './deployments.js';
+
+export interface CreateRunRequest {
+  readonly id?: string;
+  readonly project?: string;
+  readonly job: string;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly trigger: Trigger;
+  readonly scheduledFor?: number | null;
+  readonly scheduleId?: string | null;
+  readonly serial?: boolean;
+  readonly rerunOf?: string | null;
+}
+
+/** The project a request means: the one named, or the only one deployed. */
+export async function resolveProject(q: Q, project: string | undefined): Promise<DeploymentRow> {
+  if (project) {
+    const dep = await activeDeployment(q, project);
+    if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
+    return dep;
+  }
+  const all = await activeDeployments(q);
+  if (all.length === 1 && all[0]) return all[0];
+  if (all.length === 0) throw new KairosError('not_found', 'nothing is deployed yet');
+  throw new KairosError('invalid_input', `several projects are deployed (${all.map((d) => d.project).join(', ')}); name one with --project`);
+}
+
+export async function jobOf(ctx: Ctx, dep: DeploymentRow, job: string): Promise<CompiledJob> {
+  const manifest = await ctx.manifestOf(dep.id);
+  const spec = manifest.jobs[job];
+  if (!spec) {
+    const known = Object.keys(manifest.jobs).sort();
+    throw new KairosError('not_found', `project "${dep.project}" has no job "${job}"; jobs: ${known.join(', ') || '(none)'}`);
+  }
+  return spec;
+}
+
+/** Inserts a queued run (inside the caller's transaction). Parameters are validated before anything is written. */
+export async function insertRun(
+  ctx: Ctx,
+  trx: Q,
+  dep: DeploymentRow,
+  spec: CompiledJob,
+  req: CreateRunRequest,
+  values: Record<string, ParamValue>,
+  now: number,
+): Promise<RunRow> {
+  const row: RunRow = {
+    id: req.id ?? newId(now),
+    project: dep.project,
+    job: spec.name,
+    deployment_id: dep.id,
+    bundle_hash: dep.bundle_hash,
+    state: 'queued',
+    trigger: req.trigger,
+    attempt: 1,
+    params_json: JSON.stringify(values),
+    scheduled_for: req.scheduledFor ?? null,
+    schedule_id: req.scheduleId ?? null,
+    pool: spec.pool,
+    serial: req.serial ? 1 : 0,
+    cancel_requested: 0,
+    rerun_of: req.rerunOf ?? null,
+    created_at: now,
+    not_before: now,
+    started_at: null,
+    finished_at: null,
+    exit_code: null,
+    reason: null,
+    log_seq: 0,
+  };
+  await trx.insertInto('runs').values(row).execute();
+  return row;
+}
+
+export async function createRun(ctx: Ctx, req: CreateRunRequest): Promise<RunRow> {
+  const dep = await resolveProject(ctx.db.kysely, req.project);
+  const spec = await jobOf(ctx, dep, req.job);
+  const resolved = resolveParams(spec, req.params ?? {});
+  if (!resolved.ok) throw new KairosError('invalid_params', resolved.errors.join('; '), { errors: resolved.errors });
+  const row = await ctx.db.tx((trx) => insertRun(ctx, trx, dep, spec, req, resolved.values, ctx.now()));
+  ctx.bus.emit('run', { id: row.id, state: row.state });
+  ctx.bus.emit('work');
+  return row;
+}
+
+export async function requireRun(q: Q, id: string): Promise<RunRow> {
+  const run = await getRun(q, id);
+  if (!run) throw new KairosError('not_found', `run ${id} not found`);
+  return run;
+}
+
+/** Applies a cancel inside a transaction; returns whether the worker must be told. */
+export async function cancelInTx(trx: Q, run: RunRow, now: number, why: string): Promise<{ state: RunState; signal: boolean }> {
+  const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'cancel' }, now);
+  if (!t.ok) throw new KairosError('conflict', t.error);
+  if (!t.changed) return { state: run.state as RunState, signal: false };
+  if (t.next.state === 'cancelled') {
+    await trx
+      .updateTable('runs')
+      .set({ state: 'cancelled', cancel_requested: 1, finished_at: now, reason: why })
+      .where('id', '=', run.id)
+      .where('state', '=', 'queued')
+      .execute();
+    return { state: 'cancelled', signal: false };
+  }
+  await trx.updateTable('runs').set({ cancel_requested: 1, reason: why }).where('id', '=', run.id).execute();
+  return { state: t.next.state, signal: t.effects.some((e) => e.kind === 'signal_cancel') };
+}
+
+/** Cancels a run. Idempotent: cancelling a finished or already-cancelling run changes nothing. */
+export async function cancelRun(ctx: Ctx, id: string, why = 'cancelled by user'): Promise<RunRow> {
+  const result = await ctx.db.tx(async (trx) => {
+    const run = await requireRun(trx, id);
+    return cancelInTx(trx, run, ctx.now(), why);
+  });
+  if (result.signal) ctx.bus.emit('cancel', { runId: id });
+  if (result.state === 'cancelled') ctx.bus.emit('run', { id, state: 'cancelled' });
+  return requireRun(ctx.db.kysely, id);
+}
+
+/** A new run repeating an earlier one exactly: same deployment (bundle), parameters and logical time. */
+export async function rerun(ctx: Ctx, id: string): Promise<RunRow> {
+  const original = await requireRun(ctx.db.kysely, id);
+  const dep = await ctx.db.kysely.selectFrom('deployments').selectAll().where('id', '=', original.deployment_id).executeTakeFirstOrThrow();
+  const spec = await jobOf(ctx, dep, original.job);
+  const values = JSON.parse(original.params_json) as Record<string, ParamValue>;
+  const row = await ctx.db.tx((trx) =>
+    insertRun(ctx, trx, dep, spec, { job: original.job, trigger: 'rerun', scheduledFor: original.scheduled_for, rerunOf: original.id }, values, ctx.now()),
+  );
+  ctx.bus.emit('run', { id: row.id, state: row.state });
+  ctx.bus.emit('work');
+  return row;
+}

@@ -1,0 +1,150 @@
+/**
+ * Kairos on one machine: the API, the scheduler, a local worker and SQLite in one process, deploying a
+ * project directory at start and on every change. `kairos up` is a thin shell around this; tests and the
+ * benchmark start it in-process.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import { createApi } from './api/server.js';
+import { listen, type Listening } from './api/http.js';
+import { Engine } from './control/engine.js';
+import { formatProblem, loadManifestFile, type ManifestProblem } from './manifest/index.js';
+import { coerceError } from './model/errors.js';
+import { openSqlite, type Clock } from './store/db.js';
+import { VERSION } from './version.js';
+import { Worker } from './worker/worker.js';
+
+export interface EmbeddedOptions {
+  readonly projectDir: string;
+  readonly dataDir?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly token?: string | null;
+  readonly concurrency?: number;
+  readonly leaseMs?: number;
+  readonly watch?: boolean;
+  readonly clock?: Clock;
+  readonly log?: (line: string) => void;
+}
+
+export type DeployReport =
+  | { readonly ok: true; readonly version: number; readonly created: boolean; readonly project: string }
+  | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
+
+export interface Embedded {
+  readonly url: string;
+  readonly engine: Engine;
+  readonly worker: Worker;
+  readonly dataDir: string;
+  /** Deploys the project directory now (what the watcher does on a change). */
+  redeploy(): Promise<DeployReport>;
+  /** Stops taking work, lets running attempts finish within `graceMs`, then closes everything. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
+  const projectDir = resolve(opts.projectDir);
+  const dataDir = resolve(opts.dataDir ?? join(projectDir, '.kairos'));
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock });
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const engine = new Engine({ db, dataDir, leaseMs, onError: (err) => log(`kairos: ${coerceError(err).message}`) });
+
+  let deploying: Promise<DeployReport> = Promise.resolve({ ok: false, problems: [] });
+  const redeploy = (): Promise<DeployReport> => {
+    deploying = deploying.then(async () => {
+      const result = await loadManifestFile(projectDir);
+      if (!result.ok) return { ok: false, problems: result.problems };
+      const outcome = await engine.deploy(projectDir, result.manifest, `${hostname()}:${projectDir}`);
+      return { ok: true, version: outcome.deployment.version, created: outcome.created, project: outcome.deployment.project };
+    });
+    return deploying;
+  };
+
+  const first = await redeploy();
+  if (!first.ok) {
+    const active = await db.kysely.selectFrom('deployments').select(['project', 'version']).where('active', '=', 1).execute();
+    if (active.length === 0) {
+      await db.close();
+      const err = new Error(first.problems.map(formatProblem).join('\n')) as Error & { problems?: readonly ManifestProblem[] };
+      err.problems = first.problems;
+      throw err;
+    }
+    for (const p of first.problems) log(formatProblem(p));
+    log(`kairos: the manifest is invalid; keeping ${active.map((a) => `${a.project} v${a.version}`).join(', ')} active`);
+  } else {
+    log(`kairos: project ${first.project} deployment v${first.version}${first.created ? ' activated' : ' (unchanged)'}`);
+  }
+
+  const pools = new Set(['default']);
+  const deps = await db.kysely.selectFrom('deployments').select('id').where('active', '=', 1).execute();
+  for (const d of deps) for (const name of Object.keys((await engine.ctx.manifestOf(d.id)).pools)) pools.add(name);
+
+  const worker = new Worker(engine, {
+    id: `local@${hostname()}`,
+    pools: [...pools],
+    capacity: opts.concurrency ?? Math.max(4, cpus().length * 2),
+    dataDir,
+    version: VERSION,
+    leaseMs,
+    onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
+  });
+  await worker.start();
+  engine.start();
+
+  const app = createApi({ engine, token: opts.token ?? null });
+  let server: Listening;
+  try {
+    server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token));
+  } catch (err) {
+    engine.stopLoops();
+    await worker.stop(0);
+    await db.close();
+    throw err;
+  }
+
+  let watcher: FSWatcher | null = null;
+  if (opts.watch !== false) {
+    let timer: NodeJS.Timeout | null = null;
+    const ignored = (rel: string) => rel === '' || rel.startsWith('..') || rel.split(sep)[0] === '.git' || !relative(dataDir, join(projectDir, rel)).startsWith('..');
+    watcher = watch(projectDir, { recursive: true }, (_event, file) => {
+      const rel = file ? String(file) : '';
+      if (file && ignored(rel)) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        redeploy()
+          .then((r) => {
+            if (!r.ok) {
+              for (const p of r.problems) log(formatProblem(p));
+              log('kairos: the manifest is invalid; the last good deployment stays active');
+            } else if (r.created) {
+              log(`kairos: project ${r.project} deployment v${r.version} activated`);
+            }
+          })
+          .catch((err: unknown) => log(`kairos: deploy failed: ${coerceError(err).message}`));
+      }, 300);
+    });
+    watcher.on('error', (err) => log(`kairos: watching ${projectDir} failed: ${err.message}`));
+  }
+
+  let stopped: Promise<void> | null = null;
+  return {
+    url: server.url,
+    engine,
+    worker,
+    dataDir,
+    redeploy,
+    stop(graceMs = 30_000) {
+      stopped ??= (async () => {
+        watcher?.close();
+        engine.stopLoops();
+        await worker.stop(graceMs);
+        await server.close();
+        await deploying.catch(() => undefined);
+        await db.close();
+      })();
+      return stopped;
+    },
+  };
+}

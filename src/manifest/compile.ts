@@ -1,0 +1,151 @@
+/**
+ * The manifest compiler: YAML text → (positions, schema) → `CompiledManifest`, the only way to make one.
+ * Every problem is collected before anything is compiled, so a user sees them all at once.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDuration } from '../model/duration.js';
+import type {
+  CompiledJob,
+  CompiledManifest,
+  CompiledPool,
+  CompiledSchedule,
+  ManifestProblem,
+  ManifestResult,
+  ParamSpec,
+  ParamValue,
+  RetryPolicy,
+  RunCommand,
+} from './types.js';
+import { normaliseWorkdir, parseSize } from './fields.js';
+import { problemsFromIssues } from './issues.js';
+import { parseParamValue } from './params.js';
+import { sortProblems } from './problems.js';
+import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type ManifestDocument, type RetriesDocument } from './schema.js';
+import { readYaml } from './yaml-source.js';
+
+/** The file `kairos validate DIR` and `kairos deploy DIR` read. */
+export const MANIFEST_FILE_NAME = 'kairos.yaml';
+
+/** Checks `text` (the content of `file`, which is only used in problems) and compiles it. */
+export function compileManifestText(text: string, file: string): ManifestResult {
+  const source = readYaml(text, file);
+  if (source.fatal) return { ok: false, problems: sortProblems(source.problems) };
+  // An empty file is a manifest with nothing in it: report what is missing rather than "got an empty value".
+  const data = source.data ?? {};
+  const parsed = manifestSchema.safeParse(data);
+  const problems: ManifestProblem[] = [...source.problems];
+  if (!parsed.success) problems.push(...problemsFromIssues(parsed.error.issues, manifestSchema, { ...source, data }, file));
+  if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
+  return { ok: true, manifest: compileDocument(parsed.data) };
+}
+
+/** Reads and compiles a manifest; `target` is the file or the directory holding `kairos.yaml`. */
+export async function loadManifestFile(target: string): Promise<ManifestResult> {
+  let file = target;
+  try {
+    if ((await stat(target)).isDirectory()) file = path.join(target, MANIFEST_FILE_NAME);
+    return compileManifestText(await readFile(file, 'utf8'), file);
+  } catch (e) {
+    const reason = e instanceof Error && 'code' in e && e.code === 'ENOENT' ? 'no such file' : e instanceof Error ? e.message : String(e);
+    return { ok: false, problems: [{ file, line: 1, col: 1, path: '', code: 'unreadable', message: `cannot read the manifest: ${reason}` }] };
+  }
+}
+
+function ms(duration: string): number {
+  const value = parseDuration(duration);
+  // The schema accepted it, so it parses; a null here is a bug in the schema's duration pattern.
+  if (value === null) throw new Error(`duration "${duration}" passed the schema but does not parse`);
+  return value;
+}
+
+function compileRetries(r: RetriesDocument): RetryPolicy {
+  const policy = typeof r === 'number' ? { max: r } : r;
+  return {
+    max: policy.max,
+    delayMs: ms(policy.delay ?? DEFAULTS.retryDelay),
+    backoff: policy.backoff ?? DEFAULTS.backoff,
+    maxDelayMs: ms(policy.max_delay ?? DEFAULTS.maxDelay),
+    jitter: policy.jitter ?? DEFAULTS.jitter,
+    on: [...new Set(policy.on ?? DEFAULTS.retryOn)],
+  };
+}
+
+/** Checked by the schema already; strict parsing only turns the YAML value into the param's type. */
+function paramValue(spec: ParamSpec['type'], raw: unknown): ParamValue {
+  const parsed = parseParamValue(spec, raw, 'strict');
+  if (!parsed.ok) throw new Error(`param value ${String(raw)} passed the schema but does not parse`);
+  return parsed.value;
+}
+
+function compileParams(params: JobDocument['params']): Record<string, ParamSpec> {
+  return Object.fromEntries(
+    Object.entries(params ?? {}).map(([name, p]) => {
+      const type = p.type ?? DEFAULTS.paramType;
+      const spec: ParamSpec = {
+        type,
+        required: p.required ?? DEFAULTS.required,
+        ...(p.default === undefined ? {} : { default: paramValue(type, p.default) }),
+        ...(p.enum === undefined ? {} : { enum: p.enum.map((v) => paramValue(type, v)) }),
+        ...(p.description === undefined ? {} : { description: p.description }),
+      };
+      return [name, spec];
+    }),
+  );
+}
+
+function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['defaults']): CompiledJob {
+  const run: RunCommand = typeof j.run === 'string' ? { kind: 'shell', script: j.run } : { kind: 'argv', argv: [...j.run] };
+  let schedule: CompiledSchedule | null = null;
+  if (j.schedule !== undefined) {
+    const s = typeof j.schedule === 'string' ? { cron: j.schedule } : j.schedule;
+    schedule = {
+      cron: s.cron,
+      timezone: s.timezone ?? defaults.timezone,
+      catchup: s.catchup ?? DEFAULTS.catchup,
+      maxCatchup: s.max_catchup ?? DEFAULTS.maxCatchup,
+      concurrency: s.concurrency ?? DEFAULTS.concurrency,
+    };
+  }
+  return {
+    name,
+    description: j.description ?? null,
+    run,
+    schedule,
+    params: compileParams(j.params),
+    env: Object.fromEntries(Object.entries(j.env ?? {}).map(([k, v]) => [k, String(v)])),
+    timeoutMs: j.timeout === undefined ? defaults.timeoutMs : ms(j.timeout),
+    graceMs: j.grace === undefined ? defaults.graceMs : ms(j.grace),
+    retries: j.retries === undefined ? defaults.retries : compileRetries(j.retries),
+    pool: j.pool ?? defaults.pool,
+    resources: {
+      cpu: j.resources?.cpu ?? null,
+      memoryBytes: j.resources?.memory === undefined ? null : parseSize(j.resources.memory),
+      gpu: j.resources?.gpu ?? null,
+    },
+    secrets: [...new Set(j.secrets ?? [])],
+    workdir: j.workdir === undefined ? null : normaliseWorkdir(j.workdir),
+    environment: j.environment ?? null,
+  };
+}
+
+/** A document the schema accepted → the engine's manifest, every default applied. */
+export function compileDocument(doc: ManifestDocument): CompiledManifest {
+  const d = doc.defaults ?? {};
+  const defaults: CompiledManifest['defaults'] = {
+    timezone: d.timezone ?? DEFAULTS.timezone,
+    timeoutMs: d.timeout === undefined ? null : ms(d.timeout),
+    graceMs: ms(d.grace ?? DEFAULTS.grace),
+    retries: compileRetries(d.retries ?? DEFAULTS.retries),
+    pool: d.pool ?? DEFAULTS.pool,
+  };
+  const pools: Record<string, CompiledPool> = { [DEFAULT_POOL]: { name: DEFAULT_POOL, concurrency: null } };
+  for (const [name, p] of Object.entries(doc.pools ?? {})) pools[name] = { name, concurrency: p.concurrency ?? null };
+  return {
+    project: doc.project,
+    defaults,
+    pools,
+    environments: Object.fromEntries(Object.entries(doc.environments ?? {})),
+    jobs: Object.fromEntries(Object.entries(doc.jobs ?? {}).map(([name, j]) => [name, compileJob(name, j, defaults)])),
+  };
+}

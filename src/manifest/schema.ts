@@ -1,0 +1,312 @@
+/**
+ * THE definition of `kairos.yaml`. Validation (issues.ts), the JSON Schema (json-schema.ts), the `init`
+ * template (template.ts) and the reference page (reference.ts) are all generated from it, so a key is added,
+ * documented and checked here and nowhere else. The compiler (compile.ts) turns a document this schema
+ * accepts into the engine's `CompiledManifest`, applying `DEFAULTS`.
+ *
+ * Keys are snake_case as users write them. No zod transforms or `.default()`: this schema types the document
+ * the user wrote; defaults that depend on other keys (a schedule's time zone) are the compiler's job.
+ */
+import * as z from 'zod';
+import { CATCHUP_POLICIES, CONCURRENCY_POLICIES, PARAM_TYPES, RETRY_ON, type ParamType } from './types.js';
+import {
+  NAME_RULES,
+  cronValue,
+  documented,
+  durationValue,
+  expecting,
+  isRecord,
+  nameValue,
+  namedMap,
+  relativePathValue,
+  report,
+  sizeValue,
+  timeZoneValue,
+} from './fields.js';
+import { PARAM_TYPE_EXPECTED, parseParamValue, paramEnvName } from './params.js';
+import { didYouMean, listNames, show } from './problems.js';
+
+/** Constant defaults, applied by the compiler and shown in the schema and docs. */
+export const DEFAULTS = {
+  timezone: 'UTC',
+  grace: '10s',
+  pool: 'default',
+  retries: 0,
+  catchup: 'latest',
+  concurrency: 'forbid',
+  maxCatchup: 100,
+  retryDelay: '10s',
+  backoff: 2,
+  maxDelay: '1h',
+  jitter: 0,
+  retryOn: RETRY_ON,
+  paramType: 'string',
+  required: false,
+} as const;
+
+/** The pool every manifest has, declared or not. */
+export const DEFAULT_POOL = DEFAULTS.pool;
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodEnum<{ [K in T[number]]: K }> {
+  return expecting(z.enum(values), `one of ${listNames(values)}`);
+}
+
+const integerAtLeast = (min: number) => expecting(z.int().min(min), `an integer ≥ ${min}`);
+
+// ---- retries -----------------------------------------------------------------------------------------------
+
+const retryPolicy = z.strictObject({
+  max: documented(integerAtLeast(0), { description: 'Retries after the first attempt (0 = a single attempt).' }),
+  delay: documented(durationValue(), { description: 'Wait before the first retry.', default: DEFAULTS.retryDelay }).optional(),
+  backoff: documented(expecting(z.number().min(1), 'a number ≥ 1'), {
+    description: 'Multiplier applied to the delay after each retry; 1 keeps the delay constant.',
+    default: DEFAULTS.backoff,
+  }).optional(),
+  max_delay: documented(durationValue(), { description: 'Longest wait between two attempts.', default: DEFAULTS.maxDelay }).optional(),
+  jitter: documented(expecting(z.number().min(0).max(1), 'a number from 0 to 1'), {
+    description: 'Fraction of each delay that is randomised, so that many runs failing together do not retry together.',
+    default: DEFAULTS.jitter,
+  }).optional(),
+  on: documented(expecting(z.array(oneOf(RETRY_ON)).min(1), `a non-empty list of ${listNames(RETRY_ON)}`), {
+    description: 'Which endings are retried: `failed` (non-zero exit), `timed_out`, `lost` (the worker vanished).',
+    default: [...DEFAULTS.retryOn],
+  }).optional(),
+});
+
+const retries = (defaultDoc: { default: number } | { defaultText: string }) =>
+  documented(
+    expecting(
+      z.union([z.int().min(0), retryPolicy]),
+      'an integer ≥ 0 (a retry count) or a mapping with max, delay, backoff, max_delay, jitter, on',
+    ),
+    {
+      description: `How failed runs are retried: a count (then the delay is ${DEFAULTS.retryDelay}, doubling each time), or a mapping.`,
+      ...defaultDoc,
+    },
+  ).optional();
+
+// ---- schedules ---------------------------------------------------------------------------------------------
+
+const cronDescription = 'Cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; or a macro such as `@daily`. Quote it in YAML when it starts with `*` or `@`.';
+
+const scheduleMapping = z.strictObject({
+  cron: documented(cronValue(), { description: cronDescription }),
+  timezone: documented(timeZoneValue(), { description: 'IANA time zone the expression is evaluated in.', defaultText: '`defaults.timezone`' }).optional(),
+  catchup: documented(oneOf(CATCHUP_POLICIES), {
+    description:
+      'After downtime or a pause: `none` skips the missed ticks, `latest` runs the most recent one, `all` runs every missed tick, oldest first, up to `max_catchup`. Skipped ticks are recorded.',
+    default: DEFAULTS.catchup,
+  }).optional(),
+  concurrency: documented(oneOf(CONCURRENCY_POLICIES), {
+    description:
+      'When a tick comes while a run of the job is still active: `allow` starts another, `forbid` skips the tick (recorded as a skipped run), `queue` starts it after the active one, `replace` cancels the active one.',
+    default: DEFAULTS.concurrency,
+  }).optional(),
+  max_catchup: documented(integerAtLeast(1), {
+    description: 'Most runs `catchup: all` creates after one downtime; older missed ticks are recorded as skipped.',
+    default: DEFAULTS.maxCatchup,
+  }).optional(),
+});
+
+// ---- params ------------------------------------------------------------------------------------------------
+
+const paramValue = expecting(z.union([z.string(), z.number(), z.boolean()]), 'a string, a number or true/false');
+
+function isParamType(v: unknown): v is ParamType {
+  return typeof v === 'string' && (PARAM_TYPES as readonly string[]).includes(v);
+}
+
+/** `default` and `enum` must fit `type`, and `default` must be one of `enum`. */
+function checkParamValues(spec: unknown, ctx: z.core.$RefinementCtx): void {
+  if (!isRecord(spec)) return;
+  let type: ParamType = DEFAULTS.paramType;
+  if (isParamType(spec.type)) type = spec.type;
+  else if (spec.type !== undefined) return;
+  const typeNote = spec.type === undefined ? ' (the param has no `type`, so it is a string)' : ` (the param's type is ${type})`;
+  let enumValues: unknown[] | undefined;
+  if (Array.isArray(spec.enum)) {
+    enumValues = [];
+    spec.enum.forEach((entry, i) => {
+      const parsed = parseParamValue(type, entry, 'strict');
+      if (parsed.ok) enumValues?.push(parsed.value);
+      else report(ctx, 'invalid_default', `expected ${parsed.expected}${typeNote}, got ${show(entry)}`, ['enum', i]);
+    });
+  }
+  if (spec.default === undefined) return;
+  const parsed = parseParamValue(type, spec.default, 'strict');
+  if (!parsed.ok) {
+    report(ctx, 'invalid_default', `expected ${parsed.expected}${typeNote}, got ${show(spec.default)}`, ['default']);
+  } else if (enumValues !== undefined && enumValues.length > 0 && !enumValues.includes(parsed.value)) {
+    const hint = typeof parsed.value === 'string' ? didYouMean(parsed.value, enumValues.map(String)) : '';
+    report(ctx, 'invalid_default', `expected one of the enum values ${enumValues.map(show).join(', ')}, got ${show(parsed.value)}${hint}`, ['default']);
+  }
+  if (spec.required === true) {
+    report(ctx, 'invalid_default', 'a required param cannot have a default: remove `required: true` or the `default`', ['required']);
+  }
+}
+
+const paramSpec = z
+  .strictObject({
+    type: documented(oneOf(PARAM_TYPES), {
+      description: `Type of the value: ${PARAM_TYPES.map((t) => `\`${t}\` (${PARAM_TYPE_EXPECTED[t]})`).join(', ')}.`,
+      default: DEFAULTS.paramType,
+    }).optional(),
+    default: documented(paramValue, { description: 'Value used when none is given; must fit `type` and `enum`.' }).optional(),
+    required: documented(expecting(z.boolean(), 'true or false'), {
+      description: 'Whether a value must be given (a required param has no default).',
+      default: DEFAULTS.required,
+    }).optional(),
+    enum: documented(expecting(z.array(paramValue).min(1), 'a non-empty list of values'), { description: 'The only values allowed.' }).optional(),
+    description: documented(z.string(), { description: 'What the param means, shown by the CLI and the dashboard.' }).optional(),
+  })
+  .superRefine(checkParamValues, { when: (payload) => isRecord(payload.value) });
+
+/** Two param names equal once upper-cased would be the same `KAIROS_PARAM_<NAME>` variable. */
+function checkParamCollisions(names: readonly string[], ctx: z.core.$RefinementCtx): void {
+  const first = new Map<string, string>();
+  for (const name of names) {
+    const env = paramEnvName(name);
+    const earlier = first.get(env);
+    if (earlier === undefined) first.set(env, name);
+    else report(ctx, 'duplicate_name', `params "${earlier}" and "${name}" would both be the environment variable ${env}; rename one`, [name], 'key');
+  }
+}
+
+function checkReservedEnv(names: readonly string[], ctx: z.core.$RefinementCtx): void {
+  for (const name of names) {
+    if (name.toUpperCase().startsWith('KAIROS_')) {
+      report(ctx, 'reserved_name', `env var "${name}" is reserved: Kairos sets the variables starting with KAIROS_ itself`, [name], 'key');
+    }
+  }
+}
+
+// ---- jobs --------------------------------------------------------------------------------------------------
+
+const argvItem = expecting(z.string(), 'a string (quote numbers, e.g. "5")');
+
+const job = z.strictObject({
+  description: documented(z.string(), { description: 'What the job does, shown in listings and the dashboard.' }).optional(),
+  run: documented(
+    expecting(
+      z.union([z.string().regex(/\S/), z.array(argvItem).min(1).refine((argv) => argv[0] !== '')]),
+      'a command (a string, run by /bin/sh -c) or a non-empty list of strings (a program and its arguments)',
+    ),
+    {
+      description:
+        'What to run. A string is run by `/bin/sh -c`; a list is a program and its arguments, run without a shell. Params arrive as environment variables (`KAIROS_PARAM_<NAME>`), never spliced into the command.',
+    },
+  ),
+  schedule: documented(
+    expecting(z.union([cronValue(), scheduleMapping]), 'a cron expression or a mapping with cron, timezone, catchup, concurrency, max_catchup'),
+    { description: 'When the job runs by itself: a cron expression, or a mapping with `cron` and options. Without it the job runs only on demand.' },
+  ).optional(),
+  params: documented(namedMap('param', NAME_RULES.variable, paramSpec, checkParamCollisions), {
+    description:
+      'Typed parameters, given at run time (`kairos run JOB -p NAME=VALUE`) and checked before the run is created. Each reaches the process as the environment variable `KAIROS_PARAM_<NAME>` (name upper-cased).',
+  }).optional(),
+  env: documented(namedMap('env var', NAME_RULES.variable, expecting(z.union([z.string(), z.number(), z.boolean()]), 'a string, a number or true/false'), checkReservedEnv), {
+    description: 'Environment variables of the process; numbers and booleans become text. Names starting with `KAIROS_` are reserved.',
+  }).optional(),
+  timeout: documented(durationValue({ positive: true }), {
+    description: 'Longest a run may take; then it is stopped (TERM, then KILL after `grace`) and ends `timed_out`.',
+    defaultText: '`defaults.timeout`',
+  }).optional(),
+  grace: documented(durationValue(), { description: 'Time between TERM and KILL when a run is timed out or cancelled.', defaultText: '`defaults.grace`' }).optional(),
+  retries: retries({ defaultText: '`defaults.retries`' }),
+  pool: documented(z.string(), { description: 'Pool the job runs in (an entry of `pools`, or `default`).', defaultText: '`defaults.pool`' }).optional(),
+  resources: documented(
+    z.strictObject({
+      cpu: documented(expecting(z.number().positive(), 'a number > 0'), { description: 'CPU cores; may be fractional, e.g. 0.5.' }).optional(),
+      memory: documented(sizeValue(), { description: 'Memory: `512Mi`, `2Gi` (powers of 1024), `1G`, `100M` (powers of 1000), or a number of bytes.' }).optional(),
+      gpu: documented(integerAtLeast(0), { description: 'GPUs.' }).optional(),
+    }),
+    { description: 'What a run needs from the machine that runs it.' },
+  ).optional(),
+  secrets: documented(expecting(z.array(nameValue('a secret name', NAME_RULES.secret)), 'a list of secret names'), {
+    description: 'Names of secrets the run receives as environment variables of the same name; their values are masked in logs.',
+  }).optional(),
+  workdir: documented(relativePathValue(), {
+    description: 'Directory the command runs in, relative to the project directory (the one holding kairos.yaml); it may not leave it.',
+    defaultText: 'the project directory',
+  }).optional(),
+  environment: documented(z.string(), { description: 'Name of an entry of `environments` to run in.' }).optional(),
+});
+
+// ---- the document ------------------------------------------------------------------------------------------
+
+/** `pool` and `environment` values must name something the manifest defines. */
+function checkReferences(doc: unknown, ctx: z.core.$RefinementCtx): void {
+  if (!isRecord(doc)) return;
+  const pools = [DEFAULT_POOL, ...(isRecord(doc.pools) ? Object.keys(doc.pools).filter((p) => p !== DEFAULT_POOL) : [])];
+  const environments = isRecord(doc.environments) ? Object.keys(doc.environments) : [];
+  const checkPool = (value: unknown, at: PropertyKey[]) => {
+    if (typeof value !== 'string' || pools.includes(value)) return;
+    report(ctx, 'unknown_reference', `unknown pool ${show(value)}${didYouMean(value, pools)}; defined pools: ${listNames(pools)}`, at);
+  };
+  if (isRecord(doc.defaults)) checkPool(doc.defaults.pool, ['defaults', 'pool']);
+  if (!isRecord(doc.jobs)) return;
+  for (const [name, j] of Object.entries(doc.jobs)) {
+    if (!isRecord(j)) continue;
+    checkPool(j.pool, ['jobs', name, 'pool']);
+    const env = j.environment;
+    if (typeof env === 'string' && !environments.includes(env)) {
+      const defined = environments.length === 0 ? 'none is defined (add it under `environments`)' : `defined environments: ${listNames(environments)}`;
+      report(ctx, 'unknown_reference', `unknown environment ${show(env)}${didYouMean(env, environments)}; ${defined}`, ['jobs', name, 'environment']);
+    }
+  }
+}
+
+export const manifestSchema = expecting(
+  z.strictObject({
+    $schema: documented(z.string(), { description: 'Location of the JSON Schema, for editors; Kairos ignores it.' }).optional(),
+    project: documented(nameValue('a project name', NAME_RULES.project), {
+      description: `Name of the project; its deployments, runs and schedules are kept under it. ${capitalise(NAME_RULES.project.rule)}.`,
+    }),
+    defaults: documented(
+      z.strictObject({
+        timezone: documented(timeZoneValue(), { description: 'IANA time zone in which schedules are evaluated.', default: DEFAULTS.timezone }).optional(),
+        timeout: documented(durationValue({ positive: true }), {
+          description: 'Longest a run may take before it is stopped and ends `timed_out`.',
+          defaultText: 'no limit',
+        }).optional(),
+        grace: documented(durationValue(), { description: 'Time between TERM and KILL when a run is timed out or cancelled.', default: DEFAULTS.grace }).optional(),
+        retries: retries({ default: DEFAULTS.retries }),
+        pool: documented(z.string(), { description: 'Pool jobs run in.', default: DEFAULTS.pool }).optional(),
+      }),
+      { description: 'Settings every job gets unless it sets its own.' },
+    ).optional(),
+    pools: documented(
+      namedMap(
+        'pool',
+        NAME_RULES.identifier,
+        z.strictObject({
+          concurrency: documented(integerAtLeast(1), {
+            description: 'Most runs of the pool running at once, across all workers.',
+            defaultText: "no limit but the workers' own",
+          }).optional(),
+        }),
+      ),
+      { description: `Named groups of workers, with a limit on runs at once. The pool \`${DEFAULT_POOL}\` always exists; declare it to set its limit.` },
+    ).optional(),
+    environments: documented(
+      namedMap('environment', NAME_RULES.identifier, expecting(z.record(z.string(), z.unknown()), 'a mapping of environment settings')),
+      { description: 'Named environments jobs run in. Their settings come in a later version; for now only their names are used, by `jobs.<name>.environment`.' },
+    ).optional(),
+    jobs: documented(namedMap('job', NAME_RULES.identifier, job), { description: 'The jobs of the project, by name.' }).optional(),
+  }),
+  'a mapping with the keys project, defaults, pools, environments, jobs',
+)
+  .superRefine(checkReferences, { when: (payload) => isRecord(payload.value) })
+  .meta({
+    title: 'Kairos manifest (kairos.yaml)',
+    description: 'The jobs of one project: what they run, when, with which parameters, limits and retries.',
+  });
+
+/** The document as a user writes it, once the schema accepts it. */
+export type ManifestDocument = z.infer<typeof manifestSchema>;
+export type JobDocument = z.infer<typeof job>;
+export type RetriesDocument = NonNullable<JobDocument['retries']>;
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

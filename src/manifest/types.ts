@@ -1,0 +1,115 @@
+/**
+ * The compiled manifest: what the engine uses. Only `compileManifest` (src/manifest/compile.ts) makes one,
+ * from the document a user wrote, with every default applied and every duration in milliseconds.
+ * The user-facing document type lives beside the schema (src/manifest/schema.ts).
+ */
+
+export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'date'] as const;
+export type ParamType = (typeof PARAM_TYPES)[number];
+/** A parameter value after parsing: dates are kept as 'YYYY-MM-DD' strings. */
+export type ParamValue = string | number | boolean;
+
+export const CATCHUP_POLICIES = ['none', 'latest', 'all'] as const;
+export type CatchupPolicy = (typeof CATCHUP_POLICIES)[number];
+
+export const CONCURRENCY_POLICIES = ['allow', 'forbid', 'queue', 'replace'] as const;
+export type ConcurrencyPolicy = (typeof CONCURRENCY_POLICIES)[number];
+
+export const RETRY_ON = ['failed', 'timed_out', 'lost'] as const;
+export type RetryOn = (typeof RETRY_ON)[number];
+
+export interface ParamSpec {
+  readonly type: ParamType;
+  readonly default?: ParamValue;
+  readonly required: boolean;
+  readonly enum?: readonly ParamValue[];
+  readonly description?: string;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt: 0 means one attempt in all. */
+  readonly max: number;
+  readonly delayMs: number;
+  /** Multiplier applied to the delay after each retry (1 = constant delay). */
+  readonly backoff: number;
+  readonly maxDelayMs: number;
+  /** Fraction (0..1) of the delay that is randomised, to spread retries of many runs. */
+  readonly jitter: number;
+  readonly on: readonly RetryOn[];
+}
+
+export interface CompiledSchedule {
+  readonly cron: string;
+  readonly timezone: string;
+  readonly catchup: CatchupPolicy;
+  /** Upper bound on runs created by `catchup: all` after one downtime; the rest are recorded as skipped. */
+  readonly maxCatchup: number;
+  readonly concurrency: ConcurrencyPolicy;
+}
+
+export type RunCommand =
+  | { readonly kind: 'shell'; readonly script: string }
+  | { readonly kind: 'argv'; readonly argv: readonly string[] };
+
+export interface Resources {
+  readonly cpu: number | null;
+  readonly memoryBytes: number | null;
+  readonly gpu: number | null;
+}
+
+export interface CompiledJob {
+  readonly name: string;
+  readonly description: string | null;
+  readonly run: RunCommand;
+  readonly schedule: CompiledSchedule | null;
+  readonly params: Readonly<Record<string, ParamSpec>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs: number | null;
+  /** Time between TERM and KILL when a run is timed out or cancelled. */
+  readonly graceMs: number;
+  readonly retries: RetryPolicy;
+  readonly pool: string;
+  readonly resources: Resources;
+  readonly secrets: readonly string[];
+  /** Relative to the project root, normalised, never escaping it; null = the root. */
+  readonly workdir: string | null;
+  readonly environment: string | null;
+}
+
+export interface CompiledPool {
+  readonly name: string;
+  /** Most runs of this pool running at once across all workers; null = no limit but the workers'. */
+  readonly concurrency: number | null;
+}
+
+export interface CompiledManifest {
+  readonly project: string;
+  readonly defaults: {
+    readonly timezone: string;
+    readonly timeoutMs: number | null;
+    readonly graceMs: number;
+    readonly retries: RetryPolicy;
+    readonly pool: string;
+  };
+  /** Always holds the pool `default`. */
+  readonly pools: Readonly<Record<string, CompiledPool>>;
+  /** Names only for now; environments are built by a later issue. */
+  readonly environments: Readonly<Record<string, unknown>>;
+  readonly jobs: Readonly<Record<string, CompiledJob>>;
+}
+
+/** One problem in a manifest, reported as `FILE:LINE:COL: PATH: message`. Lines and columns count from 1. */
+export interface ManifestProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** Dotted path in the document, e.g. `jobs.train.retries.max`; empty for the document itself. */
+  readonly path: string;
+  /** Stable code, e.g. `unknown_key`, `invalid_type`, `invalid_cron`, `yaml_syntax`. */
+  readonly code: string;
+  readonly message: string;
+}
+
+export type ManifestResult =
+  | { readonly ok: true; readonly manifest: CompiledManifest }
+  | { readonly ok: false; readonly problems: readonly ManifestProblem[] };

@@ -1,0 +1,160 @@
+/**
+ * Versioned migrations, portable across SQLite and PostgreSQL: only Kysely's schema builder, no dialect SQL.
+ * Never edit a migration that has shipped; add a new one.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const m0001: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('deployments')
+      .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+      .addColumn('project', 'varchar(100)', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('bundle_hash', 'varchar(80)', (c) => c.notNull())
+      .addColumn('manifest_json', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('active', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addUniqueConstraint('deployments_project_version', ['project', 'version'])
+      .execute();
+
+    await db.schema
+      .createTable('schedules')
+      .addColumn('id', 'varchar(240)', (c) => c.primaryKey())
+      .addColumn('project', 'varchar(100)', (c) => c.notNull())
+      .addColumn('job', 'varchar(100)', (c) => c.notNull())
+      .addColumn('cron', 'text', (c) => c.notNull())
+      .addColumn('timezone', 'varchar(100)', (c) => c.notNull())
+      .addColumn('catchup', 'varchar(20)', (c) => c.notNull())
+      .addColumn('concurrency', 'varchar(20)', (c) => c.notNull())
+      .addColumn('max_catchup', 'integer', (c) => c.notNull())
+      .addColumn('paused', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('cursor_at', 'bigint', (c) => c.notNull())
+      .addColumn('next_fire_at', 'bigint')
+      .addColumn('deployment_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('schedules_project_job', ['project', 'job'])
+      .execute();
+    await db.schema.createIndex('schedules_due').on('schedules').columns(['active', 'paused', 'next_fire_at']).execute();
+
+    // The ledger: one row per (schedule, instant), whatever crashes or replicas occur.
+    await db.schema
+      .createTable('ticks')
+      .addColumn('schedule_id', 'varchar(240)', (c) => c.notNull())
+      .addColumn('instant', 'bigint', (c) => c.notNull())
+      .addColumn('outcome', 'varchar(20)', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('run_id', 'varchar(40)')
+      .addColumn('lateness_ms', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('recorded_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('ticks_pk', ['schedule_id', 'instant'])
+      .execute();
+
+    await db.schema
+      .createTable('runs')
+      .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
+      .addColumn('project', 'varchar(100)', (c) => c.notNull())
+      .addColumn('job', 'varchar(100)', (c) => c.notNull())
+      .addColumn('deployment_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('bundle_hash', 'varchar(80)', (c) => c.notNull())
+      .addColumn('state', 'varchar(20)', (c) => c.notNull())
+      .addColumn('trigger', 'varchar(20)', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('params_json', 'text', (c) => c.notNull())
+      .addColumn('scheduled_for', 'bigint')
+      .addColumn('schedule_id', 'varchar(240)')
+      .addColumn('pool', 'varchar(100)', (c) => c.notNull())
+      .addColumn('serial', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('rerun_of', 'varchar(40)')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('not_before', 'bigint', (c) => c.notNull())
+      .addColumn('started_at', 'bigint')
+      .addColumn('finished_at', 'bigint')
+      .addColumn('exit_code', 'integer')
+      .addColumn('reason', 'text')
+      .addColumn('log_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+      // At most one run per (schedule, instant): NULL schedule ids (manual runs) never collide.
+      .addUniqueConstraint('runs_schedule_instant', ['schedule_id', 'scheduled_for'])
+      .execute();
+    await db.schema.createIndex('runs_created').on('runs').columns(['created_at', 'id']).execute();
+    await db.schema.createIndex('runs_queue').on('runs').columns(['state', 'pool', 'not_before']).execute();
+    await db.schema.createIndex('runs_job').on('runs').columns(['project', 'job', 'created_at']).execute();
+
+    await db.schema
+      .createTable('attempts')
+      .addColumn('run_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('number', 'integer', (c) => c.notNull())
+      .addColumn('state', 'varchar(20)', (c) => c.notNull())
+      .addColumn('worker_id', 'varchar(80)', (c) => c.notNull())
+      .addColumn('lease_token', 'varchar(80)', (c) => c.notNull())
+      .addColumn('lease_expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('claimed_at', 'bigint', (c) => c.notNull())
+      .addColumn('started_at', 'bigint')
+      .addColumn('finished_at', 'bigint')
+      .addColumn('exit_code', 'integer')
+      .addColumn('reason', 'text')
+      .addColumn('pid', 'integer')
+      .addColumn('proc_start', 'varchar(40)')
+      .addPrimaryKeyConstraint('attempts_pk', ['run_id', 'number'])
+      .execute();
+    await db.schema.createIndex('attempts_live').on('attempts').columns(['state', 'lease_expires_at']).execute();
+
+    await db.schema
+      .createTable('log_lines')
+      .addColumn('run_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .addColumn('stream', 'varchar(10)', (c) => c.notNull())
+      .addColumn('line', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('log_lines_pk', ['run_id', 'seq'])
+      .execute();
+
+    await db.schema
+      .createTable('metrics')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('run_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('name', 'varchar(200)', (c) => c.notNull())
+      .addColumn('value', 'double precision', (c) => c.notNull())
+      .addColumn('step', 'bigint')
+      .addColumn('ts', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('metrics_run').on('metrics').columns(['run_id', 'attempt']).execute();
+
+    await db.schema
+      .createTable('artifacts')
+      .addColumn('run_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('sha256', 'varchar(80)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('artifacts_pk', ['run_id', 'attempt', 'path'])
+      .execute();
+
+    await db.schema
+      .createTable('workers')
+      .addColumn('id', 'varchar(80)', (c) => c.primaryKey())
+      .addColumn('host', 'text', (c) => c.notNull())
+      .addColumn('pools_json', 'text', (c) => c.notNull())
+      .addColumn('capacity', 'integer', (c) => c.notNull())
+      .addColumn('version', 'varchar(40)', (c) => c.notNull())
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+      .addColumn('stopped_at', 'bigint')
+      .execute();
+  },
+};
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_initial': m0001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return { ...MIGRATIONS };
+  },
+};

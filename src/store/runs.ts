@@ -1,0 +1,117 @@
+/** Queries over runs, attempts, logs and outputs. Callers pass the handle: the database or a transaction. */
+import type { Kysely, Selectable } from 'kysely';
+import type { AttemptsTable, Database, LogLinesTable, RunsTable } from './schema.js';
+
+export type Q = Kysely<Database>;
+export type RunRow = Selectable<RunsTable>;
+export type AttemptRow = Selectable<AttemptsTable>;
+export type LogLineRow = Selectable<LogLinesTable>;
+
+export async function getRun(q: Q, id: string): Promise<RunRow | undefined> {
+  return q.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export interface RunFilter {
+  project?: string;
+  job?: string;
+  states?: readonly string[];
+  trigger?: string;
+  limit: number;
+  /** Keyset pagination: runs created strictly before this (created_at, id). */
+  before?: { createdAt: number; id: string };
+  since?: number;
+  until?: number;
+}
+
+export async function listRuns(q: Q, f: RunFilter): Promise<RunRow[]> {
+  let query = q.selectFrom('runs').selectAll();
+  if (f.project) query = query.where('project', '=', f.project);
+  if (f.job) query = query.where('job', '=', f.job);
+  if (f.states && f.states.length > 0) query = query.where('state', 'in', [...f.states]);
+  if (f.trigger) query = query.where('trigger', '=', f.trigger);
+  if (f.since !== undefined) query = query.where('created_at', '>=', f.since);
+  if (f.until !== undefined) query = query.where('created_at', '<', f.until);
+  if (f.before) {
+    const b = f.before;
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '<', b.createdAt), eb.and([eb('created_at', '=', b.createdAt), eb('id', '<', b.id)])]),
+    );
+  }
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export async function activeRunsOfJob(q: Q, project: string, job: string): Promise<RunRow[]> {
+  return q
+    .selectFrom('runs')
+    .selectAll()
+    .where('project', '=', project)
+    .where('job', '=', job)
+    .where('state', 'in', ['queued', 'running'])
+    .orderBy('created_at')
+    .execute();
+}
+
+/** Queued runs whose time has come, oldest first. */
+export async function dueQueuedRuns(q: Q, pools: readonly string[], now: number, limit: number): Promise<RunRow[]> {
+  return q
+    .selectFrom('runs')
+    .selectAll()
+    .where('state', '=', 'queued')
+    .where('pool', 'in', [...pools])
+    .where('not_before', '<=', now)
+    .orderBy('not_before')
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+}
+
+/** The earliest moment after `now` at which a queued run (a retry waiting out its delay) becomes due. */
+export async function nextQueuedNotBefore(q: Q, now: number): Promise<number | null> {
+  const row = await q.selectFrom('runs').select((eb) => eb.fn.min('not_before').as('t')).where('state', '=', 'queued').where('not_before', '>', now).executeTakeFirst();
+  return row?.t == null ? null : Number(row.t);
+}
+
+export async function runningCountByPool(q: Q): Promise<Map<string, number>> {
+  const rows = await q
+    .selectFrom('runs')
+    .select(['pool', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('state', '=', 'running')
+    .groupBy('pool')
+    .execute();
+  return new Map(rows.map((r) => [r.pool, Number(r.n)]));
+}
+
+export async function getAttempt(q: Q, runId: string, number: number): Promise<AttemptRow | undefined> {
+  return q.selectFrom('attempts').selectAll().where('run_id', '=', runId).where('number', '=', number).executeTakeFirst();
+}
+
+export async function listAttempts(q: Q, runId: string): Promise<AttemptRow[]> {
+  return q.selectFrom('attempts').selectAll().where('run_id', '=', runId).orderBy('number').execute();
+}
+
+export async function expiredAttempts(q: Q, now: number): Promise<AttemptRow[]> {
+  return q.selectFrom('attempts').selectAll().where('state', '=', 'running').where('lease_expires_at', '<', now).execute();
+}
+
+export async function liveAttemptsOfWorker(q: Q, workerId: string): Promise<AttemptRow[]> {
+  return q.selectFrom('attempts').selectAll().where('state', '=', 'running').where('worker_id', '=', workerId).execute();
+}
+
+export async function insertLogLines(q: Q, rows: readonly LogLineRow[]): Promise<void> {
+  // SQLite caps bound variables per statement; 6 columns × 150 rows stays far below it.
+  for (let i = 0; i < rows.length; i += 150) {
+    await q.insertInto('log_lines').values(rows.slice(i, i + 150)).onConflict((oc) => oc.doNothing()).execute();
+  }
+}
+
+export async function readLogLines(q: Q, runId: string, afterSeq: number, limit: number, attempt?: number): Promise<LogLineRow[]> {
+  let query = q.selectFrom('log_lines').selectAll().where('run_id', '=', runId).where('seq', '>', afterSeq);
+  if (attempt !== undefined) query = query.where('attempt', '=', attempt);
+  const rows = await query.orderBy('seq').limit(limit).execute();
+  return rows.map((r) => ({ ...r, seq: Number(r.seq), ts: Number(r.ts) }));
+}
+
+export async function maxLogSeq(q: Q, runId: string): Promise<number> {
+  const row = await q.selectFrom('log_lines').select((eb) => eb.fn.max('seq').as('s')).where('run_id', '=', runId).executeTakeFirst();
+  return row?.s == null ? 0 : Number(row.s);
+}

@@ -1,0 +1,265 @@
+/**
+ * One attempt on this machine: prepare its directories and environment, start its process in the bundle,
+ * ship its log lines in order within about a second, enforce its timeout, obey a cancel, and report how it
+ * ended with its metrics and artifacts.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, lstat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { paramEnvValue } from '../manifest/index.js';
+import { coerceError, KairosError } from '../model/errors.js';
+import type { Artifact, Assignment, AttemptResult, ControlLink, LogLine, LogStream, Metric, WorkerOutcome } from './protocol.js';
+import { launch, type LocalProcess } from './places/local.js';
+
+export interface AttemptSettings {
+  readonly dataDir: string;
+  readonly bundlePath: string;
+  readonly workerId: string;
+  /** Environment every job starts from (the worker's own, minus Kairos' credentials). */
+  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly flushMs: number;
+  readonly maxLogLines: number;
+  readonly maxLogBytes: number;
+}
+
+const RESERVED_ENV = ['KAIROS_TOKEN', 'KAIROS_SECRET_KEY'];
+
+export function workerBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || RESERVED_ENV.includes(k) || k.startsWith('KAIROS_')) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Batches log lines and ships them in order, one batch in flight at a time. */
+class LogShipper {
+  private pending: LogLine[] = [];
+  private seq: number;
+  private bytes = 0;
+  private count = 0;
+  private truncated = false;
+  private timer: NodeJS.Timeout | null = null;
+  private inflight: Promise<void> = Promise.resolve();
+  stale = false;
+
+  constructor(
+    private readonly link: ControlLink,
+    private readonly a: Assignment,
+    private readonly s: AttemptSettings,
+    private readonly onStale: () => void,
+  ) {
+    this.seq = a.logSeqStart;
+  }
+
+  add(stream: LogStream, line: string): void {
+    if (this.truncated) return;
+    if (this.count >= this.s.maxLogLines || this.bytes + line.length > this.s.maxLogBytes) {
+      this.truncated = true;
+      this.push('system', `[kairos] log truncated: this run's log reached its cap (${this.s.maxLogLines} lines or ${this.s.maxLogBytes} bytes); later output was not kept`);
+      return;
+    }
+    this.count++;
+    this.bytes += line.length;
+    this.push(stream, line);
+  }
+
+  private push(stream: LogStream, line: string): void {
+    this.pending.push({ seq: ++this.seq, ts: Date.now(), stream, line });
+    if (this.pending.length >= 1000) this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.s.flushMs);
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return this.inflight;
+    const batch = this.pending;
+    this.pending = [];
+    this.inflight = this.inflight.then(() => this.send(batch));
+    return this.inflight;
+  }
+
+  private async send(batch: LogLine[]): Promise<void> {
+    if (this.stale) return;
+    for (let tries = 0; ; tries++) {
+      try {
+        await this.link.appendLogs(this.a.lease, batch);
+        return;
+      } catch (err) {
+        if (err instanceof KairosError && err.code === 'stale_lease') {
+          this.stale = true;
+          this.onStale();
+          return;
+        }
+        if (tries >= 20) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
+      }
+    }
+  }
+}
+
+export class AttemptRunner {
+  private proc: LocalProcess | null = null;
+  private outcome: WorkerOutcome | null = null;
+  private reason: string | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+  private readonly logs: LogShipper;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly link: ControlLink,
+    private readonly a: Assignment,
+    private readonly s: AttemptSettings,
+  ) {
+    this.logs = new LogShipper(link, a, s, () => this.kill('lease lost: another attempt may own this run now'));
+    this.done = this.run();
+  }
+
+  get lease() {
+    return this.a.lease;
+  }
+
+  /** Stop the attempt: TERM the process group, KILL it after the job's grace period. */
+  stop(outcome: 'cancelled' | 'timed_out', reason: string): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    this.reason = reason;
+    const p = this.proc;
+    if (!p) return;
+    p.signalGroup('SIGTERM');
+    this.killTimer = setTimeout(() => p.signalGroup('SIGKILL'), this.a.spec.graceMs);
+  }
+
+  /** Kill at once and report nothing: the lease is gone. */
+  kill(why: string): void {
+    this.logs.stale = true;
+    this.outcome = this.outcome ?? 'failed';
+    this.reason = why;
+    this.proc?.signalGroup('SIGKILL');
+  }
+
+  private env(runDir: string): Record<string, string> {
+    const a = this.a;
+    const env: Record<string, string> = { ...this.s.baseEnv, ...a.spec.env };
+    for (const [name, value] of Object.entries(a.run.params)) env[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(value);
+    Object.assign(env, {
+      KAIROS_RUN_ID: a.run.id,
+      KAIROS_PROJECT: a.run.project,
+      KAIROS_JOB: a.run.job,
+      KAIROS_ATTEMPT: String(a.lease.attempt),
+      KAIROS_SCHEDULED_FOR: a.run.scheduledFor === null ? '' : new Date(a.run.scheduledFor).toISOString(),
+      KAIROS_OUTPUT: join(runDir, 'output.jsonl'),
+      KAIROS_ARTIFACTS: join(runDir, 'artifacts'),
+      KAIROS_DEPLOYMENT: a.deploymentId,
+    });
+    return env;
+  }
+
+  private async run(): Promise<void> {
+    const a = this.a;
+    const runDir = join(this.s.dataDir, 'runs', a.run.id, String(a.lease.attempt));
+    let exitCode: number | null = null;
+    try {
+      await mkdir(join(runDir, 'artifacts'), { recursive: true });
+      const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
+      if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
+      const proc = launch({ command: a.spec.run, cwd, env: this.env(runDir), onLine: (stream, line) => this.logs.add(stream, line) });
+      this.proc = proc;
+      this.link.started(a.lease, { pid: proc.pid, procStart: proc.procStart }).catch((err: unknown) => {
+        if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
+      });
+      if (this.outcome) {
+        // Cancelled while it was starting.
+        proc.signalGroup('SIGTERM');
+        this.killTimer = setTimeout(() => proc.signalGroup('SIGKILL'), a.spec.graceMs);
+      }
+      let timeout: NodeJS.Timeout | null = null;
+      if (a.spec.timeoutMs !== null) {
+        const ms = a.spec.timeoutMs;
+        timeout = setTimeout(() => this.stop('timed_out', `timed out after ${ms}ms`), ms);
+      }
+      const exit = await proc.exited;
+      if (timeout) clearTimeout(timeout);
+      if (this.killTimer) clearTimeout(this.killTimer);
+      exitCode = exit.exitCode;
+      if (!this.outcome) {
+        this.outcome = exit.exitCode === 0 ? 'succeeded' : 'failed';
+        this.reason = exit.exitCode === 0 ? null : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+      }
+    } catch (err) {
+      this.outcome = 'failed';
+      this.reason = `could not start: ${coerceError(err).message}`;
+      this.logs.add('system', `[kairos] ${this.reason}`);
+    }
+    const metrics = await this.readMetrics(join(runDir, 'output.jsonl'));
+    const artifacts = await listArtifacts(join(runDir, 'artifacts'));
+    await this.logs.flush();
+    if (this.logs.stale) return;
+    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts };
+    await reportWithRetry(() => this.link.finish(a.lease, result));
+  }
+
+  /** Metrics are JSON lines `{"name": ..., "value": ..., "step": ...}`; a malformed line is reported, not fatal. */
+  private async readMetrics(file: string): Promise<Metric[]> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      return [];
+    }
+    const metrics: Metric[] = [];
+    const now = Date.now();
+    text.split('\n').forEach((raw, i) => {
+      const line = raw.trim();
+      if (!line) return;
+      try {
+        const v = JSON.parse(line) as { name?: unknown; value?: unknown; step?: unknown };
+        if (typeof v.name !== 'string' || v.name === '' || typeof v.value !== 'number' || !Number.isFinite(v.value)) throw new Error('expected {"name": string, "value": number, "step"?: integer}');
+        const step = typeof v.step === 'number' && Number.isInteger(v.step) ? v.step : null;
+        metrics.push({ name: v.name.slice(0, 200), value: v.value, step, ts: now });
+      } catch (err) {
+        this.logs.add('system', `[kairos] KAIROS_OUTPUT line ${i + 1} ignored: ${coerceError(err).message}`);
+      }
+    });
+    return metrics;
+  }
+}
+
+async function listArtifacts(dir: string): Promise<Artifact[]> {
+  const out: Artifact[] = [];
+  async function walk(d: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      return;
+    }
+    for (const name of names.sort()) {
+      const abs = join(d, name);
+      const st = await lstat(abs);
+      if (st.isDirectory()) await walk(abs);
+      else if (st.isFile()) {
+        const data = await readFile(abs);
+        out.push({ path: relative(dir, abs), size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+      }
+    }
+  }
+  await walk(dir);
+  return out;
+}
+
+/** Reports survive a busy moment of the control plane; a stale lease ends the attempt's story. */
+export async function reportWithRetry(fn: () => Promise<void>): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (err instanceof KairosError && err.code === 'stale_lease') return;
+      if (tries >= 30) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * What passes between the control plane and a worker. The same shapes travel in-process (kairos up) and,
+ * later, over HTTP for remote workers: plain JSON data only.
+ */
+import type { CompiledJob, ParamValue } from '../manifest/types.js';
+
+/** Proof that a worker holds an attempt. Every report carries it; a stale one is refused. */
+export interface LeaseRef {
+  readonly runId: string;
+  readonly attempt: number;
+  readonly token: string;
+}
+
+export interface Assignment {
+  readonly lease: LeaseRef;
+  readonly leaseMs: number;
+  readonly run: {
+    readonly id: string;
+    readonly project: string;
+    readonly job: string;
+    readonly trigger: string;
+    readonly scheduledFor: number | null;
+    readonly params: Readonly<Record<string, ParamValue>>;
+    readonly maxAttempts: number;
+  };
+  readonly deploymentId: string;
+  readonly bundleHash: string;
+  readonly spec: CompiledJob;
+  /** Log lines of this attempt are numbered from here + 1 (numbers continue across attempts). */
+  readonly logSeqStart: number;
+}
+
+export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
+export type LogStream = (typeof LOG_STREAMS)[number];
+
+export interface LogLine {
+  readonly seq: number;
+  readonly ts: number;
+  readonly stream: LogStream;
+  readonly line: string;
+}
+
+export interface Metric {
+  readonly name: string;
+  readonly value: number;
+  readonly step: number | null;
+  readonly ts: number;
+}
+
+export interface Artifact {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export type WorkerOutcome = 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+
+export interface AttemptResult {
+  readonly outcome: WorkerOutcome;
+  readonly exitCode: number | null;
+  readonly reason: string | null;
+  readonly metrics: readonly Metric[];
+  readonly artifacts: readonly Artifact[];
+}
+
+export interface StartedInfo {
+  readonly pid: number;
+  /** /proc start time of the process, so a later incarnation can tell it from a reused pid. */
+  readonly procStart: string | null;
+}
+
+export interface WorkerInfo {
+  readonly id: string;
+  readonly host: string;
+  readonly pools: readonly string[];
+  readonly capacity: number;
+  readonly version: string;
+}
+
+export interface HeartbeatReply {
+  /** Leases the control plane no longer honours: the worker must kill those attempts at once. */
+  readonly refused: readonly LeaseRef[];
+  /** Runs whose cancel was requested. */
+  readonly cancel: readonly string[];
+}
+
+/** The control plane as a worker sees it. */
+export interface ControlLink {
+  registerWorker(info: WorkerInfo): Promise<void>;
+  /** Attempts of live runs this worker held before it restarted (to kill and give up). */
+  recoverWorker(workerId: string): Promise<readonly { lease: LeaseRef; pid: number | null; procStart: string | null }[]>;
+  claim(workerId: string, pools: readonly string[], max: number): Promise<Assignment[]>;
+  started(lease: LeaseRef, info: StartedInfo): Promise<void>;
+  heartbeat(workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply>;
+  appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void>;
+  finish(lease: LeaseRef, result: AttemptResult): Promise<void>;
+  /** Gives an attempt up as lost (its process is gone); the run is retried or failed by policy. */
+  abandon(lease: LeaseRef, reason: string): Promise<void>;
+  /** Resolves when claimable work may exist, or after `timeoutMs`. */
+  waitForWork(pools: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<void>;
+  /** In-process links push cancels at once; remote ones deliver them with heartbeats. */
+  onCancel(listener: (runId: string) => void): () => void;
+  unregisterWorker(workerId: string): Promise<void>;
+}

@@ -1,0 +1,155 @@
+/**
+ * A worker: claims attempts for its pools up to its capacity, runs each in its place, renews its leases by
+ * heartbeat, and kills any attempt whose lease it can no longer prove, before the lease runs out.
+ */
+import { hostname } from 'node:os';
+import { coerceError } from '../model/errors.js';
+import { bundleDir } from '../control/bundle.js';
+import { AttemptRunner, workerBaseEnv } from './attempt.js';
+import { killStaleGroup } from './places/local.js';
+import type { ControlLink } from './protocol.js';
+
+export interface WorkerOptions {
+  readonly id: string;
+  readonly pools: readonly string[];
+  readonly capacity: number;
+  readonly dataDir: string;
+  readonly version: string;
+  readonly leaseMs: number;
+  readonly flushMs?: number;
+  readonly maxLogLines?: number;
+  readonly maxLogBytes?: number;
+  readonly onError?: (err: unknown) => void;
+}
+
+export class Worker {
+  private readonly active = new Map<string, AttemptRunner>();
+  private readonly abort = new AbortController();
+  private accepting = true;
+  private loopDone: Promise<void> = Promise.resolve();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastRenewed = Date.now();
+  private unsubscribe: () => void = () => {};
+  private readonly onError: (err: unknown) => void;
+
+  constructor(
+    private readonly link: ControlLink,
+    private readonly opts: WorkerOptions,
+  ) {
+    this.onError = opts.onError ?? ((err) => console.error('kairos worker:', coerceError(err).message));
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  async start(): Promise<void> {
+    await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
+    await this.recover();
+    this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
+    const every = Math.max(100, Math.floor(this.opts.leaseMs / 3));
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Attempts this worker id held before a crash: their processes may still be running (they lead their own
+   * process groups). Kill them, so there is never a second live attempt, and give the attempts up.
+   */
+  private async recover(): Promise<void> {
+    const stale = await this.link.recoverWorker(this.opts.id);
+    for (const s of stale) {
+      if (s.pid !== null) killStaleGroup(s.pid, s.procStart);
+      await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running').catch(this.onError);
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (this.accepting) {
+      try {
+        const free = this.opts.capacity - this.active.size;
+        const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free) : [];
+        for (const a of assignments) {
+          const runner = new AttemptRunner(this.link, a, {
+            dataDir: this.opts.dataDir,
+            bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
+            workerId: this.opts.id,
+            baseEnv: workerBaseEnv(),
+            flushMs: this.opts.flushMs ?? 200,
+            maxLogLines: this.opts.maxLogLines ?? 1_000_000,
+            maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
+          });
+          this.active.set(a.run.id, runner);
+          runner.done
+            .catch(this.onError)
+            .finally(() => {
+              this.active.delete(a.run.id);
+              this.wake();
+            });
+        }
+        if (assignments.length === 0 || this.active.size >= this.opts.capacity) await this.idle();
+      } catch (err) {
+        this.onError(err);
+        await this.idle(1000);
+      }
+    }
+  }
+
+  private wakeUp: (() => void) | null = null;
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  private idle(ms = 1000): Promise<void> {
+    if (!this.accepting) return Promise.resolve();
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    this.abort.signal.addEventListener('abort', onAbort);
+    this.wakeUp = onAbort;
+    const full = this.active.size >= this.opts.capacity;
+    const wait = full ? new Promise<void>((r) => setTimeout(r, ms)) : this.link.waitForWork(this.opts.pools, ms, local.signal);
+    return Promise.race([wait, new Promise<void>((r) => local.signal.addEventListener('abort', () => r()))]).finally(() => {
+      this.abort.signal.removeEventListener('abort', onAbort);
+      if (this.wakeUp === onAbort) this.wakeUp = null;
+      local.abort();
+    });
+  }
+
+  private async heartbeat(): Promise<void> {
+    const leases = [...this.active.values()].map((r) => r.lease);
+    try {
+      const reply = await this.link.heartbeat(this.opts.id, leases);
+      this.lastRenewed = Date.now();
+      for (const l of reply.refused) this.active.get(l.runId)?.kill('lease refused by the control plane');
+      for (const runId of reply.cancel) this.active.get(runId)?.stop('cancelled', 'cancelled');
+    } catch (err) {
+      this.onError(err);
+      // Better to kill our jobs than to let a second attempt start beside them once our leases expire.
+      if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
+        for (const r of this.active.values()) r.kill('could not renew the lease');
+      }
+    }
+  }
+
+  /** Stops claiming work; waits up to `graceMs` for running attempts, then cancels what is left. */
+  async stop(graceMs: number): Promise<void> {
+    this.accepting = false;
+    this.abort.abort();
+    await this.loopDone;
+    const all = () => Promise.allSettled([...this.active.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([all().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      // Release what is left: kill it and give the attempts up, so the runs are retried by policy.
+      const left = [...this.active.values()];
+      for (const r of left) r.kill('worker shutting down');
+      await all();
+      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished').catch(this.onError);
+    }
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.unsubscribe();
+    await this.link.unregisterWorker(this.opts.id).catch(this.onError);
+  }
+}
