@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { initTemplate } from '../manifest/index.js';
+import { initTemplate, toProjectName } from '../manifest/index.js';
 import type { Command } from './command.js';
 import { UsageError } from './output.js';
 
@@ -15,8 +15,7 @@ export const initCommand: Command = {
     const dir = resolve(p.positionals[0] ?? '.');
     const file = join(dir, 'kairos.yaml');
     if (existsSync(file) && p.values.force !== true) throw new UsageError(`${file} already exists; use --force to overwrite it`);
-    const fromDir = basename(dir).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z]+/, '').slice(0, 63);
-    const project = typeof p.values.project === 'string' ? p.values.project : fromDir || 'my-project';
+    const project = typeof p.values.project === 'string' ? p.values.project : toProjectName(basename(dir));
     if (!/^[a-z][a-z0-9_-]{0,62}$/.test(project)) throw new UsageError(`--project must be lower-case letters, digits, "-" or "_", starting with a letter; got "${project}"`);
     await mkdir(dir, { recursive: true });
     await writeFile(file, initTemplate(project));

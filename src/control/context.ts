@@ -1,7 +1,9 @@
 /** What the control plane's parts share: the store, the event bus, and settings. */
 import { EventEmitter } from 'node:events';
 import type { CompiledManifest } from '../manifest/types.js';
+import type { Kysely } from 'kysely';
 import type { Db } from '../store/db.js';
+import type { Database } from '../store/schema.js';
 import { KairosError } from '../model/errors.js';
 
 export interface ControlEvents {
@@ -45,10 +47,11 @@ export class Ctx {
   }
 
   /** The compiled manifest of a deployment (immutable, so cached forever). */
-  async manifestOf(deploymentId: string): Promise<CompiledManifest> {
+  async manifestOf(deploymentId: string, q: Kysely<Database> = this.db.kysely): Promise<CompiledManifest> {
+    // Inside a transaction pass its handle: on SQLite the transaction holds the only connection.
     const cached = this.manifests.get(deploymentId);
     if (cached) return cached;
-    const row = await this.db.kysely.selectFrom('deployments').select('manifest_json').where('id', '=', deploymentId).executeTakeFirst();
+    const row = await q.selectFrom('deployments').select('manifest_json').where('id', '=', deploymentId).executeTakeFirst();
     if (!row) throw new KairosError('not_found', `deployment ${deploymentId} not found`);
     const manifest = JSON.parse(row.manifest_json) as CompiledManifest;
     this.manifests.set(deploymentId, manifest);

@@ -16,7 +16,7 @@ async function poolLimits(ctx: Ctx, q: Q): Promise<Map<string, number>> {
   const deps = await q.selectFrom('deployments').select('id').where('active', '=', 1).execute();
   const limits = new Map<string, number>();
   for (const d of deps) {
-    const m = await ctx.manifestOf(d.id);
+    const m = await ctx.manifestOf(d.id, q);
     for (const p of Object.values(m.pools)) {
       if (p.concurrency === null) continue;
       limits.set(p.name, Math.min(limits.get(p.name) ?? Infinity, p.concurrency));
@@ -200,7 +200,7 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
     .where('run_id', '=', attempt.run_id)
     .where('number', '=', attempt.number)
     .execute();
-  const manifest = await ctx.manifestOf(run.deployment_id);
+  const manifest = await ctx.manifestOf(run.deployment_id, trx);
   const spec = manifest.jobs[run.job];
   if (!spec) throw new Error(`deployment ${run.deployment_id} lost job ${run.job}`);
   const t = transition(

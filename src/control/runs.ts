@@ -33,8 +33,8 @@ export async function resolveProject(q: Q, project: string | undefined): Promise
   throw new KairosError('invalid_input', `several projects are deployed (${all.map((d) => d.project).join(', ')}); name one with --project`);
 }
 
-export async function jobOf(ctx: Ctx, dep: DeploymentRow, job: string): Promise<CompiledJob> {
-  const manifest = await ctx.manifestOf(dep.id);
+export async function jobOf(ctx: Ctx, dep: DeploymentRow, job: string, q: Q = ctx.db.kysely): Promise<CompiledJob> {
+  const manifest = await ctx.manifestOf(dep.id, q);
   const spec = manifest.jobs[job];
   if (!spec) {
     const known = Object.keys(manifest.jobs).sort();

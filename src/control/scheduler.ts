@@ -117,7 +117,7 @@ async function decideSchedule(ctx: Ctx, trx: Q, id: string): Promise<{ created: 
   const { due, dropped } = dueTicks(parsed.cron, s.timezone, cursor, now);
   const decisions = planCatchup(due, now, s.catchup as CatchupPolicy, s.max_catchup);
   const dep = await trx.selectFrom('deployments').selectAll().where('id', '=', s.deployment_id).executeTakeFirstOrThrow();
-  const spec = await jobOf(ctx, dep, s.job);
+  const spec = await jobOf(ctx, dep, s.job, trx);
   const defaults = resolveParams(spec, {});
   let active = await activeRunsOfJob(trx, s.project, s.job);
   const policy = s.concurrency as ConcurrencyPolicy;

@@ -18,6 +18,8 @@ export interface FieldInfo {
   readonly expected?: string;
   readonly code?: ProblemCode;
   readonly defaultText?: string;
+  /** For a mapping keyed by names (jobs, params…): the placeholder the reference page uses (`<job>`) and the name rule. */
+  readonly names?: { readonly placeholder: string; readonly rule: string };
 }
 /** Kept apart from zod's global registry so that none of this leaks into the JSON Schema. */
 export const fieldInfo = z.registry<FieldInfo>();
@@ -90,7 +92,9 @@ export function namedMap<V extends z.ZodType>(
   value: V,
   more?: (names: readonly string[], ctx: Ctx) => void,
 ): z.ZodRecord<z.ZodString, V> {
-  return expecting(z.record(z.string(), value), `a mapping of ${what} names to their settings`)
+  const map = expecting(z.record(z.string(), value), `a mapping keyed by ${what} name`);
+  fieldInfo.add(map, { ...fieldInfo.get(map), names: { placeholder: `<${what.replaceAll(' ', '-')}>`, rule: rule.rule } });
+  return map
     .superRefine(
       (map, ctx) => {
         if (!isRecord(map)) return;
@@ -109,7 +113,8 @@ export function namedMap<V extends z.ZodType>(
 
 /** Mirrors src/model/duration.ts, which does the parsing; a test keeps the two in agreement. */
 export const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
-export const DURATION_EXPECTED = 'a duration such as 30s, 10m, 2h or 1h30m (units ms, s, m, h, d)';
+export const DURATION_FORMS = '30s, 10m, 2h or 1h30m (units ms, s, m, h, d)';
+export const DURATION_EXPECTED = `a duration such as ${DURATION_FORMS}`;
 
 export function durationValue(options: { readonly positive?: boolean } = {}): z.ZodString {
   const base = z.string().regex(DURATION_PATTERN);
@@ -127,7 +132,8 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
 };
 export const SIZE_PATTERN = /^(\d+(?:\.\d+)?)(k|K|M|G|T|Ki|Mi|Gi|Ti)?$/;
-export const SIZE_EXPECTED = 'a size such as 512Mi, 2Gi (powers of 1024), 1G, 100M (powers of 1000) or a number of bytes';
+export const SIZE_FORMS = '512Mi, 2Gi (powers of 1024), 1G, 100M (powers of 1000) or a number of bytes';
+export const SIZE_EXPECTED = `a size such as ${SIZE_FORMS}`;
 
 /** Bytes, or null when `value` is not a size. */
 export function parseSize(value: string | number): number | null {
@@ -156,9 +162,7 @@ export function cronValue(): z.ZodString {
     report(
       ctx,
       'invalid_cron',
-      field === 'expression'
-        ? `invalid cron expression ${show(expr)}: ${message}; expected ${CRON_EXPECTED}`
-        : `invalid cron expression ${show(expr)}: ${field} field: ${message}`,
+      field === 'expression' ? `invalid cron expression ${show(expr)}: ${message}` : `invalid cron expression ${show(expr)}: ${field} field: ${message}`,
     );
   });
   return expecting(checked, CRON_EXPECTED, 'invalid_cron');
@@ -173,7 +177,7 @@ function knownZones(): readonly string[] {
 export function timeZoneValue(): z.ZodString {
   const checked = z.string().superRefine((zone, ctx) => {
     if (isValidTimeZone(zone)) return;
-    report(ctx, 'invalid_timezone', `unknown time zone ${show(zone)}${didYouMean(zone, knownZones())}; use an IANA name such as "Europe/Paris" or "UTC"`);
+    report(ctx, 'invalid_timezone', `unknown time zone ${show(zone)}${didYouMean(zone, knownZones(), 'use an IANA name such as "Europe/Paris" or "UTC"')}`);
   });
   return expecting(checked, 'an IANA time zone such as "Europe/Paris" or "UTC"', 'invalid_timezone');
 }

@@ -14,6 +14,15 @@ export const PARAM_TYPE_EXPECTED: Readonly<Record<ParamType, string>> = {
   date: 'a date YYYY-MM-DD',
 };
 
+/** What a value given at run time may look like, by type (the reference page lists these). */
+export const PARAM_TYPE_RULES: Readonly<Record<ParamType, string>> = {
+  string: 'any text',
+  integer: 'digits with an optional sign (`12`, `-3`); not `1.5` or `12abc`',
+  number: 'a decimal number (`0.5`, `-3`, `1e-3`)',
+  boolean: '`true`/`false`, `yes`/`no` or `1`/`0`, in any case',
+  date: 'a calendar date `YYYY-MM-DD` that exists (not `2023-02-29`)',
+};
+
 export type ParamParse = { readonly ok: true; readonly value: ParamValue } | { readonly ok: false; readonly expected: string };
 
 const INTEGER_TEXT = /^[+-]?\d+$/;
@@ -87,7 +96,7 @@ export function resolveParams(job: CompiledJob, given: Readonly<Record<string, u
       errors.push(
         known.length === 0
           ? `param "${name}": job "${job.name}" takes no params`
-          : `param "${name}": unknown param${didYouMean(name, known)}; known: ${listNames(known)}`,
+          : `param "${name}": unknown param${didYouMean(name, known, `known: ${listNames(known)}`)}`,
       );
       continue;
     }

@@ -49,8 +49,8 @@ export function sortProblems(problems: readonly ManifestProblem[]): ManifestProb
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (typeof value === 'object') return Object.keys(value).length === 0 ? 'an empty mapping' : 'a mapping';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   return String(value);
 }
@@ -95,8 +95,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   return bestDistance <= limit && bestDistance < Math.max(word.length, best.length) ? best : undefined;
 }
 
-/** `; did you mean "x"?` or nothing. */
-export function didYouMean(word: string, candidates: Iterable<string>): string {
+/** `; did you mean "x"?` or nothing; with a `tail`, the tail follows (`; did you mean "x"? allowed: …`). */
+export function didYouMean(word: string, candidates: Iterable<string>, tail?: string): string {
   const c = closest(word, candidates);
-  return c === undefined ? '' : `; did you mean "${c}"?`;
+  const suggestion = c === undefined ? '' : `; did you mean "${c}"?`;
+  if (tail === undefined) return suggestion;
+  return c === undefined ? `; ${tail}` : `${suggestion} ${tail}`;
 }

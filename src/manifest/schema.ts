@@ -23,7 +23,7 @@ import {
   sizeValue,
   timeZoneValue,
 } from './fields.js';
-import { PARAM_TYPE_EXPECTED, parseParamValue, paramEnvName } from './params.js';
+import { parseParamValue, paramEnvName } from './params.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
@@ -122,7 +122,7 @@ function checkParamValues(spec: unknown, ctx: z.core.$RefinementCtx): void {
   let type: ParamType = DEFAULTS.paramType;
   if (isParamType(spec.type)) type = spec.type;
   else if (spec.type !== undefined) return;
-  const typeNote = spec.type === undefined ? ' (the param has no `type`, so it is a string)' : ` (the param's type is ${type})`;
+  const typeNote = spec.type === undefined ? ' (the param has no `type`, so it is a string)' : '';
   let enumValues: unknown[] | undefined;
   if (Array.isArray(spec.enum)) {
     enumValues = [];
@@ -148,7 +148,7 @@ function checkParamValues(spec: unknown, ctx: z.core.$RefinementCtx): void {
 const paramSpec = z
   .strictObject({
     type: documented(oneOf(PARAM_TYPES), {
-      description: `Type of the value: ${PARAM_TYPES.map((t) => `\`${t}\` (${PARAM_TYPE_EXPECTED[t]})`).join(', ')}.`,
+      description: `Type of the value: ${PARAM_TYPES.map((t) => `\`${t}\``).join(', ')}. Dates are written YYYY-MM-DD.`,
       default: DEFAULTS.paramType,
     }).optional(),
     default: documented(paramValue, { description: 'Value used when none is given; must fit `type` and `enum`.' }).optional(),
@@ -184,11 +184,16 @@ function checkReservedEnv(names: readonly string[], ctx: z.core.$RefinementCtx):
 
 const argvItem = expecting(z.string(), 'a string (quote numbers, e.g. "5")');
 
-const job = z.strictObject({
+const job = expecting(z.strictObject({
   description: documented(z.string(), { description: 'What the job does, shown in listings and the dashboard.' }).optional(),
   run: documented(
     expecting(
-      z.union([z.string().regex(/\S/), z.array(argvItem).min(1).refine((argv) => argv[0] !== '')]),
+      z.union([
+        z.string().regex(/\S/),
+        z.array(argvItem).min(1).superRefine((argv, ctx) => {
+          if (argv[0] === '') report(ctx, 'invalid_value', 'expected the program to run, got an empty string', [0]);
+        }),
+      ]),
       'a command (a string, run by /bin/sh -c) or a non-empty list of strings (a program and its arguments)',
     ),
     {
@@ -230,7 +235,7 @@ const job = z.strictObject({
     defaultText: 'the project directory',
   }).optional(),
   environment: documented(z.string(), { description: 'Name of an entry of `environments` to run in.' }).optional(),
-});
+}), 'a job: a mapping with at least `run`');
 
 // ---- the document ------------------------------------------------------------------------------------------
 
@@ -241,7 +246,7 @@ function checkReferences(doc: unknown, ctx: z.core.$RefinementCtx): void {
   const environments = isRecord(doc.environments) ? Object.keys(doc.environments) : [];
   const checkPool = (value: unknown, at: PropertyKey[]) => {
     if (typeof value !== 'string' || pools.includes(value)) return;
-    report(ctx, 'unknown_reference', `unknown pool ${show(value)}${didYouMean(value, pools)}; defined pools: ${listNames(pools)}`, at);
+    report(ctx, 'unknown_reference', `unknown pool ${show(value)}${didYouMean(value, pools, `defined pools: ${listNames(pools)}`)}`, at);
   };
   if (isRecord(doc.defaults)) checkPool(doc.defaults.pool, ['defaults', 'pool']);
   if (!isRecord(doc.jobs)) return;
@@ -251,7 +256,7 @@ function checkReferences(doc: unknown, ctx: z.core.$RefinementCtx): void {
     const env = j.environment;
     if (typeof env === 'string' && !environments.includes(env)) {
       const defined = environments.length === 0 ? 'none is defined (add it under `environments`)' : `defined environments: ${listNames(environments)}`;
-      report(ctx, 'unknown_reference', `unknown environment ${show(env)}${didYouMean(env, environments)}; ${defined}`, ['jobs', name, 'environment']);
+      report(ctx, 'unknown_reference', `unknown environment ${show(env)}${didYouMean(env, environments, defined)}`, ['jobs', name, 'environment']);
     }
   }
 }
@@ -290,7 +295,7 @@ export const manifestSchema = expecting(
     ).optional(),
     environments: documented(
       namedMap('environment', NAME_RULES.identifier, expecting(z.record(z.string(), z.unknown()), 'a mapping of environment settings')),
-      { description: 'Named environments jobs run in. Their settings come in a later version; for now only their names are used, by `jobs.<name>.environment`.' },
+      { description: 'Named environments jobs run in. Their settings come in a later version; for now only their names are used, by `jobs.<job>.environment`.' },
     ).optional(),
     jobs: documented(namedMap('job', NAME_RULES.identifier, job), { description: 'The jobs of the project, by name.' }).optional(),
   }),
@@ -299,7 +304,7 @@ export const manifestSchema = expecting(
   .superRefine(checkReferences, { when: (payload) => isRecord(payload.value) })
   .meta({
     title: 'Kairos manifest (kairos.yaml)',
-    description: 'The jobs of one project: what they run, when, with which parameters, limits and retries.',
+    description: '`kairos.yaml` describes the jobs of one project: what they run, when, with which parameters, limits and retries.',
   });
 
 /** The document as a user writes it, once the schema accepts it. */

@@ -50,18 +50,11 @@ export function readYaml(text: string, file: string): YamlSource {
   const add = (offset: number, path: DataPath, code: ProblemCode, message: string) =>
     problems.push({ file, ...toPosition(offset), path: dotted(path), code, message });
 
-  // One syntax error a line: a single mistake (an unquoted `*/5 * * * *`) often yields several.
-  const linesWithErrors = new Set<number>();
-  for (const e of [...doc.errors, ...doc.warnings]) {
-    const { line } = toPosition(e.pos[0]);
-    if (linesWithErrors.has(line)) continue;
-    linesWithErrors.add(line);
-    add(e.pos[0], [], 'yaml_syntax', syntaxMessage(e.code, e.message));
-  }
-
+  for (const e of [...doc.errors, ...doc.warnings]) add(e.pos[0], [], 'yaml_syntax', syntaxMessage(e.code, e.message));
   const keys = new Map<string, number>();
   const values = new Map<string, number>();
   walk(doc, doc.contents, [], { keys, values, add, toPosition });
+  firstSyntaxErrorPerLine(problems);
 
   let data: unknown = null;
   if (!problems.some((p) => p.code === 'yaml_syntax')) {
@@ -83,6 +76,18 @@ export function readYaml(text: string, file: string): YamlSource {
     return { line: 1, col: 1 };
   };
   return { data, problems, fatal: problems.some((p) => p.code === 'yaml_syntax'), position };
+}
+
+// One syntax error a line: a single mistake (an unquoted cron like `*/5 * * * *`) often yields several.
+function firstSyntaxErrorPerLine(problems: ManifestProblem[]): void {
+  const kept = new Map<number, ManifestProblem>();
+  for (const p of problems) {
+    if (p.code !== 'yaml_syntax') continue;
+    const k = kept.get(p.line);
+    if (k === undefined || p.col < k.col) kept.set(p.line, p);
+  }
+  const keep = problems.filter((p) => p.code !== 'yaml_syntax' || kept.get(p.line) === p);
+  problems.splice(0, problems.length, ...keep);
 }
 
 interface WalkState {
@@ -122,6 +127,11 @@ function walk(doc: Document, node: unknown, path: string[], s: WalkState): void 
     }
     const name = String(keyNode.value);
     const childPath = [...path, name];
+    if (name === '__proto__') {
+      // Plain JS objects cannot hold this key safely; toJS would turn it into a prototype.
+      s.add(keyStart ?? start ?? 0, childPath, 'invalid_name', 'the key "__proto__" is not allowed');
+      continue;
+    }
     if (keyStart !== undefined) {
       const earlier = firstSeen.get(name);
       if (earlier === undefined) firstSeen.set(name, keyStart);

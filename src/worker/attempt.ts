@@ -142,7 +142,8 @@ export class AttemptRunner {
 
   private env(runDir: string): Record<string, string> {
     const a = this.a;
-    const env: Record<string, string> = { ...this.s.baseEnv, ...a.spec.env };
+    // Bundles are shared, immutable snapshots: Python must not write __pycache__ into them.
+    const env: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...this.s.baseEnv, ...a.spec.env };
     for (const [name, value] of Object.entries(a.run.params)) env[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(value);
     Object.assign(env, {
       KAIROS_RUN_ID: a.run.id,

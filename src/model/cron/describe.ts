@@ -11,8 +11,7 @@ export function describeCron(cron: CronExpr): string {
   const time = describeTime(cron);
   const days = describeDays(cron);
   const months = describeMonths(cron);
-  if (days === '' && months === '' && time.clock) return `${time.text} every day`;
-  return [time.text, days, months].filter((s) => s !== '').join(' ');
+  return [time.text, days === '' && time.clock ? 'every day' : days, months].filter((s) => s !== '').join(' ');
 }
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
@@ -50,38 +49,42 @@ function listOf(values: readonly number[], name: (v: number) => string): string 
   return joinWords(pieces, 'and');
 }
 
-function every(n: number | null, unit: string, all: boolean): string | null {
-  if (all) return `every ${unit}`;
-  return n === null ? null : `every ${n} ${unit}s`;
-}
-
 function describeTime(cron: CronExpr): { text: string; clock: boolean } {
   const { seconds: S, minutes: M, hours: H } = cron;
   const onTheMinute = S.length === 1 && S[0] === 0;
+  if (!isAll(H, 24) && H.length * M.length * S.length <= MAX_LISTED_TIMES) {
+    return { text: `at ${clockTimes(H, M, onTheMinute ? null : S)}`, clock: true };
+  }
+  const minuteAndHour = describeMinuteAndHour(M, H);
+  if (onTheMinute) return minuteAndHour;
+  // Seconds read best as a list ("at second 0, 10, 20… of every minute"), steps included.
+  if (isAll(S, 60) && isAll(M, 60) && isAll(H, 24)) return { text: 'every second', clock: false };
+  const secondPart = isAll(S, 60) ? 'every second' : `at second ${listOf(S, String)}`;
+  return { text: `${secondPart} of ${minuteAndHour.text.replace(/^at /, '')}`, clock: minuteAndHour.clock };
+}
+
+function clockTimes(H: readonly number[], M: readonly number[], S: readonly number[] | null): string {
+  const times: string[] = [];
+  for (const h of H) for (const m of M) for (const s of S ?? [0]) times.push(`${pad2(h)}:${pad2(m)}${S === null ? '' : `:${pad2(s)}`}`);
+  return joinWords(times, 'and');
+}
+
+function describeMinuteAndHour(M: readonly number[], H: readonly number[]): { text: string; clock: boolean } {
   const hourAll = isAll(H, 24);
-  if (!hourAll && H.length * M.length * S.length <= MAX_LISTED_TIMES) {
-    const times: string[] = [];
-    for (const h of H) for (const m of M) for (const s of S) times.push(`${pad2(h)}:${pad2(m)}${onTheMinute ? '' : `:${pad2(s)}`}`);
-    return { text: `at ${joinWords(times, 'and')}`, clock: true };
-  }
-  const minutePart =
-    every(stepOf(M, 0, 59), 'minute', isAll(M, 60)) ?? `at minute ${listOf(M, String)}`;
+  if (!hourAll && H.length * M.length <= MAX_LISTED_TIMES) return { text: `at ${clockTimes(H, M, null)}`, clock: true };
   const hourStep = stepOf(H, 0, 23);
-  const hourPart = hourAll ? '' : `${H.length === 1 ? 'hour' : 'hours'} ${listOf(H, String)}`;
-  let minuteAndHour: string;
-  if (M.length === 1 && M[0] === 0 && (hourAll || hourStep !== null)) {
-    minuteAndHour = hourAll ? 'every hour' : `every ${hourStep} hours`;
-  } else if (hourAll) {
-    minuteAndHour = minutePart.startsWith('at ') ? `${minutePart} of every hour` : minutePart;
-  } else if (minutePart.startsWith('at ')) {
-    minuteAndHour = `${minutePart} past ${hourPart}`;
-  } else {
-    minuteAndHour = `${minutePart} during ${hourPart}`;
-  }
-  if (onTheMinute) return { text: minuteAndHour, clock: false };
-  const secondPart = every(stepOf(S, 0, 59), 'second', isAll(S, 60)) ?? `at second ${listOf(S, String)}`;
-  if (isAll(M, 60) && hourAll) return { text: `${secondPart} of every minute`, clock: false };
-  return { text: `${secondPart} of ${minuteAndHour.replace(/^at /, '')}`, clock: false };
+  if (M.length === 1 && M[0] === 0 && hourAll) return { text: 'every hour', clock: false };
+  if (M.length === 1 && M[0] === 0 && hourStep !== null) return { text: `every ${hourStep} hours`, clock: false };
+  if (isAll(M, 60) && hourAll) return { text: 'every minute', clock: false };
+  const minuteStep = stepOf(M, 0, 59);
+  const minutePart = isAll(M, 60)
+    ? 'every minute'
+    : minuteStep !== null
+      ? `every ${minuteStep} minutes`
+      : `at minute ${listOf(M, String)}`;
+  if (hourAll) return { text: minutePart.startsWith('at ') ? `${minutePart} of every hour` : minutePart, clock: false };
+  const hourPart = `${H.length === 1 ? 'hour' : 'hours'} ${listOf(H, String)}`;
+  return { text: minutePart.startsWith('at ') ? `${minutePart} past ${hourPart}` : `${minutePart} during ${hourPart}`, clock: false };
 }
 
 function describeDays(cron: CronExpr): string {

@@ -221,9 +221,9 @@ function parseItem(spec: FieldSpec, item: string): number[] {
         throw new FieldError(`range ${base} goes backwards; the first value must not be greater than the second`);
       }
     } else {
-      // `a/n` means from a to the end of the field; a lone `a` is just a.
-      hi = stepText === undefined ? lo : spec.field === 'day-of-week' ? 6 : spec.max;
-      if (stepText !== undefined && hi < lo) hi = lo;
+      // `a/n` means from a to the end of the field (7 in day-of-week, so `1/3` is Monday, Thursday and Sunday,
+      // as in cronie); a lone `a` is just a.
+      hi = stepText === undefined ? lo : spec.max;
     }
   }
   let step = 1;
