@@ -207,15 +207,22 @@ const clocks = new Map<string, ZoneClock>();
 /** Names shaped like IANA zones ("Area/Location", "UTC", "Etc/GMT+5"); rules out offsets such as "+02:00". */
 const ZONE_SHAPE = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 
+const validity = new Map<string, boolean>();
+
 export function isValidTimeZone(zone: string): boolean {
   if (typeof zone !== 'string' || !ZONE_SHAPE.test(zone)) return false;
-  if (clocks.has(zone)) return true;
+  const known = validity.get(zone);
+  if (known !== undefined) return known;
+  let valid: boolean;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
+    valid = true;
   } catch {
-    return false;
+    valid = false;
   }
+  // Bounded: only name-shaped strings get here, and a long-running server sees few distinct ones.
+  if (validity.size < 4096) validity.set(zone, valid);
+  return valid;
 }
 
 /** The cached clock of a zone; a RangeError names the zone when it is not an IANA time zone. */
