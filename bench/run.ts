@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmbedded } from '../src/embedded.js';
+import { openSqlite } from '../src/store/db.js';
 import { KairosClient } from '../src/api/client.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 2000);
-const CONCURRENCY = Number(process.env.KAIROS_BENCH_CONCURRENCY ?? 8);
+// The embedded worker's default capacity on this machine: max(4, 2 × cores).
+const CONCURRENCY = Number(process.env.KAIROS_BENCH_CONCURRENCY ?? Math.max(4, cpus().length * 2));
 
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -53,10 +54,23 @@ async function baseline(): Promise<{ seconds: number; throughput: number; spawnP
 async function kairos() {
   const dir = mkdtempSync(join(tmpdir(), 'kairos-bench-'));
   writeFileSync(join(dir, 'kairos.yaml'), 'project: bench\njobs:\n  noop:\n    run: ["true"]\n');
-  const up = await startEmbedded({ projectDir: dir, dataDir: join(dir, 'data'), port: 0, watch: false, concurrency: CONCURRENCY, log: () => {} });
-  const client = new KairosClient(up.url);
+  const port = 17000 + Math.floor(Math.random() * 2000);
+  // `kairos up` as users start it: its own process; this process is only the client.
+  const up = spawn(process.execPath, [join(ROOT, 'bin', 'kairos.js'), 'up', dir, '--port', String(port), '--concurrency', String(CONCURRENCY)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let upErr = '';
+  up.stderr.on('data', (c: Buffer) => (upErr += c.toString()));
+  const client = new KairosClient(`http://127.0.0.1:${port}`);
   const ids: string[] = [];
   try {
+    for (let i = 0; ; i++) {
+      try {
+        await client.health();
+        break;
+      } catch (err) {
+        if (i > 200 || up.exitCode !== null) throw new Error(`kairos up did not start: ${upErr || String(err)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     // Warm up: the first runs pay for JIT and caches.
     for (let i = 0; i < 20; i++) await client.getRun((await client.createRun('noop', {})).id, 30);
     const ms = await closedLoop(RUNS, CONCURRENCY, async () => {
@@ -65,10 +79,14 @@ async function kairos() {
       const done = await client.getRun(run.id, 30);
       if (done.state !== 'succeeded') throw new Error(`run ${run.id} ended ${done.state}`);
     });
+    up.kill('SIGTERM');
+    await new Promise((r) => up.once('exit', r));
+    // Read the timestamps the control plane stamped, straight from its SQLite file.
+    const db = await openSqlite(join(dir, '.kairos', 'kairos.db'));
     const dispatch: number[] = [];
     const claim: number[] = [];
     for (let i = 0; i < ids.length; i += 500) {
-      const batch = await up.engine.db.kysely
+      const batch = await db.kysely
         .selectFrom('runs')
         .innerJoin('attempts', 'attempts.run_id', 'runs.id')
         .select(['runs.created_at', 'attempts.claimed_at', 'attempts.started_at'])
@@ -79,6 +97,7 @@ async function kairos() {
         claim.push(Number(r.claimed_at) - Number(r.created_at));
       }
     }
+    await db.close();
     dispatch.sort((a, b) => a - b);
     claim.sort((a, b) => a - b);
     return {
@@ -91,7 +110,7 @@ async function kairos() {
       measured: dispatch.length,
     };
   } finally {
-    await up.stop(5000);
+    if (up.exitCode === null) up.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -115,7 +134,8 @@ benchmark measures its own baseline on the same machine, so the ratio is what to
 ## Ad-hoc runs through the embedded default
 
 ${RUNS} ad-hoc runs of \`true\`, ${CONCURRENCY} clients in a closed loop (each creates a run through the HTTP
-API and waits for it to finish), a local worker with capacity ${CONCURRENCY}, SQLite in WAL mode.
+API and waits for it to finish) against \`kairos up\` running as its own process, with a local worker of
+capacity ${CONCURRENCY} (the default on this machine) and SQLite in WAL mode.
 Baseline: the same closed loop spawning \`true\` directly with \`child_process.spawn\`.
 Machine: ${cpus().length} cores, Node ${process.version}; run on ${results.date.slice(0, 10)}.
 

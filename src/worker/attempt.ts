@@ -4,7 +4,7 @@
  * ended with its metrics and artifacts.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, lstat } from 'node:fs/promises';
+import { lstatSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
@@ -163,7 +163,8 @@ export class AttemptRunner {
     const runDir = join(this.s.dataDir, 'runs', a.run.id, String(a.lease.attempt));
     let exitCode: number | null = null;
     try {
-      await mkdir(join(runDir, 'artifacts'), { recursive: true });
+      // Small local file operations are synchronous on purpose: a thread-pool round trip costs more here.
+      mkdirSync(join(runDir, 'artifacts'), { recursive: true });
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
       const proc = launch({ command: a.spec.run, cwd, env: this.env(runDir), onLine: (stream, line) => this.logs.add(stream, line) });
@@ -194,8 +195,8 @@ export class AttemptRunner {
       this.reason = `could not start: ${coerceError(err).message}`;
       this.logs.add('system', `[kairos] ${this.reason}`);
     }
-    const metrics = await this.readMetrics(join(runDir, 'output.jsonl'));
-    const artifacts = await listArtifacts(join(runDir, 'artifacts'));
+    const metrics = this.readMetrics(join(runDir, 'output.jsonl'));
+    const artifacts = listArtifacts(join(runDir, 'artifacts'));
     await this.logs.flush();
     if (this.logs.stale) return;
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts };
@@ -203,10 +204,10 @@ export class AttemptRunner {
   }
 
   /** Metrics are JSON lines `{"name": ..., "value": ..., "step": ...}`; a malformed line is reported, not fatal. */
-  private async readMetrics(file: string): Promise<Metric[]> {
+  private readMetrics(file: string): Metric[] {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
       return [];
     }
@@ -228,26 +229,26 @@ export class AttemptRunner {
   }
 }
 
-async function listArtifacts(dir: string): Promise<Artifact[]> {
+function listArtifacts(dir: string): Artifact[] {
   const out: Artifact[] = [];
-  async function walk(d: string): Promise<void> {
+  function walk(d: string): void {
     let names: string[];
     try {
-      names = await readdir(d);
+      names = readdirSync(d);
     } catch {
       return;
     }
     for (const name of names.sort()) {
       const abs = join(d, name);
-      const st = await lstat(abs);
-      if (st.isDirectory()) await walk(abs);
+      const st = lstatSync(abs);
+      if (st.isDirectory()) walk(abs);
       else if (st.isFile()) {
-        const data = await readFile(abs);
+        const data = readFileSync(abs);
         out.push({ path: relative(dir, abs), size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
       }
     }
   }
-  await walk(dir);
+  walk(dir);
   return out;
 }
 

@@ -4,7 +4,7 @@
  *
  * Offsets are found by sampling Intl once a day across a chunk of about a year and bisecting to the exact second
  * where the offset changes; the changes of each chunk are cached. Two changes less than a day apart that cancel
- * each other out would be missed; tzdata has none since 1970 (checked against hourly sampling of every zone).
+ * each other out would be missed; tzdata has none (checked against 6-hourly sampling of every zone, 1970-2040).
  */
 import {
   SECONDS_PER_DAY,
