@@ -142,12 +142,21 @@ async function requireLease(trx: Q, lease: LeaseRef): Promise<{ attempt: Attempt
   return { attempt, run };
 }
 
+/** Like requireLease, for reports that only need the attempt. */
+async function requireLiveAttempt(trx: Q, lease: LeaseRef): Promise<void> {
+  const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
+    throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
+  }
+}
+
 export async function markStarted(ctx: Ctx, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await ctx.db.tx(async (trx) => {
-    await requireLease(trx, lease);
+    await requireLiveAttempt(trx, lease);
     await trx
       .updateTable('attempts')
-      .set({ started_at: ctx.now(), pid: info.pid, proc_start: info.procStart })
+      // The worker's own stamp of the moment the process started (same machine: same clock).
+      .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
       .where('run_id', '=', lease.runId)
       .where('number', '=', lease.attempt)
       .execute();
@@ -182,7 +191,7 @@ export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly Lea
 export async function appendLogs(ctx: Ctx, lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
   if (lines.length === 0) return;
   await ctx.db.tx(async (trx) => {
-    await requireLease(trx, lease);
+    await requireLiveAttempt(trx, lease);
     await insertLogLines(
       trx,
       lines.map((l) => ({ run_id: lease.runId, seq: l.seq, attempt: lease.attempt, ts: l.ts, stream: l.stream, line: l.line })),

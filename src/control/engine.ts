@@ -27,9 +27,17 @@ export class Engine implements ControlLink {
   private reaper: NodeJS.Timeout | null = null;
   private readonly onError: (err: unknown) => void;
 
+  /** Counts 'work' events, so a worker can tell whether one happened while it was busy claiming. */
+  private workVersion = 0;
+
+  get currentWorkVersion(): number {
+    return this.workVersion;
+  }
+
   constructor(opts: EngineOptions) {
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000 }, opts.random);
     this.onError = opts.onError ?? ((err) => console.error('kairos:', err));
+    this.bus.on('work', () => this.workVersion++);
   }
 
   get db(): Db {
@@ -104,16 +112,18 @@ export class Engine implements ControlLink {
     return dispatch.abandon(this.ctx, lease, reason);
   }
 
-  async waitForWork(_pools: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<void> {
+  async waitForWork(_pools: readonly string[], since: number, timeoutMs: number, signal: AbortSignal): Promise<number> {
+    if (this.workVersion !== since) return this.workVersion;
     const now = this.ctx.now();
     const retryAt = await nextQueuedNotBefore(this.db.kysely, now);
     if (retryAt !== null) timeoutMs = Math.min(timeoutMs, retryAt - now + 1);
+    if (this.workVersion !== since) return this.workVersion;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.bus.off('work', done);
         signal.removeEventListener('abort', done);
-        resolve();
+        resolve(this.workVersion);
       };
       const timer = setTimeout(done, timeoutMs);
       this.bus.on('work', done);

@@ -39,7 +39,22 @@ export async function openSqlite(file: string, opts: OpenOptions = {}): Promise<
   // Another process holding the write lock makes us wait, not fail: "database is locked" never reaches a user.
   raw.pragma('busy_timeout = 10000');
   raw.pragma('foreign_keys = ON');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  // Kysely prepares every statement afresh; preparing costs more than running our small queries, so keep
+  // prepared statements by SQL text. Safe: better-sqlite3 runs each statement to completion synchronously.
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  const database = {
+    close: () => raw.close(),
+    prepare: (text: string) => {
+      let stmt = statements.get(text);
+      if (!stmt) {
+        if (statements.size >= 1000) statements.clear();
+        stmt = raw.prepare(text);
+        statements.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   let depth = 0;
   const db: Db = {
     dialect: 'sqlite',

@@ -4,19 +4,18 @@
  * ended with its metrics and artifacts.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
 import type { Artifact, Assignment, AttemptResult, ControlLink, LogLine, LogStream, Metric, WorkerOutcome } from './protocol.js';
-import { launch, type LocalProcess } from './places/local.js';
+import type { Launcher, LocalProcess } from './places/local.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
   readonly bundlePath: string;
   readonly workerId: string;
-  /** Environment every job starts from (the worker's own, minus Kairos' credentials). */
-  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly launcher: Launcher;
   readonly flushMs: number;
   readonly maxLogLines: number;
   readonly maxLogBytes: number;
@@ -24,8 +23,19 @@ export interface AttemptSettings {
 
 const RESERVED_ENV = ['KAIROS_TOKEN', 'KAIROS_SECRET_KEY'];
 
+/** Where an attempt's outputs live: one directory for artifacts, one file for metrics, under <data>/attempts. */
+export function attemptPaths(dataDir: string, runId: string, attempt: number): { artifacts: string; output: string } {
+  const base = join(dataDir, 'attempts', `${runId}.${attempt}`);
+  return { artifacts: base, output: `${base}.output.jsonl` };
+}
+
+/**
+ * The environment every job starts from: the worker's own, minus Kairos' credentials and variables, plus
+ * defaults that suit shared, immutable bundles (no __pycache__ written into them; unbuffered Python output,
+ * so lines reach the log as they are printed). A job's `env` and the KAIROS_* variables go on top.
+ */
 export function workerBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || RESERVED_ENV.includes(k) || k.startsWith('KAIROS_')) continue;
     out[k] = v;
@@ -140,10 +150,10 @@ export class AttemptRunner {
     this.proc?.signalGroup('SIGKILL');
   }
 
-  private env(runDir: string): Record<string, string> {
+  /** The job's own variables; the launcher puts them over the worker's base environment. */
+  private env(paths: { artifacts: string; output: string }): Record<string, string> {
     const a = this.a;
-    // Bundles are shared, immutable snapshots: Python must not write __pycache__ into them.
-    const env: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...this.s.baseEnv, ...a.spec.env };
+    const env: Record<string, string> = { ...a.spec.env };
     for (const [name, value] of Object.entries(a.run.params)) env[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(value);
     Object.assign(env, {
       KAIROS_RUN_ID: a.run.id,
@@ -151,8 +161,8 @@ export class AttemptRunner {
       KAIROS_JOB: a.run.job,
       KAIROS_ATTEMPT: String(a.lease.attempt),
       KAIROS_SCHEDULED_FOR: a.run.scheduledFor === null ? '' : new Date(a.run.scheduledFor).toISOString(),
-      KAIROS_OUTPUT: join(runDir, 'output.jsonl'),
-      KAIROS_ARTIFACTS: join(runDir, 'artifacts'),
+      KAIROS_OUTPUT: paths.output,
+      KAIROS_ARTIFACTS: paths.artifacts,
       KAIROS_DEPLOYMENT: a.deploymentId,
     });
     return env;
@@ -160,16 +170,22 @@ export class AttemptRunner {
 
   private async run(): Promise<void> {
     const a = this.a;
-    const runDir = join(this.s.dataDir, 'runs', a.run.id, String(a.lease.attempt));
+    const paths = attemptPaths(this.s.dataDir, a.run.id, a.lease.attempt);
     let exitCode: number | null = null;
     try {
-      // Small local file operations are synchronous on purpose: a thread-pool round trip costs more here.
-      mkdirSync(join(runDir, 'artifacts'), { recursive: true });
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
-      const proc = launch({ command: a.spec.run, cwd, env: this.env(runDir), onLine: (stream, line) => this.logs.add(stream, line) });
+      const proc = await this.s.launcher.launch({
+        command: a.spec.run,
+        cwd,
+        env: this.env(paths),
+        mkdirs: [paths.artifacts],
+        onLines: (stream, lines) => {
+          for (const line of lines) this.logs.add(stream, line);
+        },
+      });
       this.proc = proc;
-      this.link.started(a.lease, { pid: proc.pid, procStart: proc.procStart }).catch((err: unknown) => {
+      this.link.started(a.lease, { pid: proc.pid, procStart: proc.procStart, startedAt: proc.startedAt }).catch((err: unknown) => {
         if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
       });
       if (this.outcome) {
@@ -192,11 +208,12 @@ export class AttemptRunner {
       }
     } catch (err) {
       this.outcome = 'failed';
+      exitCode = 127;
       this.reason = `could not start: ${coerceError(err).message}`;
       this.logs.add('system', `[kairos] ${this.reason}`);
     }
-    const metrics = this.readMetrics(join(runDir, 'output.jsonl'));
-    const artifacts = listArtifacts(join(runDir, 'artifacts'));
+    const metrics = this.readMetrics(paths.output);
+    const artifacts = listArtifacts(paths.artifacts);
     await this.logs.flush();
     if (this.logs.stale) return;
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts };

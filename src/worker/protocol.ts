@@ -67,6 +67,8 @@ export interface StartedInfo {
   readonly pid: number;
   /** /proc start time of the process, so a later incarnation can tell it from a reused pid. */
   readonly procStart: string | null;
+  /** When the process started, by the worker's clock (epoch ms). */
+  readonly startedAt: number;
 }
 
 export interface WorkerInfo {
@@ -96,8 +98,11 @@ export interface ControlLink {
   finish(lease: LeaseRef, result: AttemptResult): Promise<void>;
   /** Gives an attempt up as lost (its process is gone); the run is retried or failed by policy. */
   abandon(lease: LeaseRef, reason: string): Promise<void>;
-  /** Resolves when claimable work may exist, or after `timeoutMs`. */
-  waitForWork(pools: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves with the current work version when claimable work may exist (the version moved past `since`),
+   * or after `timeoutMs`. Claiming with the version seen before the claim means no wake-up is ever missed.
+   */
+  waitForWork(pools: readonly string[], since: number, timeoutMs: number, signal: AbortSignal): Promise<number>;
   /** In-process links push cancels at once; remote ones deliver them with heartbeats. */
   onCancel(listener: (runId: string) => void): () => void;
   unregisterWorker(workerId: string): Promise<void>;

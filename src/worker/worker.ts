@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { coerceError } from '../model/errors.js';
 import { bundleDir } from '../control/bundle.js';
 import { AttemptRunner, workerBaseEnv } from './attempt.js';
-import { killStaleGroup } from './places/local.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { killStaleGroup, Launcher } from './places/local.js';
 import type { ControlLink } from './protocol.js';
 
 export interface WorkerOptions {
@@ -31,6 +33,7 @@ export class Worker {
   private lastRenewed = Date.now();
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
+  private readonly launcher = new Launcher(workerBaseEnv());
 
   constructor(
     private readonly link: ControlLink,
@@ -44,6 +47,7 @@ export class Worker {
   }
 
   async start(): Promise<void> {
+    mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();
     this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
@@ -64,6 +68,9 @@ export class Worker {
     }
   }
 
+  /** The control plane's work version as of our last claim: a wake-up after it is never missed. */
+  private seen = -1;
+
   private async loop(): Promise<void> {
     while (this.accepting) {
       try {
@@ -74,7 +81,7 @@ export class Worker {
             dataDir: this.opts.dataDir,
             bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
             workerId: this.opts.id,
-            baseEnv: workerBaseEnv(),
+            launcher: this.launcher,
             flushMs: this.opts.flushMs ?? 200,
             maxLogLines: this.opts.maxLogLines ?? 1_000_000,
             maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
@@ -87,7 +94,8 @@ export class Worker {
               this.wake();
             });
         }
-        if (assignments.length === 0 || this.active.size >= this.opts.capacity) await this.idle();
+        // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
+        if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
       } catch (err) {
         this.onError(err);
         await this.idle(1000);
@@ -108,7 +116,11 @@ export class Worker {
     this.abort.signal.addEventListener('abort', onAbort);
     this.wakeUp = onAbort;
     const full = this.active.size >= this.opts.capacity;
-    const wait = full ? new Promise<void>((r) => setTimeout(r, ms)) : this.link.waitForWork(this.opts.pools, ms, local.signal);
+    const wait = full
+      ? new Promise<void>((r) => setTimeout(r, ms))
+      : this.link.waitForWork(this.opts.pools, this.seen, ms, local.signal).then((v) => {
+          this.seen = v;
+        });
     return Promise.race([wait, new Promise<void>((r) => local.signal.addEventListener('abort', () => r()))]).finally(() => {
       this.abort.signal.removeEventListener('abort', onAbort);
       if (this.wakeUp === onAbort) this.wakeUp = null;
@@ -149,6 +161,7 @@ export class Worker {
       for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished').catch(this.onError);
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.launcher.close();
     this.unsubscribe();
     await this.link.unregisterWorker(this.opts.id).catch(this.onError);
   }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
+import { attemptPaths } from '../../src/worker/attempt.js';
 import { cli, isAlive, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const MANIFEST = `
@@ -102,7 +103,7 @@ describe('kairos on one machine', () => {
     const done = await client.getRun(run.id, 30);
     assert.equal(done.state, 'timed_out');
     assert.match(done.reason ?? '', /timed out/);
-    const pids = readFileSync(join(up.dataDir, 'runs', run.id, '1', 'artifacts', 'pids'), 'utf8').trim().split('\n').map(Number);
+    const pids = readFileSync(join(attemptPaths(up.dataDir, run.id, 1).artifacts, 'pids'), 'utf8').trim().split('\n').map(Number);
     assert.equal(pids.length, 2);
     for (const pid of pids) await waitFor(`grandchild ${pid} to be gone`, () => !isAlive(pid), 5000);
   });

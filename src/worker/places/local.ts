@@ -1,42 +1,46 @@
 /**
- * The local place: the attempt's command as a child process of the worker, in its own process group, so
- * that a timeout or cancel (TERM, grace, KILL) reaches every process it started, grandchildren included.
+ * The local place: the attempt's command as a process on this machine, in its own process group, so that a
+ * timeout or cancel (TERM, grace, KILL) reaches every process it started, grandchildren included.
+ * Processes are started by a small launcher process (./launcher-main.ts) on the worker's behalf.
  */
-import { spawn } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { RunCommand } from '../../manifest/types.js';
-import { LineSplitter } from '../lines.js';
+import { newId } from '../../model/ids.js';
 
 export interface LaunchSpec {
   readonly command: RunCommand;
   readonly cwd: string;
+  /** Variables added to the worker's base environment. */
   readonly env: Readonly<Record<string, string>>;
-  readonly onLine: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Directories to create (recursively) before the process starts. */
+  readonly mkdirs: readonly string[];
+  readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[]) => void;
 }
 
 export interface ProcessExit {
   /** The exit status, or 128 + signal number when a signal ended it (as shells report it). */
   readonly exitCode: number;
-  readonly signal: NodeJS.Signals | null;
+  readonly signal: string | null;
 }
 
 export interface LocalProcess {
   readonly pid: number;
   readonly procStart: string | null;
+  /** Epoch ms at which the process started. */
+  readonly startedAt: number;
   readonly exited: Promise<ProcessExit>;
   /** Signals the whole process group. Safe to call after it is gone. */
   signalGroup(signal: NodeJS.Signals): void;
 }
-
-const SIGNAL_NUMBERS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
 /** The start time of a process from /proc (clock ticks since boot), or null where /proc is unavailable. */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
   } catch {
     return null;
   }
@@ -57,54 +61,93 @@ export function killStaleGroup(pid: number, procStart: string | null): boolean {
   return signalGroup(pid, 'SIGKILL');
 }
 
-export function launch(spec: LaunchSpec): LocalProcess {
-  const [file, ...args] = spec.command.kind === 'shell' ? ['/bin/sh', '-c', spec.command.script] : spec.command.argv;
-  const child = spawn(file ?? '/bin/false', args, {
-    cwd: spec.cwd,
-    env: spec.env,
-    detached: true, // setsid(): the child leads a new process group
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = new LineSplitter((l) => spec.onLine('stdout', l));
-  const err = new LineSplitter((l) => spec.onLine('stderr', l));
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => err.push(c));
-  const pid = child.pid ?? -1;
-  const exited = new Promise<ProcessExit>((resolve) => {
-    let exit: ProcessExit | null = null;
-    let closed = false;
-    const finish = () => {
-      if (!exit || closed) return;
-      closed = true;
-      out.end();
-      err.end();
-      resolve(exit);
-    };
-    child.on('error', (e) => {
-      // spawn failed (no such file, not executable): report it as the process's own error.
-      spec.onLine('stderr', `kairos: cannot start ${file}: ${e.message}`);
-      exit = { exitCode: 127, signal: null };
-      finish();
+interface Pending {
+  readonly spec: LaunchSpec;
+  readonly exited: Promise<ProcessExit>;
+  readonly resolveStart: (p: LocalProcess) => void;
+  readonly rejectStart: (e: Error) => void;
+  readonly resolveExit: (e: ProcessExit) => void;
+  pid: number | null;
+}
+
+type Out =
+  | { t: 'started'; id: string; pid: number; procStart: string | null; at: number }
+  | { t: 'lines'; id: string; stream: 'stdout' | 'stderr'; lines: string[] }
+  | { t: 'exit'; id: string; exitCode: number; signal: string | null }
+  | { t: 'error'; id: string; message: string };
+
+const LAUNCHER_MAIN = fileURLToPath(new URL('./launcher-main.js', import.meta.url));
+
+export class Launcher {
+  private child: ChildProcess | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private closing = false;
+
+  /** `baseEnv`: the environment every job starts from; each launch adds its own variables on top. */
+  constructor(private readonly baseEnv: Readonly<Record<string, string>>) {}
+
+  private ensure(): ChildProcess {
+    if (this.child && this.child.connected) return this.child;
+    const child = fork(LAUNCHER_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: { ...this.baseEnv } });
+    child.on('message', (m: Out) => this.onMessage(m));
+    child.on('exit', () => {
+      if (this.child === child) this.child = null;
+      // The launcher died under its jobs: they are killed (it does so on the way out, or we do here).
+      for (const [id, p] of this.pending) {
+        if (p.pid !== null) signalGroup(p.pid, 'SIGKILL');
+        p.rejectStart(new Error('the launcher process exited'));
+        p.resolveExit({ exitCode: 137, signal: 'SIGKILL' });
+        this.pending.delete(id);
+      }
     });
-    child.on('exit', (code, signal) => {
-      exit = { exitCode: code ?? 128 + (signal ? (SIGNAL_NUMBERS[signal] ?? 0) : 0), signal };
-      // Whatever the command left running in its group goes with it; then its pipes close.
-      if (pid > 0) signalGroup(pid, 'SIGKILL');
-      // A process that left the group (setsid) may still hold the pipes: don't wait for it forever.
-      setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish();
-      }, 2000).unref();
+    this.child = child;
+    return child;
+  }
+
+  private onMessage(m: Out): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    switch (m.t) {
+      case 'started':
+        p.pid = m.pid;
+        p.resolveStart({
+          pid: m.pid,
+          procStart: m.procStart,
+          startedAt: m.at,
+          exited: p.exited,
+          signalGroup: (signal) => this.child?.send({ t: 'signal', id: m.id, signal }),
+        });
+        break;
+      case 'lines':
+        p.spec.onLines(m.stream, m.lines);
+        break;
+      case 'exit':
+        this.pending.delete(m.id);
+        p.resolveExit({ exitCode: m.exitCode, signal: m.signal });
+        break;
+      case 'error':
+        this.pending.delete(m.id);
+        p.rejectStart(new Error(m.message));
+        break;
+    }
+  }
+
+  launch(spec: LaunchSpec): Promise<LocalProcess> {
+    if (this.closing) return Promise.reject(new Error('the launcher is closed'));
+    const id = newId();
+    const [file, ...args] = spec.command.kind === 'shell' ? ['/bin/sh', '-c', spec.command.script] : spec.command.argv;
+    return new Promise<LocalProcess>((resolveStart, rejectStart) => {
+      let resolveExit: (e: ProcessExit) => void = () => {};
+      const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
+      this.pending.set(id, { spec, exited, resolveStart, rejectStart, resolveExit, pid: null });
+      this.ensure().send({ t: 'launch', id, file: file ?? '/bin/false', args, cwd: spec.cwd, env: spec.env, mkdirs: spec.mkdirs });
     });
-    child.on('close', () => finish());
-  });
-  return {
-    pid,
-    procStart: pid > 0 ? processStartTime(pid) : null,
-    exited,
-    signalGroup: (signal) => {
-      if (pid > 0) signalGroup(pid, signal);
-    },
-  };
+  }
+
+  /** Stops the launcher; any job still running is killed with it. */
+  close(): void {
+    this.closing = true;
+    this.child?.disconnect();
+    this.child = null;
+  }
 }

@@ -1,0 +1,126 @@
+/**
+ * The launcher: a small helper process that starts a worker's jobs. Forking a process costs time in
+ * proportion to the parent's memory, so the worker (with its database, HTTP server and caches) asks this
+ * small process to do it. It also splits the jobs' output into lines and signals their process groups.
+ *
+ * Protocol (Node IPC, JSON): in  {t:'launch', id, file, args, cwd, env, mkdirs} | {t:'signal', id, signal}
+ *                            out {t:'started', id, pid, procStart} | {t:'lines', id, stream, lines}
+ *                                | {t:'exit', id, exitCode, signal} | {t:'error', id, message}
+ * If the worker goes away, the launcher kills every job it started and exits: a job never outlives the
+ * worker that holds its lease unnoticed.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { LineSplitter } from '../lines.js';
+
+type In =
+  | { t: 'launch'; id: string; file: string; args: string[]; cwd: string; env: Record<string, string>; mkdirs: string[] }
+  | { t: 'signal'; id: string; signal: NodeJS.Signals };
+
+const SIGNAL_NUMBERS: Readonly<Partial<Record<string, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
+const groups = new Map<string, number>();
+
+function send(msg: unknown): void {
+  process.send?.(msg);
+}
+
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Batches lines per stream so a chatty job costs few messages; flushed on a short timer and at exit. */
+class Outbox {
+  private pending: { stream: 'stdout' | 'stderr'; lines: string[] } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  constructor(private readonly id: string) {}
+  add(stream: 'stdout' | 'stderr', line: string): void {
+    if (this.pending && this.pending.stream !== stream) this.flush();
+    this.pending ??= { stream, lines: [] };
+    this.pending.lines.push(line);
+    if (this.pending.lines.length >= 500) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), 20);
+  }
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.pending) return;
+    send({ t: 'lines', id: this.id, stream: this.pending.stream, lines: this.pending.lines });
+    this.pending = null;
+  }
+}
+
+function launch(m: Extract<In, { t: 'launch' }>): void {
+  try {
+    for (const d of m.mkdirs) mkdirSync(d, { recursive: true });
+  } catch (err) {
+    send({ t: 'error', id: m.id, message: (err as Error).message });
+    return;
+  }
+  // The launcher's own environment is the worker's base environment for jobs; the message adds the job's.
+  const child = spawn(m.file, m.args, { cwd: m.cwd, env: { ...process.env, ...m.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const box = new Outbox(m.id);
+  const out = new LineSplitter((l) => box.add('stdout', l));
+  const err = new LineSplitter((l) => box.add('stderr', l));
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  let exit: { exitCode: number; signal: string | null } | null = null;
+  let done = false;
+  const finish = () => {
+    if (!exit || done) return;
+    done = true;
+    out.end();
+    err.end();
+    box.flush();
+    groups.delete(m.id);
+    send({ t: 'exit', id: m.id, ...exit });
+  };
+  child.on('error', (e) => {
+    if (child.pid === undefined) {
+      send({ t: 'error', id: m.id, message: `cannot start ${m.file}: ${e.message}` });
+      done = true;
+    }
+  });
+  child.on('spawn', () => {
+    const pid = child.pid ?? -1;
+    groups.set(m.id, pid);
+    send({ t: 'started', id: m.id, pid, procStart: startTime(pid), at: Date.now() });
+  });
+  child.on('exit', (code, signal) => {
+    exit = { exitCode: code ?? 128 + (signal ? (SIGNAL_NUMBERS[signal] ?? 0) : 0), signal };
+    // Whatever the command left running in its group goes with it; then its pipes close.
+    if (child.pid) killGroup(child.pid, 'SIGKILL');
+    // A process that left the group (setsid) may still hold the pipes: don't wait for it forever.
+    setTimeout(() => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish();
+    }, 2000).unref();
+  });
+  child.on('close', finish);
+}
+
+process.on('message', (m: In) => {
+  if (m.t === 'launch') launch(m);
+  else if (m.t === 'signal') {
+    const pid = groups.get(m.id);
+    if (pid) killGroup(pid, m.signal);
+  }
+});
+
+process.on('disconnect', () => {
+  for (const pid of groups.values()) killGroup(pid, 'SIGKILL');
+  process.exit(0);
+});
