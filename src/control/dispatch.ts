@@ -150,16 +150,20 @@ async function requireLiveAttempt(trx: Q, lease: LeaseRef): Promise<void> {
   }
 }
 
+async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
+  await trx
+    .updateTable('attempts')
+    // The worker's own stamp of the moment the process started (same machine: same clock).
+    .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
+    .where('run_id', '=', lease.runId)
+    .where('number', '=', lease.attempt)
+    .execute();
+}
+
 export async function markStarted(ctx: Ctx, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await ctx.db.tx(async (trx) => {
     await requireLiveAttempt(trx, lease);
-    await trx
-      .updateTable('attempts')
-      // The worker's own stamp of the moment the process started (same machine: same clock).
-      .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
-      .where('run_id', '=', lease.runId)
-      .where('number', '=', lease.attempt)
-      .execute();
+    await recordStart(ctx, trx, lease, info);
   });
 }
 
@@ -234,6 +238,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult): 
   const ended = await ctx.db.tx(async (trx) => {
     const { attempt, run } = await requireLease(trx, lease);
     const now = ctx.now();
+    if (result.started) await recordStart(ctx, trx, lease, result.started);
     for (let i = 0; i < result.metrics.length; i += 100) {
       const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));
       await trx.insertInto('metrics').values(chunk).execute();

@@ -51,18 +51,24 @@ export async function activeRunsOfJob(q: Q, project: string, job: string): Promi
     .execute();
 }
 
-/** Queued runs whose time has come, oldest first. */
+/** Queued runs whose time has come, oldest first. One indexed range scan per pool, however long the queue. */
 export async function dueQueuedRuns(q: Q, pools: readonly string[], now: number, limit: number): Promise<RunRow[]> {
-  return q
-    .selectFrom('runs')
-    .selectAll()
-    .where('state', '=', 'queued')
-    .where('pool', 'in', [...pools])
-    .where('not_before', '<=', now)
-    .orderBy('not_before')
-    .orderBy('created_at')
-    .limit(limit)
-    .execute();
+  const all: RunRow[] = [];
+  for (const pool of pools) {
+    all.push(
+      ...(await q
+        .selectFrom('runs')
+        .selectAll()
+        .where('state', '=', 'queued')
+        .where('pool', '=', pool)
+        .where('not_before', '<=', now)
+        .orderBy('not_before')
+        .limit(limit)
+        .execute()),
+    );
+  }
+  if (pools.length > 1) all.sort((x, y) => Number(x.not_before) - Number(y.not_before) || Number(x.created_at) - Number(y.created_at));
+  return all.slice(0, limit);
 }
 
 /** The earliest moment after `now` at which a queued run (a retry waiting out its delay) becomes due. */

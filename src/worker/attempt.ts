@@ -8,7 +8,9 @@ import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
-import type { Artifact, Assignment, AttemptResult, ControlLink, LogLine, LogStream, Metric, WorkerOutcome } from './protocol.js';
+import type { Artifact, Assignment, AttemptResult, ControlLink, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
+
+const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
 
 export interface AttemptSettings {
@@ -115,6 +117,10 @@ export class AttemptRunner {
   private outcome: WorkerOutcome | null = null;
   private reason: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private startedTimer: NodeJS.Timeout | null = null;
+  private startedInfo: StartedInfo | null = null;
+  private startReported = false;
+  private startReport: Promise<void> = Promise.resolve();
   private readonly logs: LogShipper;
   readonly done: Promise<void>;
 
@@ -185,9 +191,10 @@ export class AttemptRunner {
         },
       });
       this.proc = proc;
-      this.link.started(a.lease, { pid: proc.pid, procStart: proc.procStart, startedAt: proc.startedAt }).catch((err: unknown) => {
-        if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
-      });
+      this.startedInfo = { pid: proc.pid, procStart: proc.procStart, startedAt: proc.startedAt };
+      // Reported a moment later, so a short job reports its start with its end in one transaction. The
+      // launcher kills its jobs if this worker dies, so the pid is a second line of defence only.
+      this.startedTimer = setTimeout(() => this.reportStarted(), STARTED_REPORT_DELAY_MS);
       if (this.outcome) {
         // Cancelled while it was starting.
         proc.signalGroup('SIGTERM');
@@ -199,6 +206,7 @@ export class AttemptRunner {
         timeout = setTimeout(() => this.stop('timed_out', `timed out after ${ms}ms`), ms);
       }
       const exit = await proc.exited;
+      if (this.startedTimer) clearTimeout(this.startedTimer);
       if (timeout) clearTimeout(timeout);
       if (this.killTimer) clearTimeout(this.killTimer);
       exitCode = exit.exitCode;
@@ -216,8 +224,19 @@ export class AttemptRunner {
     const artifacts = listArtifacts(paths.artifacts);
     await this.logs.flush();
     if (this.logs.stale) return;
-    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts };
+    await this.startReport;
+    const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
+    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}) };
     await reportWithRetry(() => this.link.finish(a.lease, result));
+  }
+
+  private reportStarted(): void {
+    const info = this.startedInfo;
+    if (!info || this.startReported) return;
+    this.startReported = true;
+    this.startReport = this.link.started(this.a.lease, info).catch((err: unknown) => {
+      if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
+    });
   }
 
   /** Metrics are JSON lines `{"name": ..., "value": ..., "step": ...}`; a malformed line is reported, not fatal. */

@@ -61,6 +61,8 @@ export interface AttemptResult {
   readonly reason: string | null;
   readonly metrics: readonly Metric[];
   readonly artifacts: readonly Artifact[];
+  /** The start report, when the process ended before it was sent on its own. */
+  readonly started?: StartedInfo;
 }
 
 export interface StartedInfo {
