@@ -70,3 +70,8 @@ test('unknown commands and options are bad usage (exit 2); no server is exit 1 w
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot reach the Kairos server/);
 });
+
+test('docs/kairos.schema.json (used by the example for editor completion) is the current schema', async () => {
+  const r = await cli(['schema']);
+  assert.deepEqual(JSON.parse(readFileSync(join(ROOT, 'docs', 'kairos.schema.json'), 'utf8')), JSON.parse(r.stdout), 'run `npm run docs`');
+});
