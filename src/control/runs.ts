@@ -63,7 +63,8 @@ export async function insertRun(
     trigger: req.trigger,
     attempt: 1,
     params_json: JSON.stringify(values),
-    scheduled_for: req.scheduledFor ?? null,
+    // Every run has a logical time: its tick, the original's for a rerun, or its creation for an ad-hoc run.
+    scheduled_for: req.scheduledFor ?? now,
     schedule_id: req.scheduleId ?? null,
     pool: spec.pool,
     serial: req.serial ? 1 : 0,

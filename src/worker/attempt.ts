@@ -166,7 +166,7 @@ export class AttemptRunner {
       KAIROS_PROJECT: a.run.project,
       KAIROS_JOB: a.run.job,
       KAIROS_ATTEMPT: String(a.lease.attempt),
-      KAIROS_SCHEDULED_FOR: a.run.scheduledFor === null ? '' : new Date(a.run.scheduledFor).toISOString(),
+      KAIROS_SCHEDULED_FOR: new Date(a.run.scheduledFor ?? Date.now()).toISOString(),
       KAIROS_OUTPUT: paths.output,
       KAIROS_ARTIFACTS: paths.artifacts,
       KAIROS_DEPLOYMENT: a.deploymentId,
