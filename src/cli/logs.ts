@@ -1,5 +1,6 @@
 import type { Command } from './command.js';
 import { printLine } from './logs-print.js';
+import { startProgress } from './progress.js';
 
 export const logsCommand: Command = {
   name: 'logs',
@@ -22,11 +23,20 @@ export const logsCommand: Command = {
       return;
     }
     let after = 0;
-    for (;;) {
-      const page = await client.logs(id, after, 10_000);
-      for (const l of page.lines) emit(l);
-      after = page.next_after;
-      if (!page.more) break;
+    let count = 0;
+    // On a terminal the lines themselves show progress; when stdout is piped, say how far we are on stderr.
+    const progress = io.tty || p.globals.json ? { update() {}, done() {} } : startProgress(io, `fetching the log of ${id}`);
+    try {
+      for (;;) {
+        const page = await client.logs(id, after, 10_000);
+        for (const l of page.lines) emit(l);
+        count += page.lines.length;
+        progress.update(`fetched ${count} lines of ${id}`);
+        after = page.next_after;
+        if (!page.more) break;
+      }
+    } finally {
+      progress.done();
     }
   },
 };

@@ -3,6 +3,7 @@ import type { RunView } from '../api/views.js';
 import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { printLine } from './logs-print.js';
+import { startProgress } from './progress.js';
 import { EXIT, UsageError, type Io } from './output.js';
 
 /** `-p NAME=VALUE` pairs; a value is a string, typed by the job's parameter spec on the server. */
@@ -25,8 +26,14 @@ export function exitCodeOf(run: RunView, interrupted: boolean): number {
 }
 
 export async function followToEnd(client: KairosClient, run: RunView, io: Io, signal?: AbortSignal): Promise<RunView> {
-  for await (const ev of client.followLogs(run.id, 0, signal)) {
-    if (ev.type === 'line') printLine(ev, io);
+  const waiting = startProgress(io, `run ${run.id} is ${run.state}; waiting for its output`);
+  try {
+    for await (const ev of client.followLogs(run.id, 0, signal)) {
+      waiting.done();
+      if (ev.type === 'line') printLine(ev, io);
+    }
+  } finally {
+    waiting.done();
   }
   return client.getRun(run.id);
 }

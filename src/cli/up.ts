@@ -3,6 +3,7 @@ import { startEmbedded } from '../embedded.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
+import { startProgress } from './progress.js';
 import type { ManifestProblem } from '../manifest/index.js';
 import { formatProblem } from '../manifest/index.js';
 
@@ -18,6 +19,7 @@ export const upCommand: Command = {
     const concurrency = intOption(p.values.concurrency, 'concurrency', 1, 1024);
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
     let up;
+    const progress = startProgress(io, `deploying ${dir}`);
     try {
       up = await startEmbedded({
         projectDir: dir,
@@ -35,6 +37,8 @@ export const upCommand: Command = {
         throw new UsageError(`${dir}: the manifest is invalid; nothing was deployed`);
       }
       throw err;
+    } finally {
+      progress.done();
     }
     io.err(`kairos: up at ${up.url} (data in ${up.dataDir}); Ctrl-C to stop\n`);
     await new Promise<void>((resolveStop) => {
