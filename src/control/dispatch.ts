@@ -41,69 +41,87 @@ export async function unregisterWorker(ctx: Ctx, workerId: string): Promise<void
   await ctx.db.tx((trx) => trx.updateTable('workers').set({ stopped_at: ctx.now() }).where('id', '=', workerId).execute());
 }
 
+/** What a worker asks for: up to `max` runs of its pools. */
+export interface ClaimRequest {
+  readonly workerId: string;
+  readonly pools: readonly string[];
+  readonly max: number;
+}
+
+type Claimed = { run: RunRow; attempt: AttemptRow; logSeqStart: number };
+
 /** Claims up to `max` due runs for a worker: each becomes `running` with a new attempt under a lease. */
 export async function claim(ctx: Ctx, workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
   if (max <= 0 || pools.length === 0) return [];
+  const claimed = await ctx.db.tx((trx) => claimInTx(ctx, trx, { workerId, pools, max }));
+  return toAssignments(ctx, claimed);
+}
+
+async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]> {
+  const { workerId, pools, max } = req;
+  if (max <= 0 || pools.length === 0) return [];
   const leaseMs = ctx.settings.leaseMs;
-  const claimed = await ctx.db.tx(async (trx) => {
-    const now = ctx.now();
-    const candidates = await dueQueuedRuns(trx, pools, now, Math.max(max * 4, 32));
-    if (candidates.length === 0) return [];
-    const limits = await poolLimits(ctx, trx);
-    const running = await runningCountByPool(trx);
-    const out: { run: RunRow; attempt: AttemptRow; logSeqStart: number }[] = [];
-    const serialBusy = new Set<string>();
-    for (const run of candidates) {
-      if (out.length >= max) break;
-      const inPool = running.get(run.pool) ?? 0;
-      if (inPool >= (limits.get(run.pool) ?? Infinity)) continue;
-      const jobKey = `${run.project}/${run.job}`;
-      if (run.serial === 1) {
-        if (serialBusy.has(jobKey)) continue;
-        const older = await trx
-          .selectFrom('runs')
-          .select('id')
-          .where('project', '=', run.project)
-          .where('job', '=', run.job)
-          .where('state', '=', 'running')
-          .limit(1)
-          .executeTakeFirst();
-        if (older) {
-          serialBusy.add(jobKey);
-          continue;
-        }
-      }
-      const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'start' }, now);
-      if (!t.ok) continue;
-      const updated = await trx
-        .updateTable('runs')
-        .set({ state: 'running', started_at: run.started_at ?? now })
-        .where('id', '=', run.id)
-        .where('state', '=', 'queued')
+  const now = ctx.now();
+  const candidates = await dueQueuedRuns(trx, pools, now, Math.max(max * 4, 32));
+  if (candidates.length === 0) return [];
+  const limits = await poolLimits(ctx, trx);
+  const running = await runningCountByPool(trx);
+  const out: Claimed[] = [];
+  const serialBusy = new Set<string>();
+  for (const run of candidates) {
+    if (out.length >= max) break;
+    const inPool = running.get(run.pool) ?? 0;
+    if (inPool >= (limits.get(run.pool) ?? Infinity)) continue;
+    const jobKey = `${run.project}/${run.job}`;
+    if (run.serial === 1) {
+      if (serialBusy.has(jobKey)) continue;
+      const older = await trx
+        .selectFrom('runs')
+        .select('id')
+        .where('project', '=', run.project)
+        .where('job', '=', run.job)
+        .where('state', '=', 'running')
+        .limit(1)
         .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) continue;
-      const attempt: AttemptRow = {
-        run_id: run.id,
-        number: run.attempt,
-        state: 'running',
-        worker_id: workerId,
-        lease_token: newToken(),
-        lease_expires_at: now + leaseMs,
-        claimed_at: now,
-        started_at: null,
-        finished_at: null,
-        exit_code: null,
-        reason: null,
-        pid: null,
-        proc_start: null,
-      };
-      await trx.insertInto('attempts').values(attempt).execute();
-      running.set(run.pool, inPool + 1);
-      if (run.serial === 1) serialBusy.add(jobKey);
-      out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id) });
+      if (older) {
+        serialBusy.add(jobKey);
+        continue;
+      }
     }
-    return out;
-  });
+    const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'start' }, now);
+    if (!t.ok) continue;
+    const updated = await trx
+      .updateTable('runs')
+      .set({ state: 'running', started_at: run.started_at ?? now })
+      .where('id', '=', run.id)
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) continue;
+    const attempt: AttemptRow = {
+      run_id: run.id,
+      number: run.attempt,
+      state: 'running',
+      worker_id: workerId,
+      lease_token: newToken(),
+      lease_expires_at: now + leaseMs,
+      claimed_at: now,
+      started_at: null,
+      finished_at: null,
+      exit_code: null,
+      reason: null,
+      pid: null,
+      proc_start: null,
+    };
+    await trx.insertInto('attempts').values(attempt).execute();
+    running.set(run.pool, inPool + 1);
+    if (run.serial === 1) serialBusy.add(jobKey);
+    out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id) });
+  }
+  return out;
+}
+
+async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Assignment[]> {
+  const leaseMs = ctx.settings.leaseMs;
   const assignments: Assignment[] = [];
   for (const c of claimed) {
     const manifest = await ctx.manifestOf(c.run.deployment_id);
@@ -234,7 +252,11 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
   return { state: t.next.state, requeued: requeue !== undefined };
 }
 
-export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult): Promise<void> {
+/**
+ * Ends an attempt; with `next`, also claims the worker's next runs in the same transaction (the slot this
+ * attempt frees is filled without another round trip).
+ */
+export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, next?: ClaimRequest): Promise<Assignment[]> {
   const ended = await ctx.db.tx(async (trx) => {
     const { attempt, run } = await requireLease(trx, lease);
     const now = ctx.now();
@@ -247,10 +269,15 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult): 
       const chunk = result.artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256 }));
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
-    return endAttempt(ctx, trx, run, attempt, result.outcome, result.exitCode, result.reason, now);
+    const end = await endAttempt(ctx, trx, run, attempt, result.outcome, result.exitCode, result.reason, now);
+    const claimed = next ? await claimInTx(ctx, trx, next) : [];
+    return { ...end, claimed };
   });
   ctx.bus.emit('run', { id: lease.runId, state: ended.state });
-  ctx.bus.emit('work');
+  const assignments = await toAssignments(ctx, ended.claimed);
+  // Others may use the freed capacity, unless this worker just filled it from a queue that had more.
+  if (ended.requeued || !next || ended.claimed.length < next.max) ctx.bus.emit('work');
+  return assignments;
 }
 
 export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promise<void> {

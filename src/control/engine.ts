@@ -105,8 +105,8 @@ export class Engine implements ControlLink {
   appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
     return dispatch.appendLogs(this.ctx, lease, lines);
   }
-  finish(lease: LeaseRef, result: AttemptResult): Promise<void> {
-    return dispatch.finish(this.ctx, lease, result);
+  finish(lease: LeaseRef, result: AttemptResult, next?: dispatch.ClaimRequest): Promise<Assignment[]> {
+    return dispatch.finish(this.ctx, lease, result, next);
   }
   abandon(lease: LeaseRef, reason: string): Promise<void> {
     return dispatch.abandon(this.ctx, lease, reason);

@@ -8,7 +8,7 @@ import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
-import type { Artifact, Assignment, AttemptResult, ControlLink, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
+import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
 
 const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
@@ -18,6 +18,8 @@ export interface AttemptSettings {
   readonly bundlePath: string;
   readonly workerId: string;
   readonly launcher: Launcher;
+  /** Sends the attempt's result (the worker adds its claim for the next run to the same report). */
+  readonly report: (lease: LeaseRef, result: AttemptResult) => Promise<void>;
   readonly flushMs: number;
   readonly maxLogLines: number;
   readonly maxLogBytes: number;
@@ -227,7 +229,7 @@ export class AttemptRunner {
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}) };
-    await reportWithRetry(() => this.link.finish(a.lease, result));
+    await reportWithRetry(() => this.s.report(a.lease, result));
   }
 
   private reportStarted(): void {

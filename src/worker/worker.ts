@@ -9,7 +9,7 @@ import { AttemptRunner, workerBaseEnv } from './attempt.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup, Launcher } from './places/local.js';
-import type { ControlLink } from './protocol.js';
+import type { Assignment, ControlLink } from './protocol.js';
 
 export interface WorkerOptions {
   readonly id: string;
@@ -76,24 +76,7 @@ export class Worker {
       try {
         const free = this.opts.capacity - this.active.size;
         const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free) : [];
-        for (const a of assignments) {
-          const runner = new AttemptRunner(this.link, a, {
-            dataDir: this.opts.dataDir,
-            bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
-            workerId: this.opts.id,
-            launcher: this.launcher,
-            flushMs: this.opts.flushMs ?? 200,
-            maxLogLines: this.opts.maxLogLines ?? 1_000_000,
-            maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
-          });
-          this.active.set(a.run.id, runner);
-          runner.done
-            .catch(this.onError)
-            .finally(() => {
-              this.active.delete(a.run.id);
-              this.wake();
-            });
-        }
+        for (const a of assignments) this.run(a);
         // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
       } catch (err) {
@@ -101,6 +84,33 @@ export class Worker {
         await this.idle(1000);
       }
     }
+  }
+
+  private run(a: Assignment): void {
+    const runner = new AttemptRunner(this.link, a, {
+      dataDir: this.opts.dataDir,
+      bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
+      workerId: this.opts.id,
+      launcher: this.launcher,
+      flushMs: this.opts.flushMs ?? 200,
+      maxLogLines: this.opts.maxLogLines ?? 1_000_000,
+      maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
+      report: async (lease, result) => {
+        // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
+        const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;
+        const next = free > 0 ? { workerId: this.opts.id, pools: this.opts.pools, max: free } : undefined;
+        const more = await this.link.finish(lease, result, next);
+        this.active.delete(a.run.id);
+        for (const m of more) this.run(m);
+      },
+    });
+    this.active.set(a.run.id, runner);
+    runner.done
+      .catch(this.onError)
+      .finally(() => {
+        if (this.active.get(a.run.id) === runner) this.active.delete(a.run.id);
+        this.wake();
+      });
   }
 
   private wakeUp: (() => void) | null = null;
