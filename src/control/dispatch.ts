@@ -62,60 +62,63 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
   if (max <= 0 || pools.length === 0) return [];
   const leaseMs = ctx.settings.leaseMs;
   const now = ctx.now();
-  const candidates = await dueQueuedRuns(trx, pools, now, Math.max(max * 4, 32));
-  if (candidates.length === 0) return [];
   const limits = await poolLimits(ctx, trx);
   const running = await runningCountByPool(trx);
   const out: Claimed[] = [];
   const serialBusy = new Set<string>();
-  for (const run of candidates) {
-    if (out.length >= max) break;
-    const inPool = running.get(run.pool) ?? 0;
-    if (inPool >= (limits.get(run.pool) ?? Infinity)) continue;
-    const jobKey = `${run.project}/${run.job}`;
-    if (run.serial === 1) {
-      if (serialBusy.has(jobKey)) continue;
-      const older = await trx
-        .selectFrom('runs')
-        .select('id')
-        .where('project', '=', run.project)
-        .where('job', '=', run.job)
-        .where('state', '=', 'running')
-        .limit(1)
-        .executeTakeFirst();
-      if (older) {
-        serialBusy.add(jobKey);
-        continue;
+  for (const pool of pools) {
+    const room = Math.min(max - out.length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
+    if (room <= 0) continue;
+    // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`).
+    const candidates = await dueQueuedRuns(trx, [pool], now, room + 4);
+    let taken = 0;
+    for (const run of candidates) {
+      if (taken >= room) break;
+      const jobKey = `${run.project}/${run.job}`;
+      if (run.serial === 1) {
+        if (serialBusy.has(jobKey)) continue;
+        const older = await trx
+          .selectFrom('runs')
+          .select('id')
+          .where('project', '=', run.project)
+          .where('job', '=', run.job)
+          .where('state', '=', 'running')
+          .limit(1)
+          .executeTakeFirst();
+        if (older) {
+          serialBusy.add(jobKey);
+          continue;
+        }
       }
+      const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'start' }, now);
+      if (!t.ok) continue;
+      const updated = await trx
+        .updateTable('runs')
+        .set({ state: 'running', started_at: run.started_at ?? now })
+        .where('id', '=', run.id)
+        .where('state', '=', 'queued')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) continue;
+      const attempt: AttemptRow = {
+        run_id: run.id,
+        number: run.attempt,
+        state: 'running',
+        worker_id: workerId,
+        lease_token: newToken(),
+        lease_expires_at: now + leaseMs,
+        claimed_at: now,
+        started_at: null,
+        finished_at: null,
+        exit_code: null,
+        reason: null,
+        pid: null,
+        proc_start: null,
+      };
+      await trx.insertInto('attempts').values(attempt).execute();
+      taken++;
+      if (run.serial === 1) serialBusy.add(jobKey);
+      out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id) });
     }
-    const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'start' }, now);
-    if (!t.ok) continue;
-    const updated = await trx
-      .updateTable('runs')
-      .set({ state: 'running', started_at: run.started_at ?? now })
-      .where('id', '=', run.id)
-      .where('state', '=', 'queued')
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) continue;
-    const attempt: AttemptRow = {
-      run_id: run.id,
-      number: run.attempt,
-      state: 'running',
-      worker_id: workerId,
-      lease_token: newToken(),
-      lease_expires_at: now + leaseMs,
-      claimed_at: now,
-      started_at: null,
-      finished_at: null,
-      exit_code: null,
-      reason: null,
-      pid: null,
-      proc_start: null,
-    };
-    await trx.insertInto('attempts').values(attempt).execute();
-    running.set(run.pool, inPool + 1);
-    if (run.serial === 1) serialBusy.add(jobKey);
-    out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id) });
   }
   return out;
 }
@@ -240,9 +243,8 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
     now,
   );
   if (!t.ok) throw new KairosError('conflict', t.error);
-  const seq = await maxLogSeq(trx, run.id);
   const requeue = t.effects.find((e) => e.kind === 'requeue');
-  const patch: Partial<RunsTable> = { state: t.next.state, log_seq: seq, exit_code: exitCode };
+  const patch: Partial<RunsTable> = { state: t.next.state, exit_code: exitCode };
   if (requeue && requeue.kind === 'requeue') {
     Object.assign(patch, { attempt: requeue.attempt, not_before: requeue.notBefore, reason: t.reason ?? reason });
   } else {
