@@ -3,12 +3,12 @@
  * project directory at start and on every change. `kairos up` is a thin shell around this; tests and the
  * benchmark start it in-process.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createApi } from './api/server.js';
 import { listen, type Listening } from './api/http.js';
 import { Engine } from './control/engine.js';
+import { watchProject, type ProjectWatcher } from './control/watch.js';
 import { formatProblem, loadManifestFile, type ManifestProblem } from './manifest/index.js';
 import { coerceError } from './model/errors.js';
 import { openSqlite, type Clock } from './store/db.js';
@@ -104,28 +104,29 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     throw err;
   }
 
-  let watcher: FSWatcher | null = null;
+  let watcher: ProjectWatcher | null = null;
   if (opts.watch !== false) {
     let timer: NodeJS.Timeout | null = null;
-    const ignored = (rel: string) => rel === '' || rel.startsWith('..') || rel.split(sep)[0] === '.git' || !relative(dataDir, join(projectDir, rel)).startsWith('..');
-    watcher = watch(projectDir, { recursive: true }, (_event, file) => {
-      const rel = file ? String(file) : '';
-      if (file && ignored(rel)) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => {
-        redeploy()
-          .then((r) => {
-            if (!r.ok) {
-              for (const p of r.problems) log(formatProblem(p));
-              log('kairos: the manifest is invalid; the last good deployment stays active');
-            } else if (r.created) {
-              log(`kairos: project ${r.project} deployment v${r.version} activated`);
-            }
-          })
-          .catch((err: unknown) => log(`kairos: deploy failed: ${coerceError(err).message}`));
-      }, 300);
-    });
-    watcher.on('error', (err) => log(`kairos: watching ${projectDir} failed: ${err.message}`));
+    watcher = watchProject(
+      projectDir,
+      [dataDir],
+      () => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => {
+          redeploy()
+            .then((r) => {
+              if (!r.ok) {
+                for (const p of r.problems) log(formatProblem(p));
+                log('kairos: the manifest is invalid; the last good deployment stays active');
+              } else if (r.created) {
+                log(`kairos: project ${r.project} deployment v${r.version} activated`);
+              }
+            })
+            .catch((err: unknown) => log(`kairos: deploy failed: ${coerceError(err).message}`));
+        }, 300);
+      },
+      (err) => log(`kairos: watching ${projectDir}: ${err.message}`),
+    );
   }
 
   let stopped: Promise<void> | null = null;

@@ -8,7 +8,8 @@ import { bundleDir } from '../control/bundle.js';
 import { AttemptRunner, workerBaseEnv } from './attempt.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { killStaleGroup, Launcher } from './places/local.js';
+import { killStaleGroup } from './places/local.js';
+import { createLauncher } from './places/launchers.js';
 import type { Assignment, ControlLink } from './protocol.js';
 
 export interface WorkerOptions {
@@ -33,7 +34,7 @@ export class Worker {
   private lastRenewed = Date.now();
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
-  private readonly launcher = new Launcher(workerBaseEnv());
+  private readonly launcher = createLauncher(workerBaseEnv());
 
   constructor(
     private readonly link: ControlLink,

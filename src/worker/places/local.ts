@@ -77,8 +77,13 @@ type Out =
   | { t: 'error'; id: string; message: string };
 
 const LAUNCHER_MAIN = fileURLToPath(new URL('./launcher-main.js', import.meta.url));
+/** Starts jobs on this machine. */
+export interface Launcher {
+  launch(spec: LaunchSpec): Promise<LocalProcess>;
+  close(): void;
+}
 
-export class Launcher {
+export class NodeLauncher implements Launcher {
   private child: ChildProcess | null = null;
   private readonly pending = new Map<string, Pending>();
   private closing = false;

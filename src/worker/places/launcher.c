@@ -1,0 +1,381 @@
+/*
+ * kairos-launcher: starts a worker's jobs and relays their output.
+ *
+ * Forking costs time in proportion to the forking process's memory mappings; a Node.js worker pays
+ * milliseconds per fork, this small process pays microseconds. It does nothing else a job needs: the worker
+ * decides what to run, splits output into lines, and keeps every record.
+ *
+ * Frames in both directions: u32 little-endian payload length, then the payload; the first payload byte is
+ * the frame type. Strings are NUL-terminated.
+ *   worker → launcher   'L' id cwd mkdir argc argv... envc env...     start a job (mkdir may be "")
+ *                       'K' id u32(signal)                             signal the job's process group
+ *   launcher → worker   'S' id u32(pid) u64(start ms)                  started
+ *                       'O' id u8(1 stdout | 2 stderr) bytes...        output
+ *                       'X' id i32(exit code) i32(signal)              exited (after its output)
+ *                       'E' id message                                 could not start
+ * When its stdin closes (the worker died or stopped), it kills every job's process group and exits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_JOBS 4096
+#define ID_MAX 64
+#define DRAIN_MS 2000
+
+struct job {
+  int used;
+  char id[ID_MAX];
+  pid_t pid;
+  int out, err; /* pipe read ends, -1 when closed */
+  int exited;
+  int code, sig;
+  int64_t exited_at;
+};
+
+static struct job jobs[MAX_JOBS];
+static int sigpipe_fds[2];
+static unsigned char *inbuf;
+static size_t inlen, incap;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd pf = {fd, POLLOUT, 0};
+        poll(&pf, 1, 1000);
+        continue;
+      }
+      _exit(3); /* the worker is gone */
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Sends one frame: type, id (with its NUL), then `n` bytes of body. */
+static void send_frame(char type, const char *id, const void *body, size_t n) {
+  size_t idn = strlen(id) + 1;
+  uint32_t len = (uint32_t)(1 + idn + n);
+  unsigned char head[5];
+  head[0] = len & 0xff; head[1] = (len >> 8) & 0xff; head[2] = (len >> 16) & 0xff; head[3] = (len >> 24) & 0xff;
+  head[4] = (unsigned char)type;
+  write_all(1, head, 5);
+  write_all(1, id, idn);
+  if (n) write_all(1, body, n);
+}
+
+static void put_u32(unsigned char *p, uint32_t v) { p[0] = v & 0xff; p[1] = (v >> 8) & 0xff; p[2] = (v >> 16) & 0xff; p[3] = (v >> 24) & 0xff; }
+
+static void on_sigchld(int s) {
+  (void)s;
+  int e = errno;
+  char c = 1;
+  (void)!write(sigpipe_fds[1], &c, 1);
+  errno = e;
+}
+
+static void set_nonblock_cloexec(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int mkdir_p(const char *path) {
+  char tmp[4096];
+  size_t n = strlen(path);
+  if (n == 0) return 0;
+  if (n >= sizeof tmp) { errno = ENAMETOOLONG; return -1; }
+  memcpy(tmp, path, n + 1);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  }
+  if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+static struct job *find_job(const char *id) {
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (jobs[i].used && strcmp(jobs[i].id, id) == 0) return &jobs[i];
+  return NULL;
+}
+
+static void fail(const char *id, const char *what, int err) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  send_frame('E', id, msg, strlen(msg) + 1);
+}
+
+/* Parses a launch frame: fields are NUL-terminated strings after the type byte. */
+static void do_launch(const unsigned char *p, size_t n) {
+  const char *end = (const char *)p + n;
+  const char *s = (const char *)p;
+  const char *fields[3];
+  for (int i = 0; i < 3; i++) {
+    const char *z = memchr(s, 0, (size_t)(end - s));
+    if (!z) return;
+    fields[i] = s;
+    s = z + 1;
+  }
+  const char *id = fields[0], *cwd = fields[1], *mkd = fields[2];
+  if (strlen(id) >= ID_MAX) return;
+  if (s + 4 > end) return;
+  uint32_t argc = (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+  s += 4;
+  if (argc == 0 || argc > 100000) { fail(id, "bad launch request", EINVAL); return; }
+  char **argv = calloc(argc + 1, sizeof(char *));
+  for (uint32_t i = 0; i < argc; i++) {
+    const char *z = memchr(s, 0, (size_t)(end - s));
+    if (!z) { free(argv); return; }
+    argv[i] = (char *)s;
+    s = z + 1;
+  }
+  if (s + 4 > end) { free(argv); return; }
+  uint32_t envc = (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+  s += 4;
+  char **envp = calloc(envc + 1, sizeof(char *));
+  for (uint32_t i = 0; i < envc; i++) {
+    const char *z = memchr(s, 0, (size_t)(end - s));
+    if (!z) { free(argv); free(envp); return; }
+    envp[i] = (char *)s;
+    s = z + 1;
+  }
+  struct job *j = NULL;
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (!jobs[i].used) { j = &jobs[i]; break; }
+  if (!j) { fail(id, "too many jobs", EAGAIN); free(argv); free(envp); return; }
+  if (mkdir_p(mkd) < 0) { fail(id, mkd, errno); free(argv); free(envp); return; }
+  int po[2], pe[2], px[2];
+  if (pipe(po) < 0) { fail(id, "pipe", errno); free(argv); free(envp); return; }
+  if (pipe(pe) < 0) { fail(id, "pipe", errno); close(po[0]); close(po[1]); free(argv); free(envp); return; }
+  if (pipe2(px, O_CLOEXEC) < 0) { fail(id, "pipe", errno); close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); free(argv); free(envp); return; }
+  pid_t pid = fork();
+  if (pid < 0) {
+    fail(id, "fork", errno);
+    close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); close(px[0]); close(px[1]);
+    free(argv); free(envp);
+    return;
+  }
+  if (pid == 0) {
+    /* The child: its own session and process group, stdin from /dev/null, output to the pipes. */
+    setsid();
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
+    dup2(po[1], 1);
+    dup2(pe[1], 2);
+    close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); close(px[0]);
+    int err = 0;
+    if (cwd[0] && chdir(cwd) < 0) err = errno;
+    if (!err) {
+      environ = envp; /* execvp looks PATH up in the job's environment, as Node's spawn does */
+      execvp(argv[0], argv);
+      err = errno;
+    }
+    (void)!write(px[1], &err, sizeof err);
+    _exit(127);
+  }
+  close(po[1]);
+  close(pe[1]);
+  close(px[1]);
+  int err = 0;
+  ssize_t r;
+  do r = read(px[0], &err, sizeof err); while (r < 0 && errno == EINTR);
+  close(px[0]);
+  const char *argv0 = argv[0];
+  free(argv);
+  free(envp);
+  if (r == (ssize_t)sizeof err) {
+    /* exec failed: the child exits 127 at once; reap it here. */
+    close(po[0]);
+    close(pe[0]);
+    waitpid(pid, NULL, 0);
+    char what[300];
+    snprintf(what, sizeof what, "cannot start %.200s", argv0);
+    fail(id, what, err);
+    return;
+  }
+  memset(j, 0, sizeof *j);
+  j->used = 1;
+  strcpy(j->id, id);
+  j->pid = pid;
+  j->out = po[0];
+  j->err = pe[0];
+  set_nonblock_cloexec(j->out);
+  set_nonblock_cloexec(j->err);
+  unsigned char body[12];
+  put_u32(body, (uint32_t)pid);
+  int64_t t = wall_ms();
+  for (int i = 0; i < 8; i++) body[4 + i] = (unsigned char)((t >> (8 * i)) & 0xff);
+  send_frame('S', id, body, 12);
+}
+
+static void do_signal(const unsigned char *p, size_t n) {
+  const char *z = memchr(p, 0, n);
+  if (!z || (size_t)((const unsigned char *)z + 1 - p) + 4 > n) return;
+  const unsigned char *q = (const unsigned char *)z + 1;
+  int sig = (int)(q[0] | (q[1] << 8) | (q[2] << 16) | ((uint32_t)q[3] << 24));
+  struct job *j = find_job((const char *)p);
+  if (j && j->pid > 0) kill(-j->pid, sig);
+}
+
+static void handle_frame(const unsigned char *p, size_t n) {
+  if (n < 1) return;
+  if (p[0] == 'L') do_launch(p + 1, n - 1);
+  else if (p[0] == 'K') do_signal(p + 1, n - 1);
+}
+
+static void kill_all_and_exit(void) {
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
+  _exit(0);
+}
+
+static void read_input(void) {
+  if (incap - inlen < 65536) {
+    incap = incap ? incap * 2 : 1 << 17;
+    inbuf = realloc(inbuf, incap);
+  }
+  ssize_t r = read(0, inbuf + inlen, incap - inlen);
+  if (r == 0) kill_all_and_exit();
+  if (r < 0) {
+    if (errno == EINTR || errno == EAGAIN) return;
+    kill_all_and_exit();
+  }
+  inlen += (size_t)r;
+  size_t off = 0;
+  while (inlen - off >= 4) {
+    uint32_t len = inbuf[off] | (inbuf[off + 1] << 8) | (inbuf[off + 2] << 16) | ((uint32_t)inbuf[off + 3] << 24);
+    if (inlen - off - 4 < len) break;
+    handle_frame(inbuf + off + 4, len);
+    off += 4 + len;
+  }
+  memmove(inbuf, inbuf + off, inlen - off);
+  inlen -= off;
+}
+
+static void pump(struct job *j, int *fd, unsigned char stream) {
+  unsigned char buf[1 + 65536];
+  buf[0] = stream;
+  for (;;) {
+    ssize_t r = read(*fd, buf + 1, sizeof buf - 1);
+    if (r > 0) { send_frame('O', j->id, buf, (size_t)r + 1); continue; }
+    if (r < 0 && (errno == EINTR)) continue;
+    if (r < 0 && errno == EAGAIN) return;
+    close(*fd);
+    *fd = -1;
+    return;
+  }
+}
+
+static void finish_if_done(struct job *j) {
+  if (!j->exited) return;
+  if (j->out >= 0 || j->err >= 0) {
+    if (now_ms() - j->exited_at < DRAIN_MS) return;
+    /* Something that left the process group still holds the pipes: stop waiting for it. */
+    if (j->out >= 0) { close(j->out); j->out = -1; }
+    if (j->err >= 0) { close(j->err); j->err = -1; }
+  }
+  unsigned char body[8];
+  put_u32(body, (uint32_t)j->code);
+  put_u32(body + 4, (uint32_t)j->sig);
+  send_frame('X', j->id, body, 8);
+  j->used = 0;
+}
+
+static void reap(void) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (int i = 0; i < MAX_JOBS; i++) {
+      struct job *j = &jobs[i];
+      if (!j->used || j->pid != pid) continue;
+      j->exited = 1;
+      j->exited_at = now_ms();
+      if (WIFEXITED(status)) { j->code = WEXITSTATUS(status); j->sig = 0; }
+      else { j->sig = WTERMSIG(status); j->code = 128 + j->sig; }
+      /* Whatever the command left running in its group goes with it; then its pipes close. */
+      kill(-pid, SIGKILL);
+      break;
+    }
+  }
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) return 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigchld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+  fcntl(0, F_SETFD, FD_CLOEXEC);
+  fcntl(1, F_SETFD, FD_CLOEXEC);
+  static struct pollfd pfds[2 + 2 * MAX_JOBS];
+  static struct job *owner[2 + 2 * MAX_JOBS];
+  static int *slot[2 + 2 * MAX_JOBS];
+  for (;;) {
+    int n = 0;
+    pfds[n].fd = 0; pfds[n].events = POLLIN; owner[n] = NULL; n++;
+    pfds[n].fd = sigpipe_fds[0]; pfds[n].events = POLLIN; owner[n] = NULL; n++;
+    int timeout = -1;
+    for (int i = 0; i < MAX_JOBS; i++) {
+      struct job *j = &jobs[i];
+      if (!j->used) continue;
+      if (j->out >= 0) { pfds[n].fd = j->out; pfds[n].events = POLLIN; owner[n] = j; slot[n] = &j->out; n++; }
+      if (j->err >= 0) { pfds[n].fd = j->err; pfds[n].events = POLLIN; owner[n] = j; slot[n] = &j->err; n++; }
+      if (j->exited) timeout = 100;
+    }
+    int r = poll(pfds, (nfds_t)n, timeout);
+    if (r < 0 && errno != EINTR) return 2;
+    if (r > 0) {
+      for (int i = 2; i < n; i++)
+        if (pfds[i].revents && *slot[i] == pfds[i].fd) pump(owner[i], slot[i], slot[i] == &owner[i]->out ? 1 : 2);
+      if (pfds[1].revents) {
+        char drain[256];
+        while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {}
+      }
+      if (pfds[0].revents) read_input();
+    }
+    reap();
+    for (int i = 0; i < MAX_JOBS; i++)
+      if (jobs[i].used) finish_if_done(&jobs[i]);
+  }
+}

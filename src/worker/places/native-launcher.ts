@@ -1,0 +1,148 @@
+/**
+ * The worker's side of the native launcher (./launcher.c): frames over its stdin and stdout. Output arrives
+ * as raw bytes and is split into lines here.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { newId } from '../../model/ids.js';
+import { LineSplitter } from '../lines.js';
+import { processStartTime, signalGroup, type Launcher, type LaunchSpec, type LocalProcess, type ProcessExit } from './local.js';
+
+const SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };
+const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(SIGNALS).map(([k, v]) => [v, k]));
+
+interface Job {
+  readonly spec: LaunchSpec;
+  readonly out: LineSplitter;
+  readonly err: LineSplitter;
+  readonly exited: Promise<ProcessExit>;
+  readonly resolveStart: (p: LocalProcess) => void;
+  readonly rejectStart: (e: Error) => void;
+  readonly resolveExit: (e: ProcessExit) => void;
+  pid: number | null;
+}
+
+function frame(parts: readonly Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+const z = (s: string) => Buffer.from(s + '\0');
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+
+export class NativeLauncher implements Launcher {
+  private child: ChildProcessWithoutNullStreams | null = null;
+  private readonly jobs = new Map<string, Job>();
+  private buf: Buffer = Buffer.alloc(0);
+  private closing = false;
+
+  constructor(
+    private readonly binary: string,
+    private readonly baseEnv: Readonly<Record<string, string>>,
+  ) {}
+
+  private ensure(): ChildProcessWithoutNullStreams {
+    if (this.child && this.child.exitCode === null && !this.child.stdin.destroyed) return this.child;
+    const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'] }) as unknown as ChildProcessWithoutNullStreams;
+    child.stdout.on('data', (c: Buffer) => this.onData(c));
+    child.stdin.on('error', () => {});
+    child.on('exit', () => {
+      if (this.child === child) this.child = null;
+      this.buf = Buffer.alloc(0);
+      for (const [id, j] of this.jobs) {
+        if (j.pid !== null) signalGroup(j.pid, 'SIGKILL');
+        j.rejectStart(new Error('the launcher process exited'));
+        j.resolveExit({ exitCode: 137, signal: 'SIGKILL' });
+        this.jobs.delete(id);
+      }
+    });
+    this.child = child;
+    return child;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    let off = 0;
+    while (this.buf.length - off >= 4) {
+      const len = this.buf.readUInt32LE(off);
+      if (this.buf.length - off - 4 < len) break;
+      this.onFrame(this.buf.subarray(off + 4, off + 4 + len));
+      off += 4 + len;
+    }
+    this.buf = off === this.buf.length ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(off));
+  }
+
+  private onFrame(f: Buffer): void {
+    const type = String.fromCharCode(f[0] ?? 0);
+    const idEnd = f.indexOf(0, 1);
+    const id = f.toString('utf8', 1, idEnd);
+    const body = f.subarray(idEnd + 1);
+    const j = this.jobs.get(id);
+    if (!j) return;
+    switch (type) {
+      case 'S': {
+        const pid = body.readUInt32LE(0);
+        const at = Number(body.readBigInt64LE(4));
+        j.pid = pid;
+        j.resolveStart({
+          pid,
+          procStart: processStartTime(pid),
+          startedAt: at,
+          exited: j.exited,
+          signalGroup: (signal) => {
+            const n = SIGNALS[signal];
+            if (n !== undefined) this.child?.stdin.write(frame([Buffer.from('K'), z(id), u32(n)]));
+          },
+        });
+        break;
+      }
+      case 'O':
+        if (body[0] === 1) j.out.push(body.subarray(1));
+        else j.err.push(body.subarray(1));
+        break;
+      case 'X': {
+        j.out.end();
+        j.err.end();
+        this.jobs.delete(id);
+        const code = body.readInt32LE(0);
+        const sig = body.readInt32LE(4);
+        j.resolveExit({ exitCode: code, signal: sig ? (SIGNAL_NAMES[sig] ?? `signal ${sig}`) : null });
+        break;
+      }
+      case 'E':
+        this.jobs.delete(id);
+        j.rejectStart(new Error(body.toString('utf8').replace(/\0+$/, '')));
+        break;
+    }
+  }
+
+  launch(spec: LaunchSpec): Promise<LocalProcess> {
+    if (this.closing) return Promise.reject(new Error('the launcher is closed'));
+    const argv = spec.command.kind === 'shell' ? ['/bin/sh', '-c', spec.command.script] : [...spec.command.argv];
+    const env = Object.entries({ ...this.baseEnv, ...spec.env }).map(([k, v]) => `${k}=${v}`);
+    const all = [...argv, ...env, spec.cwd, ...spec.mkdirs];
+    if (all.some((s) => s.includes('\0'))) return Promise.reject(new Error('an argument or environment value contains a NUL byte'));
+    const id = newId();
+    return new Promise<LocalProcess>((resolveStart, rejectStart) => {
+      let resolveExit: (e: ProcessExit) => void = () => {};
+      const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
+      const out = new LineSplitter((l) => spec.onLines('stdout', [l]));
+      const err = new LineSplitter((l) => spec.onLines('stderr', [l]));
+      this.jobs.set(id, { spec, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
+      this.ensure().stdin.write(
+        frame([Buffer.from('L'), z(id), z(spec.cwd), z(spec.mkdirs[0] ?? ''), u32(argv.length), ...argv.map(z), u32(env.length), ...env.map(z)]),
+      );
+    });
+  }
+
+  close(): void {
+    this.closing = true;
+    this.child?.stdin.end();
+    this.child = null;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * One conformance suite for both ways of starting a job on this machine: the native launcher (built from
+ * src/worker/places/launcher.c at install) and the Node.js launcher (the fallback without a C compiler).
+ */
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLauncher, NATIVE_LAUNCHER } from '../../src/worker/places/launchers.js';
+import type { LaunchSpec } from '../../src/worker/places/local.js';
+import { isAlive, tempDir, waitFor } from '../helpers.js';
+
+for (const kind of ['native', 'node'] as const) {
+  describe(`${kind} launcher`, () => {
+    if (kind === 'native' && !existsSync(NATIVE_LAUNCHER)) {
+      // CI builds it (KAIROS_REQUIRE_NATIVE=1 makes a failed build an error there).
+      test('is built', () => assert.fail(`${NATIVE_LAUNCHER} is missing: run npm run build with a C compiler`));
+      return;
+    }
+    const launcher = createLauncher({ PATH: process.env.PATH ?? '/usr/bin:/bin', BASE_ONLY: 'base' }, kind === 'node' ? 'node' : 'native');
+    const dir = tempDir();
+    after(() => {
+      launcher.close();
+      dir.cleanup();
+    });
+    const collect = () => {
+      const lines: [string, string][] = [];
+      return { lines, onLines: (stream: 'stdout' | 'stderr', ls: readonly string[]) => ls.forEach((l) => lines.push([stream, l])) };
+    };
+    const spec = (over: Partial<LaunchSpec> & Pick<LaunchSpec, 'command' | 'onLines'>): LaunchSpec => ({ cwd: dir.path, env: {}, mkdirs: [], ...over });
+
+    test('runs an argv command with the base and job environment, in its cwd, and reports its exit code', async () => {
+      const c = collect();
+      const p = await launcher.launch(spec({ command: { kind: 'argv', argv: ['sh', '-c', 'echo "$BASE_ONLY $JOB_VAR $(pwd)"; echo oops >&2; exit 7'] }, env: { JOB_VAR: 'job' }, onLines: c.onLines }));
+      assert.ok(p.pid > 0);
+      assert.ok(Math.abs(p.startedAt - Date.now()) < 10_000);
+      const exit = await p.exited;
+      assert.equal(exit.exitCode, 7);
+      assert.deepEqual(c.lines, [['stdout', `base job ${dir.path}`], ['stderr', 'oops']]);
+    });
+
+    test('keeps every line in order, including a last line without a newline', async () => {
+      const c = collect();
+      const p = await launcher.launch(spec({ command: { kind: 'shell', script: 'i=0; while [ $i -lt 3000 ]; do echo "n $i"; i=$((i+1)); done; printf tail' }, onLines: c.onLines }));
+      assert.equal((await p.exited).exitCode, 0);
+      assert.equal(c.lines.length, 3001);
+      c.lines.slice(0, 3000).forEach(([, l], i) => assert.equal(l, `n ${i}`));
+      assert.deepEqual(c.lines[3000], ['stdout', 'tail']);
+    });
+
+    test('creates the directories it is asked for before the process starts', async () => {
+      const want = join(dir.path, 'a', 'b', 'c');
+      const p = await launcher.launch(spec({ command: { kind: 'argv', argv: ['test', '-d', want] }, mkdirs: [want], onLines: () => {} }));
+      assert.equal((await p.exited).exitCode, 0);
+    });
+
+    test('a signal reaches the whole process group, and nothing of the group outlives the command', async () => {
+      const pidFile = join(dir.path, `pids-${kind}`);
+      const c = collect();
+      const p = await launcher.launch(spec({ command: { kind: 'shell', script: `sleep 300 & echo $! > ${pidFile}; echo ready; wait` }, onLines: c.onLines }));
+      await waitFor('ready', () => c.lines.length > 0);
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(isAlive(grandchild));
+      p.signalGroup('SIGTERM');
+      const exit = await p.exited;
+      assert.equal(exit.exitCode, 143);
+      await waitFor('the grandchild to be gone', () => !isAlive(grandchild), 5000);
+    });
+
+    test('background processes left behind by a finished command are killed', async () => {
+      const pidFile = join(dir.path, `bg-${kind}`);
+      const p = await launcher.launch(spec({ command: { kind: 'shell', script: `sleep 300 > /dev/null 2>&1 & echo $! > ${pidFile}` }, onLines: () => {} }));
+      assert.equal((await p.exited).exitCode, 0);
+      const bg = Number(readFileSync(pidFile, 'utf8'));
+      await waitFor('the background process to be gone', () => !isAlive(bg), 5000);
+    });
+
+    test('a command that does not exist is refused with a clear error', async () => {
+      await assert.rejects(launcher.launch(spec({ command: { kind: 'argv', argv: ['/no/such/program'] }, onLines: () => {} })), /no\/such\/program|ENOENT|No such file/);
+      await assert.rejects(launcher.launch(spec({ command: { kind: 'argv', argv: ['true'] }, cwd: join(dir.path, 'missing-dir'), onLines: () => {} })));
+    });
+
+    test('invalid UTF-8 becomes replacement characters, not an error', async () => {
+      const c = collect();
+      const p = await launcher.launch(spec({ command: { kind: 'shell', script: "printf 'ok \\377\\376 done\\n'" }, onLines: c.onLines }));
+      await p.exited;
+      assert.deepEqual(c.lines, [['stdout', 'ok \uFFFD\uFFFD done']]);
+    });
+  });
+}
