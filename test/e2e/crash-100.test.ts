@@ -1,0 +1,93 @@
+/**
+ * SIGKILL of `kairos up` in the middle of 100 running jobs. Checked from records the jobs write themselves,
+ * outside Kairos: every run reaches a terminal state soon after the restart, no run ever has two live
+ * attempts, and no line printed more than a second before the kill is lost.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KairosClient } from '../../src/api/client.js';
+import { exited, freePort, isAlive, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
+
+const JOBS = 100;
+
+test('SIGKILL in the middle of 100 running jobs: all end, never two live attempts, no old line lost', { timeout: 240_000 }, async () => {
+  const dir = tempDir();
+  const rec = join(dir.path, 'records');
+  // Each attempt records its start (with pid) and, per line, the moment it printed it.
+  writeProject(dir.path, {
+    'project/kairos.yaml': `project: hundred
+pools:
+  default:
+    concurrency: ${JOBS}
+jobs:
+  work:
+    run: ["sh", "-c", "f=${rec}/$KAIROS_RUN_ID.$KAIROS_ATTEMPT; echo \\"start $(date +%s%3N) $$\\" > $f.life; i=0; while [ $i -lt 100 ]; do echo \\"$KAIROS_RUN_ID line $i\\"; echo \\"$i $(date +%s%3N)\\" >> $f.printed; i=$((i+1)); sleep 0.1; done; echo \\"end $(date +%s%3N)\\" >> $f.life"]
+    retries:
+      max: 2
+      delay: 0s
+      on: [lost]
+`,
+    'records/.keep': '',
+  });
+  const port = await freePort();
+  const client = new KairosClient(`http://127.0.0.1:${port}`);
+  const args = ['up', join(dir.path, 'project'), '--port', String(port), '--data', join(dir.path, 'data'), '--concurrency', String(JOBS)];
+  const first = spawnCli(args);
+  let killedAt = 0;
+  try {
+    await waitFor('the server', () => client.health(), 20_000);
+    const runs = await Promise.all(Array.from({ length: JOBS }, () => client.createRun('work', {})));
+    // Every job has printed for a while.
+    const printingSince = (f: string) => Number(readFileSync(join(rec, f), 'utf8').split('\n')[0]?.split(' ')[1] ?? Infinity);
+    await waitFor(`${JOBS} jobs printing for 1.5 s`, () => {
+      const files = readdirSync(rec).filter((f) => f.endsWith('.1.printed'));
+      return files.length === JOBS && files.every((f) => printingSince(f) < Date.now() - 1500);
+    }, 60_000, 50);
+    killedAt = Date.now();
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+    // The launcher takes the jobs with it: no attempt of the dead worker keeps running.
+    const pids = readdirSync(rec).filter((f) => f.endsWith('.1.life')).map((f) => Number(readFileSync(join(rec, f), 'utf8').split(' ')[2]));
+    assert.equal(pids.length, JOBS);
+    await waitFor('the first attempts to be gone', () => pids.every((pid) => !isAlive(pid)), 10_000);
+    const deadBy = Date.now();
+
+    const second = spawnCli(args);
+    try {
+      const restartedAt = Date.now();
+      await waitFor('the server again', () => client.health(), 20_000);
+      const final = await waitFor('every run terminal', async () => {
+        const rs = await Promise.all(runs.map((r) => client.getRun(r.id)));
+        return rs.every((r) => ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(r.state)) ? rs : null;
+      }, 60_000, 200);
+      const settledIn = Date.now() - restartedAt;
+      // Each retried job takes about 10 s; the margin is for 100 of them starting at once on 2 cores.
+      assert.ok(settledIn < 30_000 + 30_000, `settled ${settledIn} ms after the restart`);
+      let oldLines = 0;
+      for (const r of final) {
+        assert.equal(r.state, 'succeeded', `${r.id}: ${r.reason}`);
+        assert.equal(r.attempt, 2, `${r.id} was retried once`);
+        const attempts = (await client.attempts(r.id)).attempts as { number: number; state: string; reason: string | null }[];
+        assert.deepEqual(attempts.map((a) => a.state), ['lost', 'succeeded']);
+        // Never two live attempts: the second started only after the first was dead.
+        const secondStart = Number(readFileSync(join(rec, `${r.id}.2.life`), 'utf8').split(' ')[1]);
+        assert.ok(secondStart > deadBy - 1, `${r.id}: attempt 2 started ${secondStart}, attempt 1 dead by ${deadBy}`);
+        // No line printed more than a second before the kill is missing from the stored log.
+        const printed = readFileSync(join(rec, `${r.id}.1.printed`), 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
+        const old = printed.filter(([, t]) => t < killedAt - 1000).map(([i]) => `${r.id} line ${i}`);
+        oldLines += old.length;
+        const stored = new Set((await client.logs(r.id)).lines.filter((l) => l.attempt === 1).map((l) => l.line));
+        for (const line of old) assert.ok(stored.has(line), `${line} was printed over a second before the kill and is in the log`);
+      }
+      assert.ok(oldLines >= JOBS, `${oldLines} lines were printed over a second before the kill`);
+    } finally {
+      second.child.kill('SIGTERM');
+      await exited(second.child);
+    }
+  } finally {
+    if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');
+    dir.cleanup();
+  }
+});
