@@ -23,6 +23,8 @@ export interface EmbeddedOptions {
   readonly token?: string | null;
   readonly concurrency?: number;
   readonly leaseMs?: number;
+  /** Per-run log cap in lines (default 1,000,000); past it, one truncation marker and nothing more. */
+  readonly maxLogLines?: number;
   readonly watch?: boolean;
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
@@ -88,6 +90,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     dataDir,
     version: VERSION,
     leaseMs,
+    ...(opts.maxLogLines !== undefined ? { maxLogLines: opts.maxLogLines } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
   });
   await worker.start();
