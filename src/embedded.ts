@@ -37,7 +37,8 @@ export type DeployReport =
 export interface Embedded {
   readonly url: string;
   readonly engine: Engine;
-  readonly worker: Worker;
+  /** The local worker; null with `concurrency: 0` (remote workers run everything). */
+  readonly worker: Worker | null;
   readonly dataDir: string;
   /** Deploys the project directory now (what the watcher does on a change). */
   redeploy(): Promise<DeployReport>;
@@ -83,7 +84,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const deps = await db.kysely.selectFrom('deployments').select('id').where('active', '=', 1).execute();
   for (const d of deps) for (const name of Object.keys((await engine.ctx.manifestOf(d.id)).pools)) pools.add(name);
 
-  const worker = new Worker(engine, {
+  const worker = opts.concurrency === 0 ? null : new Worker(engine, {
     id: `local@${hostname()}`,
     pools: [...pools],
     capacity: opts.concurrency ?? Math.max(4, cpus().length * 2),
@@ -93,7 +94,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     ...(opts.maxLogLines !== undefined ? { maxLogLines: opts.maxLogLines } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
   });
-  await worker.start();
+  await worker?.start();
   engine.start();
 
   const app = createApi({ engine, token: opts.token ?? null });
@@ -102,7 +103,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token));
   } catch (err) {
     engine.stopLoops();
-    await worker.stop(0);
+    await worker?.stop(0);
     await db.close();
     throw err;
   }
@@ -143,7 +144,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
       stopped ??= (async () => {
         watcher?.close();
         engine.stopLoops();
-        await worker.stop(graceMs);
+        await worker?.stop(graceMs);
         await server.close();
         await deploying.catch(() => undefined);
         await db.close();

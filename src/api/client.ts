@@ -44,14 +44,33 @@ export interface ScheduleView {
   next_fire_at: string | null;
   last_tick_at: string | null;
   next: { at: string; local: string }[];
+  /** Set when a change of the zone's UTC offset (daylight saving) falls within the previewed fire times. */
+  dst_note: string | null;
+  dst_changes: { at: string; offset_before: string; offset_after: string }[];
 }
 
 export interface TickView {
   instant: string;
+  /** The instant in the schedule's zone. */
+  local: string;
   outcome: string;
   reason: string | null;
   run_id: string | null;
   lateness_ms: number;
+  recorded_at: string;
+}
+
+export interface BackfillView {
+  project: string;
+  job: string;
+  timezone: string;
+  concurrency: string;
+  serial: boolean;
+  dry_run: boolean;
+  ticks: number;
+  existing: number;
+  planned: { scheduled_for: string; local: string }[];
+  created: RunView[];
 }
 
 export type StreamEvent = ({ type: 'line' } & LogLineView) | { type: 'end'; state: string; exit_code: number | null; reason: string | null; next_after: number };
@@ -119,6 +138,17 @@ export class KairosClient {
       throw new ConnectionError(this.base, err);
     }
     return JSON.parse(text) as T;
+  }
+
+  /** A JSON POST to any API path (the worker protocol uses this). */
+  async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.request('POST', path, body, signal);
+    return JSON.parse(await readBody(res)) as T;
+  }
+
+  /** A GET whose body is read as a stream of bytes. */
+  async getStream(path: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    return (await this.request('GET', path, undefined, signal)) as AsyncIterable<Buffer>;
   }
 
   /** Closes kept-alive connections. */
@@ -211,8 +241,16 @@ export class KairosClient {
     return this.json<{ schedules: ScheduleView[] }>('GET', `/api/v1/schedules${project ? `?project=${encodeURIComponent(project)}` : ''}`);
   }
 
-  ticks(project: string, job: string, limit = 100) {
-    return this.json<{ ticks: TickView[] }>('GET', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/ticks?limit=${limit}`);
+  ticks(project: string, job: string, limit = 100, range: { from?: string; to?: string } = {}) {
+    const qs = new URLSearchParams({ limit: String(limit) });
+    if (range.from) qs.set('from', range.from);
+    if (range.to) qs.set('to', range.to);
+    return this.json<{ ticks: TickView[] }>('GET', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/ticks?${qs}`);
+  }
+
+  /** One run per tick of the job's schedule in [from, to] (ISO-8601); idempotent. */
+  backfill(project: string, job: string, from: string, to: string, dryRun = false) {
+    return this.json<BackfillView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/backfill`, { from, to, dry_run: dryRun });
   }
 
   pause(project: string, job: string) {

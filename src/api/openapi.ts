@@ -89,11 +89,41 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/api/v1/schedules': { get: { summary: 'Schedules with their next fire times', parameters: [{ name: 'project', in: 'query', schema: { type: 'string' } }, { name: 'count', in: 'query', schema: { type: 'integer' } }], responses: { '200': { description: 'schedules' } } } },
-      '/api/v1/schedules/{project}/{job}/ticks': { get: { summary: 'The tick ledger of a schedule, newest first', parameters: projectJob, responses: { '200': { description: 'ticks' }, ...errors } } },
+      '/api/v1/schedules/{project}/{job}/ticks': {
+        get: {
+          summary: 'The tick ledger of a schedule, newest first: each tick once, with its outcome (fired, late, skipped), reason, run and lateness',
+          parameters: [...projectJob, { name: 'limit', in: 'query', schema: { type: 'integer' } }, ...['from', 'to'].map((name) => ({ name, in: 'query', schema: { type: 'string', format: 'date-time' } }))],
+          responses: { '200': { description: 'ticks' }, ...errors },
+        },
+      },
+      '/api/v1/schedules/{project}/{job}/backfill': {
+        post: {
+          summary: "One run for each tick of the job's schedule in [from, to] (past instants), each with its tick as logical time; ticks that already have a run are left alone",
+          parameters: projectJob,
+          requestBody: json({ type: 'object', required: ['from', 'to'], properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, dry_run: { type: 'boolean' } } }),
+          responses: {
+            '201': { description: 'runs created', ...json({ type: 'object', properties: { ticks: { type: 'integer' }, existing: { type: 'integer' }, created: { type: 'array', items: run }, planned: { type: 'array' }, dry_run: { type: 'boolean' } } }) },
+            '200': { description: 'nothing created (dry run, or every tick already has a run)' },
+            '422': { description: 'parameter defaults are not valid', ...json(error) },
+            ...errors,
+          },
+        },
+      },
       '/api/v1/schedules/{project}/{job}/pause': { post: { summary: 'Pause a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
       '/api/v1/schedules/{project}/{job}/resume': { post: { summary: 'Resume a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
       '/api/v1/deployments': { get: { summary: 'Deployments, newest first', responses: { '200': { description: 'deployments' } } } },
       '/api/v1/jobs': { get: { summary: 'Jobs of the active deployments', responses: { '200': { description: 'jobs' } } } },
+      // The worker protocol (src/api/worker-routes.ts): what `kairos worker` calls. A stale lease is 409 stale_lease.
+      '/api/v1/workers': { post: { summary: 'Register a worker {id, host, pools, capacity, version}', responses: { '200': { description: 'registered; lease_ms' }, ...errors } } },
+      '/api/v1/workers/{id}/recover': { post: { summary: "Attempts a restarted worker still held (to kill and give up)", parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'attempts' } } } },
+      '/api/v1/workers/{id}/claim': { post: { summary: 'Claim up to `max` runs of `pools`; waits up to `wait_ms` for one (long polling)', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'assignments' }, ...errors } } },
+      '/api/v1/workers/{id}/heartbeat': { post: { summary: 'Renew leases; returns refused leases and runs to cancel', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'refused, cancel' }, ...errors } } },
+      '/api/v1/workers/{id}/stop': { post: { summary: 'A worker stopping', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'ok' } } } },
+      '/api/v1/leases/started': { post: { summary: "An attempt's process started {lease, info}", responses: { '200': { description: 'ok' }, '409': { description: 'stale lease', ...json(error) } } } },
+      '/api/v1/leases/logs': { post: { summary: "Log lines of an attempt {lease, lines}", responses: { '200': { description: 'ok' }, '409': { description: 'stale lease', ...json(error) } } } },
+      '/api/v1/leases/finish': { post: { summary: 'An attempt ended {lease, result, next?}; claims the next runs when asked', responses: { '200': { description: 'assignments' }, '409': { description: 'stale lease', ...json(error) } } } },
+      '/api/v1/leases/abandon': { post: { summary: 'Give an attempt up as lost {lease, reason}', responses: { '200': { description: 'ok' }, '409': { description: 'stale lease', ...json(error) } } } },
+      '/api/v1/bundles/{hash}': { get: { summary: "A deployment's bundle as a stream of entries (JSON header line, then the bytes)", parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'bundle', content: { 'application/x-kairos-bundle': {} } }, ...errors } } },
     },
   };
 }

@@ -12,8 +12,10 @@ import { getRun, listAttempts, listRuns, readLogLines } from '../store/runs.js';
 import { requireRun } from '../control/runs.js';
 import { listDeployments } from '../control/deployments.js';
 import { errorBody } from './errors.js';
+import { registerWorkerRoutes } from './worker-routes.js';
 import { attemptView, deploymentView, logLineView, runView } from './views.js';
-import { listSchedules, listTicks, setPaused } from './schedules.js';
+import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
+import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
 import { VERSION } from '../version.js';
 import { tzdataVersion } from '../model/cron/index.js';
@@ -30,6 +32,14 @@ function intParam(c: Context, name: string, dflt: number, min: number, max: numb
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new KairosError('invalid_input', `query parameter "${name}" must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
+}
+
+function instantParam(c: Context, name: string): number | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === '') return undefined;
+  const t = parseInstant(raw);
+  if (t === null) throw new KairosError('invalid_input', `query parameter "${name}" must be an ISO-8601 instant such as 2026-01-01T00:00:00Z, got "${raw}"`);
+  return t;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -88,7 +98,7 @@ export function createApi(opts: ApiOptions): Hono {
     await next();
   });
 
-  app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect }));
+  app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect, lease_ms: engine.ctx.settings.leaseMs }));
   app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
 
   app.get('/api/v1/runs', async (c) => {
@@ -221,8 +231,12 @@ export function createApi(opts: ApiOptions): Hono {
 
   app.get('/api/v1/schedules', async (c) => c.json({ schedules: await listSchedules(engine, c.req.query('project'), intParam(c, 'count', 3, 0, 50)) }));
   app.get('/api/v1/schedules/:project/:job/ticks', async (c) =>
-    c.json({ ticks: await listTicks(engine, c.req.param('project'), c.req.param('job'), intParam(c, 'limit', 100, 1, 5000)) }),
+    c.json({ ticks: await listTicks(engine, c.req.param('project'), c.req.param('job'), { limit: intParam(c, 'limit', 100, 1, 5000), from: instantParam(c, 'from'), to: instantParam(c, 'to') }) }),
   );
+  app.post('/api/v1/schedules/:project/:job/backfill', async (c) => {
+    const r = await runBackfill(engine, c.req.param('project'), c.req.param('job'), await jsonBody(c));
+    return c.json(r, r.created.length > 0 ? 201 : 200);
+  });
   app.post('/api/v1/schedules/:project/:job/pause', async (c) => c.json(await setPaused(engine, c.req.param('project'), c.req.param('job'), true)));
   app.post('/api/v1/schedules/:project/:job/resume', async (c) => c.json(await setPaused(engine, c.req.param('project'), c.req.param('job'), false)));
 
@@ -243,5 +257,6 @@ export function createApi(opts: ApiOptions): Hono {
     return c.json({ jobs });
   });
 
+  registerWorkerRoutes(app, engine, jsonBody);
   return app;
 }

@@ -18,6 +18,8 @@ import { rerunCommand } from './rerun.js';
 import { schedulesCommand } from './schedules.js';
 import { pauseCommand } from './pause.js';
 import { resumeCommand } from './resume.js';
+import { workerCommand } from './worker.js';
+import { backfillCommand } from './backfill.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -31,9 +33,11 @@ export const COMMANDS: readonly Command[] = [
   logsCommand,
   cancelCommand,
   rerunCommand,
+  backfillCommand,
   schedulesCommand,
   pauseCommand,
   resumeCommand,
+  workerCommand,
 ];
 
 function helpText(): string {

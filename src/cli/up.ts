@@ -4,19 +4,30 @@ import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { startProgress } from './progress.js';
+import { parseDuration } from '../model/duration.js';
+
+/** `--lease 30s`: how long a worker's claim on an attempt lasts without a heartbeat. */
+export function leaseOption(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = typeof v === 'string' ? parseDuration(v) : null;
+  if (ms === null || ms < 500 || ms > 3_600_000) throw new UsageError(`--lease must be a duration from 500ms to 1h, such as 30s; got "${String(v)}"`);
+  return ms;
+}
 import type { ManifestProblem } from '../manifest/index.js';
 import { formatProblem } from '../manifest/index.js';
 
 export const upCommand: Command = {
   name: 'up',
   summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
-  usage: 'up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace DURATION_S]',
-  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' } },
+  usage: 'up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION]',
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' } },
   positionals: { min: 0, max: 1 },
   async run(p, { io, env }) {
     const dir = resolve(p.positionals[0] ?? '.');
     const port = intOption(p.values.port, 'port', 0, 65535) ?? 7070;
-    const concurrency = intOption(p.values.concurrency, 'concurrency', 1, 1024);
+    // 0: no local worker; remote `kairos worker`s run everything.
+    const concurrency = intOption(p.values.concurrency, 'concurrency', 0, 1024);
+    const leaseMs = leaseOption(p.values.lease);
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
     let up;
     const progress = startProgress(io, `deploying ${dir}`);
@@ -27,6 +38,7 @@ export const upCommand: Command = {
         host: stringOption(p.values.host),
         port,
         concurrency,
+        leaseMs,
         token: p.globals.token ?? env.KAIROS_TOKEN ?? null,
         log: (line) => io.err(line + '\n'),
       });

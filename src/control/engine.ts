@@ -9,7 +9,7 @@ import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
 import * as dispatch from './dispatch.js';
 import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
-import { Scheduler } from './scheduler.js';
+import { assertTzdata, Scheduler } from './scheduler.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
 
 export interface EngineOptions {
@@ -44,8 +44,9 @@ export class Engine implements ControlLink {
     return this.ctx.db;
   }
 
-  /** Starts the scheduler and the lease reaper. */
+  /** Starts the scheduler and the lease reaper. Refuses (throws) on a tz database older than the minimum. */
   start(): void {
+    assertTzdata();
     this.scheduler = new Scheduler(this.ctx, this.onError);
     this.scheduler.start();
     const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));
@@ -96,6 +97,8 @@ export class Engine implements ControlLink {
   claim(workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
     return dispatch.claim(this.ctx, workerId, pools, max);
   }
+  /** The in-process worker shares the control plane's data directory: bundles are already there. */
+  async ensureBundle(): Promise<void> {}
   started(lease: LeaseRef, info: StartedInfo): Promise<void> {
     return dispatch.markStarted(this.ctx, lease, info);
   }

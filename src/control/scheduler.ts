@@ -4,42 +4,88 @@
  * key (schedule_id, scheduled_for) make a second run for one tick impossible, whatever crashes, restarts,
  * clock jumps or extra replicas occur.
  */
+import type { Selectable } from 'kysely';
 import type { CatchupPolicy, ConcurrencyPolicy } from '../manifest/types.js';
 import { resolveParams } from '../manifest/index.js';
+import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
-import { nextFire, parseCron, type CronExpr } from '../model/cron/index.js';
-import { activeRunsOfJob, type Q } from '../store/runs.js';
+import { nextFire, parseCron, tzdataVersion, type CronExpr } from '../model/cron/index.js';
+import { LATE_AFTER_MS, TICK_OUTCOME, firedOutcome, type TickOutcome } from '../model/tick.js';
+import { activeRunsOfJob, type Q, type RunRow } from '../store/runs.js';
+import type { SchedulesTable } from '../store/schema.js';
 import type { Ctx } from './context.js';
+import type { DeploymentRow } from './deployments.js';
 import { insertRun, cancelInTx, jobOf } from './runs.js';
 
-/** How far behind its instant a tick may be decided and still count as on time under `catchup: none`. */
-export const ON_TIME_TOLERANCE_MS = 60_000;
+type ScheduleRow = Selectable<SchedulesTable>;
+
+/** How far behind its instant a tick may be decided and still count as on time (`fired`, and run under `catchup: none`). */
+export const ON_TIME_TOLERANCE_MS = LATE_AFTER_MS;
 /** At most this many ticks are examined after one downtime; older ones are summarised. */
 const MAX_TICKS_SCANNED = 100_000;
 /** Skipped ticks recorded one by one after a downtime; beyond this only the count goes in the reason. */
 const MAX_SKIPS_RECORDED = 1_000;
 
+// ── tz database ──
+
+/** The oldest tz database the scheduler runs on: older ones lack rule changes that move real fire times. */
+export const MIN_TZDATA_VERSION = '2024a';
+
+const TZDATA_VERSION = /^(\d{4})([a-z]+)$/;
+
+/**
+ * Orders tz database versions ('2024a' < '2024b' < '2025a'; after 'z' tz would continue with 'za').
+ * Returns null when either is not a tz version (e.g. 'unknown').
+ */
+export function compareTzdataVersions(a: string, b: string): number | null {
+  const x = TZDATA_VERSION.exec(a);
+  const y = TZDATA_VERSION.exec(b);
+  if (!x || !y) return null;
+  const [, ya = '', la = ''] = x;
+  const [, yb = '', lb = ''] = y;
+  if (ya !== yb) return Number(ya) < Number(yb) ? -1 : 1;
+  if (la.length !== lb.length) return la.length < lb.length ? -1 : 1;
+  return la === lb ? 0 : la < lb ? -1 : 1;
+}
+
+/** Refuses to schedule on a tz database older than MIN_TZDATA_VERSION (or one whose version is unknown). */
+export function assertTzdata(version: string = tzdataVersion(), minimum: string = MIN_TZDATA_VERSION): void {
+  const c = compareTzdataVersions(version, minimum);
+  if (c === null) {
+    throw new KairosError('internal', `cannot tell the tz database version of this Node.js (process.versions.tz is "${version}"); the scheduler needs ${minimum} or newer: use an official Node.js build`);
+  }
+  if (c < 0) {
+    throw new KairosError('internal', `the tz database of this Node.js is ${version}, older than ${minimum}, the oldest the scheduler runs on (time-zone rules changed since); upgrade Node.js`);
+  }
+}
+
+// ── deciding ticks ──
+
 export type TickDecision = { kind: 'fire'; instant: number; catchup: boolean } | { kind: 'skip'; instant: number; reason: string };
+
+/** Why due ticks were not decided at their instant: the scheduler was not running, or the schedule was paused. */
+export type MissedCause = 'downtime' | 'pause';
 
 /**
  * Pure: which of the due ticks fire under a catch-up policy. `due` is ascending, every instant ≤ now.
  * none: only the latest, and only if it is on time; latest: only the latest; all: the most recent
- * `maxCatchup`, oldest first. The rest are skipped with the reason.
+ * `maxCatchup`, oldest first. The rest are skipped with the reason (after a pause: "paused").
  */
-export function planCatchup(due: readonly number[], now: number, policy: CatchupPolicy, maxCatchup: number): TickDecision[] {
+export function planCatchup(due: readonly number[], now: number, policy: CatchupPolicy, maxCatchup: number, cause: MissedCause = 'downtime'): TickDecision[] {
   const n = due.length;
+  const paused = cause === 'pause';
   return due.map((instant, i): TickDecision => {
     const latest = i === n - 1;
     switch (policy) {
       case 'none':
         if (latest && now - instant <= ON_TIME_TOLERANCE_MS) return { kind: 'fire', instant, catchup: false };
-        return { kind: 'skip', instant, reason: 'missed (catchup: none)' };
+        return { kind: 'skip', instant, reason: paused ? 'paused' : 'missed (catchup: none)' };
       case 'latest':
-        if (latest) return { kind: 'fire', instant, catchup: n > 1 };
-        return { kind: 'skip', instant, reason: 'missed; a later tick ran instead (catchup: latest)' };
+        if (latest) return { kind: 'fire', instant, catchup: n > 1 || now - instant > ON_TIME_TOLERANCE_MS };
+        return { kind: 'skip', instant, reason: paused ? 'paused' : 'missed; a later tick ran instead (catchup: latest)' };
       case 'all':
-        if (i >= n - maxCatchup) return { kind: 'fire', instant, catchup: n > 1 };
-        return { kind: 'skip', instant, reason: `missed; beyond max_catchup ${maxCatchup} (catchup: all)` };
+        if (i >= n - maxCatchup) return { kind: 'fire', instant, catchup: n > 1 || now - instant > ON_TIME_TOLERANCE_MS };
+        return { kind: 'skip', instant, reason: paused ? `paused; beyond max_catchup ${maxCatchup} (catchup: all)` : `missed; beyond max_catchup ${maxCatchup} (catchup: all)` };
     }
   });
 }
@@ -68,6 +114,32 @@ export interface SchedulerPass {
   readonly nextWakeAt: number | null;
 }
 
+/** What deciding some ticks did, for the events sent once the transaction has committed. */
+interface Decided {
+  readonly created: string[];
+  readonly cancelSignals: string[];
+}
+
+function emitDecided(ctx: Ctx, d: Decided): void {
+  for (const runId of d.cancelSignals) ctx.bus.emit('cancel', { runId });
+  for (const runId of d.created) ctx.bus.emit('run', { id: runId, state: 'queued' });
+  if (d.created.length > 0) ctx.bus.emit('work');
+}
+
+/** Schedules examined per pass; when more are due, the pass asks to be run again at once. */
+const PASS_LIMIT = 500;
+/**
+ * Schedules decided in one transaction. A commit costs more than deciding a tick, so 10,000 schedules due at
+ * the same minute need batches to be decided within a second; a batch holds the write lock for only some
+ * milliseconds, so runs created through the API and workers' claims are not held up.
+ */
+const BATCH = 100;
+
+function merge(into: Decided, d: Decided): void {
+  into.created.push(...d.created);
+  into.cancelSignals.push(...d.cancelSignals);
+}
+
 /** Decides every due tick of every active schedule as of `now`. */
 export async function schedulerPass(ctx: Ctx): Promise<SchedulerPass> {
   const now = ctx.now();
@@ -78,64 +150,169 @@ export async function schedulerPass(ctx: Ctx): Promise<SchedulerPass> {
     .where('paused', '=', 0)
     .where('next_fire_at', '<=', now)
     .orderBy('next_fire_at')
-    .limit(500)
+    .limit(PASS_LIMIT)
     .execute();
   let runsCreated = 0;
-  const created: string[] = [];
-  const cancelled: string[] = [];
-  for (const { id } of due) {
-    const r = await ctx.db.tx((trx) => decideSchedule(ctx, trx, id));
-    runsCreated += r.created.length;
-    created.push(...r.created);
-    cancelled.push(...r.cancelSignals);
+  let firstError: unknown = null;
+  for (let i = 0; i < due.length; i += BATCH) {
+    const ids = due.slice(i, i + BATCH).map((r) => r.id);
+    const decided: Decided = { created: [], cancelSignals: [] };
+    try {
+      const batch = await ctx.db.tx(async (trx) => {
+        return decideBatch(ctx, trx, ids);
+      });
+      merge(decided, batch);
+    } catch (err) {
+      // One schedule that cannot be decided must not hold up the others: the batch again, one transaction each.
+      for (const id of ids) {
+        try {
+          merge(decided, await ctx.db.tx((trx) => decideBatch(ctx, trx, [id])));
+        } catch (one) {
+          firstError ??= one;
+        }
+      }
+      firstError ??= err;
+    }
+    emitDecided(ctx, decided);
+    runsCreated += decided.created.length;
   }
-  for (const runId of cancelled) ctx.bus.emit('cancel', { runId });
-  for (const runId of created) ctx.bus.emit('run', { id: runId, state: 'queued' });
-  if (created.length > 0) ctx.bus.emit('work');
+  if (firstError !== null) throw firstError;
   const next = await ctx.db.kysely
     .selectFrom('schedules')
     .select((eb) => eb.fn.min('next_fire_at').as('t'))
     .where('active', '=', 1)
     .where('paused', '=', 0)
     .executeTakeFirst();
-  return { runsCreated, nextWakeAt: due.length === 500 ? now : next?.t == null ? null : Number(next.t) };
+  return { runsCreated, nextWakeAt: due.length === PASS_LIMIT ? now : next?.t == null ? null : Number(next.t) };
 }
 
-async function decideSchedule(ctx: Ctx, trx: Q, id: string): Promise<{ created: string[]; cancelSignals: string[] }> {
+/** Parsed expressions by text: parsing is pure, and every due schedule needs its expression at every tick. */
+const parsedCrons = new Map<string, ReturnType<typeof parseCron>>();
+
+function parseCached(expr: string): ReturnType<typeof parseCron> {
+  let p = parsedCrons.get(expr);
+  if (!p) {
+    p = parseCron(expr);
+    if (parsedCrons.size >= 10_000) parsedCrons.clear();
+    parsedCrons.set(expr, p);
+  }
+  return p;
+}
+
+type ExistingRuns = Map<number, { id: string; trigger: string }>;
+
+/**
+ * Decides the due schedules among `ids` in the caller's transaction, reading their rows, and the runs that
+ * already exist for their due ticks, once for the whole batch.
+ */
+async function decideBatch(ctx: Ctx, trx: Q, ids: readonly string[]): Promise<Decided> {
+  const out: Decided = { created: [], cancelSignals: [] };
   const now = ctx.now();
+  // Re-read inside the write transaction: another pass (or replica) may have moved a cursor already.
+  const rows = (await trx.selectFrom('schedules').selectAll().where('id', 'in', [...ids]).execute()).filter(
+    (s) => s.active === 1 && s.paused === 0 && s.next_fire_at !== null && Number(s.next_fire_at) <= now,
+  );
+  if (rows.length === 0) return out;
+  // Runs that already exist for due ticks: a backfill may have covered a tick the scheduler had not reached.
+  const existing = new Map<string, ExistingRuns>(rows.map((s) => [s.id, new Map()]));
+  const found = await trx
+    .selectFrom('runs')
+    .select(['schedule_id', 'scheduled_for', 'id', 'trigger'])
+    .where((eb) => eb.or(rows.map((s) => eb.and([eb('schedule_id', '=', s.id), eb('scheduled_for', '>', Number(s.cursor_at)), eb('scheduled_for', '<=', now)]))))
+    .execute();
+  for (const r of found) existing.get(r.schedule_id ?? '')?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
+  for (const s of rows) merge(out, await decideDue(ctx, trx, s, now, 'downtime', existing.get(s.id)));
+  return out;
+}
+
+/**
+ * Deployment rows by id, without their manifest (a manifest of thousands of jobs is megabytes; `jobOf` has
+ * it cached, parsed). Rows are immutable but for `active`, which the scheduler does not read from here.
+ */
+const deployments = new Map<string, DeploymentRow>();
+
+async function deploymentOf(trx: Q, id: string): Promise<DeploymentRow> {
+  const cached = deployments.get(id);
+  if (cached) return cached;
+  const row = await trx
+    .selectFrom('deployments')
+    .select(['id', 'project', 'version', 'bundle_hash', 'created_at', 'active', 'source'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  const dep: DeploymentRow = { ...row, manifest_json: '' };
+  if (deployments.size >= 1000) deployments.clear();
+  deployments.set(id, dep);
+  return dep;
+}
+
+/**
+ * Decides the ticks of `s` from its cursor up to `now`, writes each to the ledger (with its run, if it fires)
+ * and moves the cursor, all in the caller's transaction.
+ */
+async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: MissedCause, known?: ExistingRuns): Promise<Decided> {
+  const id = s.id;
   const created: string[] = [];
   const cancelSignals: string[] = [];
-  // Re-read inside the write transaction: another pass (or replica) may have moved the cursor already.
-  const s = await trx.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!s || s.active !== 1 || s.paused !== 0 || s.next_fire_at === null || Number(s.next_fire_at) > now) return { created, cancelSignals };
-  const parsed = parseCron(s.cron);
+  const parsed = parseCached(s.cron);
   if (!parsed.ok) {
     await trx.updateTable('schedules').set({ next_fire_at: null, updated_at: now }).where('id', '=', id).execute();
     return { created, cancelSignals };
   }
   const cursor = Number(s.cursor_at);
   const { due, dropped } = dueTicks(parsed.cron, s.timezone, cursor, now);
-  const decisions = planCatchup(due, now, s.catchup as CatchupPolicy, s.max_catchup);
-  const dep = await trx.selectFrom('deployments').selectAll().where('id', '=', s.deployment_id).executeTakeFirstOrThrow();
-  const spec = await jobOf(ctx, dep, s.job, trx);
-  const defaults = resolveParams(spec, {});
-  let active = await activeRunsOfJob(trx, s.project, s.job);
+  if (due.length === 0) {
+    const next = nextFire(parsed.cron, s.timezone, cursor);
+    if (next !== (s.next_fire_at === null ? null : Number(s.next_fire_at))) {
+      await trx.updateTable('schedules').set({ next_fire_at: next, updated_at: now }).where('id', '=', id).execute();
+    }
+    return { created, cancelSignals };
+  }
+  const decisions = planCatchup(due, now, s.catchup as CatchupPolicy, s.max_catchup, cause);
+  const fires = decisions.filter((d) => d.kind === 'fire');
   const policy = s.concurrency as ConcurrencyPolicy;
+  let dep: DeploymentRow | undefined;
+  let defaults: ReturnType<typeof resolveParams> | undefined;
+  let spec: Awaited<ReturnType<typeof jobOf>> | undefined;
+  let active: RunRow[] = [];
+  const existing: ExistingRuns = known ?? new Map();
+  if (fires.length > 0) {
+    dep = await deploymentOf(trx, s.deployment_id);
+    spec = await jobOf(ctx, dep, s.job, trx);
+    defaults = resolveParams(spec, {});
+    if (policy === 'forbid' || policy === 'replace') active = await activeRunsOfJob(trx, s.project, s.job);
+    if (!known) {
+      // Runs that already exist for these ticks: a backfill may have covered a tick the scheduler had not reached.
+      const rows = await trx
+        .selectFrom('runs')
+        .select(['id', 'trigger', 'scheduled_for'])
+        .where('schedule_id', '=', id)
+        .where('scheduled_for', '>=', fires[0]?.instant ?? 0)
+        .where('scheduled_for', '<=', fires[fires.length - 1]?.instant ?? 0)
+        .execute();
+      for (const r of rows) existing.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
+    }
+  }
   let firedInBatch = 0;
   for (const d of decisions) {
     if (d.kind === 'skip') {
       const reason = dropped > 0 && d === decisions[0] ? `${d.reason}; ${dropped} older ticks not listed` : d.reason;
-      await recordTick(trx, id, d.instant, 'skipped', reason, null, now);
+      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, reason, null, now);
+      continue;
+    }
+    if (!dep || !spec || !defaults) throw new Error('internal error: a tick fires without its job');
+    const already = existing.get(d.instant);
+    if (already) {
+      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, `run ${already.id} (trigger ${already.trigger}) already exists for this tick`, null, now);
       continue;
     }
     if (!defaults.ok) {
-      await recordTick(trx, id, d.instant, 'skipped', `parameters without valid defaults: ${defaults.errors.join('; ')}`, null, now);
+      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, `parameters without valid defaults: ${defaults.errors.join('; ')}`, null, now);
       continue;
     }
     // Catch-up ticks after the first of a batch queue behind it instead of being refused by `forbid`.
     const serial = policy === 'queue' || firedInBatch > 0;
     if (policy === 'forbid' && firedInBatch === 0 && active.length > 0) {
-      await recordTick(trx, id, d.instant, 'skipped', `run ${active[0]?.id} still active (concurrency: forbid)`, null, now);
+      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, `run ${active[0]?.id} still active (concurrency: forbid)`, null, now);
       continue;
     }
     if (policy === 'replace' && firedInBatch === 0) {
@@ -146,7 +323,8 @@ async function decideSchedule(ctx: Ctx, trx: Q, id: string): Promise<{ created: 
       active = [];
     }
     const runId = newId(now);
-    const inserted = await recordTick(trx, id, d.instant, 'fired', d.catchup ? 'catch-up' : null, runId, now);
+    const reason = d.catchup ? (cause === 'pause' ? 'catch-up after a pause' : 'catch-up') : null;
+    const inserted = await recordTick(trx, id, d.instant, firedOutcome(now - d.instant), reason, runId, now);
     if (!inserted) continue;
     await insertRun(
       ctx,
@@ -160,7 +338,7 @@ async function decideSchedule(ctx: Ctx, trx: Q, id: string): Promise<{ created: 
     created.push(runId);
     firedInBatch++;
   }
-  const last = due.length > 0 ? (due[due.length - 1] ?? cursor) : cursor;
+  const last = due[due.length - 1] ?? cursor;
   const newCursor = Math.max(cursor, last);
   await trx
     .updateTable('schedules')
@@ -171,13 +349,34 @@ async function decideSchedule(ctx: Ctx, trx: Q, id: string): Promise<{ created: 
 }
 
 /** Writes one ledger entry; false if the tick was already decided (by an earlier pass or another replica). */
-async function recordTick(trx: Q, scheduleId: string, instant: number, outcome: 'fired' | 'skipped', reason: string | null, runId: string | null, now: number): Promise<boolean> {
+async function recordTick(trx: Q, scheduleId: string, instant: number, outcome: TickOutcome, reason: string | null, runId: string | null, now: number): Promise<boolean> {
   const r = await trx
     .insertInto('ticks')
     .values({ schedule_id: scheduleId, instant, outcome, reason, run_id: runId, lateness_ms: Math.max(0, now - instant), recorded_at: now })
     .onConflict((oc) => oc.doNothing())
     .executeTakeFirst();
   return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+// ── pause and resume ──
+
+/**
+ * Pauses or resumes a schedule. Pausing first decides the ticks already due (they fell before the pause);
+ * resuming decides the ticks that fell during the pause: recorded `skipped` with reason "paused", except
+ * what the catch-up policy runs (`latest`: the most recent of them). Idempotent.
+ */
+export async function setSchedulePaused(ctx: Ctx, id: string, paused: boolean): Promise<void> {
+  const decided = await ctx.db.tx(async (trx): Promise<Decided> => {
+    const s = await trx.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!s || s.active !== 1) throw new KairosError('not_found', `schedule ${id} does not exist (is the job scheduled in the active deployment?)`);
+    const now = ctx.now();
+    if ((s.paused === 1) === paused) return { created: [], cancelSignals: [] };
+    const d = await decideDue(ctx, trx, s, now, paused ? 'downtime' : 'pause');
+    await trx.updateTable('schedules').set({ paused: paused ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
+    return d;
+  });
+  emitDecided(ctx, decided);
+  ctx.bus.emit('schedules');
 }
 
 /** Runs scheduler passes at the right moments until stopped. */

@@ -18,6 +18,8 @@ export interface AttemptSettings {
   readonly bundlePath: string;
   readonly workerId: string;
   readonly launcher: Launcher;
+  /** Resolves when the bundle is in place (remote workers download it first). */
+  readonly ready?: Promise<void>;
   /** Sends the attempt's result (the worker adds its claim for the next run to the same report). */
   readonly report: (lease: LeaseRef, result: AttemptResult) => Promise<void>;
   readonly flushMs: number;
@@ -181,6 +183,7 @@ export class AttemptRunner {
     const paths = attemptPaths(this.s.dataDir, a.run.id, a.lease.attempt);
     let exitCode: number | null = null;
     try {
+      await this.s.ready;
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
       const proc = await this.s.launcher.launch({

@@ -93,7 +93,10 @@ export interface ControlLink {
   registerWorker(info: WorkerInfo): Promise<void>;
   /** Attempts of live runs this worker held before it restarted (to kill and give up). */
   recoverWorker(workerId: string): Promise<readonly { lease: LeaseRef; pid: number | null; procStart: string | null }[]>;
-  claim(workerId: string, pools: readonly string[], max: number): Promise<Assignment[]>;
+  /** Claims up to `max` runs; a remote link may wait up to `waitMs` for one to arrive (long polling). */
+  claim(workerId: string, pools: readonly string[], max: number, opts?: { waitMs?: number; signal?: AbortSignal }): Promise<Assignment[]>;
+  /** Makes a deployment's bundle available under `<dataDir>/bundles/<hash>` (a no-op where it already is). */
+  ensureBundle(dataDir: string, hash: string): Promise<void>;
   started(lease: LeaseRef, info: StartedInfo): Promise<void>;
   heartbeat(workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply>;
   appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void>;

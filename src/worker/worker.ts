@@ -23,6 +23,10 @@ export interface WorkerOptions {
   readonly maxLogLines?: number;
   readonly maxLogBytes?: number;
   readonly onError?: (err: unknown) => void;
+  /** How often leases are renewed (default: a third of the lease). Remote workers also learn of cancels then. */
+  readonly heartbeatMs?: number;
+  /** How long a claim may wait on the server for a run (remote workers long-poll; 0 in-process). */
+  readonly claimWaitMs?: number;
 }
 
 export class Worker {
@@ -52,7 +56,7 @@ export class Worker {
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();
     this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
-    const every = Math.max(100, Math.floor(this.opts.leaseMs / 3));
+    const every = this.opts.heartbeatMs ?? Math.max(100, Math.floor(this.opts.leaseMs / 3));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
     this.loopDone = this.loop();
   }
@@ -76,7 +80,7 @@ export class Worker {
     while (this.accepting) {
       try {
         const free = this.opts.capacity - this.active.size;
-        const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free) : [];
+        const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free, { waitMs: this.opts.claimWaitMs ?? 0, signal: this.abort.signal }) : [];
         for (const a of assignments) this.run(a);
         // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
@@ -88,11 +92,14 @@ export class Worker {
   }
 
   private run(a: Assignment): void {
+    // The bundle may have to come over the network first; the attempt waits for it.
+    const ready = this.link.ensureBundle(this.opts.dataDir, a.bundleHash);
     const runner = new AttemptRunner(this.link, a, {
       dataDir: this.opts.dataDir,
       bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
       workerId: this.opts.id,
       launcher: this.launcher,
+      ready,
       flushMs: this.opts.flushMs ?? 200,
       maxLogLines: this.opts.maxLogLines ?? 1_000_000,
       maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
@@ -144,7 +151,12 @@ export class Worker {
     try {
       const reply = await this.link.heartbeat(this.opts.id, leases);
       this.lastRenewed = Date.now();
-      for (const l of reply.refused) this.active.get(l.runId)?.kill('lease refused by the control plane');
+      for (const l of reply.refused) {
+        const runner = this.active.get(l.runId);
+        if (!runner) continue;
+        this.onError(new Error(`the lease on run ${l.runId} attempt ${l.attempt} was refused (it expired); the attempt is killed and its reports dropped`));
+        runner.kill('lease refused by the control plane');
+      }
       for (const runId of reply.cancel) this.active.get(runId)?.stop('cancelled', 'cancelled');
     } catch (err) {
       this.onError(err);

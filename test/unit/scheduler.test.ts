@@ -25,7 +25,7 @@ async function runsOf(db: Db) {
   return db.kysely.selectFrom('runs').select(['id', 'scheduled_for', 'state', 'trigger']).orderBy('scheduled_for').execute();
 }
 async function ticksOf(db: Db) {
-  return db.kysely.selectFrom('ticks').select(['instant', 'outcome', 'reason', 'run_id']).orderBy('instant').execute();
+  return (await db.kysely.selectFrom('ticks').select(['instant', 'outcome', 'reason', 'run_id', 'lateness_ms']).orderBy('instant').execute()).map((t) => ({ ...t, lateness_ms: Number(t.lateness_ms) }));
 }
 const iso = (t: number | bigint | null) => (t === null ? null : new Date(Number(t)).toISOString());
 
@@ -53,9 +53,12 @@ describe('scheduler', () => {
     const ticks = await ticksOf(db);
     assert.deepEqual(
       ticks.map((t) => [new Date(Number(t.instant)).toISOString().slice(11, 16), t.outcome]),
-      [['01:00', 'fired'], ['02:00', 'skipped'], ['03:00', 'skipped'], ['04:00', 'skipped'], ['05:00', 'skipped'], ['06:00', 'fired']],
+      [['01:00', 'fired'], ['02:00', 'skipped'], ['03:00', 'skipped'], ['04:00', 'skipped'], ['05:00', 'skipped'], ['06:00', 'late']],
+      'the 06:00 tick ran 10 minutes after its instant: late, not fired',
     );
     assert.match(ticks[1]?.reason ?? '', /catchup: latest/);
+    assert.equal(ticks[5]?.lateness_ms, 10 * 60_000);
+    assert.equal(ticks[0]?.lateness_ms, 200, 'an on-time tick records its small lateness too');
 
     // The clock steps back two hours: nothing fires twice.
     clock.t = Date.parse('2026-01-01T04:30:00Z');
@@ -132,5 +135,22 @@ describe('scheduler', () => {
     assert.equal(kinds('all'), 'fffff');
     assert.equal(kinds('all', 2), 'sssff');
     assert.equal(planCatchup(due, 5 * H + 120_000, 'none', 100).filter((d) => d.kind === 'fire').length, 0, 'none fires nothing late');
+    const afterPause = planCatchup(due, now, 'latest', 100, 'pause');
+    assert.deepEqual(afterPause.map((d) => (d.kind === 'skip' ? d.reason : 'fire')), ['paused', 'paused', 'paused', 'paused', 'fire'], 'after a pause the skipped ticks say so');
+  });
+
+  test('a tick decided within a minute of its instant is fired; later than that it is late, and still runs', async () => {
+    const dir = tempDir();
+    const clock = { t: T0 };
+    const { db, engine } = await setup('project: l\njobs:\n  j:\n    run: "true"\n    schedule: {cron: "0 * * * *", concurrency: allow}\n', dir.path, clock);
+    clock.t = Date.parse('2026-01-01T01:00:59.000Z');
+    await schedulerPass(engine.ctx);
+    clock.t = Date.parse('2026-01-01T02:01:01.000Z');
+    await schedulerPass(engine.ctx);
+    const ticks = await ticksOf(db);
+    assert.deepEqual(ticks.map((t) => [t.outcome, t.lateness_ms, t.run_id !== null]), [['fired', 59_000, true], ['late', 61_000, true]]);
+    assert.equal((await runsOf(db)).length, 2);
+    await db.close();
+    dir.cleanup();
   });
 });

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { coerceError } from '../model/errors.js';
+import { VERSION } from '../version.js';
+import { HttpControlLink } from '../worker/http-link.js';
+import { Worker } from '../worker/worker.js';
+import { intOption, stringOption } from './args.js';
+import type { Command } from './command.js';
+import { EXIT, UsageError } from './output.js';
+
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: 'a worker on any machine that can reach the server: claims runs of its pools and runs them',
+  usage: 'worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS]',
+  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' } },
+  positionals: { min: 0, max: 0 },
+  async run(p, { io }) {
+    const pools = (p.values.pool as string[] | undefined) ?? ['default'];
+    for (const pool of pools) if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
+    const dataDir = resolve(stringOption(p.values.data) ?? '.kairos-worker');
+    // Stable across restarts on the same machine and cache, so a restarted worker finds what it left behind.
+    const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
+    const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
+    const link = new HttpControlLink(p.globals.server, p.globals.token);
+    const reg = await link.health().catch((err: unknown) => {
+      throw new UsageError(`cannot reach the server at ${p.globals.server}: ${coerceError(err).message}`);
+    });
+    const worker = new Worker(link, {
+      id,
+      pools,
+      capacity: intOption(p.values.concurrency, 'concurrency', 1, 1024) ?? 4,
+      dataDir,
+      version: VERSION,
+      leaseMs: reg.leaseMs,
+      heartbeatMs: Math.min(1000, Math.floor(reg.leaseMs / 3)),
+      claimWaitMs: 20_000,
+      onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
+    });
+    await worker.start();
+    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir})\n`);
+    await new Promise<void>((done) => {
+      let stopping = false;
+      const onSignal = () => {
+        if (stopping) process.exit(130);
+        stopping = true;
+        io.err(`kairos: stopping: no new work; waiting up to ${graceS}s for running jobs\n`);
+        void worker.stop(graceS * 1000).finally(done);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+    link.close();
+    return EXIT.ok;
+  },
+};

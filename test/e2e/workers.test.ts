@@ -1,0 +1,97 @@
+/**
+ * Remote workers: `kairos up --concurrency 0` as the control plane and `kairos worker` processes that pull
+ * runs over HTTP, each with its own bundle cache. A worker frozen (SIGSTOP) past its lease comes back to find
+ * its reports refused, and exactly one attempt of the run succeeds.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { KairosClient } from '../../src/api/client.js';
+import { exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
+
+describe('remote workers', () => {
+  const dir = tempDir();
+  let port = 0;
+  let client: KairosClient;
+  const procs: ReturnType<typeof spawnCli>[] = [];
+  const server = () => `http://127.0.0.1:${port}`;
+  const startWorker = (id: string) => {
+    const w = spawnCli(['worker', '--server', server(), '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '1', '--grace', '1']);
+    procs.push(w);
+    return w;
+  };
+
+  before(async () => {
+    writeProject(dir.path, {
+      'project/kairos.yaml': `project: remote
+jobs:
+  hello:
+    run: ["sh", "-c", "cat data/greeting.txt; echo worker-side $KAIROS_ATTEMPT"]
+  slow:
+    run: "echo begin; sleep 4; echo done; touch $MARKS/done.$KAIROS_ATTEMPT"
+    env:
+      MARKS: ${dir.path}
+    retries:
+      max: 2
+      delay: 0s
+      on: [lost]
+`,
+      'project/data/greeting.txt': 'hello from the bundle\n',
+    });
+    port = await freePort();
+    client = new KairosClient(server());
+    procs.push(spawnCli(['up', join(dir.path, 'project'), '--port', String(port), '--data', join(dir.path, 'server-data'), '--concurrency', '0', '--lease', '2s']));
+    await waitFor('the server', () => client.health(), 20_000);
+  });
+
+  after(async () => {
+    for (const p of procs) {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGCONT');
+        p.child.kill('SIGKILL');
+        await exited(p.child);
+      }
+    }
+    dir.cleanup();
+  });
+
+  test('a worker on another cache downloads the bundle, runs the job and ships its log', async () => {
+    startWorker('a');
+    const run = await client.createRun('hello', {});
+    const done = await client.getRun(run.id, 30);
+    assert.equal(done.state, 'succeeded', done.reason ?? '');
+    assert.deepEqual((await client.logs(run.id)).lines.map((l) => l.line), ['hello from the bundle', 'worker-side 1']);
+    assert.ok(existsSync(join(dir.path, 'cache-a', 'bundles', done.bundle_hash, 'data', 'greeting.txt')));
+    const attempts = (await client.attempts(run.id)).attempts as { worker_id: string }[];
+    assert.equal(attempts[0]?.worker_id, 'a');
+  });
+
+  test('a worker frozen past its lease: the run is retried elsewhere, its late reports are refused, one attempt succeeds', { timeout: 90_000 }, async () => {
+    const a = procs.find((p) => p.output().includes('worker a ')) ?? startWorker('a');
+    const run = await client.createRun('slow', {});
+    await waitFor('attempt 1 to print on worker a', async () => (await client.logs(run.id)).lines.some((l) => l.line === 'begin'), 20_000);
+    const b = startWorker('b');
+    a.child.kill('SIGSTOP');
+    try {
+      const done = await client.getRun(run.id, 60);
+      assert.equal(done.state, 'succeeded', done.reason ?? '');
+      const attempts = (await client.attempts(run.id)).attempts as { number: number; state: string; worker_id: string; reason: string | null }[];
+      assert.deepEqual(attempts.map((x) => [x.number, x.state, x.worker_id]), [[1, 'lost', 'a'], [2, 'succeeded', 'b']]);
+      assert.match(attempts[0]?.reason ?? '', /lease expired/);
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    // Back from the freeze, worker a tries to renew and report; the server refuses.
+    await waitFor('worker a to be told its lease is gone', () => /lease on run \S+ attempt 1 was refused/.test(a.output()), 20_000);
+    await waitFor('worker a to finish reporting', () => existsSync(join(dir.path, 'done.2')), 20_000);
+    const after = await client.getRun(run.id);
+    assert.equal(after.state, 'succeeded');
+    const attempts = (await client.attempts(run.id)).attempts as { state: string }[];
+    assert.deepEqual(attempts.map((x) => x.state), ['lost', 'succeeded']);
+    // Nothing attempt 1 printed after it was given up made it into the log.
+    const first = (await client.logs(run.id)).lines.filter((l) => l.attempt === 1).map((l) => l.line);
+    assert.ok(!first.includes('done'), `attempt 1's log: ${first.join(' | ')}`);
+    void b;
+  });
+});
