@@ -84,6 +84,13 @@ export function registerWorkerRoutes(app: Hono, engine: Engine, readBody: (c: Co
     return c.json({ ok: true });
   });
 
+  app.post('/api/v1/leases/logs-many', async (c) => {
+    const b = await readBody(c);
+    const items = b.items as { lease: unknown; lines: unknown }[] | undefined;
+    if (!Array.isArray(items) || !items.every((i) => isLease(i?.lease) && Array.isArray(i.lines))) throw new KairosError('invalid_input', 'field "items" must be a list of {lease, lines}');
+    return c.json(await engine.appendLogsMany(items as { lease: LeaseRef; lines: LogLine[] }[]));
+  });
+
   app.post('/api/v1/leases/finish', async (c) => {
     const b = await readBody(c);
     const next = b.next as { workerId: string; pools: string[]; max: number } | undefined;

@@ -213,6 +213,27 @@ export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly Lea
   return { refused, cancel };
 }
 
+/** Stores log lines of many attempts in one transaction; lines of stale leases are refused, the rest kept. */
+export async function appendLogsMany(ctx: Ctx, items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]): Promise<{ stale: LeaseRef[] }> {
+  const stale: LeaseRef[] = [];
+  const stored: { runId: string; seq: number }[] = [];
+  await ctx.db.tx(async (trx) => {
+    for (const { lease, lines } of items) {
+      if (lines.length === 0) continue;
+      const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+      if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
+        stale.push(lease);
+        continue;
+      }
+      await insertLogLines(trx, lines.map((l) => ({ run_id: lease.runId, seq: l.seq, attempt: lease.attempt, ts: l.ts, stream: l.stream, line: l.line })));
+      const last = lines[lines.length - 1];
+      if (last) stored.push({ runId: lease.runId, seq: last.seq });
+    }
+  });
+  for (const s of stored) ctx.bus.emit('logs', s);
+  return { stale };
+}
+
 export async function appendLogs(ctx: Ctx, lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
   if (lines.length === 0) return;
   await ctx.db.tx(async (trx) => {

@@ -108,6 +108,9 @@ export class Engine implements ControlLink {
   appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
     return dispatch.appendLogs(this.ctx, lease, lines);
   }
+  appendLogsMany(items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]) {
+    return dispatch.appendLogsMany(this.ctx, items);
+  }
   finish(lease: LeaseRef, result: AttemptResult, next?: dispatch.ClaimRequest): Promise<Assignment[]> {
     return dispatch.finish(this.ctx, lease, result, next);
   }

@@ -4,8 +4,8 @@
  * key (schedule_id, scheduled_for) make a second run for one tick impossible, whatever crashes, restarts,
  * clock jumps or extra replicas occur.
  */
-import type { Selectable } from 'kysely';
-import type { CatchupPolicy, ConcurrencyPolicy } from '../manifest/types.js';
+import { sql, type Selectable } from 'kysely';
+import type { CatchupPolicy, CompiledJob, ConcurrencyPolicy } from '../manifest/types.js';
 import { resolveParams } from '../manifest/index.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
@@ -158,10 +158,7 @@ export async function schedulerPass(ctx: Ctx): Promise<SchedulerPass> {
     const ids = due.slice(i, i + BATCH).map((r) => r.id);
     const decided: Decided = { created: [], cancelSignals: [] };
     try {
-      const batch = await ctx.db.tx(async (trx) => {
-        return decideBatch(ctx, trx, ids);
-      });
-      merge(decided, batch);
+      merge(decided, await ctx.db.tx((trx) => decideBatch(ctx, trx, ids)));
     } catch (err) {
       // One schedule that cannot be decided must not hold up the others: the batch again, one transaction each.
       for (const id of ids) {
@@ -215,14 +212,30 @@ async function decideBatch(ctx: Ctx, trx: Q, ids: readonly string[]): Promise<De
   if (rows.length === 0) return out;
   // Runs that already exist for due ticks: a backfill may have covered a tick the scheduler had not reached.
   const existing = new Map<string, ExistingRuns>(rows.map((s) => [s.id, new Map()]));
+  // One range scan of the runs' unique key (schedule_id, scheduled_for) per schedule, after its cursor.
   const found = await trx
-    .selectFrom('runs')
-    .select(['schedule_id', 'scheduled_for', 'id', 'trigger'])
-    .where((eb) => eb.or(rows.map((s) => eb.and([eb('schedule_id', '=', s.id), eb('scheduled_for', '>', Number(s.cursor_at)), eb('scheduled_for', '<=', now)]))))
+    .selectFrom('schedules as s')
+    .innerJoin('runs as r', 'r.schedule_id', 's.id')
+    .select(['s.id as schedule_id', 'r.scheduled_for', 'r.id', 'r.trigger'])
+    .where('s.id', 'in', rows.map((s) => s.id))
+    .whereRef('r.scheduled_for', '>', 's.cursor_at')
+    .where('r.scheduled_for', '<=', now)
     .execute();
-  for (const r of found) existing.get(r.schedule_id ?? '')?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
+  for (const r of found) existing.get(r.schedule_id)?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
   for (const s of rows) merge(out, await decideDue(ctx, trx, s, now, 'downtime', existing.get(s.id)));
   return out;
+}
+
+/** A job's parameter defaults, resolved once per compiled job (compiled manifests are immutable and cached). */
+const resolvedDefaults = new WeakMap<CompiledJob, ReturnType<typeof resolveParams>>();
+
+function defaultParams(spec: CompiledJob): ReturnType<typeof resolveParams> {
+  let d = resolvedDefaults.get(spec);
+  if (!d) {
+    d = resolveParams(spec, {});
+    resolvedDefaults.set(spec, d);
+  }
+  return d;
 }
 
 /**
@@ -272,13 +285,13 @@ async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: M
   const policy = s.concurrency as ConcurrencyPolicy;
   let dep: DeploymentRow | undefined;
   let defaults: ReturnType<typeof resolveParams> | undefined;
-  let spec: Awaited<ReturnType<typeof jobOf>> | undefined;
+  let spec: CompiledJob | undefined;
   let active: RunRow[] = [];
   const existing: ExistingRuns = known ?? new Map();
   if (fires.length > 0) {
     dep = await deploymentOf(trx, s.deployment_id);
     spec = await jobOf(ctx, dep, s.job, trx);
-    defaults = resolveParams(spec, {});
+    defaults = defaultParams(spec);
     if (policy === 'forbid' || policy === 'replace') active = await activeRunsOfJob(trx, s.project, s.job);
     if (!known) {
       // Runs that already exist for these ticks: a backfill may have covered a tick the scheduler had not reached.
@@ -340,22 +353,25 @@ async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: M
   }
   const last = due[due.length - 1] ?? cursor;
   const newCursor = Math.max(cursor, last);
-  await trx
-    .updateTable('schedules')
-    .set({ cursor_at: newCursor, next_fire_at: nextFire(parsed.cron, s.timezone, newCursor), updated_at: now })
-    .where('id', '=', id)
-    .execute();
+  await moveCursor(trx, id, newCursor, nextFire(parsed.cron, s.timezone, newCursor), now);
   return { created, cancelSignals };
 }
 
-/** Writes one ledger entry; false if the tick was already decided (by an earlier pass or another replica). */
+/**
+ * Writes one ledger entry; false if the tick was already decided (by an earlier pass or another replica).
+ * Plain SQL (portable: ON CONFLICT DO NOTHING is in SQLite and PostgreSQL) because this runs once per tick of
+ * every schedule, and building it through the query builder cost more than executing it.
+ */
 async function recordTick(trx: Q, scheduleId: string, instant: number, outcome: TickOutcome, reason: string | null, runId: string | null, now: number): Promise<boolean> {
-  const r = await trx
-    .insertInto('ticks')
-    .values({ schedule_id: scheduleId, instant, outcome, reason, run_id: runId, lateness_ms: Math.max(0, now - instant), recorded_at: now })
-    .onConflict((oc) => oc.doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  const r = await sql`insert into ticks (schedule_id, instant, outcome, reason, run_id, lateness_ms, recorded_at)
+    values (${scheduleId}, ${instant}, ${outcome}, ${reason}, ${runId}, ${Math.max(0, now - instant)}, ${now})
+    on conflict do nothing`.execute(trx);
+  return Number(r.numAffectedRows ?? 0) === 1;
+}
+
+/** Moves a schedule's cursor (every tick up to it is decided) and its next fire instant. */
+async function moveCursor(trx: Q, id: string, cursor: number, next: number | null, now: number): Promise<void> {
+  await sql`update schedules set cursor_at = ${cursor}, next_fire_at = ${next}, updated_at = ${now} where id = ${id}`.execute(trx);
 }
 
 // ── pause and resume ──

@@ -18,6 +18,8 @@ export interface AttemptSettings {
   readonly bundlePath: string;
   readonly workerId: string;
   readonly launcher: Launcher;
+  /** The worker's log batcher, shared by its attempts. */
+  readonly logs: LogBatcher;
   /** Resolves when the bundle is in place (remote workers download it first). */
   readonly ready?: Promise<void>;
   /** Sends the attempt's result (the worker adds its claim for the next run to the same report). */
@@ -49,7 +51,44 @@ export function workerBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
   return out;
 }
 
-/** Batches log lines and ships them in order, one batch in flight at a time. */
+/**
+ * Coalesces the log batches of all attempts on this worker into one report (one transaction) at a time:
+ * with a hundred chatty jobs, a hundred small transactions a flush would fall behind; one does not.
+ */
+export class LogBatcher {
+  private queue: { lease: LeaseRef; lines: readonly LogLine[]; resolve: (stale: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private draining = false;
+
+  constructor(private readonly link: ControlLink) {}
+
+  /** Resolves true when the lease was stale (the lines were refused). */
+  submit(lease: LeaseRef, lines: readonly LogLine[]): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ lease, lines, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const items = this.queue.splice(0);
+        try {
+          const { stale } = await this.link.appendLogsMany(items.map(({ lease, lines }) => ({ lease, lines })));
+          const staleKeys = new Set(stale.map((l) => `${l.runId}/${l.attempt}/${l.token}`));
+          for (const i of items) i.resolve(staleKeys.has(`${i.lease.runId}/${i.lease.attempt}/${i.lease.token}`));
+        } catch (err) {
+          for (const i of items) i.reject(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}
+
+/** Batches an attempt's log lines and ships them in order, one batch in flight at a time. */
 class LogShipper {
   private pending: LogLine[] = [];
   private seq: number;
@@ -101,7 +140,10 @@ class LogShipper {
     if (this.stale) return;
     for (let tries = 0; ; tries++) {
       try {
-        await this.link.appendLogs(this.a.lease, batch);
+        if (await this.s.logs.submit(this.a.lease, batch)) {
+          this.stale = true;
+          this.onStale();
+        }
         return;
       } catch (err) {
         if (err instanceof KairosError && err.code === 'stale_lease') {

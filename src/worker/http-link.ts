@@ -58,6 +58,10 @@ export class HttpControlLink implements ControlLink {
     await this.client.post('/api/v1/leases/logs', { lease, lines }).catch(classify);
   }
 
+  async appendLogsMany(items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]): Promise<{ stale: readonly LeaseRef[] }> {
+    return this.client.post<{ stale: LeaseRef[] }>('/api/v1/leases/logs-many', { items });
+  }
+
   async finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]> {
     return (await this.client.post<{ assignments: Assignment[] }>('/api/v1/leases/finish', { lease, result, next }).catch(classify)).assignments;
   }

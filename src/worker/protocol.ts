@@ -100,6 +100,8 @@ export interface ControlLink {
   started(lease: LeaseRef, info: StartedInfo): Promise<void>;
   heartbeat(workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply>;
   appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void>;
+  /** Log lines of several attempts in one exchange (one transaction); says which leases were stale. */
+  appendLogsMany(items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]): Promise<{ stale: readonly LeaseRef[] }>;
   /** Ends an attempt; with `next`, claims the worker's next runs in the same exchange. */
   finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]>;
   /** Gives an attempt up as lost (its process is gone); the run is retried or failed by policy. */

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { coerceError } from '../model/errors.js';
 import { bundleDir } from '../control/bundle.js';
-import { AttemptRunner, workerBaseEnv } from './attempt.js';
+import { AttemptRunner, LogBatcher, workerBaseEnv } from './attempt.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
@@ -39,12 +39,14 @@ export class Worker {
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
   private readonly launcher = createLauncher(workerBaseEnv());
+  private readonly logBatcher: LogBatcher;
 
   constructor(
     private readonly link: ControlLink,
     private readonly opts: WorkerOptions,
   ) {
     this.onError = opts.onError ?? ((err) => console.error('kairos worker:', coerceError(err).message));
+    this.logBatcher = new LogBatcher(link);
   }
 
   get running(): number {
@@ -99,6 +101,7 @@ export class Worker {
       bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
       workerId: this.opts.id,
       launcher: this.launcher,
+      logs: this.logBatcher,
       ready,
       flushMs: this.opts.flushMs ?? 200,
       maxLogLines: this.opts.maxLogLines ?? 1_000_000,

@@ -23,13 +23,29 @@ pools:
     concurrency: ${JOBS}
 jobs:
   work:
-    run: ["sh", "-c", "f=${rec}/$KAIROS_RUN_ID.$KAIROS_ATTEMPT; echo \\"start $(date +%s%3N) $$\\" > $f.life; i=0; while [ $i -lt 100 ]; do echo \\"$KAIROS_RUN_ID line $i\\"; echo \\"$i $(date +%s%3N)\\" >> $f.printed; i=$((i+1)); sleep 0.1; done; echo \\"end $(date +%s%3N)\\" >> $f.life"]
+    run: ["python3", "job.py"]
+    env:
+      RECORDS: ${rec}
     retries:
       max: 2
       delay: 0s
       on: [lost]
 `,
     'records/.keep': '',
+    // Prints a numbered line every 100 ms for 10 s, recording when it printed each (outside Kairos).
+    'project/job.py': [
+      'import os, time',
+      "f = os.path.join(os.environ['RECORDS'], os.environ['KAIROS_RUN_ID'] + '.' + os.environ['KAIROS_ATTEMPT'])",
+      'ms = lambda: int(time.time() * 1000)',
+      "open(f + '.life', 'w').write('start %d %d' % (ms(), os.getpid()))",
+      "rec = open(f + '.printed', 'w', buffering=1)",
+      'for i in range(100):',
+      "    print(os.environ['KAIROS_RUN_ID'], 'line', i, flush=True)",
+      "    rec.write('%d %d\\n' % (i, ms()))",
+      '    time.sleep(0.1)',
+      "open(f + '.life', 'a').write(' end %d' % ms())",
+      '',
+    ].join('\n'),
   });
   const port = await freePort();
   const client = new KairosClient(`http://127.0.0.1:${port}`);
@@ -79,7 +95,13 @@ jobs:
         const old = printed.filter(([, t]) => t < killedAt - 1000).map(([i]) => `${r.id} line ${i}`);
         oldLines += old.length;
         const stored = new Set((await client.logs(r.id)).lines.filter((l) => l.attempt === 1).map((l) => l.line));
-        for (const line of old) assert.ok(stored.has(line), `${line} was printed over a second before the kill and is in the log`);
+        for (const line of old) {
+          if (!stored.has(line)) {
+            const lastStored = Math.max(...[...stored].map((l) => Number(l.split(' ').pop())));
+            const t = (i: number) => (printed.find(([n]) => n === i)?.[1] ?? NaN) - killedAt;
+            assert.fail(`${line} was printed ${-t(Number(line.split(' ').pop()))} ms before the kill and is not in the log; the last stored line (${lastStored}) was printed ${-t(lastStored)} ms before the kill`);
+          }
+        }
       }
       assert.ok(oldLines >= JOBS, `${oldLines} lines were printed over a second before the kill`);
     } finally {
