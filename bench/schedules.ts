@@ -31,35 +31,54 @@ function stats(values: number[]) {
   return { count: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1] ?? NaN };
 }
 
+/** One project with SCHEDULES jobs, each `* * * * *` with `concurrency: allow`, compiled and deployed as `kairos up` would. */
+async function deploy(engine: Engine, dir: string): Promise<void> {
+  const lines = ['project: bench', 'jobs:'];
+  for (let i = 0; i < SCHEDULES; i++) lines.push(`  j${String(i).padStart(5, '0')}:`, '    run: ["true"]', '    schedule: {cron: "* * * * *", concurrency: allow}');
+  const yaml = lines.join('\n') + '\n';
+  writeFileSync(join(dir, 'kairos.yaml'), yaml);
+  const compiled = compileManifestText(yaml, 'kairos.yaml');
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.problems.slice(0, 3)));
+  await engine.deploy(dir, compiled.manifest, 'bench');
+}
+
 async function main() {
   console.log(`bench:schedules: ${SCHEDULES} schedules every minute, ${BOUNDARIES} minute boundaries, ${cpus().length} cores, node ${process.version}`);
   const dir = mkdtempSync(join(tmpdir(), 'kairos-bench-schedules-'));
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   try {
-    const lines = ['project: bench', 'jobs:'];
-    for (let i = 0; i < SCHEDULES; i++) lines.push(`  j${String(i).padStart(5, '0')}:`, '    run: ["true"]', '    schedule: {cron: "* * * * *", concurrency: allow}');
-    const yaml = lines.join('\n') + '\n';
-    writeFileSync(join(dir, 'kairos.yaml'), yaml);
     const t0 = performance.now();
-    const compiled = compileManifestText(yaml, 'kairos.yaml');
-    if (!compiled.ok) throw new Error(JSON.stringify(compiled.problems.slice(0, 3)));
     const db = await openSqlite(join(dir, 'data', 'kairos.db'));
     const engine = new Engine({ db, dataDir: join(dir, 'data') });
-    await engine.deploy(dir, compiled.manifest, 'bench');
+    await deploy(engine, dir);
     console.log(`deployed ${SCHEDULES} schedules in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    // When each run was committed and announced (the scheduler emits 'run' after its transactions commit).
+    const firstBoundary = Math.ceil((Date.now() + 1) / MINUTE) * MINUTE;
+    const lastBoundary = firstBoundary + (BOUNDARIES - 1) * MINUTE;
+    // CPU time of the process from each boundary until the last run of that boundary is announced: what
+    // deciding 10,000 ticks costs, whatever else the machine is doing.
+    const perBoundary: { boundary: string; cpu_ms: number; wall_ms: number }[] = [];
+    const cpuAt = new Map<number, NodeJS.CpuUsage>();
+    const counted = new Map<number, number>();
+    for (let b = firstBoundary; b <= lastBoundary; b += MINUTE) setTimeout(() => cpuAt.set(b, process.cpuUsage()), Math.max(0, b - Date.now()));
+    // When each run was committed and announced (the scheduler emits 'run' after each batch commits).
     const announced: number[] = [];
     engine.bus.on('run', () => {
       const now = Date.now();
-      announced.push(now - Math.floor(now / MINUTE) * MINUTE);
+      const b = Math.floor(now / MINUTE) * MINUTE;
+      announced.push(now - b);
+      const n = (counted.get(b) ?? 0) + 1;
+      counted.set(b, n);
+      const c0 = cpuAt.get(b);
+      if (n === SCHEDULES && c0) {
+        const c = process.cpuUsage(c0);
+        perBoundary.push({ boundary: new Date(b).toISOString(), cpu_ms: Math.round((c.user + c.system) / 1000), wall_ms: now - b });
+      }
     });
     const errors: unknown[] = [];
     const scheduler = new Scheduler(engine.ctx, (err) => errors.push(err));
     scheduler.start();
-    const firstBoundary = Math.ceil((Date.now() + 1) / MINUTE) * MINUTE;
-    const lastBoundary = firstBoundary + (BOUNDARIES - 1) * MINUTE;
     const rssAtStart = process.memoryUsage().rss;
     // Wait until every tick of the last boundary is decided (or a minute after it, whichever is first).
     for (;;) {
@@ -94,6 +113,7 @@ async function main() {
       outcomes,
       ledger_lateness_ms: ledger,
       committed_lateness_ms: commit,
+      per_boundary: perBoundary,
       rss_mb: { at_start_of_scheduling: Math.round(rssAtStart / 2 ** 20), peak: Math.round(peakRss / 2 ** 20) },
     };
     console.log(JSON.stringify(results, null, 2));
@@ -112,7 +132,7 @@ async function main() {
 const BEGIN = '<!-- bench/schedules.ts: begin -->';
 const END = '<!-- bench/schedules.ts: end -->';
 
-function writeSection(r: { schedules: number; boundaries: number; cores: number; node: string; date: string; ticks: number; expected_ticks: number; runs: number; outcomes: Record<string, number>; ledger_lateness_ms: ReturnType<typeof stats>; committed_lateness_ms: ReturnType<typeof stats>; rss_mb: { at_start_of_scheduling: number; peak: number } }, ok: boolean): void {
+function writeSection(r: { schedules: number; boundaries: number; cores: number; node: string; date: string; ticks: number; expected_ticks: number; runs: number; outcomes: Record<string, number>; ledger_lateness_ms: ReturnType<typeof stats>; committed_lateness_ms: ReturnType<typeof stats>; rss_mb: { at_start_of_scheduling: number; peak: number }; per_boundary: { cpu_ms: number; wall_ms: number }[] }, ok: boolean): void {
   const l = r.ledger_lateness_ms;
   const c = r.committed_lateness_ms;
   const section = `${BEGIN}
@@ -131,6 +151,8 @@ Machine: ${r.cores} cores, Node ${r.node}; run on ${r.date.slice(0, 10)}.
 | tick decided (ledger \`recorded_at\` − instant) | ${l.p50} | ${l.p99} | ${l.max} |
 | run committed and announced − instant | ${c.p50} | ${c.p99} | ${c.max} |
 
+- CPU time of the process to decide one boundary's ${r.schedules.toLocaleString('en-US')} ticks (from the boundary to its last run
+  announced): ${r.per_boundary.map((b) => `${b.cpu_ms} ms`).join(', ')} (wall: ${r.per_boundary.map((b) => `${b.wall_ms} ms`).join(', ')}).
 - Ticks decided: ${r.ticks.toLocaleString('en-US')} of ${r.expected_ticks.toLocaleString('en-US')} (${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}), each once; runs created: ${r.runs.toLocaleString('en-US')}.
 - Peak RSS of the process (deploying the ${r.schedules.toLocaleString('en-US')}-job manifest included): **${r.rss_mb.peak} MB**
   (${r.rss_mb.at_start_of_scheduling} MB when scheduling started).

@@ -4,7 +4,7 @@ import type { CompiledJob, ParamValue } from '../manifest/types.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
 import { transition, type RunState, type Trigger } from '../model/run-state.js';
-import { getRun, type Q, type RunRow } from '../store/runs.js';
+import { getRun, insertRunRow, type Q, type RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
 import { activeDeployment, activeDeployments, type DeploymentRow } from './deployments.js';
 
@@ -78,7 +78,7 @@ export async function insertRun(
     reason: null,
     log_seq: 0,
   };
-  await trx.insertInto('runs').values(row).execute();
+  await insertRunRow(trx, row);
   return row;
 }
 

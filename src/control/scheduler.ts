@@ -90,7 +90,8 @@ export function planCatchup(due: readonly number[], now: number, policy: Catchup
   });
 }
 
-function dueTicks(cron: CronExpr, zone: string, cursor: number, now: number): { due: number[]; dropped: number } {
+/** The ticks after `cursor` up to `now`, and `next`: the first tick after the last of them (or after `cursor`). */
+function dueTicks(cron: CronExpr, zone: string, cursor: number, now: number): { due: number[]; dropped: number; next: number | null } {
   const due: number[] = [];
   let dropped = 0;
   let t = nextFire(cron, zone, cursor);
@@ -106,7 +107,7 @@ function dueTicks(cron: CronExpr, zone: string, cursor: number, now: number): { 
     dropped = due.length - keep;
     due.splice(0, dropped);
   }
-  return { due, dropped };
+  return { due, dropped, next: t };
 }
 
 export interface SchedulerPass {
@@ -272,9 +273,8 @@ async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: M
     return { created, cancelSignals };
   }
   const cursor = Number(s.cursor_at);
-  const { due, dropped } = dueTicks(parsed.cron, s.timezone, cursor, now);
+  const { due, dropped, next } = dueTicks(parsed.cron, s.timezone, cursor, now);
   if (due.length === 0) {
-    const next = nextFire(parsed.cron, s.timezone, cursor);
     if (next !== (s.next_fire_at === null ? null : Number(s.next_fire_at))) {
       await trx.updateTable('schedules').set({ next_fire_at: next, updated_at: now }).where('id', '=', id).execute();
     }
@@ -353,7 +353,7 @@ async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: M
   }
   const last = due[due.length - 1] ?? cursor;
   const newCursor = Math.max(cursor, last);
-  await moveCursor(trx, id, newCursor, nextFire(parsed.cron, s.timezone, newCursor), now);
+  await moveCursor(trx, id, newCursor, newCursor === last ? next : nextFire(parsed.cron, s.timezone, newCursor), now);
   return { created, cancelSignals };
 }
 

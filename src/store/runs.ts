@@ -1,5 +1,5 @@
 /** Queries over runs, attempts, logs and outputs. Callers pass the handle: the database or a transaction. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { AttemptsTable, Database, LogLinesTable, RunsTable } from './schema.js';
 
 export type Q = Kysely<Database>;
@@ -120,4 +120,22 @@ export async function readLogLines(q: Q, runId: string, afterSeq: number, limit:
 export async function maxLogSeq(q: Q, runId: string): Promise<number> {
   const row = await q.selectFrom('log_lines').select((eb) => eb.fn.max('seq').as('s')).where('run_id', '=', runId).executeTakeFirst();
   return row?.s == null ? 0 : Number(row.s);
+}
+
+/** Every column of runs, in insert order. The type check below fails to compile when a column is not listed. */
+const RUN_COLUMNS = [
+  'id', 'project', 'job', 'deployment_id', 'bundle_hash', 'state', 'trigger', 'attempt', 'params_json', 'scheduled_for', 'schedule_id',
+  'pool', 'serial', 'cancel_requested', 'rerun_of', 'created_at', 'not_before', 'started_at', 'finished_at', 'exit_code', 'reason', 'log_seq',
+] as const satisfies readonly (keyof RunRow)[];
+const everyRunColumn: [Exclude<keyof RunRow, (typeof RUN_COLUMNS)[number]>] extends [never] ? true : never = true;
+void everyRunColumn;
+const RUN_COLUMN_LIST = sql.raw(RUN_COLUMNS.join(', '));
+
+/**
+ * Inserts a new run row. Plain SQL through the same dialect compiler, because building this 22-column insert
+ * with the query builder took about as long as SQLite took to execute it, and the scheduler inserts one run
+ * per schedule at every minute boundary (10,000 schedules: see docs/benchmarks.md).
+ */
+export async function insertRunRow(q: Q, row: RunRow): Promise<void> {
+  await sql`insert into runs (${RUN_COLUMN_LIST}) values (${sql.join(RUN_COLUMNS.map((c) => row[c]))})`.execute(q);
 }

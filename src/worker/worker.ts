@@ -83,6 +83,7 @@ export class Worker {
       try {
         const free = this.opts.capacity - this.active.size;
         const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free, { waitMs: this.opts.claimWaitMs ?? 0, signal: this.abort.signal }) : [];
+        if (assignments.length > 0) this.armWatchdog();
         for (const a of assignments) this.run(a);
         // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
@@ -91,6 +92,11 @@ export class Worker {
         await this.idle(1000);
       }
     }
+  }
+
+  /** Leases were just renewed (or granted): the launcher kills our jobs if we go quiet for most of a lease. */
+  private armWatchdog(): void {
+    this.launcher.watchdog(Math.floor(this.opts.leaseMs * 0.8));
   }
 
   private run(a: Assignment): void {
@@ -154,6 +160,7 @@ export class Worker {
     try {
       const reply = await this.link.heartbeat(this.opts.id, leases);
       this.lastRenewed = Date.now();
+      this.armWatchdog();
       for (const l of reply.refused) {
         const runner = this.active.get(l.runId);
         if (!runner) continue;

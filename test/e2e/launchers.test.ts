@@ -80,6 +80,16 @@ for (const kind of ['native', 'node'] as const) {
       await assert.rejects(launcher.launch(spec({ command: { kind: 'argv', argv: ['true'] }, cwd: join(dir.path, 'missing-dir'), onLines: () => {} })));
     });
 
+    test('the watchdog kills every job when the worker does not renew it in time', async () => {
+      const c = collect();
+      const p = await launcher.launch(spec({ command: { kind: 'shell', script: 'echo up; sleep 300' }, onLines: c.onLines }));
+      await waitFor('the job', () => c.lines.length > 0);
+      launcher.watchdog(300);
+      const exit = await p.exited;
+      assert.equal(exit.exitCode, 137);
+      launcher.watchdog(0);
+    });
+
     test('invalid UTF-8 becomes replacement characters, not an error', async () => {
       const c = collect();
       const p = await launcher.launch(spec({ command: { kind: 'shell', script: "printf 'ok \\377\\376 done\\n'" }, onLines: c.onLines }));

@@ -79,6 +79,9 @@ jobs:
       const attempts = (await client.attempts(run.id)).attempts as { number: number; state: string; worker_id: string; reason: string | null }[];
       assert.deepEqual(attempts.map((x) => [x.number, x.state, x.worker_id]), [[1, 'lost', 'a'], [2, 'succeeded', 'b']]);
       assert.match(attempts[0]?.reason ?? '', /lease expired/);
+      // Attempt 1's job would have finished by now; the frozen worker's launcher killed it before the
+      // lease ran out (its watchdog), so the two attempts never ran side by side for long.
+      assert.equal(existsSync(join(dir.path, 'done.1')), false, 'attempt 1 was killed, not left to finish');
     } finally {
       a.child.kill('SIGCONT');
     }

@@ -15,7 +15,8 @@ import { LineSplitter } from '../lines.js';
 
 type In =
   | { t: 'launch'; id: string; file: string; args: string[]; cwd: string; env: Record<string, string>; mkdirs: string[] }
-  | { t: 'signal'; id: string; signal: NodeJS.Signals };
+  | { t: 'signal'; id: string; signal: NodeJS.Signals }
+  | { t: 'watchdog'; ms: number };
 
 const SIGNAL_NUMBERS: Readonly<Partial<Record<string, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 const groups = new Map<string, number>();
@@ -112,8 +113,16 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
   child.on('close', finish);
 }
 
+let watchdog: NodeJS.Timeout | null = null;
+
 process.on('message', (m: In) => {
-  if (m.t === 'launch') launch(m);
+  if (m.t === 'watchdog') {
+    if (watchdog) clearTimeout(watchdog);
+    watchdog = m.ms > 0 ? setTimeout(() => {
+      // The worker has not renewed in time: its leases may be gone, so its jobs go now.
+      for (const pid of groups.values()) killGroup(pid, 'SIGKILL');
+    }, m.ms) : null;
+  } else if (m.t === 'launch') launch(m);
   else if (m.t === 'signal') {
     const pid = groups.get(m.id);
     if (pid) killGroup(pid, m.signal);

@@ -9,11 +9,16 @@
  * the frame type. Strings are NUL-terminated.
  *   worker → launcher   'L' id cwd mkdir argc argv... envc env...     start a job (mkdir may be "")
  *                       'K' id u32(signal)                             signal the job's process group
+ *                       'W' "" u32(ms)                                 watchdog: kill every job unless another
+ *                                                                      'W' comes within ms (0 turns it off)
  *   launcher → worker   'S' id u32(pid) u64(start ms)                  started
  *                       'O' id u8(1 stdout | 2 stderr) bytes...        output
  *                       'X' id i32(exit code) i32(signal)              exited (after its output)
  *                       'E' id message                                 could not start
- * When its stdin closes (the worker died or stopped), it kills every job's process group and exits.
+ * When its stdin closes (the worker died or stopped), it kills every job's process group and exits. The
+ * watchdog covers a worker that is alive but stuck (frozen, or cut off from the control plane): it arms it
+ * after each renewal of its leases, for less than the lease, so its jobs die before anyone else may take
+ * over their runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,6 +54,7 @@ struct job {
 
 static struct job jobs[MAX_JOBS];
 static int sigpipe_fds[2];
+static int64_t watchdog_deadline; /* monotonic ms; 0 = off */
 static unsigned char *inbuf;
 static size_t inlen, incap;
 
@@ -255,10 +261,19 @@ static void do_signal(const unsigned char *p, size_t n) {
   if (j && j->pid > 0) kill(-j->pid, sig);
 }
 
+static void do_watchdog(const unsigned char *p, size_t n) {
+  const unsigned char *z = memchr(p, 0, n);
+  if (!z || (size_t)(z + 1 - p) + 4 > n) return;
+  const unsigned char *q = z + 1;
+  uint32_t ms = q[0] | (q[1] << 8) | (q[2] << 16) | ((uint32_t)q[3] << 24);
+  watchdog_deadline = ms ? now_ms() + ms : 0;
+}
+
 static void handle_frame(const unsigned char *p, size_t n) {
   if (n < 1) return;
   if (p[0] == 'L') do_launch(p + 1, n - 1);
   else if (p[0] == 'K') do_signal(p + 1, n - 1);
+  else if (p[0] == 'W') do_watchdog(p + 1, n - 1);
 }
 
 static void kill_all_and_exit(void) {
@@ -363,6 +378,11 @@ int main(void) {
       if (j->err >= 0) { pfds[n].fd = j->err; pfds[n].events = POLLIN; owner[n] = j; slot[n] = &j->err; n++; }
       if (j->exited) timeout = 100;
     }
+    if (watchdog_deadline) {
+      int64_t left = watchdog_deadline - now_ms();
+      if (left < 0) left = 0;
+      if (timeout < 0 || left < timeout) timeout = (int)left;
+    }
     int r = poll(pfds, (nfds_t)n, timeout);
     if (r < 0 && errno != EINTR) return 2;
     if (r > 0) {
@@ -373,6 +393,12 @@ int main(void) {
         while (read(sigpipe_fds[0], drain, sizeof drain) > 0) {}
       }
       if (pfds[0].revents) read_input();
+    }
+    if (watchdog_deadline && now_ms() >= watchdog_deadline) {
+      /* The worker has not renewed in time: its leases may be gone, so its jobs go now. */
+      watchdog_deadline = 0;
+      for (int i = 0; i < MAX_JOBS; i++)
+        if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
     }
     reap();
     for (int i = 0; i < MAX_JOBS; i++)

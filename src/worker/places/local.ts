@@ -80,6 +80,8 @@ const LAUNCHER_MAIN = fileURLToPath(new URL('./launcher-main.js', import.meta.ur
 /** Starts jobs on this machine. */
 export interface Launcher {
   launch(spec: LaunchSpec): Promise<LocalProcess>;
+  /** Kill every job unless this is called again within `ms` (0 turns it off): for a worker that gets stuck. */
+  watchdog(ms: number): void;
   close(): void;
 }
 
@@ -147,6 +149,10 @@ export class NodeLauncher implements Launcher {
       this.pending.set(id, { spec, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().send({ t: 'launch', id, file: file ?? '/bin/false', args, cwd: spec.cwd, env: spec.env, mkdirs: spec.mkdirs });
     });
+  }
+
+  watchdog(ms: number): void {
+    this.child?.send({ t: 'watchdog', ms });
   }
 
   /** Stops the launcher; any job still running is killed with it. */

@@ -140,6 +140,10 @@ export class NativeLauncher implements Launcher {
     });
   }
 
+  watchdog(ms: number): void {
+    this.child?.stdin.write(frame([Buffer.from('W'), z(''), u32(Math.max(0, Math.round(ms)))]));
+  }
+
   close(): void {
     this.closing = true;
     this.child?.stdin.end();
