@@ -97,4 +97,35 @@ jobs:
     assert.ok(!first.includes('done'), `attempt 1's log: ${first.join(' | ')}`);
     void b;
   });
+
+  test('a worker killed with SIGKILL takes its job with it, and the run is retried on another worker', { timeout: 90_000 }, async () => {
+    const c = startWorker('c');
+    await waitFor('worker c to register', () => /worker c /.test(c.output()), 20_000);
+    // Only c is free: a and b are busy with a long run each.
+    const blockers = await Promise.all([client.createRun('slow', {}), client.createRun('slow', {})]);
+    const run = await client.createRun('slow', {});
+    const holder = await waitFor('a worker to start the run', async () => {
+      const at = (await client.attempts(run.id)).attempts as { worker_id: string; started_at: string | null }[];
+      return at[0]?.started_at ? at[0].worker_id : null;
+    }, 30_000);
+    const victim = procs.find((p) => p.output().includes(`worker ${holder} `));
+    assert.ok(victim, `the process of worker ${holder}`);
+    const pid = Number(((await client.attempts(run.id)).attempts[0] as { pid: number }).pid);
+    victim.child.kill('SIGKILL');
+    await exited(victim.child);
+    await waitFor('its job to be gone', () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 10_000);
+    const done = await client.getRun(run.id, 60);
+    assert.equal(done.state, 'succeeded', done.reason ?? '');
+    const attempts = (await client.attempts(run.id)).attempts as { state: string; worker_id: string }[];
+    assert.deepEqual(attempts.map((x) => x.state), ['lost', 'succeeded']);
+    assert.notEqual(attempts[1]?.worker_id, holder);
+    for (const bl of blockers) assert.ok(['succeeded', 'failed'].includes((await client.getRun(bl.id, 60)).state));
+  });
 });
