@@ -19,6 +19,7 @@ import { schedulesCommand } from './schedules.js';
 import { pauseCommand } from './pause.js';
 import { resumeCommand } from './resume.js';
 import { workerCommand } from './worker.js';
+import { outputsCommand } from './outputs.js';
 import { backfillCommand } from './backfill.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   pauseCommand,
   resumeCommand,
   workerCommand,
+  outputsCommand,
 ];
 
 function helpText(): string {

@@ -204,6 +204,10 @@ describe('kairos on one machine', () => {
     assert.deepEqual(out.artifacts.map((a) => [a.path, a.size]), [['report.txt', 7]]);
     const { lines } = await client.logs(run.id);
     assert.ok(lines.some((l) => l.stream === 'system' && /KAIROS_OUTPUT line 2/.test(l.line)));
+    const listed = await cli(['outputs', run.id, ...server()]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /accuracy\s+0\.93/);
+    assert.match(listed.stdout, /report\.txt\s+7/);
   });
 
   test('rerun repeats a run with the same parameters and deployment', async () => {
