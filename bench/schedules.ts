@@ -83,8 +83,7 @@ async function main() {
     // Wait until every tick of the last boundary is decided (or a minute after it, whichever is first).
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
-      const row = await db.kysely.selectFrom('ticks').select((eb) => eb.fn.countAll<number>().as('n')).where('instant', '=', lastBoundary).executeTakeFirst();
-      if (Number(row?.n ?? 0) >= SCHEDULES || Date.now() > lastBoundary + MINUTE) break;
+      if ((counted.get(lastBoundary) ?? 0) >= SCHEDULES || Date.now() > lastBoundary + MINUTE) break;
       process.stdout.write(`\r  waiting for ${new Date(lastBoundary).toISOString()} (${Math.max(0, Math.round((lastBoundary - Date.now()) / 1000))} s)   `);
     }
     process.stdout.write('\n');

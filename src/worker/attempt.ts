@@ -12,6 +12,7 @@ import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLin
 
 const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
+import { createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -224,8 +225,16 @@ export class AttemptRunner {
     const a = this.a;
     const paths = attemptPaths(this.s.dataDir, a.run.id, a.lease.attempt);
     let exitCode: number | null = null;
+    let cgroup: AttemptCgroup | null = null;
     try {
       await this.s.ready;
+      const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
+      cgroup = createAttemptCgroup(`kairos-${a.run.id}-${a.lease.attempt}`, limits);
+      if (cgroup) this.logs.add('system', describeLimits(limits, cgroup.description));
+      else if (limits.memoryBytes !== null || limits.cpu !== null) {
+        const how = limits.memoryBytes !== null ? 'no usable cgroup here: memory as an address-space limit' : 'no usable cgroup here';
+        this.logs.add('system', describeLimits(limits, how) + (limits.cpu !== null ? '; the cpu limit is not enforced' : ''));
+      }
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
       const proc = await this.s.launcher.launch({
@@ -233,6 +242,7 @@ export class AttemptRunner {
         cwd,
         env: this.env(paths),
         mkdirs: [paths.artifacts],
+        ...(cgroup ? { cgroupProcs: cgroup.procs } : limits.memoryBytes !== null ? { rlimitAs: limits.memoryBytes } : {}),
         onLines: (stream, lines) => {
           for (const line of lines) this.logs.add(stream, line);
         },
@@ -257,6 +267,11 @@ export class AttemptRunner {
       if (timeout) clearTimeout(timeout);
       if (this.killTimer) clearTimeout(this.killTimer);
       exitCode = exit.exitCode;
+      if (!this.outcome && cgroup?.oomKilled()) {
+        this.outcome = 'failed';
+        this.reason = `killed: out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})`;
+        this.logs.add('system', `[kairos] ${this.reason}`);
+      }
       if (!this.outcome) {
         this.outcome = exit.exitCode === 0 ? 'succeeded' : 'failed';
         this.reason = exit.exitCode === 0 ? null : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
@@ -267,6 +282,7 @@ export class AttemptRunner {
       this.reason = `could not start: ${coerceError(err).message}`;
       this.logs.add('system', `[kairos] ${this.reason}`);
     }
+    await cgroup?.remove();
     const metrics = this.readMetrics(paths.output);
     const artifacts = listArtifacts(paths.artifacts);
     await this.logs.flush();

@@ -10,11 +10,11 @@
  * worker that holds its lease unnoticed.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { LineSplitter } from '../lines.js';
 
 type In =
-  | { t: 'launch'; id: string; file: string; args: string[]; cwd: string; env: Record<string, string>; mkdirs: string[] }
+  | { t: 'launch'; id: string; file: string; args: string[]; cwd: string; env: Record<string, string>; mkdirs: string[]; cgroupProcs: string[] }
   | { t: 'signal'; id: string; signal: NodeJS.Signals }
   | { t: 'watchdog'; ms: number };
 
@@ -96,6 +96,14 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
   });
   child.on('spawn', () => {
     const pid = child.pid ?? -1;
+    // Joins its cgroups just after it started (the native launcher does it before exec, without this gap).
+    for (const procs of m.cgroupProcs) {
+      try {
+        writeFileSync(procs, String(pid));
+      } catch {
+        // the limit is then not enforced; the worker said which limits it asked for
+      }
+    }
     groups.set(m.id, pid);
     send({ t: 'started', id: m.id, pid, procStart: startTime(pid), at: Date.now() });
   });

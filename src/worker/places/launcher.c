@@ -7,7 +7,10 @@
  *
  * Frames in both directions: u32 little-endian payload length, then the payload; the first payload byte is
  * the frame type. Strings are NUL-terminated.
- *   worker → launcher   'L' id cwd mkdir argc argv... envc env...     start a job (mkdir may be "")
+ *   worker → launcher   'L' id cwd mkdir argc argv... envc env... cgc cgroup.procs... u64(rlimit_as)
+ *                                                                      start a job (mkdir may be ""); it joins
+ *                                                                      the cgroups and takes the address-space
+ *                                                                      limit (0: none) before it execs
  *                       'K' id u32(signal)                             signal the job's process group
  *                       'W' "" u32(ms)                                 watchdog: kill every job unless another
  *                                                                      'W' comes within ms (0 turns it off)
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -178,6 +182,24 @@ static void do_launch(const unsigned char *p, size_t n) {
     envp[i] = (char *)s;
     s = z + 1;
   }
+  uint32_t cgc = 0;
+  const char *cgroups[16];
+  if (s + 4 <= end) {
+    cgc = (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+    s += 4;
+  }
+  if (cgc > 16) { fail(id, "too many cgroups", EINVAL); free(argv); free(envp); return; }
+  for (uint32_t i = 0; i < cgc; i++) {
+    const char *z = memchr(s, 0, (size_t)(end - s));
+    if (!z) { free(argv); free(envp); return; }
+    cgroups[i] = s;
+    s = z + 1;
+  }
+  uint64_t rlimit_as = 0;
+  if (s + 8 <= end) {
+    for (int i = 7; i >= 0; i--) rlimit_as = (rlimit_as << 8) | (unsigned char)s[i];
+    s += 8;
+  }
   struct job *j = NULL;
   for (int i = 0; i < MAX_JOBS; i++)
     if (!jobs[i].used) { j = &jobs[i]; break; }
@@ -208,7 +230,18 @@ static void do_launch(const unsigned char *p, size_t n) {
     dup2(pe[1], 2);
     close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); close(px[0]);
     int err = 0;
-    if (cwd[0] && chdir(cwd) < 0) err = errno;
+    char pidtext[32];
+    int pidlen = snprintf(pidtext, sizeof pidtext, "%d", (int)getpid());
+    for (uint32_t i = 0; i < cgc && !err; i++) {
+      int fd = open(cgroups[i], O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, pidtext, (size_t)pidlen) != pidlen) err = errno ? errno : EIO;
+      if (fd >= 0) close(fd);
+    }
+    if (!err && rlimit_as > 0) {
+      struct rlimit rl = {(rlim_t)rlimit_as, (rlim_t)rlimit_as};
+      if (setrlimit(RLIMIT_AS, &rl) < 0) err = errno;
+    }
+    if (!err && cwd[0] && chdir(cwd) < 0) err = errno;
     if (!err) {
       environ = envp; /* execvp looks PATH up in the job's environment, as Node's spawn does */
       execvp(argv[0], argv);

@@ -16,6 +16,10 @@ export interface LaunchSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Directories to create (recursively) before the process starts. */
   readonly mkdirs: readonly string[];
+  /** cgroup.procs files the process joins before it execs (resource limits). */
+  readonly cgroupProcs?: readonly string[];
+  /** An address-space limit in bytes (RLIMIT_AS), where no cgroup could be used. */
+  readonly rlimitAs?: number;
   readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[]) => void;
 }
 
@@ -147,7 +151,7 @@ export class NodeLauncher implements Launcher {
       let resolveExit: (e: ProcessExit) => void = () => {};
       const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
       this.pending.set(id, { spec, exited, resolveStart, rejectStart, resolveExit, pid: null });
-      this.ensure().send({ t: 'launch', id, file: file ?? '/bin/false', args, cwd: spec.cwd, env: spec.env, mkdirs: spec.mkdirs });
+      this.ensure().send({ t: 'launch', id, file: file ?? '/bin/false', args, cwd: spec.cwd, env: spec.env, mkdirs: spec.mkdirs, cgroupProcs: spec.cgroupProcs ?? [] });
     });
   }
 

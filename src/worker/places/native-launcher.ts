@@ -35,6 +35,12 @@ const u32 = (n: number) => {
   return b;
 };
 
+const u64 = (n: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(n))));
+  return b;
+};
+
 export class NativeLauncher implements Launcher {
   private child: ChildProcessWithoutNullStreams | null = null;
   private readonly jobs = new Map<string, Job>();
@@ -135,7 +141,19 @@ export class NativeLauncher implements Launcher {
       const err = new LineSplitter((l) => spec.onLines('stderr', [l]));
       this.jobs.set(id, { spec, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().stdin.write(
-        frame([Buffer.from('L'), z(id), z(spec.cwd), z(spec.mkdirs[0] ?? ''), u32(argv.length), ...argv.map(z), u32(env.length), ...env.map(z)]),
+        frame([
+          Buffer.from('L'),
+          z(id),
+          z(spec.cwd),
+          z(spec.mkdirs[0] ?? ''),
+          u32(argv.length),
+          ...argv.map(z),
+          u32(env.length),
+          ...env.map(z),
+          u32(spec.cgroupProcs?.length ?? 0),
+          ...(spec.cgroupProcs ?? []).map(z),
+          u64(spec.rlimitAs ?? 0),
+        ]),
       );
     });
   }
