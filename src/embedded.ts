@@ -3,6 +3,7 @@
  * project directory at start and on every change. `kairos up` is a thin shell around this; tests and the
  * benchmark start it in-process.
  */
+import { createHash } from 'node:crypto';
 import { cpus, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApi } from './api/server.js';
@@ -85,7 +86,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   for (const d of deps) for (const name of Object.keys((await engine.ctx.manifestOf(d.id)).pools)) pools.add(name);
 
   const worker = opts.concurrency === 0 ? null : new Worker(engine, {
-    id: `local@${hostname()}`,
+    // One per machine and data directory: two `kairos up` on one machine never mistake each other's jobs.
+    id: `local@${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`,
     pools: [...pools],
     capacity: opts.concurrency ?? Math.max(4, cpus().length * 2),
     dataDir,

@@ -88,7 +88,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'stream', content: { 'application/x-ndjson': {} } }, ...errors },
         },
       },
-      '/api/v1/schedules': { get: { summary: 'Schedules with their next fire times', parameters: [{ name: 'project', in: 'query', schema: { type: 'string' } }, { name: 'count', in: 'query', schema: { type: 'integer' } }], responses: { '200': { description: 'schedules' } } } },
+      '/api/v1/schedules': { get: { summary: 'Schedules with their next fire times (UTC and local); dst_note when a daylight-saving change falls among them', parameters: [{ name: 'project', in: 'query', schema: { type: 'string' } }, { name: 'count', in: 'query', schema: { type: 'integer' } }], responses: { '200': { description: 'schedules' } } } },
       '/api/v1/schedules/{project}/{job}/ticks': {
         get: {
           summary: 'The tick ledger of a schedule, newest first: each tick once, with its outcome (fired, late, skipped), reason, run and lateness',

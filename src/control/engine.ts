@@ -9,7 +9,8 @@ import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
 import * as dispatch from './dispatch.js';
 import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
-import { assertTzdata, Scheduler } from './scheduler.js';
+import { Scheduler } from './scheduler.js';
+import { assertTzdata } from './tzdata.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
 
 export interface EngineOptions {

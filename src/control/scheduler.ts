@@ -4,13 +4,14 @@
  * key (schedule_id, scheduled_for) make a second run for one tick impossible, whatever crashes, restarts,
  * clock jumps or extra replicas occur.
  */
-import { sql, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { CatchupPolicy, CompiledJob, ConcurrencyPolicy } from '../manifest/types.js';
 import { resolveParams } from '../manifest/index.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
-import { nextFire, parseCron, tzdataVersion, type CronExpr } from '../model/cron/index.js';
+import { nextFire, parseCron, type CronExpr } from '../model/cron/index.js';
 import { LATE_AFTER_MS, TICK_OUTCOME, firedOutcome, type TickOutcome } from '../model/tick.js';
+import { moveCursors, writeTicks, type BatchWrites } from './ledger.js';
 import { activeRunsOfJob, type Q, type RunRow } from '../store/runs.js';
 import type { SchedulesTable } from '../store/schema.js';
 import type { Ctx } from './context.js';
@@ -25,39 +26,6 @@ export const ON_TIME_TOLERANCE_MS = LATE_AFTER_MS;
 const MAX_TICKS_SCANNED = 100_000;
 /** Skipped ticks recorded one by one after a downtime; beyond this only the count goes in the reason. */
 const MAX_SKIPS_RECORDED = 1_000;
-
-// ── tz database ──
-
-/** The oldest tz database the scheduler runs on: older ones lack rule changes that move real fire times. */
-export const MIN_TZDATA_VERSION = '2024a';
-
-const TZDATA_VERSION = /^(\d{4})([a-z]+)$/;
-
-/**
- * Orders tz database versions ('2024a' < '2024b' < '2025a'; after 'z' tz would continue with 'za').
- * Returns null when either is not a tz version (e.g. 'unknown').
- */
-export function compareTzdataVersions(a: string, b: string): number | null {
-  const x = TZDATA_VERSION.exec(a);
-  const y = TZDATA_VERSION.exec(b);
-  if (!x || !y) return null;
-  const [, ya = '', la = ''] = x;
-  const [, yb = '', lb = ''] = y;
-  if (ya !== yb) return Number(ya) < Number(yb) ? -1 : 1;
-  if (la.length !== lb.length) return la.length < lb.length ? -1 : 1;
-  return la === lb ? 0 : la < lb ? -1 : 1;
-}
-
-/** Refuses to schedule on a tz database older than MIN_TZDATA_VERSION (or one whose version is unknown). */
-export function assertTzdata(version: string = tzdataVersion(), minimum: string = MIN_TZDATA_VERSION): void {
-  const c = compareTzdataVersions(version, minimum);
-  if (c === null) {
-    throw new KairosError('internal', `cannot tell the tz database version of this Node.js (process.versions.tz is "${version}"); the scheduler needs ${minimum} or newer: use an official Node.js build`);
-  }
-  if (c < 0) {
-    throw new KairosError('internal', `the tz database of this Node.js is ${version}, older than ${minimum}, the oldest the scheduler runs on (time-zone rules changed since); upgrade Node.js`);
-  }
-}
 
 // ── deciding ticks ──
 
@@ -199,31 +167,57 @@ function parseCached(expr: string): ReturnType<typeof parseCron> {
 
 type ExistingRuns = Map<number, { id: string; trigger: string }>;
 
-/**
- * Decides the due schedules among `ids` in the caller's transaction, reading their rows, and the runs that
- * already exist for their due ticks, once for the whole batch.
- */
+/** Decides the due schedules among `ids` in the caller's transaction. */
 async function decideBatch(ctx: Ctx, trx: Q, ids: readonly string[]): Promise<Decided> {
-  const out: Decided = { created: [], cancelSignals: [] };
   const now = ctx.now();
   // Re-read inside the write transaction: another pass (or replica) may have moved a cursor already.
   const rows = (await trx.selectFrom('schedules').selectAll().where('id', 'in', [...ids]).execute()).filter(
     (s) => s.active === 1 && s.paused === 0 && s.next_fire_at !== null && Number(s.next_fire_at) <= now,
   );
+  return decideSchedules(ctx, trx, rows, now, 'downtime');
+}
+
+/**
+ * Decides the ticks of `rows` from their cursors up to `now`, in the caller's transaction: reads the runs and
+ * ledger entries that already exist after the cursors once for the whole batch, decides each schedule (creating
+ * runs as it goes), then writes the ledger entries and moves the cursors with a few statements for the batch.
+ */
+async function decideSchedules(ctx: Ctx, trx: Q, rows: readonly ScheduleRow[], now: number, cause: MissedCause): Promise<Decided> {
+  const out: Decided = { created: [], cancelSignals: [] };
   if (rows.length === 0) return out;
+  const ids = rows.map((s) => s.id);
   // Runs that already exist for due ticks: a backfill may have covered a tick the scheduler had not reached.
-  const existing = new Map<string, ExistingRuns>(rows.map((s) => [s.id, new Map()]));
   // One range scan of the runs' unique key (schedule_id, scheduled_for) per schedule, after its cursor.
-  const found = await trx
+  const existing = new Map<string, ExistingRuns>(ids.map((id) => [id, new Map()]));
+  const runs = await trx
     .selectFrom('schedules as s')
     .innerJoin('runs as r', 'r.schedule_id', 's.id')
     .select(['s.id as schedule_id', 'r.scheduled_for', 'r.id', 'r.trigger'])
-    .where('s.id', 'in', rows.map((s) => s.id))
+    .where('s.id', 'in', ids)
     .whereRef('r.scheduled_for', '>', 's.cursor_at')
     .where('r.scheduled_for', '<=', now)
     .execute();
-  for (const r of found) existing.get(r.schedule_id)?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
-  for (const s of rows) merge(out, await decideDue(ctx, trx, s, now, 'downtime', existing.get(s.id)));
+  for (const r of runs) existing.get(r.schedule_id)?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
+  // Ledger entries after a cursor: only after a backwards clock step and a redeploy that reset the cursor.
+  // A tick in the ledger is never decided again.
+  const decided = new Map<string, Set<number>>();
+  const ticks = await trx
+    .selectFrom('schedules as s')
+    .innerJoin('ticks as t', 't.schedule_id', 's.id')
+    .select(['s.id as schedule_id', 't.instant'])
+    .where('s.id', 'in', ids)
+    .whereRef('t.instant', '>', 's.cursor_at')
+    .where('t.instant', '<=', now)
+    .execute();
+  for (const t of ticks) {
+    const set = decided.get(t.schedule_id) ?? new Set<number>();
+    set.add(Number(t.instant));
+    decided.set(t.schedule_id, set);
+  }
+  const writes: BatchWrites = { ticks: [], cursors: [] };
+  for (const s of rows) merge(out, await decideDue(ctx, trx, s, now, cause, existing.get(s.id) ?? new Map(), decided.get(s.id), writes));
+  await writeTicks(trx, writes.ticks, now);
+  await moveCursors(trx, writes.cursors, now);
   return out;
 }
 
@@ -260,72 +254,67 @@ async function deploymentOf(trx: Q, id: string): Promise<DeploymentRow> {
 }
 
 /**
- * Decides the ticks of `s` from its cursor up to `now`, writes each to the ledger (with its run, if it fires)
- * and moves the cursor, all in the caller's transaction.
+ * Decides the ticks of `s` from its cursor up to `now`: creates the runs of the ticks that fire, and adds the
+ * ledger entries and the cursor move to `writes`.
  */
-async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: MissedCause, known?: ExistingRuns): Promise<Decided> {
+async function decideDue(
+  ctx: Ctx,
+  trx: Q,
+  s: ScheduleRow,
+  now: number,
+  cause: MissedCause,
+  existing: ExistingRuns,
+  decided: ReadonlySet<number> | undefined,
+  writes: BatchWrites,
+): Promise<Decided> {
   const id = s.id;
   const created: string[] = [];
   const cancelSignals: string[] = [];
+  const cursor = Number(s.cursor_at);
   const parsed = parseCached(s.cron);
   if (!parsed.ok) {
-    await trx.updateTable('schedules').set({ next_fire_at: null, updated_at: now }).where('id', '=', id).execute();
+    writes.cursors.push({ id, cursor, next: null });
     return { created, cancelSignals };
   }
-  const cursor = Number(s.cursor_at);
   const { due, dropped, next } = dueTicks(parsed.cron, s.timezone, cursor, now);
   if (due.length === 0) {
-    if (next !== (s.next_fire_at === null ? null : Number(s.next_fire_at))) {
-      await trx.updateTable('schedules').set({ next_fire_at: next, updated_at: now }).where('id', '=', id).execute();
-    }
+    if (next !== (s.next_fire_at === null ? null : Number(s.next_fire_at))) writes.cursors.push({ id, cursor, next });
     return { created, cancelSignals };
   }
-  const decisions = planCatchup(due, now, s.catchup as CatchupPolicy, s.max_catchup, cause);
-  const fires = decisions.filter((d) => d.kind === 'fire');
+  const record = (instant: number, outcome: TickOutcome, reason: string | null, runId: string | null) =>
+    writes.ticks.push({ scheduleId: id, instant, outcome, reason, runId });
+  const decisions = planCatchup(due, now, s.catchup as CatchupPolicy, s.max_catchup, cause).filter((d) => !decided?.has(d.instant));
   const policy = s.concurrency as ConcurrencyPolicy;
   let dep: DeploymentRow | undefined;
   let defaults: ReturnType<typeof resolveParams> | undefined;
   let spec: CompiledJob | undefined;
   let active: RunRow[] = [];
-  const existing: ExistingRuns = known ?? new Map();
-  if (fires.length > 0) {
+  if (decisions.some((d) => d.kind === 'fire')) {
     dep = await deploymentOf(trx, s.deployment_id);
     spec = await jobOf(ctx, dep, s.job, trx);
     defaults = defaultParams(spec);
     if (policy === 'forbid' || policy === 'replace') active = await activeRunsOfJob(trx, s.project, s.job);
-    if (!known) {
-      // Runs that already exist for these ticks: a backfill may have covered a tick the scheduler had not reached.
-      const rows = await trx
-        .selectFrom('runs')
-        .select(['id', 'trigger', 'scheduled_for'])
-        .where('schedule_id', '=', id)
-        .where('scheduled_for', '>=', fires[0]?.instant ?? 0)
-        .where('scheduled_for', '<=', fires[fires.length - 1]?.instant ?? 0)
-        .execute();
-      for (const r of rows) existing.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
-    }
   }
   let firedInBatch = 0;
   for (const d of decisions) {
     if (d.kind === 'skip') {
-      const reason = dropped > 0 && d === decisions[0] ? `${d.reason}; ${dropped} older ticks not listed` : d.reason;
-      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, reason, null, now);
+      record(d.instant, TICK_OUTCOME.skipped, dropped > 0 && d === decisions[0] ? `${d.reason}; ${dropped} older ticks not listed` : d.reason, null);
       continue;
     }
     if (!dep || !spec || !defaults) throw new Error('internal error: a tick fires without its job');
     const already = existing.get(d.instant);
     if (already) {
-      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, `run ${already.id} (trigger ${already.trigger}) already exists for this tick`, null, now);
+      record(d.instant, TICK_OUTCOME.skipped, `run ${already.id} (trigger ${already.trigger}) already exists for this tick`, null);
       continue;
     }
     if (!defaults.ok) {
-      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, `parameters without valid defaults: ${defaults.errors.join('; ')}`, null, now);
+      record(d.instant, TICK_OUTCOME.skipped, `parameters without valid defaults: ${defaults.errors.join('; ')}`, null);
       continue;
     }
     // Catch-up ticks after the first of a batch queue behind it instead of being refused by `forbid`.
     const serial = policy === 'queue' || firedInBatch > 0;
     if (policy === 'forbid' && firedInBatch === 0 && active.length > 0) {
-      await recordTick(trx, id, d.instant, TICK_OUTCOME.skipped, `run ${active[0]?.id} still active (concurrency: forbid)`, null, now);
+      record(d.instant, TICK_OUTCOME.skipped, `run ${active[0]?.id} still active (concurrency: forbid)`, null);
       continue;
     }
     if (policy === 'replace' && firedInBatch === 0) {
@@ -336,42 +325,14 @@ async function decideDue(ctx: Ctx, trx: Q, s: ScheduleRow, now: number, cause: M
       active = [];
     }
     const runId = newId(now);
-    const reason = d.catchup ? (cause === 'pause' ? 'catch-up after a pause' : 'catch-up') : null;
-    const inserted = await recordTick(trx, id, d.instant, firedOutcome(now - d.instant), reason, runId, now);
-    if (!inserted) continue;
-    await insertRun(
-      ctx,
-      trx,
-      dep,
-      spec,
-      { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial },
-      defaults.values,
-      now,
-    );
+    record(d.instant, firedOutcome(now - d.instant), d.catchup ? (cause === 'pause' ? 'catch-up after a pause' : 'catch-up') : null, runId);
+    await insertRun(ctx, trx, dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.values, now);
     created.push(runId);
     firedInBatch++;
   }
-  const last = due[due.length - 1] ?? cursor;
-  const newCursor = Math.max(cursor, last);
-  await moveCursor(trx, id, newCursor, newCursor === last ? next : nextFire(parsed.cron, s.timezone, newCursor), now);
+  // Due ticks are all after the cursor, so the last one is the new cursor, and `next` the tick after it.
+  writes.cursors.push({ id, cursor: due[due.length - 1] ?? cursor, next });
   return { created, cancelSignals };
-}
-
-/**
- * Writes one ledger entry; false if the tick was already decided (by an earlier pass or another replica).
- * Plain SQL (portable: ON CONFLICT DO NOTHING is in SQLite and PostgreSQL) because this runs once per tick of
- * every schedule, and building it through the query builder cost more than executing it.
- */
-async function recordTick(trx: Q, scheduleId: string, instant: number, outcome: TickOutcome, reason: string | null, runId: string | null, now: number): Promise<boolean> {
-  const r = await sql`insert into ticks (schedule_id, instant, outcome, reason, run_id, lateness_ms, recorded_at)
-    values (${scheduleId}, ${instant}, ${outcome}, ${reason}, ${runId}, ${Math.max(0, now - instant)}, ${now})
-    on conflict do nothing`.execute(trx);
-  return Number(r.numAffectedRows ?? 0) === 1;
-}
-
-/** Moves a schedule's cursor (every tick up to it is decided) and its next fire instant. */
-async function moveCursor(trx: Q, id: string, cursor: number, next: number | null, now: number): Promise<void> {
-  await sql`update schedules set cursor_at = ${cursor}, next_fire_at = ${next}, updated_at = ${now} where id = ${id}`.execute(trx);
 }
 
 // ── pause and resume ──
@@ -387,7 +348,7 @@ export async function setSchedulePaused(ctx: Ctx, id: string, paused: boolean): 
     if (!s || s.active !== 1) throw new KairosError('not_found', `schedule ${id} does not exist (is the job scheduled in the active deployment?)`);
     const now = ctx.now();
     if ((s.paused === 1) === paused) return { created: [], cancelSignals: [] };
-    const d = await decideDue(ctx, trx, s, now, paused ? 'downtime' : 'pause');
+    const d = await decideSchedules(ctx, trx, [s], now, paused ? 'downtime' : 'pause');
     await trx.updateTable('schedules').set({ paused: paused ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
     return d;
   });

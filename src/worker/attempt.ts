@@ -12,7 +12,7 @@ import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLin
 
 const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
-import { createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
+import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -229,9 +229,9 @@ export class AttemptRunner {
     try {
       await this.s.ready;
       const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
-      cgroup = createAttemptCgroup(`kairos-${a.run.id}-${a.lease.attempt}`, limits);
-      if (cgroup) this.logs.add('system', describeLimits(limits, cgroup.description));
-      else if (limits.memoryBytes !== null || limits.cpu !== null) {
+      cgroup = createAttemptCgroup(`${cgroupPrefix(this.s.workerId)}-${a.run.id}-${a.lease.attempt}`, limits);
+      if (cgroup?.limited) this.logs.add('system', describeLimits(limits, cgroup.description));
+      else if (!cgroup && (limits.memoryBytes !== null || limits.cpu !== null)) {
         const how = limits.memoryBytes !== null ? 'no usable cgroup here: memory as an address-space limit' : 'no usable cgroup here';
         this.logs.add('system', describeLimits(limits, how) + (limits.cpu !== null ? '; the cpu limit is not enforced' : ''));
       }
@@ -267,6 +267,8 @@ export class AttemptRunner {
       if (timeout) clearTimeout(timeout);
       if (this.killTimer) clearTimeout(this.killTimer);
       exitCode = exit.exitCode;
+      // Descendants that left the process group (setsid, nohup + setsid) are still in the cgroup.
+      await cgroup?.killAll();
       if (!this.outcome && cgroup?.oomKilled()) {
         this.outcome = 'failed';
         this.reason = `killed: out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})`;

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
+import { cleanupStaleCgroups } from './places/cgroups.js';
 import type { Assignment, ControlLink } from './protocol.js';
 
 export interface WorkerOptions {
@@ -68,6 +69,8 @@ export class Worker {
    * process groups). Kill them, so there is never a second live attempt, and give the attempts up.
    */
   private async recover(): Promise<void> {
+    // Descendants of its old jobs that escaped their process groups are still in its old cgroups.
+    await cleanupStaleCgroups(this.opts.id).catch(this.onError);
     const stale = await this.link.recoverWorker(this.opts.id);
     for (const s of stale) {
       if (s.pid !== null) killStaleGroup(s.pid, s.procStart);

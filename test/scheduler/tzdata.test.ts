@@ -1,7 +1,7 @@
 /** The scheduler refuses to start on a tz database older than its minimum. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertTzdata, compareTzdataVersions, MIN_TZDATA_VERSION } from '../../src/control/scheduler.js';
+import { assertTzdata, compareTzdataVersions, MIN_TZDATA_VERSION } from '../../src/control/tzdata.js';
 import { tzdataVersion } from '../../src/model/cron/index.js';
 
 test('tz database versions order by year, then by letters', () => {

@@ -4,8 +4,13 @@
  * kill (which we read back, so the attempt's reason says so), `cpu` a CFS quota. Without a usable cgroup the
  * launcher falls back to an address-space limit (RLIMIT_AS) and there is no CPU limit. Which one applied is
  * written to the attempt's log.
+ *
+ * Every attempt also gets a cgroup for tracking where one can be made (v2, or v1's `pids` hierarchy), limits
+ * or not: a process group does not hold a descendant that called setsid(), a cgroup does, so when the attempt
+ * ends or is cancelled everything in its cgroup is killed.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Limits {
@@ -19,7 +24,11 @@ export interface AttemptCgroup {
   readonly description: string;
   /** Whether the kernel killed something in the cgroup for running out of memory. */
   oomKilled(): boolean;
+  /** Kills every process in the cgroup, whatever its process group or session, until none is left. */
+  killAll(): Promise<void>;
   remove(): Promise<void>;
+  /** Whether it enforces the limits asked for (false for a tracking-only cgroup). */
+  readonly limited: boolean;
 }
 
 function ownPaths(): Map<string, string> {
@@ -61,9 +70,40 @@ async function removeDir(dir: string): Promise<void> {
 const MiB = 1024 * 1024;
 const showBytes = (n: number) => (n % (1024 * MiB) === 0 ? `${n / (1024 * MiB)}Gi` : n % MiB === 0 ? `${n / MiB}Mi` : `${n} bytes`);
 
-/** A cgroup for one attempt, or null when no controller can be used here (then rlimits apply). */
+function pidsIn(dirs: readonly string[]): number[] {
+  const pids = new Set<number>();
+  for (const d of dirs) for (const l of safeRead(join(d, 'cgroup.procs')).split('\n')) if (l.trim()) pids.add(Number(l));
+  return [...pids];
+}
+
+async function killAllIn(dirs: readonly string[], v2Kill: string | null): Promise<void> {
+  if (v2Kill && tryWrite(v2Kill, '1')) {
+    for (let i = 0; i < 100 && pidsIn(dirs).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    return;
+  }
+  // Kill until empty: a process may fork while we read the list.
+  for (let i = 0; i < 100; i++) {
+    const pids = pidsIn(dirs);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A cgroup for one attempt: with the limits asked for, or for tracking alone when none are. Null when no
+ * cgroup can be made here (then an address-space rlimit stands in for a memory limit).
+ */
 export function createAttemptCgroup(name: string, limits: Limits): AttemptCgroup | null {
-  if (limits.memoryBytes === null && limits.cpu === null) return null;
+  const wantsLimits = limits.memoryBytes !== null || limits.cpu !== null;
+  // KAIROS_CGROUPS=off: never make cgroups (process groups and rlimits only).
+  if (process.env.KAIROS_CGROUPS === 'off') return null;
   const paths = ownPaths();
   // cgroup v2: one hierarchy at /sys/fs/cgroup.
   if (existsSync('/sys/fs/cgroup/cgroup.controllers') && paths.has('unified')) {
@@ -82,6 +122,8 @@ export function createAttemptCgroup(name: string, limits: Limits): AttemptCgroup
     return {
       procs: [join(dir, 'cgroup.procs')],
       description: 'cgroup v2',
+      limited: wantsLimits,
+      killAll: () => killAllIn([dir], existsSync(join(dir, 'cgroup.kill')) ? join(dir, 'cgroup.kill') : null),
       oomKilled: () => /oom_kill (\d+)/.test(safeRead(join(dir, 'memory.events'))) && Number(/oom_kill (\d+)/.exec(safeRead(join(dir, 'memory.events')))?.[1]) > 0,
       remove: () => removeDir(dir),
     };
@@ -118,15 +160,54 @@ export function createAttemptCgroup(name: string, limits: Limits): AttemptCgroup
     }
     procs.push(join(cpuDir, 'cgroup.procs'));
   }
+  // Tracking: the pids hierarchy (or the memory one we made) holds every descendant.
+  if (memDir === null) {
+    const pidsDir = v1('pids', 'pids');
+    if (pidsDir) procs.push(join(pidsDir, 'cgroup.procs'));
+  }
+  if (procs.length === 0) return null;
   const md = memDir;
+  const tracked = made.filter((d) => d.includes('/memory/') || d.includes('/pids/'));
   return {
     procs,
     description: 'cgroup v1',
+    limited: wantsLimits,
+    killAll: () => killAllIn(tracked, null),
     oomKilled: () => md !== null && Number(/oom_kill (\d+)/.exec(safeRead(join(md, 'memory.oom_control')))?.[1] ?? 0) > 0,
     remove: async () => {
       for (const d of made) await removeDir(d);
     },
   };
+}
+
+/** Names of a worker's attempt cgroups start with this; a restarted worker cleans up only its own. */
+export function cgroupPrefix(workerId: string): string {
+  return `kairos-${createHash('sha256').update(workerId).digest('hex').slice(0, 10)}`;
+}
+
+/** Kills what is left in the cgroups a previous incarnation of this worker made, and removes them. */
+export async function cleanupStaleCgroups(workerId: string): Promise<number> {
+  const prefix = cgroupPrefix(workerId) + '-';
+  const paths = ownPaths();
+  const parents = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    ? [join('/sys/fs/cgroup', paths.get('unified') ?? '/')]
+    : [['memory', 'memory'], ['pids', 'pids'], ['cpu', existsSync('/sys/fs/cgroup/cpu') ? 'cpu' : 'cpu,cpuacct']].flatMap(([c, m]) => (paths.has(c ?? '') ? [join('/sys/fs/cgroup', m ?? '', paths.get(c ?? '') ?? '/')] : []));
+  let found = 0;
+  for (const parent of parents) {
+    let names: string[];
+    try {
+      names = readdirSync(parent).filter((n) => n.startsWith(prefix));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      found++;
+      const dir = join(parent, n);
+      await killAllIn([dir], existsSync(join(dir, 'cgroup.kill')) ? join(dir, 'cgroup.kill') : null);
+      await removeDir(dir);
+    }
+  }
+  return found;
 }
 
 function safeRead(file: string): string {
