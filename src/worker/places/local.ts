@@ -59,6 +59,23 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/** What a launcher knows of a job it started, enough to end it when the launcher itself dies. */
+export interface StartedJob {
+  readonly pid: number | null;
+  readonly rejectStart: (e: Error) => void;
+  readonly resolveExit: (e: ProcessExit) => void;
+}
+
+/** The launcher died under its jobs: they are killed (it does so on the way out, or this does) and ended. */
+export function endOrphanedJobs(jobs: Map<string, StartedJob>): void {
+  for (const [id, j] of jobs) {
+    if (j.pid !== null) signalGroup(j.pid, 'SIGKILL');
+    j.rejectStart(new Error('the launcher process exited'));
+    j.resolveExit({ exitCode: 137, signal: 'SIGKILL' });
+    jobs.delete(id);
+  }
+}
+
 /** Kills a process group left by an earlier incarnation of this worker, if its leader is the same process. */
 export function killStaleGroup(pid: number, procStart: string | null): boolean {
   if (procStart === null || processStartTime(pid) !== procStart) return false;
@@ -103,13 +120,7 @@ export class NodeLauncher implements Launcher {
     child.on('message', (m: Out) => this.onMessage(m));
     child.on('exit', () => {
       if (this.child === child) this.child = null;
-      // The launcher died under its jobs: they are killed (it does so on the way out, or we do here).
-      for (const [id, p] of this.pending) {
-        if (p.pid !== null) signalGroup(p.pid, 'SIGKILL');
-        p.rejectStart(new Error('the launcher process exited'));
-        p.resolveExit({ exitCode: 137, signal: 'SIGKILL' });
-        this.pending.delete(id);
-      }
+      endOrphanedJobs(this.pending);
     });
     this.child = child;
     return child;

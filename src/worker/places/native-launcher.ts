@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { newId } from '../../model/ids.js';
 import { LineSplitter } from '../lines.js';
-import { processStartTime, signalGroup, type Launcher, type LaunchSpec, type LocalProcess, type ProcessExit } from './local.js';
+import { endOrphanedJobs, processStartTime, type Launcher, type LaunchSpec, type LocalProcess, type ProcessExit } from './local.js';
 
 const SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };
 const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(SIGNALS).map(([k, v]) => [v, k]));
@@ -60,12 +60,7 @@ export class NativeLauncher implements Launcher {
     child.on('exit', () => {
       if (this.child === child) this.child = null;
       this.buf = Buffer.alloc(0);
-      for (const [id, j] of this.jobs) {
-        if (j.pid !== null) signalGroup(j.pid, 'SIGKILL');
-        j.rejectStart(new Error('the launcher process exited'));
-        j.resolveExit({ exitCode: 137, signal: 'SIGKILL' });
-        this.jobs.delete(id);
-      }
+      endOrphanedJobs(this.jobs);
     });
     this.child = child;
     return child;
