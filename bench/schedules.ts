@@ -46,7 +46,7 @@ async function main() {
   console.log(`bench:schedules: ${SCHEDULES} schedules every minute, ${BOUNDARIES} minute boundaries, ${cpus().length} cores, node ${process.version}`);
   const dir = mkdtempSync(join(tmpdir(), 'kairos-bench-schedules-'));
   let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
   try {
     const t0 = performance.now();
     const db = await openSqlite(join(dir, 'data', 'kairos.db'));
