@@ -139,6 +139,7 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
         job: c.run.job,
         trigger: c.run.trigger,
         scheduledFor: c.run.scheduled_for === null ? null : Number(c.run.scheduled_for),
+        timezone: spec.schedule?.timezone ?? manifest.defaults.timezone,
         params: JSON.parse(c.run.params_json) as Assignment['run']['params'],
         maxAttempts: spec.retries.max + 1,
       },

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
+import { localDate } from '../model/cron/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
 import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
 
@@ -214,6 +215,9 @@ export class AttemptRunner {
       KAIROS_JOB: a.run.job,
       KAIROS_ATTEMPT: String(a.lease.attempt),
       KAIROS_SCHEDULED_FOR: new Date(a.run.scheduledFor ?? Date.now()).toISOString(),
+      // The logical time's calendar date where the schedule lives: "the day this run is for".
+      KAIROS_SCHEDULED_DATE: localDate(a.run.timezone, a.run.scheduledFor ?? Date.now()),
+      KAIROS_TIMEZONE: a.run.timezone,
       KAIROS_OUTPUT: paths.output,
       KAIROS_ARTIFACTS: paths.artifacts,
       KAIROS_DEPLOYMENT: a.deploymentId,

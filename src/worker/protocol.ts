@@ -20,6 +20,8 @@ export interface Assignment {
     readonly job: string;
     readonly trigger: string;
     readonly scheduledFor: number | null;
+    /** The zone the run's logical time is read in: its schedule's, else the project's default. */
+    readonly timezone: string;
     readonly params: Readonly<Record<string, ParamValue>>;
     readonly maxAttempts: number;
   };

@@ -21,6 +21,11 @@ jobs:
     run: "echo before-exit; exit 3"
   hello:
     run: ["sh", "-c", "echo hello from $KAIROS_JOB run $KAIROS_RUN_ID attempt $KAIROS_ATTEMPT; echo to-stderr >&2"]
+  dated:
+    run: ["sh", "-c", "echo $KAIROS_SCHEDULED_FOR $KAIROS_SCHEDULED_DATE $KAIROS_TIMEZONE"]
+    schedule:
+      cron: "0 23 * * *"
+      timezone: Pacific/Auckland
   slow:
     run: "sleep 300 & echo $! >> $KAIROS_ARTIFACTS/pids; sleep 300 & echo $! >> $KAIROS_ARTIFACTS/pids; echo started; wait"
     timeout: 1s
@@ -96,6 +101,16 @@ describe('kairos on one machine', () => {
       ['stdout', 'hello from hello run X attempt 1'],
       ['stderr', 'to-stderr'],
     ]);
+  });
+
+  test('a run knows its logical time and that time\'s date in its schedule\'s zone', async () => {
+    const run = await client.createRun('dated', {});
+    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    const [iso, date, zone] = ((await client.logs(run.id)).lines[0]?.line ?? '').split(' ');
+    assert.equal(iso, run.scheduled_for);
+    assert.equal(zone, 'Pacific/Auckland');
+    const expected = new Intl.DateTimeFormat('en-CA', { timeZone: 'Pacific/Auckland', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso ?? ''));
+    assert.equal(date, expected);
   });
 
   test('a run past its timeout ends timed_out and leaves no process behind, grandchildren included', async () => {
