@@ -43,13 +43,12 @@ export const COMMANDS: readonly Command[] = [
 ];
 
 function helpText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
   return [
     `kairos ${VERSION}: run data-science code right: right code, right place, right time.`,
     '',
     'usage: kairos COMMAND [options]',
     '',
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...COMMANDS.map((c) => `  kairos ${c.usage}\n      ${c.summary}`),
     '',
     'global options: --server URL (KAIROS_SERVER, default http://127.0.0.1:7070)  --token T (KAIROS_TOKEN)  --json',
     'exit status: 0 ok, 1 failed, 2 bad usage or invalid input; `kairos run` exits with the job\'s exit code.',
