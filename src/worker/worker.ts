@@ -91,6 +91,7 @@ export class Worker {
         // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
       } catch (err) {
+        if (!this.accepting) break; // the long-poll was aborted by stop()
         this.onError(err);
         await this.idle(1000);
       }
@@ -121,6 +122,7 @@ export class Worker {
         const next = free > 0 ? { workerId: this.opts.id, pools: this.opts.pools, max: free } : undefined;
         const more = await this.link.finish(lease, result, next);
         this.active.delete(a.run.id);
+        if (more.length > 0) this.armWatchdog();
         for (const m of more) this.run(m);
       },
     });
@@ -180,7 +182,10 @@ export class Worker {
     }
   }
 
-  /** Stops claiming work; waits up to `graceMs` for running attempts, then cancels what is left. */
+  /**
+   * Stops claiming work; waits up to `graceMs` for running attempts, then kills what is left and gives those
+   * attempts up (lost), so their runs are retried by policy.
+   */
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
     this.abort.abort();
