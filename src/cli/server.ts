@@ -4,6 +4,7 @@ import { listen } from '../api/http.js';
 import { Engine } from '../control/engine.js';
 import { openSqlite } from '../store/db.js';
 import { coerceError } from '../model/errors.js';
+import { tzdataVersion } from '../model/cron/index.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
@@ -25,7 +26,7 @@ export const serverCommand: Command = {
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token));
     engine.start();
-    io.err(`kairos: server at ${server.url} (SQLite ${dbUrl.slice(7)})\n`);
+    io.err(`kairos: server at ${server.url} (SQLite ${dbUrl.slice(7)}; tz database ${tzdataVersion()})\n`);
     await new Promise<void>((r) => {
       process.once('SIGINT', () => r());
       process.once('SIGTERM', () => r());

@@ -4,6 +4,7 @@ import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { startProgress } from './progress.js';
+import { tzdataVersion } from '../model/cron/index.js';
 import { parseDuration } from '../model/duration.js';
 
 /** `--lease 30s`: how long a worker's claim on an attempt lasts without a heartbeat. */
@@ -52,7 +53,7 @@ export const upCommand: Command = {
     } finally {
       progress.done();
     }
-    io.err(`kairos: up at ${up.url} (data in ${up.dataDir}); Ctrl-C to stop\n`);
+    io.err(`kairos: up at ${up.url} (data in ${up.dataDir}; tz database ${tzdataVersion()}); Ctrl-C to stop\n`);
     await new Promise<void>((resolveStop) => {
       let stopping = false;
       const onSignal = (sig: NodeJS.Signals) => {
