@@ -39,6 +39,11 @@ export async function openSqlite(file: string, opts: OpenOptions = {}): Promise<
   // Another process holding the write lock makes us wait, not fail: "database is locked" never reaches a user.
   raw.pragma('busy_timeout = 10000');
   raw.pragma('foreign_keys = ON');
+  // A larger page cache and memory-mapped reads: the scheduler's bursts (thousands of ticks at one instant)
+  // and log ingestion touch many pages at once; the defaults (2 MB cache) make them read pages again.
+  raw.pragma('cache_size = -65536');
+  raw.pragma('mmap_size = 268435456');
+  raw.pragma('temp_store = MEMORY');
   // Kysely prepares every statement afresh; preparing costs more than running our small queries, so keep
   // prepared statements by SQL text. Safe: better-sqlite3 runs each statement to completion synchronously.
   const statements = new Map<string, SqliteDatabase.Statement>();
