@@ -128,6 +128,11 @@ class LogShipper {
     else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.s.flushMs);
   }
 
+  /** Holds a fast producer back while many lines wait to be stored (the spool keeps the job itself going). */
+  pace(): Promise<void> {
+    return this.pending.length < 20_000 ? Promise.resolve() : this.flush();
+  }
+
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -246,6 +251,8 @@ export class AttemptRunner {
         cwd,
         env: this.env(paths),
         mkdirs: [paths.artifacts],
+        spool: `${paths.artifacts}.spool`,
+        pace: () => this.logs.pace(),
         ...(cgroup ? { cgroupProcs: cgroup.procs } : limits.memoryBytes !== null ? { rlimitAs: limits.memoryBytes } : {}),
         onLines: (stream, lines) => {
           for (const line of lines) this.logs.add(stream, line);

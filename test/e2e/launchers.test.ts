@@ -48,6 +48,31 @@ for (const kind of ['native', 'node'] as const) {
       assert.deepEqual(c.lines[3000], ['stdout', 'tail']);
     });
 
+    test('with a spool, a fast writer is never held back and every line still arrives in order', async () => {
+      const c = collect();
+      const spool = join(dir.path, `spool-${kind}`);
+      let paced = 0;
+      const p = await launcher.launch(
+        spec({
+          command: { kind: 'argv', argv: ['python3', '-c', "import sys\nfor i in range(200000): sys.stdout.write('line %d\\n' % i)\nsys.stderr.write('end\\n')"] },
+          spool,
+          pace: async () => {
+            paced++;
+          },
+          onLines: c.onLines,
+        }),
+      );
+      assert.equal((await p.exited).exitCode, 0);
+      const out = c.lines.filter(([s]) => s === 'stdout').map(([, l]) => l);
+      assert.equal(out.length, 200000);
+      out.forEach((l, i) => l === `line ${i}` || assert.fail(`line ${i} is ${l}`));
+      assert.deepEqual(c.lines.filter(([s]) => s === 'stderr'), [['stderr', 'end']]);
+      if (kind === 'native') {
+        assert.ok(paced > 0, 'the reader paced itself');
+        assert.equal(existsSync(spool), false, 'the spool is removed once read');
+      }
+    });
+
     test('creates the directories it is asked for before the process starts', async () => {
       const want = join(dir.path, 'a', 'b', 'c');
       const p = await launcher.launch(spec({ command: { kind: 'argv', argv: ['test', '-d', want] }, mkdirs: [want], onLines: () => {} }));

@@ -10,12 +10,19 @@
  *   worker → launcher   'L' id cwd mkdir argc argv... envc env... cgc cgroup.procs... u64(rlimit_as)
  *                                                                      start a job (mkdir may be ""); it joins
  *                                                                      the cgroups and takes the address-space
- *                                                                      limit (0: none) before it execs
+ *                                                                      limit (0: none) before it execs; then
+ *                                                                      optionally a spool path: output goes to
+ *                                                                      that file as records (u8 stream, u32
+ *                                                                      length, bytes) instead of 'O' frames
+ *                                                                      and 'P' frames announce its size, so a
+ *                                                                      job printing at full speed never waits
+ *                                                                      for the worker to keep up
  *                       'K' id u32(signal)                             signal the job's process group
  *                       'W' "" u32(ms)                                 watchdog: kill every job unless another
  *                                                                      'W' comes within ms (0 turns it off)
  *   launcher → worker   'S' id u32(pid) u64(start ms)                  started
  *                       'O' id u8(1 stdout | 2 stderr) bytes...        output
+ *                       'P' id u64(bytes)                              the spool holds this many bytes
  *                       'X' id i32(exit code) i32(signal)              exited (after its output)
  *                       'E' id message                                 could not start
  * When its stdin closes (the worker died or stopped), it kills every job's process group and exits. The
@@ -54,6 +61,9 @@ struct job {
   int exited;
   int code, sig;
   int64_t exited_at;
+  int spool;         /* output spool file, -1 when output is sent in 'O' frames */
+  uint64_t spooled;  /* bytes written to the spool */
+  int dirty;         /* spooled bytes not yet announced */
 };
 
 static struct job jobs[MAX_JOBS];
@@ -200,6 +210,12 @@ static void do_launch(const unsigned char *p, size_t n) {
     for (int i = 7; i >= 0; i--) rlimit_as = (rlimit_as << 8) | (unsigned char)s[i];
     s += 8;
   }
+  const char *spool_path = "";
+  if (s < end) {
+    const char *z = memchr(s, 0, (size_t)(end - s));
+    if (z) { spool_path = s; s = z + 1; }
+  }
+
   struct job *j = NULL;
   for (int i = 0; i < MAX_JOBS; i++)
     if (!jobs[i].used) { j = &jobs[i]; break; }
@@ -270,7 +286,21 @@ static void do_launch(const unsigned char *p, size_t n) {
     fail(id, what, err);
     return;
   }
+  int spool = -1;
+  if (spool_path[0]) {
+    spool = open(spool_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (spool < 0) {
+      int e = errno;
+      kill(-pid, SIGKILL);
+      close(po[0]);
+      close(pe[0]);
+      waitpid(pid, NULL, 0);
+      fail(id, spool_path, e);
+      return;
+    }
+  }
   memset(j, 0, sizeof *j);
+  j->spool = spool;
   j->used = 1;
   strcpy(j->id, id);
   j->pid = pid;
@@ -343,13 +373,34 @@ static void pump(struct job *j, int *fd, unsigned char stream) {
   buf[0] = stream;
   for (;;) {
     ssize_t r = read(*fd, buf + 1, sizeof buf - 1);
-    if (r > 0) { send_frame('O', j->id, buf, (size_t)r + 1); continue; }
+    if (r > 0) {
+      if (j->spool >= 0) {
+        unsigned char head[5];
+        head[0] = stream;
+        put_u32(head + 1, (uint32_t)r);
+        write_all(j->spool, head, 5);
+        write_all(j->spool, buf + 1, (size_t)r);
+        j->spooled += 5 + (uint64_t)r;
+        j->dirty = 1;
+      } else {
+        send_frame('O', j->id, buf, (size_t)r + 1);
+      }
+      continue;
+    }
     if (r < 0 && (errno == EINTR)) continue;
     if (r < 0 && errno == EAGAIN) return;
     close(*fd);
     *fd = -1;
     return;
   }
+}
+
+static void announce(struct job *j) {
+  if (!j->dirty) return;
+  unsigned char body[8];
+  for (int i = 0; i < 8; i++) body[i] = (unsigned char)((j->spooled >> (8 * i)) & 0xff);
+  send_frame('P', j->id, body, 8);
+  j->dirty = 0;
 }
 
 static void finish_if_done(struct job *j) {
@@ -360,6 +411,8 @@ static void finish_if_done(struct job *j) {
     if (j->out >= 0) { close(j->out); j->out = -1; }
     if (j->err >= 0) { close(j->err); j->err = -1; }
   }
+  announce(j);
+  if (j->spool >= 0) { close(j->spool); j->spool = -1; }
   unsigned char body[8];
   put_u32(body, (uint32_t)j->code);
   put_u32(body + 4, (uint32_t)j->sig);
@@ -435,6 +488,6 @@ int main(void) {
     }
     reap();
     for (int i = 0; i < MAX_JOBS; i++)
-      if (jobs[i].used) finish_if_done(&jobs[i]);
+      if (jobs[i].used) { announce(&jobs[i]); finish_if_done(&jobs[i]); }
   }
 }

@@ -20,6 +20,13 @@ export interface LaunchSpec {
   readonly cgroupProcs?: readonly string[];
   /** An address-space limit in bytes (RLIMIT_AS), where no cgroup could be used. */
   readonly rlimitAs?: number;
+  /**
+   * A file the native launcher spools the output to, so the job never waits for the worker; the worker reads
+   * it behind the job. (The Node.js launcher relays output directly and ignores it.)
+   */
+  readonly spool?: string;
+  /** Awaited between chunks of spooled output: lets the log's consumer hold the reader back. */
+  readonly pace?: () => Promise<void>;
   readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[]) => void;
 }
 

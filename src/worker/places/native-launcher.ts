@@ -3,15 +3,29 @@
  * as raw bytes and is split into lines here.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { newId } from '../../model/ids.js';
 import { LineSplitter } from '../lines.js';
 import { endOrphanedJobs, processStartTime, type Launcher, type LaunchSpec, type LocalProcess, type ProcessExit } from './local.js';
 
+const SPOOL_CHUNK = 1024 * 1024;
+
 const SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };
 const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(SIGNALS).map(([k, v]) => [v, k]));
 
+interface Spool {
+  readonly path: string;
+  fh: FileHandle | null;
+  offset: number;
+  target: number;
+  reading: boolean;
+  rest: Buffer;
+  exit: ProcessExit | null;
+}
+
 interface Job {
   readonly spec: LaunchSpec;
+  readonly spool: Spool | null;
   readonly out: LineSplitter;
   readonly err: LineSplitter;
   readonly exited: Promise<ProcessExit>;
@@ -106,19 +120,77 @@ export class NativeLauncher implements Launcher {
         if (body[0] === 1) j.out.push(body.subarray(1));
         else j.err.push(body.subarray(1));
         break;
+      case 'P':
+        if (j.spool) {
+          j.spool.target = Number(body.readBigUInt64LE(0));
+          void this.readSpool(id, j);
+        }
+        break;
       case 'X': {
-        j.out.end();
-        j.err.end();
         this.jobs.delete(id);
         const code = body.readInt32LE(0);
         const sig = body.readInt32LE(4);
-        j.resolveExit({ exitCode: code, signal: sig ? (SIGNAL_NAMES[sig] ?? `signal ${sig}`) : null });
+        const exit = { exitCode: code, signal: sig ? (SIGNAL_NAMES[sig] ?? `signal ${sig}`) : null };
+        if (j.spool) {
+          // The output is complete in the spool: the exit is reported once all of it has been read.
+          j.spool.exit = exit;
+          void this.readSpool(id, j);
+        } else {
+          j.out.end();
+          j.err.end();
+          j.resolveExit(exit);
+        }
         break;
       }
       case 'E':
         this.jobs.delete(id);
         j.rejectStart(new Error(body.toString('utf8').replace(/\0+$/, '')));
         break;
+    }
+  }
+
+  /** Reads a job's spool up to what the launcher announced, in order, behind the job. */
+  private async readSpool(id: string, j: Job): Promise<void> {
+    const sp = j.spool;
+    if (!sp || sp.reading) return;
+    sp.reading = true;
+    try {
+      const buf = Buffer.alloc(SPOOL_CHUNK);
+      while (sp.offset < sp.target) {
+        sp.fh ??= await open(sp.path, 'r');
+        const { bytesRead } = await sp.fh.read(buf, 0, Math.min(SPOOL_CHUNK, sp.target - sp.offset), sp.offset);
+        if (bytesRead === 0) break;
+        sp.offset += bytesRead;
+        let data: Buffer = sp.rest.length > 0 ? Buffer.concat([sp.rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+        let off = 0;
+        while (data.length - off >= 5) {
+          const len = data.readUInt32LE(off + 1);
+          if (data.length - off - 5 < len) break;
+          const chunk = data.subarray(off + 5, off + 5 + len);
+          if (data[off] === 1) j.out.push(chunk);
+          else j.err.push(chunk);
+          off += 5 + len;
+        }
+        sp.rest = Buffer.from(data.subarray(off));
+        data = Buffer.alloc(0);
+        await j.spec.pace?.();
+      }
+    } catch (err) {
+      j.spec.onLines('stderr', [`kairos: reading the output spool failed: ${(err as Error).message}`]);
+      sp.offset = sp.target;
+    } finally {
+      sp.reading = false;
+    }
+    if (sp.exit && sp.offset >= sp.target) {
+      j.out.end();
+      j.err.end();
+      await sp.fh?.close();
+      sp.fh = null;
+      await unlink(sp.path).catch(() => undefined);
+      j.resolveExit(sp.exit);
+      sp.exit = null;
+    } else if (sp.offset < sp.target) {
+      void this.readSpool(id, j);
     }
   }
 
@@ -134,7 +206,8 @@ export class NativeLauncher implements Launcher {
       const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
       const out = new LineSplitter((l) => spec.onLines('stdout', [l]));
       const err = new LineSplitter((l) => spec.onLines('stderr', [l]));
-      this.jobs.set(id, { spec, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
+      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, target: 0, reading: false, rest: Buffer.alloc(0), exit: null } : null;
+      this.jobs.set(id, { spec, spool, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().stdin.write(
         frame([
           Buffer.from('L'),
@@ -148,6 +221,7 @@ export class NativeLauncher implements Launcher {
           u32(spec.cgroupProcs?.length ?? 0),
           ...(spec.cgroupProcs ?? []).map(z),
           u64(spec.rlimitAs ?? 0),
+          z(spec.spool ?? ''),
         ]),
       );
     });
