@@ -61,7 +61,8 @@ struct job {
   int exited;
   int code, sig;
   int64_t exited_at;
-  int spool;         /* output spool file, -1 when output is sent in 'O' frames */
+  char *spool_path;  /* where output is spooled (NULL: sent in 'O' frames); the file is made on first output */
+  int spool;         /* the spool file once made, else -1 */
   uint64_t spooled;  /* bytes written to the spool */
   int dirty;         /* spooled bytes not yet announced */
 };
@@ -286,21 +287,9 @@ static void do_launch(const unsigned char *p, size_t n) {
     fail(id, what, err);
     return;
   }
-  int spool = -1;
-  if (spool_path[0]) {
-    spool = open(spool_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (spool < 0) {
-      int e = errno;
-      kill(-pid, SIGKILL);
-      close(po[0]);
-      close(pe[0]);
-      waitpid(pid, NULL, 0);
-      fail(id, spool_path, e);
-      return;
-    }
-  }
   memset(j, 0, sizeof *j);
-  j->spool = spool;
+  j->spool = -1;
+  j->spool_path = spool_path[0] ? strdup(spool_path) : NULL;
   j->used = 1;
   strcpy(j->id, id);
   j->pid = pid;
@@ -374,6 +363,10 @@ static void pump(struct job *j, int *fd, unsigned char stream) {
   for (;;) {
     ssize_t r = read(*fd, buf + 1, sizeof buf - 1);
     if (r > 0) {
+      if (j->spool_path && j->spool < 0) {
+        j->spool = open(j->spool_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (j->spool < 0) { free(j->spool_path); j->spool_path = NULL; } /* fall back to frames */
+      }
       if (j->spool >= 0) {
         unsigned char head[5];
         head[0] = stream;
@@ -413,6 +406,8 @@ static void finish_if_done(struct job *j) {
   }
   announce(j);
   if (j->spool >= 0) { close(j->spool); j->spool = -1; }
+  free(j->spool_path);
+  j->spool_path = NULL;
   unsigned char body[8];
   put_u32(body, (uint32_t)j->code);
   put_u32(body + 4, (uint32_t)j->sig);

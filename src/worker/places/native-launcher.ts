@@ -155,8 +155,10 @@ export class NativeLauncher implements Launcher {
     if (!sp || sp.reading) return;
     sp.reading = true;
     try {
-      const buf = Buffer.alloc(SPOOL_CHUNK);
+      // Allocated only when there is output to read: most short jobs print little or nothing.
+      let buf: Buffer | null = null;
       while (sp.offset < sp.target) {
+        buf ??= Buffer.allocUnsafe(SPOOL_CHUNK);
         sp.fh ??= await open(sp.path, 'r');
         const { bytesRead } = await sp.fh.read(buf, 0, Math.min(SPOOL_CHUNK, sp.target - sp.offset), sp.offset);
         if (bytesRead === 0) break;
@@ -184,9 +186,11 @@ export class NativeLauncher implements Launcher {
     if (sp.exit && sp.offset >= sp.target) {
       j.out.end();
       j.err.end();
-      await sp.fh?.close();
-      sp.fh = null;
-      await unlink(sp.path).catch(() => undefined);
+      if (sp.fh) {
+        await sp.fh.close();
+        sp.fh = null;
+        await unlink(sp.path).catch(() => undefined);
+      }
       j.resolveExit(sp.exit);
       sp.exit = null;
     } else if (sp.offset < sp.target) {
