@@ -107,7 +107,7 @@ export async function backfill(ctx: Ctx, req: BackfillRequest): Promise<Backfill
     const created: RunRow[] = [];
     for (const t of p.planned) {
       created.push(
-        await insertRun(ctx, trx, dep, spec, { id: newId(now), job: spec.name, trigger: 'backfill', scheduledFor: t, scheduleId: id, serial }, params.values, now),
+        await insertRun(trx, dep, spec, { id: newId(now), job: spec.name, trigger: 'backfill', scheduledFor: t, scheduleId: id, serial }, params.values, now),
       );
     }
     return { ...p, created };

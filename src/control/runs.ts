@@ -45,7 +45,6 @@ export async function jobOf(ctx: Ctx, dep: DeploymentRow, job: string, q: Q = ct
 
 /** Inserts a queued run (inside the caller's transaction). Parameters are validated before anything is written. */
 export async function insertRun(
-  ctx: Ctx,
   trx: Q,
   dep: DeploymentRow,
   spec: CompiledJob,
@@ -87,7 +86,7 @@ export async function createRun(ctx: Ctx, req: CreateRunRequest): Promise<RunRow
   const spec = await jobOf(ctx, dep, req.job);
   const resolved = resolveParams(spec, req.params ?? {});
   if (!resolved.ok) throw new KairosError('invalid_params', resolved.errors.join('; '), { errors: resolved.errors });
-  const row = await ctx.db.tx((trx) => insertRun(ctx, trx, dep, spec, req, resolved.values, ctx.now()));
+  const row = await ctx.db.tx((trx) => insertRun(trx, dep, spec, req, resolved.values, ctx.now()));
   ctx.bus.emit('run', { id: row.id, state: row.state });
   ctx.bus.emit('work');
   return row;
@@ -135,7 +134,7 @@ export async function rerun(ctx: Ctx, id: string): Promise<RunRow> {
   const spec = await jobOf(ctx, dep, original.job);
   const values = JSON.parse(original.params_json) as Record<string, ParamValue>;
   const row = await ctx.db.tx((trx) =>
-    insertRun(ctx, trx, dep, spec, { job: original.job, trigger: 'rerun', scheduledFor: original.scheduled_for, rerunOf: original.id }, values, ctx.now()),
+    insertRun(trx, dep, spec, { job: original.job, trigger: 'rerun', scheduledFor: original.scheduled_for, rerunOf: original.id }, values, ctx.now()),
   );
   ctx.bus.emit('run', { id: row.id, state: row.state });
   ctx.bus.emit('work');

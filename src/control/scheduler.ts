@@ -326,7 +326,7 @@ async function decideDue(
     }
     const runId = newId(now);
     record(d.instant, firedOutcome(now - d.instant), d.catchup ? (cause === 'pause' ? 'catch-up after a pause' : 'catch-up') : null, runId);
-    await insertRun(ctx, trx, dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.values, now);
+    await insertRun(trx, dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.values, now);
     created.push(runId);
     firedInBatch++;
   }

@@ -102,7 +102,6 @@ class LogShipper {
   stale = false;
 
   constructor(
-    private readonly link: ControlLink,
     private readonly a: Assignment,
     private readonly s: AttemptSettings,
     private readonly onStale: () => void,
@@ -182,7 +181,7 @@ export class AttemptRunner {
     private readonly a: Assignment,
     private readonly s: AttemptSettings,
   ) {
-    this.logs = new LogShipper(link, a, s, () => this.kill('lease lost: another attempt may own this run now'));
+    this.logs = new LogShipper(a, s, () => this.kill('lease lost: another attempt may own this run now'));
     this.done = this.run();
   }
 
