@@ -10,7 +10,7 @@ import { chmod, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/prom
 import { isAbsolute, join, normalize, posix } from 'node:path';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
-import { bundleDir, scanProject, type BundleEntry } from './bundle.js';
+import { bundleDir, bundleHashLine, scanProject, type BundleEntry } from './bundle.js';
 
 export const BUNDLE_LIMITS = { maxFiles: 100_000, maxBytes: 2 * 1024 * 1024 * 1024, maxFileBytes: 1024 * 1024 * 1024 } as const;
 
@@ -97,7 +97,7 @@ export async function receiveBundle(source: AsyncIterable<Buffer>, dataDir: stri
         buf = buf.subarray(nl + 1);
         checkBundlePath(entry.path);
         if (++files > BUNDLE_LIMITS.maxFiles) throw new KairosError('invalid_input', `bundle has more than ${BUNDLE_LIMITS.maxFiles} files`);
-        total.update(`${entry.kind}\0${entry.path}\0${entry.mode.toString(8)}\0${entry.sha256}\n`);
+        total.update(bundleHashLine(entry));
         if (entry.kind === 'symlink') {
           checkLinkTarget(entry.path, entry.target ?? '');
           if (createHash('sha256').update(entry.target ?? '').digest('hex') !== entry.sha256) throw new KairosError('invalid_input', `bundle link ${entry.path} is corrupt`);

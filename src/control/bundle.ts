@@ -86,8 +86,13 @@ export async function scanProject(root: string, extraIgnores: readonly string[] 
   }
   await walk(root, '', []);
   const h = createHash('sha256');
-  for (const e of entries) h.update(`${e.kind}\0${e.path}\0${e.mode.toString(8)}\0${e.sha256}\n`);
+  for (const e of entries) h.update(bundleHashLine(e));
   return { root, entries, hash: h.digest('hex'), totalBytes };
+}
+
+/** What one entry contributes to the bundle's hash (the sender and every receiver compute it alike). */
+export function bundleHashLine(e: Pick<BundleEntry, 'kind' | 'path' | 'mode' | 'sha256'>): string {
+  return `${e.kind}\0${e.path}\0${e.mode.toString(8)}\0${e.sha256}\n`;
 }
 
 export function bundleDir(dataDir: string, hash: string): string {

@@ -236,16 +236,8 @@ export async function appendLogsMany(ctx: Ctx, items: readonly { lease: LeaseRef
 }
 
 export async function appendLogs(ctx: Ctx, lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
-  if (lines.length === 0) return;
-  await ctx.db.tx(async (trx) => {
-    await requireLiveAttempt(trx, lease);
-    await insertLogLines(
-      trx,
-      lines.map((l) => ({ run_id: lease.runId, seq: l.seq, attempt: lease.attempt, ts: l.ts, stream: l.stream, line: l.line })),
-    );
-  });
-  const last = lines[lines.length - 1];
-  if (last) ctx.bus.emit('logs', { runId: lease.runId, seq: last.seq });
+  const { stale } = await appendLogsMany(ctx, [{ lease, lines }]);
+  if (stale.length > 0) throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
 }
 
 /** Ends an attempt and moves the run on: to a terminal state, or back to the queue for a retry. */

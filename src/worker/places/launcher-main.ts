@@ -10,6 +10,7 @@
  * worker that holds its lease unnoticed.
  */
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { LineSplitter } from '../lines.js';
 
@@ -18,7 +19,6 @@ type In =
   | { t: 'signal'; id: string; signal: NodeJS.Signals }
   | { t: 'watchdog'; ms: number };
 
-const SIGNAL_NUMBERS: Readonly<Partial<Record<string, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 const groups = new Map<string, number>();
 
 function send(msg: unknown): void {
@@ -108,7 +108,7 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
     send({ t: 'started', id: m.id, pid, procStart: startTime(pid), at: Date.now() });
   });
   child.on('exit', (code, signal) => {
-    exit = { exitCode: code ?? 128 + (signal ? (SIGNAL_NUMBERS[signal] ?? 0) : 0), signal };
+    exit = { exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), signal };
     // Whatever the command left running in its group goes with it; then its pipes close.
     if (child.pid) killGroup(child.pid, 'SIGKILL');
     // A process that left the group (setsid) may still hold the pipes: don't wait for it forever.

@@ -4,14 +4,14 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { newId } from '../../model/ids.js';
 import { LineSplitter } from '../lines.js';
 import { endOrphanedJobs, processStartTime, type Launcher, type LaunchSpec, type LocalProcess, type ProcessExit } from './local.js';
 
 const SPOOL_CHUNK = 1024 * 1024;
 
-const SIGNALS: Readonly<Partial<Record<NodeJS.Signals, number>>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19 };
-const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(SIGNALS).map(([k, v]) => [v, k]));
+const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(constants.signals).map(([k, v]) => [v, k]));
 
 interface Spool {
   readonly path: string;
@@ -110,7 +110,7 @@ export class NativeLauncher implements Launcher {
           startedAt: at,
           exited: j.exited,
           signalGroup: (signal) => {
-            const n = SIGNALS[signal];
+            const n = constants.signals[signal];
             if (n !== undefined) this.child?.stdin.write(frame([Buffer.from('K'), z(id), u32(n)]));
           },
         });
