@@ -149,6 +149,9 @@ const m0001: Migration = {
   },
 };
 
+// Numbers are handed out in order; each migration is one entry here (later ones may live in their own files).
+// Reserved while work is in flight: 0002 log chunks, 0003 auth (tokens, secrets, deploy records),
+// 0004 environments, 0005 alerts, 0006 PostgreSQL-only additions.
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': m0001,
 };
