@@ -6,7 +6,8 @@
 import { KairosError } from '../model/errors.js';
 import { newToken } from '../model/ids.js';
 import { transition, type AttemptOutcome, type RunState } from '../model/run-state.js';
-import { expiredAttempts, getAttempt, getRun, insertLogLines, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
+import { insertLogChunk } from '../store/logs.js';
+import { expiredAttempts, getAttempt, getRun, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
 import type { RunsTable } from '../store/schema.js';
 import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import type { Ctx } from './context.js';
@@ -226,7 +227,7 @@ export async function appendLogsMany(ctx: Ctx, items: readonly { lease: LeaseRef
         stale.push(lease);
         continue;
       }
-      await insertLogLines(trx, lines.map((l) => ({ run_id: lease.runId, seq: l.seq, attempt: lease.attempt, ts: l.ts, stream: l.stream, line: l.line })));
+      await insertLogChunk(trx, lease.runId, lease.attempt, lines);
       const last = lines[lines.length - 1];
       if (last) stored.push({ runId: lease.runId, seq: last.seq });
     }

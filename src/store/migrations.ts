@@ -149,11 +149,59 @@ const m0001: Migration = {
   },
 };
 
+/**
+ * Log lines are stored in chunks (one row per shipped batch) instead of a row per line; existing lines move
+ * over as one-line chunks.
+ */
+const m0002: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('log_chunks')
+      .addColumn('run_id', 'varchar(40)', (c) => c.notNull())
+      .addColumn('first_seq', 'bigint', (c) => c.notNull())
+      .addColumn('last_seq', 'bigint', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('count', 'integer', (c) => c.notNull())
+      .addColumn('ts0', 'bigint', (c) => c.notNull())
+      .addColumn('ts_deltas', 'text', (c) => c.notNull())
+      .addColumn('streams', 'text', (c) => c.notNull())
+      .addColumn('seqs', 'text')
+      .addColumn('enc', 'integer', (c) => c.notNull())
+      .addColumn('lines', 'text', (c) => c.notNull())
+      .addColumn('bytes', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('log_chunks_pk', ['run_id', 'last_seq'])
+      .execute();
+    await db
+      .insertInto('log_chunks')
+      .columns(['run_id', 'first_seq', 'last_seq', 'attempt', 'count', 'ts0', 'ts_deltas', 'streams', 'seqs', 'enc', 'lines', 'bytes'])
+      .expression(
+        db.selectFrom('log_lines').select((eb) => [
+          'run_id',
+          'seq',
+          eb.ref('seq').as('last_seq'),
+          'attempt',
+          eb.lit(1).as('count'),
+          'ts',
+          eb.val('').as('ts_deltas'),
+          eb.case().when('stream', '=', 'stdout').then('o').when('stream', '=', 'stderr').then('e').else('s').end().as('streams'),
+          eb.lit(null).as('seqs'),
+          // One line per chunk: encode it as a JSON array only when it holds a newline (never, for process output).
+          eb.lit(0).as('enc'),
+          'line',
+          eb.fn('length', ['line']).as('bytes'),
+        ]),
+      )
+      .execute();
+    await db.schema.dropTable('log_lines').execute();
+  },
+};
+
 // Numbers are handed out in order; each migration is one entry here (later ones may live in their own files).
 // Reserved while work is in flight: 0002 log chunks, 0003 auth (tokens, secrets, deploy records),
 // 0004 environments, 0005 alerts, 0006 PostgreSQL-only additions.
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': m0001,
+  '0002_log_chunks': m0002,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,11 +1,11 @@
 /** Queries over runs, attempts, logs and outputs. Callers pass the handle: the database or a transaction. */
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { AttemptsTable, Database, LogLinesTable, RunsTable } from './schema.js';
+import type { AttemptsTable, Database, RunsTable } from './schema.js';
+export { maxLogSeq, readLogLines, type LogLineRow } from './logs.js';
 
 export type Q = Kysely<Database>;
 export type RunRow = Selectable<RunsTable>;
 export type AttemptRow = Selectable<AttemptsTable>;
-export type LogLineRow = Selectable<LogLinesTable>;
 
 export async function getRun(q: Q, id: string): Promise<RunRow | undefined> {
   return q.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
@@ -101,25 +101,6 @@ export async function expiredAttempts(q: Q, now: number): Promise<AttemptRow[]> 
 
 export async function liveAttemptsOfWorker(q: Q, workerId: string): Promise<AttemptRow[]> {
   return q.selectFrom('attempts').selectAll().where('state', '=', 'running').where('worker_id', '=', workerId).execute();
-}
-
-export async function insertLogLines(q: Q, rows: readonly LogLineRow[]): Promise<void> {
-  // SQLite caps bound variables per statement; 6 columns × 150 rows stays far below it.
-  for (let i = 0; i < rows.length; i += 150) {
-    await q.insertInto('log_lines').values(rows.slice(i, i + 150)).onConflict((oc) => oc.doNothing()).execute();
-  }
-}
-
-export async function readLogLines(q: Q, runId: string, afterSeq: number, limit: number, attempt?: number): Promise<LogLineRow[]> {
-  let query = q.selectFrom('log_lines').selectAll().where('run_id', '=', runId).where('seq', '>', afterSeq);
-  if (attempt !== undefined) query = query.where('attempt', '=', attempt);
-  const rows = await query.orderBy('seq').limit(limit).execute();
-  return rows.map((r) => ({ ...r, seq: Number(r.seq), ts: Number(r.ts) }));
-}
-
-export async function maxLogSeq(q: Q, runId: string): Promise<number> {
-  const row = await q.selectFrom('log_lines').select((eb) => eb.fn.max('seq').as('s')).where('run_id', '=', runId).executeTakeFirst();
-  return row?.s == null ? 0 : Number(row.s);
 }
 
 /** Every column of runs, in insert order. The type check below fails to compile when a column is not listed. */

@@ -83,13 +83,20 @@ export interface AttemptsTable {
   proc_start: string | null;
 }
 
-export interface LogLinesTable {
+/** A batch of one attempt's log lines (see src/store/logs.ts for the encoding). */
+export interface LogChunksTable {
   run_id: string;
-  seq: number;
+  first_seq: number;
+  last_seq: number;
   attempt: number;
-  ts: number;
-  stream: string;
-  line: string;
+  count: number;
+  ts0: number;
+  ts_deltas: string;
+  streams: string;
+  seqs: string | null;
+  enc: number;
+  lines: string;
+  bytes: number;
 }
 
 export interface MetricsTable {
@@ -127,7 +134,7 @@ export interface Database {
   ticks: TicksTable;
   runs: RunsTable;
   attempts: AttemptsTable;
-  log_lines: LogLinesTable;
+  log_chunks: LogChunksTable;
   metrics: MetricsTable;
   artifacts: ArtifactsTable;
   workers: WorkersTable;
