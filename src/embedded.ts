@@ -24,8 +24,10 @@ export interface EmbeddedOptions {
   readonly token?: string | null;
   readonly concurrency?: number;
   readonly leaseMs?: number;
-  /** Per-run log cap in lines (default 1,000,000); past it, one truncation marker and nothing more. */
+  /** Per-run log cap in lines (default 50 million); past it, one truncation marker and nothing more. */
   readonly maxLogLines?: number;
+  /** Per-run log cap in bytes (default 2 GiB). */
+  readonly maxLogBytes?: number;
   readonly watch?: boolean;
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
@@ -94,6 +96,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     version: VERSION,
     leaseMs,
     ...(opts.maxLogLines !== undefined ? { maxLogLines: opts.maxLogLines } : {}),
+    ...(opts.maxLogBytes !== undefined ? { maxLogBytes: opts.maxLogBytes } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
   });
   await worker?.start();

@@ -81,6 +81,13 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'lines', ...json({ type: 'object', properties: { lines: { type: 'array', items: { $ref: '#/components/schemas/LogLine' } }, next_after: { type: 'integer' }, state: { type: 'string' }, more: { type: 'boolean' } } }) }, ...errors },
         },
       },
+      '/api/v1/runs/{id}/logs/text': {
+        get: {
+          summary: "The whole log as plain text, one stored line per line, streamed; `stream` keeps one of stdout, stderr, system",
+          parameters: [idParam, { name: 'stream', in: 'query', schema: { type: 'string', enum: ['stdout', 'stderr', 'system'] } }, { name: 'attempt', in: 'query', schema: { type: 'integer' } }],
+          responses: { '200': { description: 'text', content: { 'text/plain': {} } }, ...errors },
+        },
+      },
       '/api/v1/runs/{id}/logs/stream': {
         get: {
           summary: 'The live log as newline-delimited JSON: {"type":"line",...} objects, then {"type":"end","state","exit_code"}',

@@ -184,6 +184,34 @@ export function createApi(opts: ApiOptions): Hono {
     return c.json({ lines: lines.map(logLineView), next_after: last ? Number(last.seq) : after, state: run.state, more: lines.length === limit });
   });
 
+  // The whole log as plain text (one line per stored line), streamed: for downloads and for checking a big
+  // log byte for byte. `stream` keeps one stream only (stdout, stderr or system).
+  app.get('/api/v1/runs/:id/logs/text', async (c) => {
+    const run = await requireRun(db, c.req.param('id'));
+    const only = c.req.query('stream');
+    if (only !== undefined && only !== 'stdout' && only !== 'stderr' && only !== 'system') {
+      throw new KairosError('invalid_input', `query parameter "stream" must be stdout, stderr or system, got "${only}"`);
+    }
+    const attemptQ = c.req.query('attempt');
+    const attempt = attemptQ ? intParam(c, 'attempt', 1, 1, 1000) : undefined;
+    c.header('content-type', 'text/plain; charset=utf-8');
+    c.header('cache-control', 'no-store');
+    return stream(c, async (s) => {
+      let closed = false;
+      s.onAbort(() => {
+        closed = true;
+      });
+      for (let after = 0; !closed; ) {
+        const lines = await readLogLines(db, run.id, after, 20_000, attempt);
+        if (lines.length === 0) break;
+        after = lines[lines.length - 1]!.seq;
+        let text = '';
+        for (const l of lines) if (only === undefined || l.stream === only) text += l.line + '\n';
+        if (text.length > 0) await s.write(text);
+      }
+    });
+  });
+
   // Live log: newline-delimited JSON. Resumes after `after` (the last seq the follower has), so a follower
   // that reconnects gets no gap and no duplicate. Ends with {"type":"end"} once the run is terminal.
   app.get('/api/v1/runs/:id/logs/stream', async (c) => {

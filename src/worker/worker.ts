@@ -13,6 +13,13 @@ import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import type { Assignment, ControlLink } from './protocol.js';
 
+/**
+ * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
+ * printing a gigabyte keeps every line; a runaway job still cannot fill the store.
+ */
+export const DEFAULT_MAX_LOG_LINES = 50_000_000;
+export const DEFAULT_MAX_LOG_BYTES = 2 * 1024 * 1024 * 1024;
+
 export interface WorkerOptions {
   readonly id: string;
   readonly pools: readonly string[];
@@ -114,8 +121,8 @@ export class Worker {
       logs: this.logBatcher,
       ready,
       flushMs: this.opts.flushMs ?? 200,
-      maxLogLines: this.opts.maxLogLines ?? 1_000_000,
-      maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
+      maxLogLines: this.opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
+      maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;
