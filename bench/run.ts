@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openSqlite } from '../src/store/db.js';
 import { KairosClient } from '../src/api/client.js';
+import { quantile, writeDocSection, writeResults } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 2000);
@@ -17,11 +18,6 @@ const LATENCY_RUNS = Number(process.env.KAIROS_BENCH_LATENCY_RUNS ?? 1000);
 // The embedded worker's default capacity on this machine: max(4, 2 × cores).
 const CONCURRENCY = Number(process.env.KAIROS_BENCH_CONCURRENCY ?? Math.max(4, cpus().length * 2));
 
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
 
 async function closedLoop(n: number, concurrency: number, one: () => Promise<void>): Promise<number> {
   let next = 0;
@@ -138,14 +134,10 @@ async function main() {
   const ratio = k.throughput / base.throughput;
   console.log(`ratio kairos/baseline: ${ratio.toFixed(2)} (target ≥ 0.5); dispatch p99 target < 20 ms`);
   const results = { date: new Date().toISOString(), runs: RUNS, concurrency: CONCURRENCY, cores: cpus().length, node: process.version, baseline: base, kairos: k, ratio };
-  mkdirSync(join(ROOT, 'bench'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  const md = `# Benchmarks
+  writeResults('results.json', results);
+  const md = `## Ad-hoc runs through the embedded default
 
-Measured by \`npm run bench\` (bench/run.ts); raw figures in \`bench/results.json\`. Each run of the
-benchmark measures its own baseline on the same machine, so the ratio is what to compare across machines.
-
-## Ad-hoc runs through the embedded default
+Measured by \`npm run bench\` (bench/run.ts); raw figures in \`bench/results.json\`.
 
 \`kairos up\` runs as its own process with a local worker of capacity ${CONCURRENCY} (the default on this
 machine: max(4, 2 × cores)) and SQLite in WAL mode; the benchmark process is only an HTTP client.
@@ -169,8 +161,8 @@ Machine: ${cpus().length} cores, Node ${process.version}; run on ${results.date.
   p50 **${k.dispatchP50} ms**, p99 **${k.dispatchP99} ms** (target p99 < 20 ms). Of that, created → claimed by
   the worker: p50 ${k.claimP50} ms, p99 ${k.claimP99} ms.
 `;
-  writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md);
-  console.log('wrote bench/results.json and docs/benchmarks.md');
+  writeDocSection('bench/run.ts', md);
+  console.log('wrote bench/results.json and its section of docs/benchmarks.md');
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,7 @@
  * Writes bench/results-schedules.json and its own section of docs/benchmarks.md (after bench/run.ts wrote it).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { quantile, writeDocSection } from './report.js';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,11 +21,6 @@ const SCHEDULES = Number(process.env.KAIROS_BENCH_SCHEDULES ?? 10_000);
 const BOUNDARIES = Number(process.env.KAIROS_BENCH_BOUNDARIES ?? 3);
 const MINUTE = 60_000;
 
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
 
 function stats(values: number[]) {
   const s = [...values].sort((a, b) => a - b);
@@ -132,14 +128,11 @@ async function main() {
   }
 }
 
-const BEGIN = '<!-- bench/schedules.ts: begin -->';
-const END = '<!-- bench/schedules.ts: end -->';
 
 function writeSection(r: { schedules: number; boundaries: number; cores: number; node: string; date: string; ticks: number; expected_ticks: number; runs: number; outcomes: Record<string, number>; ledger_lateness_ms: ReturnType<typeof stats>; committed_lateness_ms: ReturnType<typeof stats>; rss_mb: { at_start_of_scheduling: number; peak: number }; per_boundary: { cpu_ms: number; wall_ms: number; ledger_p99_ms?: number }[] }, ok: boolean): void {
   const l = r.ledger_lateness_ms;
   const c = r.committed_lateness_ms;
-  const section = `${BEGIN}
-## ${r.schedules.toLocaleString('en-US')} schedules firing every minute
+  const section = `## ${r.schedules.toLocaleString('en-US')} schedules firing every minute
 
 Measured by \`npm run bench:schedules\` (bench/schedules.ts, also run by \`npm run bench\`); raw figures in
 \`bench/results-schedules.json\`. One project with ${r.schedules.toLocaleString('en-US')} jobs, each scheduled \`* * * * *\` with
@@ -164,14 +157,8 @@ ${r.per_boundary.map((b, i) => `| ${i + 1} | ${b.ledger_p99_ms ?? '-'} | ${b.wal
 - Peak RSS of the process (deploying the ${r.schedules.toLocaleString('en-US')}-job manifest included): **${r.rss_mb.peak} MB**
   (${r.rss_mb.at_start_of_scheduling} MB when scheduling started).
 - Target: every tick within one second of its instant (p99) and under 300 MB: **${ok ? 'met' : 'not met'}**.
-${END}
 `;
-  const file = join(ROOT, 'docs', 'benchmarks.md');
-  const md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = md.indexOf(BEGIN);
-  const end = md.indexOf(END);
-  const next = start >= 0 && end > start ? md.slice(0, start) + section + md.slice(end + END.length + 1) : md.replace(/\n*$/, '\n\n') + section;
-  writeFileSync(file, next);
+  writeDocSection('bench/schedules.ts', section);
   console.log('wrote bench/results-schedules.json and its section of docs/benchmarks.md');
 }
 

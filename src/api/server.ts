@@ -13,7 +13,7 @@ import { requireRun } from '../control/runs.js';
 import { listDeployments } from '../control/deployments.js';
 import { errorBody } from './errors.js';
 import { registerWorkerRoutes } from './worker-routes.js';
-import { attemptView, deploymentView, logLineView, runView } from './views.js';
+import { attemptView, deploymentView, logLineEvent, logLineView, runView } from './views.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
 import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
@@ -234,10 +234,10 @@ export function createApi(opts: ApiOptions): Hono {
       try {
         while (!closed) {
           const waiting = new Promise<void>((r) => (wake = r));
-          const lines = await readLogLines(db, run.id, after, 2000);
+          const lines = await readLogLines(db, run.id, after, 10_000);
           if (lines.length > 0) {
             after = Number(lines[lines.length - 1]?.seq ?? after);
-            await s.write(lines.map((l) => JSON.stringify({ type: 'line', ...logLineView(l) })).join('\n') + '\n');
+            await s.write(lines.map(logLineEvent).join('\n') + '\n');
             continue;
           }
           const now = await getRun(db, run.id);

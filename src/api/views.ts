@@ -72,8 +72,24 @@ export interface LogLineView {
   line: string;
 }
 
+// Consecutive lines mostly share their millisecond: format each timestamp once.
+let lastTs = NaN;
+let lastIso = '';
+function isoOf(ts: number): string {
+  if (ts !== lastTs) {
+    lastTs = ts;
+    lastIso = new Date(ts).toISOString();
+  }
+  return lastIso;
+}
+
 export function logLineView(l: LogLineRow): LogLineView {
-  return { seq: Number(l.seq), attempt: l.attempt, ts: new Date(Number(l.ts)).toISOString(), stream: l.stream, line: l.line };
+  return { seq: Number(l.seq), attempt: l.attempt, ts: isoOf(Number(l.ts)), stream: l.stream, line: l.line };
+}
+
+/** One line of the live stream as NDJSON text: `{"type":"line",...logLineView}`, built without an object per line. */
+export function logLineEvent(l: LogLineRow): string {
+  return `{"type":"line","seq":${Number(l.seq)},"attempt":${l.attempt},"ts":"${isoOf(Number(l.ts))}","stream":"${l.stream}","line":${JSON.stringify(l.line)}}`;
 }
 
 export function deploymentView(d: DeploymentRow) {

@@ -90,6 +90,12 @@ export class LogBatcher {
   }
 }
 
+/**
+ * A batch is shipped when this many lines wait (or after flushMs): a fast producer's lines go to the store in
+ * batches of this size, each one chunk row, so fewer and larger writes.
+ */
+const FLUSH_LINES = 4000;
+
 /** Batches an attempt's log lines and ships them in order, one batch in flight at a time. */
 class LogShipper {
   private pending: LogLine[] = [];
@@ -123,7 +129,7 @@ class LogShipper {
 
   private push(stream: LogStream, line: string): void {
     this.pending.push({ seq: ++this.seq, ts: Date.now(), stream, line });
-    if (this.pending.length >= 1000) this.flush();
+    if (this.pending.length >= FLUSH_LINES) this.flush();
     else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.s.flushMs);
   }
 

@@ -5,30 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
-import { tempDir, waitFor, writeProject } from '../helpers.js';
+import { ROOT, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const GIB = 1024 * 1024 * 1024;
-
-/** Writes random base64 lines (76 chars) in ~1 MiB blocks to stdout and to a copy, until `total` bytes. */
-export const FLOOD_PY = `
-import base64, os, sys
-copy = open(os.environ['KAIROS_PARAM_COPY'], 'wb')
-out = sys.stdout.buffer
-total = int(sys.argv[1])
-written = 0
-while written < total:
-    block = base64.encodebytes(os.urandom(786432))
-    out.write(block)
-    copy.write(block)
-    written += len(block)
-out.flush()
-copy.close()
-`;
 
 function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -66,7 +50,8 @@ jobs:
       copy: {type: string, required: true}
     timeout: 30m
 `,
-    'flood.py': FLOOD_PY,
+    // Random base64 lines at full speed, the same bytes also written to the file named by the copy param.
+    'flood.py': readFileSync(join(ROOT, 'bench', 'flood.py'), 'utf8'),
   });
   up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
   client = new KairosClient(up.url);

@@ -112,3 +112,12 @@ test('lines stored one per row by an older version are still read after the upgr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a live-stream event is the JSON of the line view, whatever the line holds', async () => {
+  const { logLineEvent, logLineView } = await import('../../src/api/views.js');
+  const rand = lcg(11);
+  for (const l of randomBatch(rand, 1, 300, true)) {
+    const row = { run_id: 'r', attempt: 3, ...l };
+    assert.deepEqual(JSON.parse(logLineEvent(row)), { type: 'line', ...logLineView(row) });
+  }
+});
