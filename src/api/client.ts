@@ -78,9 +78,14 @@ export type StreamEvent = ({ type: 'line' } & LogLineView) | { type: 'end'; stat
 export class KairosClient {
   readonly base: string;
 
+  /**
+   * `timeoutMs`: a request whose connection stays silent this long fails (as unreachable). Workers set it: a
+   * request caught in a network cut would otherwise wait for TCP to give up, minutes later.
+   */
   constructor(
     server: string,
     private readonly token: string | null = null,
+    private readonly opts: { timeoutMs?: number } = {},
   ) {
     this.base = server.replace(/\/+$/, '');
     this.transport = this.base.startsWith('https:') ? https : http;
@@ -96,7 +101,7 @@ export class KairosClient {
   }
 
   /** One HTTP exchange over a kept-alive connection (node:http: less overhead per call than fetch). */
-  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = this.opts.timeoutMs): Promise<http.IncomingMessage> {
     const url = new URL(this.base + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers = this.headers(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {});
@@ -105,6 +110,7 @@ export class KairosClient {
       res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         const req = this.transport.request(url, { method, headers, agent: this.agent, signal }, resolve);
         req.on('error', reject);
+        if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
         req.end(payload);
       });
     } catch (err) {
@@ -141,9 +147,15 @@ export class KairosClient {
   }
 
   /** A JSON POST to any API path (the worker protocol uses this). */
-  async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const res = await this.request('POST', path, body, signal);
-    return JSON.parse(await readBody(res)) as T;
+  async post<T>(path: string, body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<T> {
+    const res = await this.request('POST', path, body, signal, timeoutMs ?? this.opts.timeoutMs);
+    let text: string;
+    try {
+      text = await readBody(res);
+    } catch (err) {
+      throw new ConnectionError(this.base, err);
+    }
+    return JSON.parse(text) as T;
   }
 
   /** A GET whose body is read as a stream of bytes. */

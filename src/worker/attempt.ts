@@ -27,6 +27,8 @@ export interface AttemptSettings {
   /** Sends the attempt's result (the worker adds its claim for the next run to the same report). */
   readonly report: (lease: LeaseRef, result: AttemptResult) => Promise<void>;
   readonly flushMs: number;
+  /** The control plane refused a report of this attempt: its lease had expired (another attempt may own the run). */
+  readonly onRefused?: (lease: LeaseRef, what: string) => void;
   readonly maxLogLines: number;
   readonly maxLogBytes: number;
 }
@@ -187,7 +189,10 @@ export class AttemptRunner {
     private readonly a: Assignment,
     private readonly s: AttemptSettings,
   ) {
-    this.logs = new LogShipper(a, s, () => this.kill('lease lost: another attempt may own this run now'));
+    this.logs = new LogShipper(a, s, () => {
+      s.onRefused?.(a.lease, 'its log lines');
+      this.kill('lease lost: another attempt may own this run now');
+    });
     this.done = this.run();
   }
 
@@ -204,6 +209,21 @@ export class AttemptRunner {
     if (!p) return;
     p.signalGroup('SIGTERM');
     this.killTimer = setTimeout(() => p.signalGroup('SIGKILL'), this.a.spec.graceMs);
+  }
+
+  private givenUp: string | null = null;
+
+  /**
+   * The lease could not be renewed (the control plane is unreachable): kill the job now, before the lease runs
+   * out and another attempt may start; keep its log and, once the control plane answers again, report the
+   * attempt lost (refused if its lease has expired meanwhile).
+   */
+  giveUp(why: string): void {
+    if (this.givenUp !== null || this.logs.stale) return;
+    this.givenUp = why;
+    this.outcome = this.outcome ?? 'failed';
+    this.reason = why;
+    this.proc?.signalGroup('SIGKILL');
   }
 
   /** Kill at once and report nothing: the lease is gone. */
@@ -305,10 +325,15 @@ export class AttemptRunner {
     const artifacts = listArtifacts(paths.artifacts);
     await this.logs.flush();
     if (this.logs.stale) return;
+    if (this.givenUp !== null) {
+      const why = this.givenUp;
+      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
+      return;
+    }
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}) };
-    await reportWithRetry(() => this.s.report(a.lease, result));
+    await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
   }
 
   private reportStarted(): void {
@@ -370,13 +395,16 @@ function listArtifacts(dir: string): Artifact[] {
 }
 
 /** Reports survive a busy moment of the control plane; a stale lease ends the attempt's story. */
-export async function reportWithRetry(fn: () => Promise<void>): Promise<void> {
+export async function reportWithRetry(fn: () => Promise<void>, onStale?: () => void): Promise<void> {
   for (let tries = 0; ; tries++) {
     try {
       await fn();
       return;
     } catch (err) {
-      if (err instanceof KairosError && err.code === 'stale_lease') return;
+      if (err instanceof KairosError && err.code === 'stale_lease') {
+        onStale?.();
+        return;
+      }
       if (tries >= 30) throw err;
       await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
     }

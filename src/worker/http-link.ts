@@ -15,13 +15,19 @@ function classify(err: unknown): never {
   throw err;
 }
 
+/**
+ * A report that gets no answer this long is given up and retried on a new connection: after a network cut,
+ * a request sent into it would otherwise wait for TCP to time out.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export class HttpControlLink implements ControlLink {
   private readonly client: KairosClient;
   private readonly cancelListeners = new Set<(runId: string) => void>();
   private readonly downloads = new Map<string, Promise<void>>();
 
   constructor(server: string, token: string | null) {
-    this.client = new KairosClient(server, token);
+    this.client = new KairosClient(server, token, { timeoutMs: REQUEST_TIMEOUT_MS });
   }
 
   /** Checks the server is there and learns its lease length. */
@@ -41,7 +47,7 @@ export class HttpControlLink implements ControlLink {
   /** Long polling: the server answers as soon as a run is there for us, or after `waitMs` with nothing. */
   async claim(workerId: string, pools: readonly string[], max: number, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<Assignment[]> {
     const path = `/api/v1/workers/${encodeURIComponent(workerId)}/claim`;
-    return (await this.client.post<{ assignments: Assignment[] }>(path, { pools, max, wait_ms: opts.waitMs ?? 0 }, opts.signal)).assignments;
+    return (await this.client.post<{ assignments: Assignment[] }>(path, { pools, max, wait_ms: opts.waitMs ?? 0 }, opts.signal, (opts.waitMs ?? 0) + REQUEST_TIMEOUT_MS)).assignments;
   }
 
   async started(lease: LeaseRef, info: StartedInfo): Promise<void> {

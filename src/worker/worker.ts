@@ -121,6 +121,13 @@ export class Worker {
       logs: this.logBatcher,
       ready,
       flushMs: this.opts.flushMs ?? 200,
+      onRefused: (lease, what) => {
+        const key = `${lease.runId}/${lease.attempt}`;
+        if (this.refusedLeases.has(key)) return;
+        this.refusedLeases.add(key);
+        if (this.refusedLeases.size > 1000) this.refusedLeases.clear();
+        this.onError(new Error(`the lease on run ${lease.runId} attempt ${lease.attempt} was refused (it expired); the control plane would not take ${what}, and the attempt is dropped here`));
+      },
       maxLogLines: this.opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       report: async (lease, result) => {
@@ -143,6 +150,7 @@ export class Worker {
   }
 
   private wakeUp: (() => void) | null = null;
+  private readonly refusedLeases = new Set<string>();
 
   private wake(): void {
     this.wakeUp?.();
@@ -184,7 +192,7 @@ export class Worker {
       this.onError(err);
       // Better to kill our jobs than to let a second attempt start beside them once our leases expire.
       if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
-        for (const r of this.active.values()) r.kill('could not renew the lease');
+        for (const r of this.active.values()) r.giveUp('the worker could not renew its lease (the control plane was unreachable)');
       }
     }
   }
