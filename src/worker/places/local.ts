@@ -27,7 +27,8 @@ export interface LaunchSpec {
   readonly spool?: string;
   /** Awaited between chunks of spooled output: lets the log's consumer hold the reader back. */
   readonly pace?: () => Promise<void>;
-  readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[]) => void;
+  /** `more`: the last of `lines` is a piece of a longer line that goes on (native launcher only). */
+  readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[], more?: boolean) => void;
 }
 
 export interface ProcessExit {
