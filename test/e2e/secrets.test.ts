@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { KairosClient } from '../../src/api/client.js';
+import { startEmbedded } from '../../src/embedded.js';
 import { cli, exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const TOKEN = 'test-api-token-7b1f';
@@ -224,6 +225,27 @@ describe('the secret key', () => {
       assert.equal(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, /KAIROS_SECRET_KEY must be the base64 of 32 random bytes/);
       assert.ok(!bad.stderr.includes('c2hvcnQ='), 'the key is not echoed');
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  test('a data directory inside the project (--data DIR/state) is never bundled: the key stays out of deployments', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    try {
+      writeProject(dir.path, { 'kairos.yaml': 'project: inside\njobs:\n  ls:\n    run: "find . -name secret.key"\n', 'state-notes.txt': 'kept' });
+      const up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'state'), port: 0, watch: false, log: () => {} });
+      try {
+        assert.equal(statSync(join(dir.path, 'state', 'secret.key')).mode & 0o777, 0o600);
+        const client = new KairosClient(up.url);
+        const run = await client.createRun('ls', {});
+        assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+        assert.deepEqual((await client.logs(run.id)).lines, [], 'no secret.key in the bundle the job runs in');
+        const bundles = readdirSync(join(dir.path, 'state', 'bundles'));
+        for (const b of bundles) assert.deepEqual(readdirSync(join(dir.path, 'state', 'bundles', b)).sort(), ['kairos.yaml', 'state-notes.txt']);
+      } finally {
+        await up.stop(1000);
+      }
     } finally {
       dir.cleanup();
     }
