@@ -48,8 +48,8 @@ export function openApiDocument(): Record<string, unknown> {
         },
         Secret: {
           type: 'object',
-          required: ['project', 'name', 'created_at', 'updated_at'],
-          properties: { project: { type: 'string' }, name: { type: 'string' }, created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' } },
+          required: ['project', 'name', 'created_at', 'updated_at', 'key_id'],
+          properties: { project: { type: 'string' }, name: { type: 'string' }, created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' }, key_id: { type: 'string', description: 'fingerprint of the key that sealed it' } },
         },
         LogLine: {
           type: 'object',

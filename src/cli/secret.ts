@@ -102,7 +102,7 @@ export const secretCommand: Command = {
         const { secrets } = await c.listSecrets(given);
         if (p.globals.json) io.out(JSON.stringify(secrets, null, 2) + '\n');
         else if (secrets.length === 0) io.err('no secrets\n');
-        else io.out(table(['PROJECT', 'NAME', 'UPDATED'], secrets.map((s) => [s.project, s.name, shortTime(s.updated_at)])));
+        else io.out(table(['PROJECT', 'NAME', 'UPDATED', 'KEY'], secrets.map((s) => [s.project, s.name, shortTime(s.updated_at), s.key_id])));
         return;
       }
       case 'delete': {

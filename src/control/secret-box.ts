@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { KairosError } from '../model/errors.js';
 
 export const KEY_FILE = 'secret.key';
+/** The key being rotated away from, while secrets sealed with it are sealed again (docs/secrets.md). */
+export const PREVIOUS_KEY_FILE = 'secret.key.previous';
 const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -40,12 +42,24 @@ export function loadSecretKey(dataDir: string, env: NodeJS.ProcessEnv = process.
   const fromEnv = env.KAIROS_SECRET_KEY;
   if (fromEnv !== undefined && fromEnv !== '') return fromBase64(fromEnv, 'KAIROS_SECRET_KEY');
   const file = join(dataDir, KEY_FILE);
+  return readKeyFile(file) ?? createKeyFile(dataDir, file);
+}
+
+/** The previous key, during a rotation: KAIROS_SECRET_KEY_PREVIOUS, else `<data>/secret.key.previous`; null when neither. */
+export function loadPreviousKey(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretKey | null {
+  const fromEnv = env.KAIROS_SECRET_KEY_PREVIOUS;
+  if (fromEnv !== undefined && fromEnv !== '') return fromBase64(fromEnv, 'KAIROS_SECRET_KEY_PREVIOUS');
+  return readKeyFile(join(dataDir, PREVIOUS_KEY_FILE));
+}
+
+/** A key file's key; null when there is no such file; an error when it is exposed or not a key. */
+function readKeyFile(file: string): SecretKey | null {
   let st;
   try {
     st = statSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    return createKeyFile(dataDir, file);
+    return null;
   }
   if (!st.isFile()) throw new KairosError('invalid_input', `${file} is not a regular file; move it away (a new key is then generated) or set KAIROS_SECRET_KEY`);
   if ((st.mode & 0o077) !== 0) {

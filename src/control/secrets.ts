@@ -7,7 +7,7 @@ import { NAME_RULES } from '../manifest/fields.js';
 import { KairosError } from '../model/errors.js';
 import type { Q } from '../store/runs.js';
 import type { Ctx } from './context.js';
-import { loadSecretKey, open, seal, type SecretKey } from './secret-box.js';
+import { loadPreviousKey, loadSecretKey, open, seal, type SecretKey } from './secret-box.js';
 
 /** Env-var-like, and not one of Kairos' own variables (those would override it in the run anyway). */
 export const SECRET_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
@@ -20,18 +20,49 @@ export interface SecretView {
   readonly name: string;
   readonly created_at: string;
   readonly updated_at: string;
+  /** Fingerprint of the key that sealed it (not the key): after a rotation, every secret shows the new one. */
+  readonly key_id: string;
 }
 
-const keys = new WeakMap<Ctx, SecretKey>();
+const keys = new WeakMap<Ctx, { current: SecretKey; previous: SecretKey | null }>();
+
+function keyring(ctx: Ctx): { current: SecretKey; previous: SecretKey | null } {
+  let ring = keys.get(ctx);
+  if (!ring) {
+    const current = loadSecretKey(ctx.settings.dataDir);
+    const previous = loadPreviousKey(ctx.settings.dataDir);
+    ring = { current, previous: previous && previous.id !== current.id ? previous : null };
+    keys.set(ctx, ring);
+  }
+  return ring;
+}
 
 /** The control plane's key, loaded (or generated) once. Throws a clear error for a bad key. */
 export function secretKey(ctx: Ctx): SecretKey {
-  let key = keys.get(ctx);
-  if (!key) {
-    key = loadSecretKey(ctx.settings.dataDir);
-    keys.set(ctx, key);
-  }
-  return key;
+  return keyring(ctx).current;
+}
+
+/**
+ * Seals again with the current key every secret sealed with the previous one (a rotation); returns how many.
+ * Secrets sealed with neither are left alone (they fail, with that reason, when a run needs them).
+ */
+export async function resealSecrets(ctx: Ctx): Promise<number> {
+  const { current, previous } = keyring(ctx);
+  if (!previous) return 0;
+  return ctx.db.tx(async (trx) => {
+    const rows = await trx.selectFrom('secrets').select(['project', 'name', 'sealed']).where('key_id', '=', previous.id).execute();
+    for (const r of rows) {
+      let value: string;
+      try {
+        value = open(previous, r.project, r.name, r.sealed);
+      } catch {
+        throw new KairosError('internal', `rotating the secret key: secret ${r.name} of project ${r.project} is damaged (authentication failed); nothing was sealed again`);
+      }
+      const sealed = seal(current, r.project, r.name, value);
+      await trx.updateTable('secrets').set({ sealed, key_id: current.id }).where('project', '=', r.project).where('name', '=', r.name).execute();
+    }
+    return rows.length;
+  });
 }
 
 export function checkSecretName(name: string): void {
@@ -51,8 +82,8 @@ export function checkSecretValue(value: unknown): asserts value is string {
   if (value.includes('\0')) throw new KairosError('invalid_input', "the secret's value contains a NUL character, which cannot be passed in an environment variable");
 }
 
-function view(r: { project: string; name: string; created_at: number; updated_at: number }): SecretView {
-  return { project: r.project, name: r.name, created_at: new Date(Number(r.created_at)).toISOString(), updated_at: new Date(Number(r.updated_at)).toISOString() };
+function view(r: { project: string; name: string; created_at: number; updated_at: number; key_id: string }): SecretView {
+  return { project: r.project, name: r.name, created_at: new Date(Number(r.created_at)).toISOString(), updated_at: new Date(Number(r.updated_at)).toISOString(), key_id: r.key_id };
 }
 
 /** Sets (creates or replaces) a secret. */
@@ -67,17 +98,17 @@ export async function setSecret(ctx: Ctx, project: string, name: string, value: 
     const existing = await trx.selectFrom('secrets').select('created_at').where('project', '=', project).where('name', '=', name).executeTakeFirst();
     if (existing) {
       await trx.updateTable('secrets').set({ sealed, key_id: key.id, updated_at: now }).where('project', '=', project).where('name', '=', name).execute();
-      return { secret: view({ project, name, created_at: existing.created_at, updated_at: now }), created: false };
+      return { secret: view({ project, name, created_at: existing.created_at, updated_at: now, key_id: key.id }), created: false };
     }
     await trx.insertInto('secrets').values({ project, name, sealed, key_id: key.id, created_at: now, updated_at: now }).execute();
-    return { secret: view({ project, name, created_at: now, updated_at: now }), created: true };
+    return { secret: view({ project, name, created_at: now, updated_at: now, key_id: key.id }), created: true };
   });
 }
 
 /** Names, never values. */
 export async function listSecrets(ctx: Ctx, project?: string): Promise<SecretView[]> {
   if (project !== undefined) checkProjectName(project);
-  let q = ctx.db.kysely.selectFrom('secrets').select(['project', 'name', 'created_at', 'updated_at']).orderBy('project').orderBy('name');
+  let q = ctx.db.kysely.selectFrom('secrets').select(['project', 'name', 'created_at', 'updated_at', 'key_id']).orderBy('project').orderBy('name');
   if (project !== undefined) q = q.where('project', '=', project);
   return (await q.execute()).map(view);
 }
@@ -100,8 +131,9 @@ export async function openRunSecrets(ctx: Ctx, trx: Q, project: string, names: r
   const rows = await trx.selectFrom('secrets').select(['name', 'sealed', 'key_id']).where('project', '=', project).where('name', 'in', [...names]).execute();
   const byName = new Map(rows.map((r) => [r.name, r]));
   let key: SecretKey;
+  let previous: SecretKey | null;
   try {
-    key = secretKey(ctx);
+    ({ current: key, previous } = keyring(ctx));
   } catch (err) {
     return { ok: false, reason: `secrets cannot be opened: ${(err as Error).message}` };
   }
@@ -110,7 +142,8 @@ export async function openRunSecrets(ctx: Ctx, trx: Q, project: string, names: r
     const row = byName.get(name);
     if (!row) return { ok: false, reason: `secret ${name} is not set in project ${project} (kairos secret set ${name} --project ${project})` };
     try {
-      values[name] = open(key, project, name, row.sealed);
+      // During a rotation, a secret not yet sealed again opens with the previous key.
+      values[name] = previous && row.key_id === previous.id ? open(previous, project, name, row.sealed) : open(key, project, name, row.sealed);
     } catch {
       const why = row.key_id !== key.id ? `it was sealed with another key (${row.key_id}; the server now has ${key.id} from ${key.source})` : 'it is damaged (authentication failed)';
       return { ok: false, reason: `secret ${name} of project ${project} cannot be opened: ${why}; set it again` };

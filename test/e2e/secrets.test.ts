@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { KairosClient } from '../../src/api/client.js';
 import { startEmbedded } from '../../src/embedded.js';
@@ -243,6 +243,70 @@ describe('the secret key', () => {
         assert.deepEqual((await client.logs(run.id)).lines, [], 'no secret.key in the bundle the job runs in');
         const bundles = readdirSync(join(dir.path, 'state', 'bundles'));
         for (const b of bundles) assert.deepEqual(readdirSync(join(dir.path, 'state', 'bundles', b)).sort(), ['kairos.yaml', 'state-notes.txt']);
+      } finally {
+        await up.stop(1000);
+      }
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  test('rotating the key: with the old key as secret.key.previous, secrets are sealed again with the new one and runs keep working; without it they fail clearly', { timeout: 90_000 }, async () => {
+    const dir = tempDir();
+    const data = join(dir.path, 'data');
+    const value = 'rotate-me-0123456789';
+    const sha = createHash('sha256').update(value).digest('hex');
+    const start = () => startEmbedded({ projectDir: join(dir.path, 'p'), dataDir: data, port: 0, watch: false, log: () => {} });
+    const runOnce = async (up: Awaited<ReturnType<typeof start>>) => {
+      const client = new KairosClient(up.url);
+      const run = await client.createRun('use', {});
+      const done = await client.getRun(run.id, 30);
+      return { done, lines: (await client.logs(run.id)).lines.map((l) => l.line), client };
+    };
+    try {
+      writeProject(dir.path, { 'p/kairos.yaml': 'project: rot\njobs:\n  use:\n    run: printf %s "$TOKEN" | sha256sum | cut -c1-64; echo "$TOKEN"\n    secrets: [TOKEN]\n' });
+      let up = await start();
+      try {
+        await new KairosClient(up.url).setSecret('rot', 'TOKEN', value);
+        const r = await runOnce(up);
+        assert.equal(r.done.state, 'succeeded', r.done.reason ?? '');
+        assert.deepEqual(r.lines, [sha, '***']);
+      } finally {
+        await up.stop(1000);
+      }
+      const oldKey = readFileSync(join(data, 'secret.key'), 'utf8');
+      renameSync(join(data, 'secret.key'), join(data, 'secret.key.previous'));
+      up = await start();
+      try {
+        const newId = (await waitFor('the secret to be sealed again', async () => {
+          const { secrets } = await new KairosClient(up.url).listSecrets('rot');
+          const k = secrets[0]?.key_id;
+          return k && k !== createHash('sha256').update(Buffer.from(oldKey.trim(), 'base64')).digest('hex').slice(0, 16) ? k : null;
+        }));
+        assert.notEqual(readFileSync(join(data, 'secret.key'), 'utf8'), oldKey, 'a new key was generated');
+        const r = await runOnce(up);
+        assert.equal(r.done.state, 'succeeded', r.done.reason ?? '');
+        assert.deepEqual(r.lines, [sha, '***']);
+        void newId;
+      } finally {
+        await up.stop(1000);
+      }
+      // The previous key is no longer needed.
+      rmSync(join(data, 'secret.key.previous'));
+      up = await start();
+      try {
+        const r = await runOnce(up);
+        assert.equal(r.done.state, 'succeeded', r.done.reason ?? '');
+      } finally {
+        await up.stop(1000);
+      }
+      // A key replaced without keeping the previous one: runs fail and say why.
+      rmSync(join(data, 'secret.key'));
+      up = await start();
+      try {
+        const r = await runOnce(up);
+        assert.equal(r.done.state, 'failed');
+        assert.match(r.done.reason ?? '', /^secret TOKEN of project rot cannot be opened: it was sealed with another key \([0-9a-f]{16}; the server now has [0-9a-f]{16} from .*secret\.key\); set it again$/);
       } finally {
         await up.stop(1000);
       }
