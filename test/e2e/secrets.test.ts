@@ -315,3 +315,37 @@ describe('the secret key', () => {
     }
   });
 });
+
+describe('a value across the 16 KiB cut of an over-long line', () => {
+  for (const launcher of ['native', 'node'] as const) {
+    test(`is masked (${launcher} launcher)`, { timeout: 60_000 }, async () => {
+      const dir = tempDir();
+      const saved = process.env.KAIROS_LAUNCHER;
+      if (launcher === 'node') process.env.KAIROS_LAUNCHER = 'node';
+      else delete process.env.KAIROS_LAUNCHER;
+      try {
+        writeProject(dir.path, {
+          'p/kairos.yaml': 'project: long\njobs:\n  long:\n    run: ["python3", "-c", "import os; print(\'x\' * (16384 - 5) + os.environ[\'TOKEN\'] + \'y\' * 100)"]\n    secrets: [TOKEN]\n',
+        });
+        const up = await startEmbedded({ projectDir: join(dir.path, 'p'), dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
+        try {
+          const client = new KairosClient(up.url);
+          await client.setSecret('long', 'TOKEN', 'straddling-secret-value');
+          const run = await client.createRun('long', {});
+          const done = await client.getRun(run.id, 30);
+          assert.equal(done.state, 'succeeded', done.reason ?? '');
+          const lines = (await client.logs(run.id)).lines.map((l) => l.line);
+          assert.ok(lines.length >= 2, 'the line was cut');
+          assert.equal(lines.join(''), 'x'.repeat(16384 - 5) + '***' + 'y'.repeat(100));
+          assert.ok(!lines.some((l) => l.includes('straddl') || l.includes('value')), lines.map((l) => l.slice(-40)).join(' | '));
+        } finally {
+          await up.stop(1000);
+        }
+      } finally {
+        if (saved === undefined) delete process.env.KAIROS_LAUNCHER;
+        else process.env.KAIROS_LAUNCHER = saved;
+        dir.cleanup();
+      }
+    });
+  }
+});
