@@ -7,11 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { KairosClient } from '../../src/api/client.js';
 import { startEmbedded } from '../../src/embedded.js';
-import { cli, exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, cli, exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const TOKEN = 'test-api-token-7b1f';
 const API_TOKEN = 'tok_Zq9+/x7Y"quote\\back-é';
@@ -127,6 +128,26 @@ jobs:
     assert.equal(anon.status, 401);
     const listed = await (await fetch(`${server()}/api/v1/secrets?project=sec`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     assertClean('GET /api/v1/secrets', listed);
+  });
+
+  test('at a terminal, kairos secret set prompts and does not echo what is typed', { timeout: 60_000 }, async (t) => {
+    // A real pseudo-terminal through util-linux `script`; skipped where it is missing.
+    const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+    if (!script) return t.skip('no `script` here to give the CLI a terminal');
+    const typed = 'typed-at-a-terminal-42';
+    const child = spawn(script, ['-qec', `${process.execPath} ${BIN} secret set TYPED --project sec`, '/dev/null'], { env: { ...process.env, ...env() }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor('the prompt', () => out.includes('value of TYPED (not echoed): '), 20_000);
+    child.stdin.write(typed + '\r');
+    await waitFor('the secret to be set', () => out.includes('secret TYPED set in project sec'), 20_000);
+    child.stdin.end();
+    await exited(child);
+    assert.ok(!out.includes(typed), `the terminal showed the value:\n${out}`);
+    const listed = await client.listSecrets('sec');
+    assert.ok(listed.secrets.some((x) => x.name === 'TYPED'));
+    await client.deleteSecret('sec', 'TYPED');
   });
 
   test('the database holds only sealed values, and the generated key file is private', async () => {
