@@ -106,16 +106,45 @@ export class Masker {
     let length = 0;
     const rests: string[] = [];
     for (const f of this.forms) {
-      for (let k = Math.min(f.length - 1, text.length); k >= MIN_PARTIAL_CHARS; k--) {
-        if (text.endsWith(f.slice(0, k))) {
-          length = Math.max(length, k);
-          rests.push(f.slice(k));
-          break;
-        }
+      const k = suffixPrefix(text, f, this.failure(f));
+      if (k >= MIN_PARTIAL_CHARS) {
+        length = Math.max(length, k);
+        rests.push(f.slice(k));
       }
     }
     return { length, rests };
   }
+
+  private readonly failures = new Map<string, Int32Array>();
+
+  private failure(f: string): Int32Array {
+    let t = this.failures.get(f);
+    if (!t) this.failures.set(f, (t = failureTable(f)));
+    return t;
+  }
+}
+
+/** Knuth-Morris-Pratt: for each prefix of `p`, the length of its longest proper border. */
+function failureTable(p: string): Int32Array {
+  const t = new Int32Array(p.length);
+  let k = 0;
+  for (let i = 1; i < p.length; i++) {
+    while (k > 0 && p[i] !== p[k]) k = t[k - 1] ?? 0;
+    if (p[i] === p[k]) k++;
+    t[i] = k;
+  }
+  return t;
+}
+
+/** The length of the longest suffix of `text` that is a proper prefix of `p`, in O(|p|) (values may be 64 KiB). */
+function suffixPrefix(text: string, p: string, t: Int32Array): number {
+  let k = 0;
+  for (let i = Math.max(0, text.length - (p.length - 1)); i < text.length; i++) {
+    while (k > 0 && text[i] !== p[k]) k = t[k - 1] ?? 0;
+    if (text[i] === p[k]) k++;
+    if (k === p.length) k = t[k - 1] ?? 0;
+  }
+  return k;
 }
 
 /**

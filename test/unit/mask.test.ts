@@ -130,3 +130,18 @@ test('values shorter than four characters give no form to look for (they are ref
   assert.equal(m.mask('abc abc'), 'abc abc');
   assert.equal(m.longest > 0, true, 'its longer encodings (base64 of the whole) still count');
 });
+
+test('the trailing start of a value is found however the value repeats itself, and quickly for a 64 KiB value', () => {
+  const m = new Masker(['abcabcabd-tail']);
+  assert.deepEqual(m.trailingStart('xx abcabcab'), { length: 8, rests: ['d-tail'] });
+  assert.equal(m.trailingStart('xx ab').length, 0, 'two characters are not enough to mask');
+  const big = Array.from({ length: 64 * 1024 }, (_, i) => String.fromCharCode(65 + ((i * 7919) % 26))).join('');
+  const large = new Masker([big]);
+  const started = performance.now();
+  const { s, text } = collect(large, 1000);
+  s.write('prefix ' + big.slice(0, 60_000), false);
+  s.release();
+  s.write(big.slice(60_000) + ' suffix', true);
+  assert.equal(text(), `prefix ${MASK}${MASK} suffix\n`);
+  assert.ok(performance.now() - started < 2000, `took ${Math.round(performance.now() - started)} ms`);
+});
