@@ -2,6 +2,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { RunView, LogLineView } from './views.js';
+import type { SecretView } from '../control/secrets.js';
 
 async function readBody(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -275,6 +276,19 @@ export class KairosClient {
 
   jobs() {
     return this.json<{ jobs: { project: string; name: string; schedule: unknown }[] }>('GET', '/api/v1/jobs');
+  }
+
+  /** Sets a secret (the value travels in the body only). */
+  setSecret(project: string, name: string, value: string) {
+    return this.json<SecretView>('PUT', `/api/v1/secrets/${encodeURIComponent(project)}/${encodeURIComponent(name)}`, { value });
+  }
+
+  listSecrets(project?: string) {
+    return this.json<{ secrets: SecretView[] }>('GET', `/api/v1/secrets${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+  }
+
+  deleteSecret(project: string, name: string) {
+    return this.json<{ deleted: boolean }>('DELETE', `/api/v1/secrets/${encodeURIComponent(project)}/${encodeURIComponent(name)}`);
   }
 
   deployments(project?: string) {

@@ -9,6 +9,11 @@ const projectJob = [
   { name: 'project', in: 'path', required: true, schema: { type: 'string' } },
   { name: 'job', in: 'path', required: true, schema: { type: 'string' } },
 ];
+const secret = { $ref: '#/components/schemas/Secret' };
+const projectName = [
+  { name: 'project', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]{0,127}$' } },
+];
 const errors = { '400': { description: 'bad input', ...json(error) }, '404': { description: 'not found', ...json(error) } };
 
 export function openApiDocument(): Record<string, unknown> {
@@ -40,6 +45,11 @@ export function openApiDocument(): Record<string, unknown> {
             reason: { type: ['string', 'null'] },
             params: { type: 'object' },
           },
+        },
+        Secret: {
+          type: 'object',
+          required: ['project', 'name', 'created_at', 'updated_at', 'key_id'],
+          properties: { project: { type: 'string' }, name: { type: 'string' }, created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' }, key_id: { type: 'string', description: 'fingerprint of the key that sealed it' } },
         },
         LogLine: {
           type: 'object',
@@ -120,6 +130,23 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/schedules/{project}/{job}/resume': { post: { summary: 'Resume a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
       '/api/v1/deployments': { get: { summary: 'Deployments, newest first', responses: { '200': { description: 'deployments' } } } },
       '/api/v1/jobs': { get: { summary: 'Jobs of the active deployments', responses: { '200': { description: 'jobs' } } } },
+      // Secrets (src/api/secrets.ts): values go in, never come out.
+      '/api/v1/secrets': {
+        get: {
+          summary: 'Secret names (never values), by project',
+          parameters: [{ name: 'project', in: 'query', schema: { type: 'string' } }],
+          responses: { '200': { description: 'secrets', ...json({ type: 'object', properties: { secrets: { type: 'array', items: secret } } }) }, ...errors },
+        },
+      },
+      '/api/v1/secrets/{project}/{name}': {
+        put: {
+          summary: 'Set a secret (create or replace); the value is sealed with AES-256-GCM before it is stored',
+          parameters: projectName,
+          requestBody: json({ type: 'object', required: ['value'], properties: { value: { type: 'string', minLength: 4, description: 'at most 64 KiB' } } }),
+          responses: { '201': { description: 'created', ...json(secret) }, '200': { description: 'replaced', ...json(secret) }, ...errors },
+        },
+        delete: { summary: 'Delete a secret', parameters: projectName, responses: { '200': { description: 'deleted' }, ...errors } },
+      },
       // The worker protocol (src/api/worker-routes.ts): what `kairos worker` calls. A stale lease is 409 stale_lease.
       '/api/v1/workers': { post: { summary: 'Register a worker {id, host, pools, capacity, version}', responses: { '200': { description: 'registered; lease_ms' }, ...errors } } },
       '/api/v1/workers/{id}/recover': { post: { summary: "Attempts a restarted worker still held (to kill and give up)", parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'attempts' } } } },

@@ -13,6 +13,7 @@ import { requireRun } from '../control/runs.js';
 import { listDeployments } from '../control/deployments.js';
 import { errorBody } from './errors.js';
 import { registerWorkerRoutes } from './worker-routes.js';
+import { registerSecretRoutes } from './secrets.js';
 import { attemptView, deploymentView, logLineEvent, logLineView, runView } from './views.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
 import { parseInstant } from '../model/instant.js';
@@ -286,5 +287,6 @@ export function createApi(opts: ApiOptions): Hono {
   });
 
   registerWorkerRoutes(app, engine, jsonBody);
+  registerSecretRoutes(app, engine, jsonBody);
   return app;
 }

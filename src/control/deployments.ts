@@ -3,6 +3,7 @@
  * whole or not at all (bundle written first, then one transaction switches the active version and its
  * schedules).
  */
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Selectable } from 'kysely';
 import type { CompiledManifest } from '../manifest/types.js';
 import { newId } from '../model/ids.js';
@@ -40,7 +41,9 @@ export function scheduleId(project: string, job: string): string {
 
 /** Snapshots `dir` and activates it with `manifest` as a new version, unless nothing changed. */
 export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledManifest, source: string): Promise<DeployOutcome> {
-  const scanned = await scanProject(dir);
+  // A data directory inside the project (`--data DIR/state`) holds the database and the secret key: never bundled.
+  const data = relative(resolve(dir), resolve(ctx.settings.dataDir));
+  const scanned = await scanProject(dir, data !== '' && !data.startsWith('..') && !isAbsolute(data) ? ['/' + data.split(sep).join('/') + '/'] : []);
   await writeBundle(ctx.settings.dataDir, scanned);
   const manifestJson = JSON.stringify(manifest);
   const outcome = await ctx.db.tx(async (trx) => {

@@ -11,6 +11,7 @@ import { expiredAttempts, getAttempt, getRun, liveAttemptsOfWorker, maxLogSeq, d
 import type { RunsTable } from '../store/schema.js';
 import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import type { Ctx } from './context.js';
+import { openRunSecrets } from './secrets.js';
 
 /** The concurrency limit of each pool, from the active deployments (the smallest when projects disagree). */
 async function poolLimits(ctx: Ctx, q: Q): Promise<Map<string, number>> {
@@ -49,7 +50,8 @@ export interface ClaimRequest {
   readonly max: number;
 }
 
-type Claimed = { run: RunRow; attempt: AttemptRow; logSeqStart: number };
+/** `ended`: the attempt could not start (a secret its job names is not set) and was ended at once. */
+type Claimed = { run: RunRow; attempt: AttemptRow; logSeqStart: number; secrets?: Readonly<Record<string, string>>; ended?: { state: RunState; requeued: boolean } };
 
 /** Claims up to `max` due runs for a worker: each becomes `running` with a new attempt under a lease. */
 export async function claim(ctx: Ctx, workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
@@ -68,7 +70,7 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
   const out: Claimed[] = [];
   const serialBusy = new Set<string>();
   for (const pool of pools) {
-    const room = Math.min(max - out.length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
+    const room = Math.min(max - out.filter((c) => !c.ended).length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
     if (room <= 0) continue;
     // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`).
     const candidates = await dueQueuedRuns(trx, [pool], now, room + 4);
@@ -116,9 +118,15 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
         proc_start: null,
       };
       await trx.insertInto('attempts').values(attempt).execute();
+      const secrets = await openRunSecrets(ctx, trx, run.project, (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job]?.secrets ?? []);
+      if (!secrets.ok) {
+        const ended = await endAttempt(ctx, trx, { ...run, state: 'running' }, attempt, 'failed', null, secrets.reason, now);
+        out.push({ run, attempt, logSeqStart: 0, ended });
+        continue;
+      }
       taken++;
       if (run.serial === 1) serialBusy.add(jobKey);
-      out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id) });
+      out.push({ run: { ...run, state: 'running' }, attempt, logSeqStart: run.attempt === 1 ? 0 : await maxLogSeq(trx, run.id), ...(Object.keys(secrets.values).length > 0 ? { secrets: secrets.values } : {}) });
     }
   }
   return out;
@@ -128,6 +136,11 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
   const leaseMs = ctx.settings.leaseMs;
   const assignments: Assignment[] = [];
   for (const c of claimed) {
+    if (c.ended) {
+      ctx.bus.emit('run', { id: c.run.id, state: c.ended.state });
+      if (c.ended.requeued) ctx.bus.emit('work');
+      continue;
+    }
     const manifest = await ctx.manifestOf(c.run.deployment_id);
     const spec = manifest.jobs[c.run.job];
     if (!spec) throw new Error(`deployment ${c.run.deployment_id} lost job ${c.run.job}`);
@@ -148,6 +161,7 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
       bundleHash: c.run.bundle_hash,
       spec,
       logSeqStart: c.logSeqStart,
+      ...(c.secrets ? { secrets: c.secrets } : {}),
     });
     ctx.bus.emit('run', { id: c.run.id, state: 'running' });
   }

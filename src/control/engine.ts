@@ -11,6 +11,7 @@ import * as dispatch from './dispatch.js';
 import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
+import { resealSecrets, secretKey } from './secrets.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
 
 export interface EngineOptions {
@@ -48,6 +49,9 @@ export class Engine implements ControlLink {
   /** Starts the scheduler and the lease reaper. Refuses (throws) on a tz database older than the minimum. */
   start(): void {
     assertTzdata();
+    // A bad KAIROS_SECRET_KEY or an exposed key file stops the start with a clear error, not the first run.
+    secretKey(this.ctx);
+    resealSecrets(this.ctx).catch(this.onError);
     this.scheduler = new Scheduler(this.ctx, this.onError);
     this.scheduler.start();
     const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));

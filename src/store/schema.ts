@@ -128,6 +128,16 @@ export interface WorkersTable {
   stopped_at: number | null;
 }
 
+/** A secret's value sealed with the server's key (src/control/secrets.ts); never the plaintext. */
+export interface SecretsTable {
+  project: string;
+  name: string;
+  sealed: string;
+  key_id: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   deployments: DeploymentsTable;
   schedules: SchedulesTable;
@@ -138,4 +148,5 @@ export interface Database {
   metrics: MetricsTable;
   artifacts: ArtifactsTable;
   workers: WorkersTable;
+  secrets: SecretsTable;
 }

@@ -13,6 +13,7 @@ import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLin
 
 const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
+import { Masker, MaskStream } from './mask.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 
 export interface AttemptSettings {
@@ -108,6 +109,9 @@ class LogShipper {
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> = Promise.resolve();
   stale = false;
+  /** Masks the values of the attempt's secrets in every line before it is kept (null: the job has none). */
+  readonly masker: Masker | null;
+  private readonly masks = new Map<LogStream, MaskStream>();
 
   constructor(
     private readonly a: Assignment,
@@ -115,9 +119,25 @@ class LogShipper {
     private readonly onStale: () => void,
   ) {
     this.seq = a.logSeqStart;
+    const values = Object.values(a.secrets ?? {});
+    this.masker = values.length > 0 ? new Masker(values) : null;
   }
 
-  add(stream: LogStream, line: string): void {
+  /** A line, or with `lineEnd` false the piece of one that goes on in the next call. */
+  add(stream: LogStream, line: string, lineEnd = true): void {
+    const masker = this.masker;
+    if (!masker) return this.keep(stream, line);
+    let m = this.masks.get(stream);
+    if (!m) this.masks.set(stream, (m = new MaskStream(masker, (text) => this.keep(stream, text))));
+    m.write(line, lineEnd);
+  }
+
+  /** Lets out what masking holds back (the end of the attempt's output). */
+  release(): void {
+    for (const m of this.masks.values()) m.release();
+  }
+
+  private keep(stream: LogStream, line: string): void {
     if (this.truncated) return;
     if (this.count >= this.s.maxLogLines || this.bytes + line.length > this.s.maxLogBytes) {
       this.truncated = true;
@@ -237,7 +257,7 @@ export class AttemptRunner {
   /** The job's own variables; the launcher puts them over the worker's base environment. */
   private env(paths: { artifacts: string; output: string }): Record<string, string> {
     const a = this.a;
-    const env: Record<string, string> = { ...a.spec.env };
+    const env: Record<string, string> = { ...a.spec.env, ...a.secrets };
     for (const [name, value] of Object.entries(a.run.params)) env[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(value);
     Object.assign(env, {
       KAIROS_RUN_ID: a.run.id,
@@ -279,8 +299,9 @@ export class AttemptRunner {
         spool: `${paths.artifacts}.spool`,
         pace: () => this.logs.pace(),
         ...(cgroup ? { cgroupProcs: cgroup.procs } : limits.memoryBytes !== null ? { rlimitAs: limits.memoryBytes } : {}),
-        onLines: (stream, lines) => {
-          for (const line of lines) this.logs.add(stream, line);
+        onLines: (stream, lines, more) => {
+          const last = lines.length - 1;
+          for (let i = 0; i <= last; i++) this.logs.add(stream, lines[i] ?? '', more !== true || i !== last);
         },
       });
       this.proc = proc;
@@ -323,6 +344,13 @@ export class AttemptRunner {
     await cgroup?.remove();
     const metrics = this.readMetrics(paths.output);
     const artifacts = listArtifacts(paths.artifacts);
+    const masker = this.logs.masker;
+    if (masker) {
+      // What reaches the API besides the log: the reason and metric names.
+      this.reason = this.reason === null ? null : masker.mask(this.reason);
+      for (const [i, m] of metrics.entries()) metrics[i] = { ...m, name: masker.mask(m.name) };
+      this.logs.release();
+    }
     await this.logs.flush();
     if (this.logs.stale) return;
     if (this.givenUp !== null) {

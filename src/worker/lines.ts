@@ -10,7 +10,8 @@ export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private partial = '';
 
-  constructor(private readonly emit: (line: string) => void) {}
+  /** `more`: the piece was cut from an over-long line that goes on in the next piece (masking needs to know). */
+  constructor(private readonly emit: (line: string, more: boolean) => void) {}
 
   push(chunk: Buffer): void {
     const text = this.partial + this.decoder.write(chunk);
@@ -23,7 +24,7 @@ export class LineSplitter {
     }
     this.partial = text.slice(start);
     while (this.partial.length > MAX_LINE_CHARS) {
-      this.emit(this.partial.slice(0, MAX_LINE_CHARS));
+      this.emit(this.partial.slice(0, MAX_LINE_CHARS), true);
       this.partial = this.partial.slice(MAX_LINE_CHARS);
     }
   }
@@ -38,7 +39,7 @@ export class LineSplitter {
   private emitLine(raw: string): void {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     for (let i = 0; i < line.length || i === 0; i += MAX_LINE_CHARS) {
-      this.emit(line.slice(i, i + MAX_LINE_CHARS));
+      this.emit(line.slice(i, i + MAX_LINE_CHARS), i + MAX_LINE_CHARS < line.length);
       if (line.length === 0) break;
     }
   }

@@ -30,6 +30,8 @@ export interface Assignment {
   readonly spec: CompiledJob;
   /** Log lines of this attempt are numbered from here + 1 (numbers continue across attempts). */
   readonly logSeqStart: number;
+  /** Values of the secrets the job names (env var name → value): for the attempt's environment and log masking only. */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;

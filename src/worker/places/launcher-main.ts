@@ -47,18 +47,20 @@ class Outbox {
   private pending: { stream: 'stdout' | 'stderr'; lines: string[] } | null = null;
   private timer: NodeJS.Timeout | null = null;
   constructor(private readonly id: string) {}
-  add(stream: 'stdout' | 'stderr', line: string): void {
+  /** `more`: the line is a piece of an over-long line that goes on (sent at once, marked, for masking). */
+  add(stream: 'stdout' | 'stderr', line: string, more = false): void {
     if (this.pending && this.pending.stream !== stream) this.flush();
     this.pending ??= { stream, lines: [] };
     this.pending.lines.push(line);
-    if (this.pending.lines.length >= 500) this.flush();
+    if (more) this.flush(true);
+    else if (this.pending.lines.length >= 500) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), 20);
   }
-  flush(): void {
+  flush(more = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!this.pending) return;
-    send({ t: 'lines', id: this.id, stream: this.pending.stream, lines: this.pending.lines });
+    send({ t: 'lines', id: this.id, stream: this.pending.stream, lines: this.pending.lines, ...(more ? { more } : {}) });
     this.pending = null;
   }
 }
@@ -73,8 +75,8 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
   // The launcher's own environment is the worker's base environment for jobs; the message adds the job's.
   const child = spawn(m.file, m.args, { cwd: m.cwd, env: { ...process.env, ...m.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const box = new Outbox(m.id);
-  const out = new LineSplitter((l) => box.add('stdout', l));
-  const err = new LineSplitter((l) => box.add('stderr', l));
+  const out = new LineSplitter((l, more) => box.add('stdout', l, more));
+  const err = new LineSplitter((l, more) => box.add('stderr', l, more));
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => err.push(c));
   let exit: { exitCode: number; signal: string | null } | null = null;

@@ -27,7 +27,8 @@ export interface LaunchSpec {
   readonly spool?: string;
   /** Awaited between chunks of spooled output: lets the log's consumer hold the reader back. */
   readonly pace?: () => Promise<void>;
-  readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[]) => void;
+  /** `more`: the last of `lines` is a piece of a longer line that goes on. */
+  readonly onLines: (stream: 'stdout' | 'stderr', lines: readonly string[], more?: boolean) => void;
 }
 
 export interface ProcessExit {
@@ -100,7 +101,7 @@ interface Pending {
 
 type Out =
   | { t: 'started'; id: string; pid: number; procStart: string | null; at: number }
-  | { t: 'lines'; id: string; stream: 'stdout' | 'stderr'; lines: string[] }
+  | { t: 'lines'; id: string; stream: 'stdout' | 'stderr'; lines: string[]; more?: boolean }
   | { t: 'exit'; id: string; exitCode: number; signal: string | null }
   | { t: 'error'; id: string; message: string };
 
@@ -148,7 +149,7 @@ export class NodeLauncher implements Launcher {
         });
         break;
       case 'lines':
-        p.spec.onLines(m.stream, m.lines);
+        p.spec.onLines(m.stream, m.lines, m.more === true);
         break;
       case 'exit':
         this.pending.delete(m.id);

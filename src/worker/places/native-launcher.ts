@@ -208,8 +208,8 @@ export class NativeLauncher implements Launcher {
     return new Promise<LocalProcess>((resolveStart, rejectStart) => {
       let resolveExit: (e: ProcessExit) => void = () => {};
       const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
-      const out = new LineSplitter((l) => spec.onLines('stdout', [l]));
-      const err = new LineSplitter((l) => spec.onLines('stderr', [l]));
+      const out = new LineSplitter((l, more) => spec.onLines('stdout', [l], more));
+      const err = new LineSplitter((l, more) => spec.onLines('stderr', [l], more));
       const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, target: 0, reading: false, rest: Buffer.alloc(0), exit: null } : null;
       this.jobs.set(id, { spec, spool, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().stdin.write(
