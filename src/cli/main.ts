@@ -21,6 +21,10 @@ import { resumeCommand } from './resume.js';
 import { workerCommand } from './worker.js';
 import { outputsCommand } from './outputs.js';
 import { backfillCommand } from './backfill.js';
+import { deployCommand } from './deploy.js';
+import { deploymentsCommand } from './deployments.js';
+import { rollbackCommand } from './rollback.js';
+import { tokenCommand } from './token.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -40,6 +44,10 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   workerCommand,
   outputsCommand,
+  deployCommand,
+  deploymentsCommand,
+  rollbackCommand,
+  tokenCommand,
 ];
 
 function helpText(): string {
