@@ -51,7 +51,9 @@ export const deployCommand: Command = {
         { hash: scanned.hash, source: `${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
         streamScanned(dir, scanned.entries, (n) => {
           sent += n;
-          progress.update(`uploading ${mb(sent)} / ${mb(total)} (${total ? Math.floor((sent / total) * 100) : 100}%)`);
+          const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
+          const bar = '#'.repeat(Math.round(pct / 5)).padEnd(20, '.');
+          progress.update(`uploading [${bar}] ${pct}% ${mb(sent)} / ${mb(total)}`);
         }),
       );
     } finally {

@@ -102,7 +102,7 @@ describe('kairos deploy from anywhere', () => {
     git('init', '-q');
     git('add', '-A');
     git('commit', '-q', '-m', 'v1');
-    for (const [name, scope] of [['admin', 'admin'], ['deployer', 'deploy'], ['reader', 'read']] as const) {
+    for (const [name, scope] of [['admin', 'admin'], ['deployer', 'deploy'], ['reader', 'read'], ['worker', 'worker']] as const) {
       const r = await cli(['token', 'create', name, '--scope', scope, '--data', data], { env: { KAIROS_TOKEN: '' } });
       assert.equal(r.code, 0, r.stderr);
       tok[name] = r.stdout.trim();
@@ -183,6 +183,20 @@ describe('kairos deploy from anywhere', () => {
     assert.deepEqual(await sched(), ['cleanup 30 1 * * * Europe/Berlin', 'report 0 6 * * * UTC']);
     assert.deepEqual((await deployments()).map((d) => [d.version, d.active]), [[2, false], [1, true]]);
     assert.equal((await kairos(['rollback', '9'], tok.deployer)).code, 2);
+  });
+
+  test('a remote worker with a worker token runs a job of the uploaded version', async () => {
+    const worker = spawnCli(['worker', '--server', url(), '--token', tok.worker ?? '', '--id', 'w1', '--data', join(dir.path, 'worker-cache'), '--concurrency', '1', '--grace', '1'], { env: { KAIROS_TOKEN: '' } });
+    try {
+      const r = await kairos(['run', 'cleanup', '--project', 'shop'], tok.deployer);
+      assert.equal(r.code, 0, r.stderr + worker.output());
+      assert.match(r.stdout, /^cleanup$/m);
+      // The worker token cannot read runs: it only speaks the worker protocol.
+      assert.equal((await kairos(['runs'], tok.worker)).code, 1);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await exited(worker.child);
+    }
   });
 
   test('a read token is refused a deploy (403) and nothing is written', async () => {
