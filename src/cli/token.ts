@@ -19,6 +19,31 @@ async function openDirect(values: Record<string, unknown>): Promise<Db | null> {
   return openSqlite(resolve(dbUrl.slice('sqlite:'.length)));
 }
 
+interface TokenOps {
+  create(name: string, scope: string, project: string | null): Promise<TokenView & { token: string }>;
+  revoke(name: string): Promise<TokenView>;
+  list(): Promise<TokenView[]>;
+}
+
+function direct(db: Db): TokenOps {
+  return {
+    create: async (name, scope, project) => {
+      const r = await createToken(db, { name, scope, project, createdBy: 'local' });
+      return { ...tokenView(r.row), token: r.token };
+    },
+    revoke: async (name) => tokenView(await revokeToken(db, name, null)),
+    list: async () => (await listTokens(db, null)).map(tokenView),
+  };
+}
+
+function remote(client: DeployClient): TokenOps {
+  return {
+    create: (name, scope, project) => client.createToken(name, scope, project),
+    revoke: (name) => client.revokeToken(name),
+    list: async () => (await client.listTokens()).tokens,
+  };
+}
+
 export const tokenCommand: Command = {
   name: 'token',
   summary: 'API tokens: create (printed once), list, revoke',
@@ -32,12 +57,11 @@ export const tokenCommand: Command = {
     if (action === 'list' && name) throw new UsageError(`unexpected argument "${name}"\nusage: kairos ${USAGE}`);
     if (action === 'create' && !stringOption(p.values.scope)) throw new UsageError('--scope is required: read, run, deploy, admin or worker');
     const db = await openDirect(p.values);
-    const client = db ? null : new DeployClient(p.globals.server, p.globals.token);
+    // One set of operations, on the database directly or through the server.
+    const ops: TokenOps = db ? direct(db) : remote(new DeployClient(p.globals.server, p.globals.token));
     try {
       if (action === 'create') {
-        const project = stringOption(p.values.project) ?? null;
-        const scope = stringOption(p.values.scope) ?? '';
-        const made = db ? await createToken(db, { name: name ?? '', scope, project, createdBy: 'local' }).then((r) => ({ ...tokenView(r.row), token: r.token })) : await client!.createToken(name ?? '', scope, project);
+        const made = await ops.create(name ?? '', stringOption(p.values.scope) ?? '', stringOption(p.values.project) ?? null);
         if (p.globals.json) io.out(JSON.stringify(made, null, 2) + '\n');
         else {
           io.out(`${made.token}\n`);
@@ -46,11 +70,11 @@ export const tokenCommand: Command = {
         return;
       }
       if (action === 'revoke') {
-        const t = db ? tokenView(await revokeToken(db, name ?? '', null)) : await client!.revokeToken(name ?? '');
+        const t = await ops.revoke(name ?? '');
         io.out(p.globals.json ? JSON.stringify(t, null, 2) + '\n' : `revoked token "${t.name}"\n`);
         return;
       }
-      const tokens: TokenView[] = db ? (await listTokens(db, null)).map(tokenView) : (await client!.listTokens()).tokens;
+      const tokens = await ops.list();
       if (p.globals.json) io.out(JSON.stringify(tokens, null, 2) + '\n');
       else if (tokens.length === 0) io.out('no tokens\n');
       else io.out(table(['NAME', 'SCOPE', 'PROJECT', 'CREATED', 'BY'], tokens.map((t) => [t.name, t.scope, t.project ?? '*', shortTime(t.created_at), t.created_by])));
