@@ -66,6 +66,20 @@ export function authMiddleware(opts: AuthOptions): MiddlewareHandler {
       throw new KairosError('forbidden', `token "${principal.name}" has scope ${principal.scope}; ${c.req.method} ${c.req.path} needs ${need}`);
     }
     if (need === 'worker' && principal.project !== null) throw new KairosError('forbidden', `token "${principal.name}" is limited to project ${principal.project}; the worker protocol serves every project`);
+    // Every route under a run (present and future: logs, outputs, downloads…) keeps a project-limited token
+    // inside its project here, whatever its handler does: another project's run is a run that does not exist.
+    const runPath = /^\/api\/v1\/runs\/([^/]+)(?:\/|$)/.exec(c.req.path);
+    if (principal.project !== null && runPath) {
+      const raw = runPath[1] ?? '';
+      let id = raw;
+      try {
+        id = decodeURIComponent(raw);
+      } catch {
+        // not percent-encoded text: no run has such an id
+      }
+      const run = await opts.db.kysely.selectFrom('runs').select('project').where('id', '=', id).executeTakeFirst();
+      if (run && run.project !== principal.project) throw new KairosError('not_found', `run ${id} not found`);
+    }
     principals.set(c.req.raw, principal);
     await next();
   };

@@ -20,6 +20,7 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/runs/:id/outputs', 'read'],
   ['GET', '/api/v1/runs/:id/logs', 'read'],
   ['GET', '/api/v1/runs/:id/logs/stream', 'read'],
+  ['GET', '/api/v1/runs/:id/logs/text', 'read'],
   ['GET', '/api/v1/schedules', 'read'],
   ['GET', '/api/v1/schedules/:project/:job/ticks', 'read'],
   ['GET', '/api/v1/deployments', 'read'],
