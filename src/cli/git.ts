@@ -11,6 +11,7 @@ export async function gitState(dir: string): Promise<{ commit: string; dirty: bo
   const head = await git(dir, ['rev-parse', 'HEAD']);
   const commit = head?.trim() ?? '';
   if (!/^[0-9a-f]{40,64}$/.test(commit)) return null;
-  const status = await git(dir, ['status', '--porcelain', '--untracked-files=normal']);
+  // Dirty means changes under DIR itself (a project may live in a folder of a bigger repository).
+  const status = await git(dir, ['status', '--porcelain', '--untracked-files=normal', '--', '.']);
   return { commit, dirty: status === null ? true : status.trim() !== '' };
 }

@@ -206,6 +206,14 @@ describe('kairos deploy from anywhere', () => {
     assert.match(r.stderr, /token "reader" has scope read; POST \/api\/v1\/deployments needs deploy/);
     assert.equal((await deployments()).length, 2);
     assert.deepEqual(tree(data).filter((p) => !p.startsWith('kairos.db')), before.filter((p) => !p.startsWith('kairos.db')));
+
+    // A deploy token limited to another project may not deploy this one.
+    const other = await kairos(['token', 'create', 'other-ci', '--scope', 'deploy', '--project', 'other'], tok.admin);
+    const refused = await kairos(['deploy', proj], other.stdout.trim());
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /limited to project other; this bundle is project shop/);
+    assert.equal((await deployments()).length, 2);
+    assert.deepEqual(tree(join(data, 'uploads')), []);
   });
 
   test('a manifest that does not validate is refused before upload (exit 2, file:line:col) and by the server', async () => {
