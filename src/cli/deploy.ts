@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { DeployClient, type DeploymentView } from '../api/client.js';
+import { DeployClient, type DeploymentView } from '../api/deploy-client.js';
 import { scanProject } from '../control/bundle.js';
 import { streamScanned } from '../control/bundle-stream.js';
 import { formatPlan, planDeploy, type DeployPlan } from '../control/plan.js';

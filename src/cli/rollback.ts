@@ -1,4 +1,4 @@
-import { DeployClient } from '../api/client.js';
+import { DeployClient } from '../api/deploy-client.js';
 import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { UsageError } from './output.js';

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { DeployClient, type TokenView } from '../api/client.js';
+import { DeployClient, type TokenView } from '../api/deploy-client.js';
 import { createToken, listTokens, revokeToken, tokenView } from '../control/tokens.js';
 import { openSqlite, type Db } from '../store/db.js';
 import { stringOption } from './args.js';
