@@ -269,4 +269,3 @@ export class KairosClient {
     return this.json<{ deployments: Record<string, unknown>[] }>('GET', `/api/v1/deployments${project ? `?project=${encodeURIComponent(project)}` : ''}`);
   }
 }
-
