@@ -74,13 +74,6 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   }
 }
 
-/** A run the caller may see; another project's run answers exactly like a run that does not exist. */
-async function visibleRun(c: Context, db: Engine['db']['kysely'], id: string) {
-  const run = await requireRun(db, id);
-  if (!sees(c, run.project)) throw new KairosError('not_found', `run ${id} not found`);
-  return run;
-}
-
 /** A schedule route's project, when the caller may see it; else the answer for a project with no such schedule. */
 function visibleSchedule(c: Context, message: (project: string, job: string) => string): { project: string; job: string } {
   const project = c.req.param('project') ?? '';
@@ -101,7 +94,8 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
-  // Authentication and the scope each route needs (the table in scopes.ts).
+  // Authentication, the scope each route needs (the table in scopes.ts), and project-limited tokens kept
+  // out of other projects' runs on every /runs/{id} route.
   app.use('/api/*', authMiddleware({ db: engine.db, bootstrapToken: opts.token ?? null }));
 
   app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect, lease_ms: engine.ctx.settings.leaseMs }));
@@ -143,7 +137,7 @@ export function createApi(opts: ApiOptions): Hono {
   app.get('/api/v1/runs/:id', async (c) => {
     const id = c.req.param('id');
     const waitS = intParam(c, 'wait', 0, 0, 300);
-    let run = await visibleRun(c, db, id);
+    let run = await requireRun(db, id);
     if (waitS > 0 && !isTerminal(run.state as RunState)) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitS * 1000);
@@ -167,12 +161,12 @@ export function createApi(opts: ApiOptions): Hono {
   });
 
   app.get('/api/v1/runs/:id/attempts', async (c) => {
-    const run = await visibleRun(c, db, c.req.param('id'));
+    const run = await requireRun(db, c.req.param('id'));
     return c.json({ attempts: (await listAttempts(db, run.id)).map(attemptView) });
   });
 
   app.get('/api/v1/runs/:id/outputs', async (c) => {
-    const run = await visibleRun(c, db, c.req.param('id'));
+    const run = await requireRun(db, c.req.param('id'));
     const metrics = await db.selectFrom('metrics').select(['attempt', 'name', 'value', 'step', 'ts']).where('run_id', '=', run.id).orderBy('id').execute();
     const artifacts = await db.selectFrom('artifacts').select(['attempt', 'path', 'size', 'sha256']).where('run_id', '=', run.id).orderBy('attempt').orderBy('path').execute();
     return c.json({
@@ -181,11 +175,11 @@ export function createApi(opts: ApiOptions): Hono {
     });
   });
 
-  app.post('/api/v1/runs/:id/cancel', async (c) => c.json(runView(await engine.cancelRun((await visibleRun(c, db, c.req.param('id'))).id))));
-  app.post('/api/v1/runs/:id/rerun', async (c) => c.json(runView(await engine.rerun((await visibleRun(c, db, c.req.param('id'))).id)), 201));
+  app.post('/api/v1/runs/:id/cancel', async (c) => c.json(runView(await engine.cancelRun(c.req.param('id')))));
+  app.post('/api/v1/runs/:id/rerun', async (c) => c.json(runView(await engine.rerun(c.req.param('id'))), 201));
 
   app.get('/api/v1/runs/:id/logs', async (c) => {
-    const run = await visibleRun(c, db, c.req.param('id'));
+    const run = await requireRun(db, c.req.param('id'));
     const after = intParam(c, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(c, 'limit', 5000, 1, 50000);
     const attemptQ = c.req.query('attempt');
@@ -198,7 +192,7 @@ export function createApi(opts: ApiOptions): Hono {
   // Live log: newline-delimited JSON. Resumes after `after` (the last seq the follower has), so a follower
   // that reconnects gets no gap and no duplicate. Ends with {"type":"end"} once the run is terminal.
   app.get('/api/v1/runs/:id/logs/stream', async (c) => {
-    const run = await visibleRun(c, db, c.req.param('id'));
+    const run = await requireRun(db, c.req.param('id'));
     let after = intParam(c, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
     c.header('content-type', 'application/x-ndjson; charset=utf-8');
     c.header('cache-control', 'no-store');
