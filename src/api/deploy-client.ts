@@ -149,7 +149,17 @@ export class DeployClient {
         try {
           for await (const chunk of body) {
             if (answered || req.destroyed) return;
-            if (!req.write(chunk)) await new Promise<void>((r) => { req.once('drain', r); req.once('close', r); });
+            if (!req.write(chunk)) {
+              await new Promise<void>((r) => {
+                const go = () => {
+                  req.off('drain', go);
+                  req.off('close', go);
+                  r();
+                };
+                req.on('drain', go);
+                req.on('close', go);
+              });
+            }
           }
           if (!answered && !req.destroyed) req.end();
         } catch (err) {
