@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { createApi } from './api/server.js';
 import { listen, type Listening } from './api/http.js';
 import { Engine } from './control/engine.js';
+import { tokensExist } from './control/tokens.js';
 import { watchProject, type ProjectWatcher } from './control/watch.js';
 import { formatProblem, loadManifestFile, type ManifestProblem } from './manifest/index.js';
 import { coerceError } from './model/errors.js';
@@ -105,7 +106,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const app = createApi({ engine, token: opts.token ?? null });
   let server: Listening;
   try {
-    server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token));
+    server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token) || (await tokensExist(db)));
   } catch (err) {
     engine.stopLoops();
     await worker?.stop(0);

@@ -6,6 +6,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_input: 400,
   invalid_manifest: 422,
   invalid_params: 422,
+  invalid_bundle: 400,
   not_found: 404,
   conflict: 409,
   stale_lease: 409,

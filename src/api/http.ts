@@ -17,7 +17,7 @@ export interface Listening {
 
 export async function listen(app: Hono, host: string, port: number, hasToken: boolean): Promise<Listening> {
   if (!isLoopback(host) && !hasToken) {
-    throw new KairosError('invalid_input', `refusing to listen on ${host} without a token: set --token or KAIROS_TOKEN, or listen on 127.0.0.1`);
+    throw new KairosError('invalid_input', `refusing to listen on ${host} without auth: set --token or KAIROS_TOKEN, or create a token first (kairos token create NAME --scope admin --data DIR), or listen on 127.0.0.1`);
   }
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   server.keepAliveTimeout = 65_000;

@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document served at /api/v1/openapi.json. Keep it in step with ./server.ts (a test checks every route is listed). */
 import { VERSION } from '../version.js';
+import { requiredScope } from './scopes.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const run = { $ref: '#/components/schemas/Run' };
@@ -17,7 +18,7 @@ const projectName = [
 const errors = { '400': { description: 'bad input', ...json(error) }, '404': { description: 'not found', ...json(error) } };
 
 export function openApiDocument(): Record<string, unknown> {
-  return {
+  const doc = {
     openapi: '3.1.0',
     info: { title: 'Kairos API', version: VERSION, description: 'Runs, logs, schedules and deployments. Errors are JSON with a stable code.' },
     components: {
@@ -128,7 +129,36 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/v1/schedules/{project}/{job}/pause': { post: { summary: 'Pause a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
       '/api/v1/schedules/{project}/{job}/resume': { post: { summary: 'Resume a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
-      '/api/v1/deployments': { get: { summary: 'Deployments, newest first', responses: { '200': { description: 'deployments' } } } },
+      '/api/v1/deployments': {
+        get: { summary: 'Deployments, newest first: version, bundle_hash, deployed_by, created_at, git_commit, git_dirty, active', parameters: [{ name: 'project', in: 'query', schema: { type: 'string' } }], responses: { '200': { description: 'deployments' } } },
+        post: {
+          summary: 'Deploy: the body is a bundle stream (per entry a JSON header line {path, kind, mode, size, sha256, target?}, then the bytes); checked whole, its kairos.yaml compiled, then activated as a new version',
+          parameters: [
+            { name: 'hash', in: 'query', required: true, schema: { type: 'string' }, description: "the bundle's SHA-256" },
+            { name: 'commit', in: 'query', schema: { type: 'string' }, description: 'git commit of the deployed checkout' },
+            { name: 'dirty', in: 'query', schema: { enum: ['0', '1'] }, description: '1 when the checkout had uncommitted changes' },
+            { name: 'source', in: 'query', schema: { type: 'string' } },
+          ],
+          requestBody: { required: true, content: { 'application/x-kairos-bundle': {} } },
+          responses: {
+            '201': { description: 'activated as a new version' },
+            '200': { description: 'the active version already has these files and manifest' },
+            '400': { description: 'invalid_bundle (details.reason: unsafe_path, link_outside, too_many_files, too_large, corrupt, hash_mismatch, truncated, bad_entry)', ...json(error) },
+            '403': { description: 'forbidden: scope below deploy, or a project-limited token and another project', ...json(error) },
+            '422': { description: 'invalid_manifest (details.errors: FILE:LINE:COL lines)', ...json(error) },
+          },
+        },
+      },
+      '/api/v1/deployments/{project}/active': { get: { summary: "A project's active version with its compiled manifest (what `kairos deploy --plan` compares with)", parameters: [projectJob[0]], responses: { '200': { description: 'deployment and manifest' }, ...errors } } },
+      '/api/v1/deployments/{project}/{version}/activate': {
+        post: { summary: 'Make an earlier version active again (rollback); schedules follow its manifest', parameters: [projectJob[0], { name: 'version', in: 'path', required: true, schema: { type: 'integer' } }], responses: { '200': { description: 'deployment' }, ...errors } },
+      },
+      '/api/v1/tokens': {
+        get: { summary: 'Live tokens (never the token itself); a project-limited caller sees its project only', responses: { '200': { description: 'tokens' } } },
+        post: { summary: 'Create a token {name, scope, project?}; the answer holds `token`, shown only this once', responses: { '201': { description: 'token' }, ...errors } },
+      },
+      '/api/v1/tokens/{name}': { delete: { summary: 'Revoke a token', parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'revoked token' }, ...errors } } },
+      '/api/v1/whoami': { get: { summary: "The caller's token name, scope and project", responses: { '200': { description: 'principal' } } } },
       '/api/v1/jobs': { get: { summary: 'Jobs of the active deployments', responses: { '200': { description: 'jobs' } } } },
       // Secrets (src/api/secrets.ts): values go in, never come out.
       '/api/v1/secrets': {
@@ -161,4 +191,21 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/bundles/{hash}': { get: { summary: "A deployment's bundle as a stream of entries (JSON header line, then the bytes)", parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'bundle', content: { 'application/x-kairos-bundle': {} } }, ...errors } } },
     },
   };
+  return withScopes(doc);
+}
+
+/** Every operation says the scope it needs (from the one table in scopes.ts) and that it takes a bearer token. */
+function withScopes(doc: Record<string, unknown>): Record<string, unknown> {
+  const paths = doc.paths as Record<string, Record<string, Record<string, unknown>>>;
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const need = requiredScope(method.toUpperCase(), path.replace(/\{([^}]+)\}/g, ':$1'));
+      op['x-kairos-scope'] = need;
+      op.security = [{ bearer: [] }];
+      const responses = op.responses as Record<string, unknown>;
+      responses['401'] ??= { description: 'unauthorized: missing, unknown or revoked token', ...json(error) };
+      if (need !== 'any') responses['403'] ??= { description: `forbidden: needs scope ${need}`, ...json(error) };
+    }
+  }
+  return doc;
 }

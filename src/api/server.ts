@@ -1,7 +1,6 @@
 /**
  * The HTTP API under /api/v1. Handlers are thin: parse the request, call the engine, shape the answer.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { stream } from 'hono/streaming';
@@ -20,11 +19,16 @@ import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
 import { VERSION } from '../version.js';
 import { tzdataVersion } from '../model/cron/index.js';
+import { authMiddleware, listingProject, principalOf, sees } from './auth.js';
+import { registerTokenRoutes } from './token-routes.js';
+import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
 
 export interface ApiOptions {
   readonly engine: Engine;
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   readonly token?: string | null;
+  /** Limits on an uploaded bundle (`POST /api/v1/deployments`); defaults from the environment. */
+  readonly bundleLimits?: UploadLimits;
 }
 
 function intParam(c: Context, name: string, dflt: number, min: number, max: number): number {
@@ -71,10 +75,12 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   }
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** A schedule route's project, when the caller may see it; else the answer for a project with no such schedule. */
+function visibleSchedule(c: Context, message: (project: string, job: string) => string): { project: string; job: string } {
+  const project = c.req.param('project') ?? '';
+  const job = c.req.param('job') ?? '';
+  if (!sees(c, project)) throw new KairosError('not_found', message(project, job));
+  return { project, job };
 }
 
 export function createApi(opts: ApiOptions): Hono {
@@ -89,18 +95,13 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.use('/api/*', async (c, next) => {
-    if (opts.token) {
-      if (c.req.query('token') !== undefined) throw new KairosError('unauthorized', 'tokens are not accepted in the URL; send "Authorization: Bearer <token>"');
-      const header = c.req.header('authorization') ?? '';
-      const m = /^Bearer (.+)$/.exec(header);
-      if (!m || !sameSecret(m[1] ?? '', opts.token)) throw new KairosError('unauthorized', 'a valid token is required (Authorization: Bearer <token>)');
-    }
-    await next();
-  });
+  // Authentication, the scope each route needs (the table in scopes.ts), and project-limited tokens kept
+  // out of other projects' runs on every /runs/{id} route.
+  app.use('/api/*', authMiddleware({ db: engine.db, bootstrapToken: opts.token ?? null }));
 
   app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect, lease_ms: engine.ctx.settings.leaseMs }));
   app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/api/v1/whoami', (c) => c.json(principalOf(c)));
 
   app.get('/api/v1/runs', async (c) => {
     const limit = intParam(c, 'limit', 50, 1, 1000);
@@ -114,7 +115,9 @@ export function createApi(opts: ApiOptions): Hono {
       if (!m) throw new KairosError('invalid_input', 'query parameter "before" must be a cursor returned as "next_before"');
       before = { createdAt: Number(m[1]), id: m[2] ?? '' };
     }
-    const rows = await listRuns(db, { project: c.req.query('project'), job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before });
+    const project = listingProject(c, c.req.query('project'));
+    if (project === false) return c.json({ runs: [], next_before: null });
+    const rows = await listRuns(db, { project, job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before });
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
     return c.json({ runs: rows.map(runView), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
   });
@@ -126,7 +129,9 @@ export function createApi(opts: ApiOptions): Hono {
     if (body.params !== undefined && (typeof body.params !== 'object' || body.params === null || Array.isArray(body.params))) {
       throw new KairosError('invalid_input', 'field "params" must be an object of parameter values');
     }
-    const run = await engine.createRun({ project: body.project as string | undefined, job: body.job, params: (body.params ?? {}) as Record<string, unknown>, trigger: 'manual' });
+    const own = principalOf(c).project;
+    if (own !== null && body.project !== undefined && body.project !== own) throw new KairosError('not_found', `project "${body.project}" has no active deployment`);
+    const run = await engine.createRun({ project: (body.project as string | undefined) ?? own ?? undefined, job: body.job, params: (body.params ?? {}) as Record<string, unknown>, trigger: 'manual' });
     return c.json(runView(run), 201);
   });
 
@@ -258,24 +263,29 @@ export function createApi(opts: ApiOptions): Hono {
     });
   });
 
-  app.get('/api/v1/schedules', async (c) => c.json({ schedules: await listSchedules(engine, c.req.query('project'), intParam(c, 'count', 3, 0, 50)) }));
+  app.get('/api/v1/schedules', async (c) => {
+    const project = listingProject(c, c.req.query('project'));
+    return c.json({ schedules: project === false ? [] : await listSchedules(engine, project, intParam(c, 'count', 3, 0, 50)) });
+  });
   app.get('/api/v1/schedules/:project/:job/ticks', async (c) =>
-    c.json({ ticks: await listTicks(engine, c.req.param('project'), c.req.param('job'), { limit: intParam(c, 'limit', 100, 1, 5000), from: instantParam(c, 'from'), to: instantParam(c, 'to') }) }),
+    c.json({ ticks: await listTicks(engine, visibleSchedule(c, (p, j) => `job "${j}" of project "${p}" has never had a schedule`).project, c.req.param('job'), { limit: intParam(c, 'limit', 100, 1, 5000), from: instantParam(c, 'from'), to: instantParam(c, 'to') }) }),
   );
   app.post('/api/v1/schedules/:project/:job/backfill', async (c) => {
-    const r = await runBackfill(engine, c.req.param('project'), c.req.param('job'), await jsonBody(c));
+    const r = await runBackfill(engine, visibleSchedule(c, (p) => `project "${p}" has no active deployment`).project, c.req.param('job'), await jsonBody(c));
     return c.json(r, r.created.length > 0 ? 201 : 200);
   });
-  app.post('/api/v1/schedules/:project/:job/pause', async (c) => c.json(await setPaused(engine, c.req.param('project'), c.req.param('job'), true)));
-  app.post('/api/v1/schedules/:project/:job/resume', async (c) => c.json(await setPaused(engine, c.req.param('project'), c.req.param('job'), false)));
+  const noSchedule = (p: string, j: string) => `job "${j}" of project "${p}" has no schedule`;
+  app.post('/api/v1/schedules/:project/:job/pause', async (c) => c.json(await setPaused(engine, visibleSchedule(c, noSchedule).project, c.req.param('job'), true)));
+  app.post('/api/v1/schedules/:project/:job/resume', async (c) => c.json(await setPaused(engine, visibleSchedule(c, noSchedule).project, c.req.param('job'), false)));
 
   app.get('/api/v1/deployments', async (c) => {
-    const rows = await listDeployments(db, c.req.query('project'), intParam(c, 'limit', 50, 1, 1000));
+    const project = listingProject(c, c.req.query('project'));
+    const rows = project === false ? [] : await listDeployments(db, project, intParam(c, 'limit', 50, 1, 1000));
     return c.json({ deployments: rows.map(deploymentView) });
   });
 
   app.get('/api/v1/jobs', async (c) => {
-    const deps = await db.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute();
+    const deps = (await db.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute()).filter((d) => sees(c, d.project));
     const jobs = [];
     for (const d of deps) {
       const m = await engine.ctx.manifestOf(d.id);
@@ -288,5 +298,7 @@ export function createApi(opts: ApiOptions): Hono {
 
   registerWorkerRoutes(app, engine, jsonBody);
   registerSecretRoutes(app, engine, jsonBody);
+  registerTokenRoutes(app, engine, jsonBody);
+  registerDeployRoutes(app, engine, opts.bundleLimits);
   return app;
 }

@@ -93,5 +93,16 @@ export function logLineEvent(l: LogLineRow): string {
 }
 
 export function deploymentView(d: DeploymentRow) {
-  return { id: d.id, project: d.project, version: d.version, bundle_hash: d.bundle_hash, created_at: iso(d.created_at), active: d.active === 1, source: d.source };
+  return {
+    id: d.id,
+    project: d.project,
+    version: d.version,
+    bundle_hash: d.bundle_hash,
+    created_at: iso(d.created_at),
+    active: d.active === 1,
+    source: d.source,
+    deployed_by: d.deployed_by ?? null,
+    git_commit: d.git_commit ?? null,
+    git_dirty: d.git_dirty === null || d.git_dirty === undefined ? null : d.git_dirty === 1,
+  };
 }

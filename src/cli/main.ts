@@ -22,6 +22,10 @@ import { workerCommand } from './worker.js';
 import { outputsCommand } from './outputs.js';
 import { backfillCommand } from './backfill.js';
 import { secretCommand } from './secret.js';
+import { deployCommand } from './deploy.js';
+import { deploymentsCommand } from './deployments.js';
+import { rollbackCommand } from './rollback.js';
+import { tokenCommand } from './token.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -42,6 +46,10 @@ export const COMMANDS: readonly Command[] = [
   workerCommand,
   outputsCommand,
   secretCommand,
+  deployCommand,
+  deploymentsCommand,
+  rollbackCommand,
+  tokenCommand,
 ];
 
 function helpText(): string {

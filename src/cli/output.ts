@@ -31,7 +31,7 @@ export class ExitWith extends Error {
   }
 }
 
-const INPUT_CODES = new Set(['invalid_input', 'invalid_params', 'invalid_manifest', 'not_found']);
+const INPUT_CODES = new Set(['invalid_input', 'invalid_params', 'invalid_manifest', 'not_found', 'invalid_bundle']);
 
 export interface Io {
   out(text: string): void;

@@ -3,6 +3,7 @@ import { createApi } from '../api/server.js';
 import { listen } from '../api/http.js';
 import { Engine } from '../control/engine.js';
 import { openSqlite } from '../store/db.js';
+import { tokensExist } from '../control/tokens.js';
 import { coerceError } from '../model/errors.js';
 import { tzdataVersion } from '../model/cron/index.js';
 import { intOption, stringOption } from './args.js';
@@ -24,7 +25,8 @@ export const serverCommand: Command = {
     const db = await openSqlite(resolve(dbUrl.slice('sqlite:'.length)));
     const engine = new Engine({ db, dataDir, leaseMs: leaseOption(p.values.lease), onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
-    const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token));
+    // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
+    const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));
     engine.start();
     io.err(`kairos: server at ${server.url} (SQLite ${dbUrl.slice(7)}; tz database ${tzdataVersion()})\n`);
     await new Promise<void>((r) => {

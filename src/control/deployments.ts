@@ -6,6 +6,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Selectable } from 'kysely';
 import type { CompiledManifest } from '../manifest/types.js';
+import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
 import { nextFire, parseCron } from '../model/cron/index.js';
 import type { DeploymentsTable } from '../store/schema.js';
@@ -13,7 +14,9 @@ import type { Q } from '../store/runs.js';
 import { scanProject, writeBundle } from './bundle.js';
 import type { Ctx } from './context.js';
 
-export type DeploymentRow = Selectable<DeploymentsTable>;
+type DeployRecord = 'deployed_by' | 'git_commit' | 'git_dirty';
+/** A deployment; who deployed it and from which commit is optional (rows read without those columns). */
+export type DeploymentRow = Omit<Selectable<DeploymentsTable>, DeployRecord> & Partial<Pick<Selectable<DeploymentsTable>, DeployRecord>>;
 
 export interface DeployOutcome {
   readonly deployment: DeploymentRow;
@@ -39,16 +42,32 @@ export function scheduleId(project: string, job: string): string {
   return `${project}/${job}`;
 }
 
+/** Who deployed a version, and from which commit. */
+export interface DeployMeta {
+  /** Token name, "bootstrap" (the server's --token) or "local". */
+  readonly deployedBy: string;
+  readonly gitCommit?: string | null;
+  readonly gitDirty?: boolean | null;
+}
+
 /** Snapshots `dir` and activates it with `manifest` as a new version, unless nothing changed. */
-export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledManifest, source: string): Promise<DeployOutcome> {
+export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledManifest, source: string, meta: DeployMeta = { deployedBy: 'local' }): Promise<DeployOutcome> {
   // A data directory inside the project (`--data DIR/state`) holds the database and the secret key: never bundled.
   const data = relative(resolve(dir), resolve(ctx.settings.dataDir));
   const scanned = await scanProject(dir, data !== '' && !data.startsWith('..') && !isAbsolute(data) ? ['/' + data.split(sep).join('/') + '/'] : []);
   await writeBundle(ctx.settings.dataDir, scanned);
+  return activateBundle(ctx, scanned.hash, manifest, source, meta);
+}
+
+/**
+ * Activates the bundle `hash` (already complete under the data directory) with `manifest` as a new version,
+ * in one transaction with its schedules, unless the active version has the same bundle and manifest.
+ */
+export async function activateBundle(ctx: Ctx, hash: string, manifest: CompiledManifest, source: string, meta: DeployMeta): Promise<DeployOutcome> {
   const manifestJson = JSON.stringify(manifest);
   const outcome = await ctx.db.tx(async (trx) => {
     const current = await activeDeployment(trx, manifest.project);
-    if (current && current.bundle_hash === scanned.hash && current.manifest_json === manifestJson) {
+    if (current && current.bundle_hash === hash && current.manifest_json === manifestJson) {
       return { deployment: current, created: false };
     }
     const now = ctx.now();
@@ -61,11 +80,14 @@ export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledM
       id: newId(now),
       project: manifest.project,
       version: Number(last?.v ?? 0) + 1,
-      bundle_hash: scanned.hash,
+      bundle_hash: hash,
       manifest_json: manifestJson,
       created_at: now,
       active: 1,
       source,
+      deployed_by: meta.deployedBy,
+      git_commit: meta.gitCommit ?? null,
+      git_dirty: meta.gitDirty === undefined || meta.gitDirty === null ? null : meta.gitDirty ? 1 : 0,
     };
     await trx.updateTable('deployments').set({ active: 0 }).where('project', '=', manifest.project).where('active', '=', 1).execute();
     await trx.insertInto('deployments').values(row).execute();
@@ -74,6 +96,25 @@ export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledM
   });
   if (outcome.created) ctx.bus.emit('schedules');
   return outcome;
+}
+
+/**
+ * Makes an earlier version of `project` the active one again, in one transaction with its schedules (they
+ * follow that version's manifest, as on a deploy). Activating the active version changes nothing.
+ */
+export async function activateVersion(ctx: Ctx, project: string, version: number): Promise<DeploymentRow> {
+  const row = await ctx.db.tx(async (trx) => {
+    const target = await trx.selectFrom('deployments').selectAll().where('project', '=', project).where('version', '=', version).executeTakeFirst();
+    if (!target) throw new KairosError('not_found', `project "${project}" has no version ${version}`);
+    if (target.active === 1) return target;
+    const manifest = JSON.parse(target.manifest_json) as CompiledManifest;
+    await trx.updateTable('deployments').set({ active: 0 }).where('project', '=', project).where('active', '=', 1).execute();
+    await trx.updateTable('deployments').set({ active: 1 }).where('id', '=', target.id).execute();
+    await syncSchedules(trx, manifest, target.id, ctx.now());
+    return { ...target, active: 1 };
+  });
+  ctx.bus.emit('schedules');
+  return row;
 }
 
 /**

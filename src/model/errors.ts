@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   invalid_input: 'invalid_input',
   invalid_manifest: 'invalid_manifest',
   invalid_params: 'invalid_params',
+  invalid_bundle: 'invalid_bundle',
   not_found: 'not_found',
   conflict: 'conflict',
   stale_lease: 'stale_lease',

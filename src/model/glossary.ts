@@ -16,5 +16,9 @@
  * - worker:     a process that claims attempts from the control plane and executes them in a place.
  * - pool:       a named set of capacity that runs are routed to, with an optional concurrency limit.
  * - place:      where an attempt's process actually runs (a local process; later Slurm or Kubernetes).
+ * - token:      a secret that identifies an API caller, with a scope and optionally one project; stored only
+ *               as a hash. The server's own `--token` is the bootstrap token (admin, never stored).
+ * - scope:      what a token may do: read < run < deploy < admin, and worker beside them (./scopes.ts).
+ * - rollback:   making an earlier deployment of a project the active one again.
  */
 export {};

@@ -3,6 +3,7 @@
  * Never edit a migration that has shipped; add a new one.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { m0003 } from './migrations/0003_auth.js';
 import { m0007Secrets } from './migrations/0007_secrets.js';
 
 const m0001: Migration = {
@@ -203,6 +204,7 @@ const m0002: Migration = {
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': m0001,
   '0002_log_chunks': m0002,
+  '0003_auth': m0003,
   '0007_secrets': m0007Secrets,
 };
 

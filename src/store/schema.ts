@@ -10,6 +10,11 @@ export interface DeploymentsTable {
   created_at: number;
   active: number;
   source: string;
+  /** Token name, "bootstrap" (the server's --token) or "local"; null for versions deployed before 0003. */
+  deployed_by: string | null;
+  git_commit: string | null;
+  /** 1 when the git checkout had uncommitted changes. */
+  git_dirty: number | null;
 }
 
 export interface SchedulesTable {
@@ -149,4 +154,17 @@ export interface Database {
   artifacts: ArtifactsTable;
   workers: WorkersTable;
   secrets: SecretsTable;
+  tokens: TokensTable;
+}
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  /** sha256 of the token, hex. */
+  hash: string;
+  scope: string;
+  project: string | null;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
 }

@@ -1,0 +1,74 @@
+import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { DeployClient, type DeploymentView } from '../api/deploy-client.js';
+import { scanProject } from '../control/bundle.js';
+import { streamScanned } from '../control/bundle-stream.js';
+import { formatPlan, planDeploy, type DeployPlan } from '../control/plan.js';
+import { formatProblem, loadManifestFile, type CompiledManifest } from '../manifest/index.js';
+import type { Command } from './command.js';
+import { gitState } from './git.js';
+import { EXIT } from './output.js';
+import { startProgress } from './progress.js';
+
+function mb(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+export const deployCommand: Command = {
+  name: 'deploy',
+  summary: 'validate, pack and upload a project directory; the server activates it as a new version (--plan: only show what would change)',
+  usage: 'deploy [DIR] [--plan] [--json]',
+  options: { plan: { type: 'boolean' } },
+  positionals: { min: 0, max: 1 },
+  async run(p, { io }) {
+    const dir = resolve(p.positionals[0] ?? '.');
+    const loaded = await loadManifestFile(dir);
+    if (!loaded.ok) {
+      if (p.globals.json) io.out(JSON.stringify({ ok: false, problems: loaded.problems }, null, 2) + '\n');
+      else for (const problem of loaded.problems) io.out(formatProblem(problem) + '\n');
+      io.err(`kairos: ${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}; nothing was deployed\n`);
+      return EXIT.usage;
+    }
+    const manifest = loaded.manifest;
+    const client = new DeployClient(p.globals.server, p.globals.token);
+    const active = await client.active(manifest.project);
+    const secrets = await client.secretNames(manifest.project);
+    const plan: DeployPlan = planDeploy((active?.manifest as CompiledManifest | undefined) ?? null, active?.version ?? null, manifest, secrets, Date.now());
+    if (!p.globals.json) io.out(formatPlan(plan));
+    if (p.values.plan === true) {
+      if (p.globals.json) io.out(JSON.stringify({ plan }, null, 2) + '\n');
+      return EXIT.ok;
+    }
+
+    const scanned = await scanProject(dir);
+    const git = await gitState(dir);
+    const total = scanned.totalBytes + scanned.entries.reduce((n, e) => n + JSON.stringify(e).length + 1, 0);
+    let sent = 0;
+    const progress = startProgress(io, `uploading ${scanned.entries.length} files, ${mb(total)}`);
+    let deployment: DeploymentView & { created: boolean };
+    try {
+      deployment = await client.upload<DeploymentView & { created: boolean }>(
+        { hash: scanned.hash, source: `${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
+        streamScanned(dir, scanned.entries, (n) => {
+          sent += n;
+          const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
+          const bar = '#'.repeat(Math.round(pct / 5)).padEnd(20, '.');
+          progress.update(`uploading [${bar}] ${pct}% ${mb(sent)} / ${mb(total)}`);
+        }),
+      );
+    } finally {
+      progress.done();
+    }
+    if (p.globals.json) {
+      io.out(JSON.stringify({ plan, deployment }, null, 2) + '\n');
+      return EXIT.ok;
+    }
+    const commit = deployment.git_commit ? ` from ${deployment.git_commit.slice(0, 12)}${deployment.git_dirty ? ' (dirty)' : ''}` : '';
+    io.out(
+      deployment.created
+        ? `deployed ${deployment.project} v${deployment.version} (${deployment.bundle_hash.slice(0, 12)}) by ${deployment.deployed_by ?? '?'}${commit}\n`
+        : `${deployment.project} v${deployment.version} is already active with these files and manifest; nothing changed\n`,
+    );
+    return EXIT.ok;
+  },
+};

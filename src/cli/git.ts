@@ -1,0 +1,17 @@
+/** The git commit of a project directory, read with git's argv (never a shell); null outside a checkout. */
+import { execFile } from 'node:child_process';
+
+function git(dir: string, args: readonly string[]): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile('git', ['-C', dir, ...args], { timeout: 10_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => resolve(err ? null : stdout));
+  });
+}
+
+export async function gitState(dir: string): Promise<{ commit: string; dirty: boolean } | null> {
+  const head = await git(dir, ['rev-parse', 'HEAD']);
+  const commit = head?.trim() ?? '';
+  if (!/^[0-9a-f]{40,64}$/.test(commit)) return null;
+  // Dirty means changes under DIR itself (a project may live in a folder of a bigger repository).
+  const status = await git(dir, ['status', '--porcelain', '--untracked-files=normal', '--', '.']);
+  return { commit, dirty: status === null ? true : status.trim() !== '' };
+}
