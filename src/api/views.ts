@@ -61,6 +61,8 @@ export function attemptView(a: AttemptRow) {
     exit_code: a.exit_code,
     reason: a.reason,
     pid: a.pid,
+    env_hash: a.env_hash ?? null,
+    env_packages: a.env_packages_json ? (JSON.parse(a.env_packages_json) as { name: string; version: string }[]) : null,
   };
 }
 

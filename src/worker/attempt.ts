@@ -14,6 +14,7 @@ import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLin
 const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
+import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -29,6 +30,8 @@ export interface AttemptSettings {
   readonly flushMs: number;
   readonly maxLogLines: number;
   readonly maxLogBytes: number;
+  /** This machine's environment cache; jobs that name an environment need it. */
+  readonly envs?: EnvCache;
 }
 
 const RESERVED_ENV = ['KAIROS_TOKEN', 'KAIROS_SECRET_KEY'];
@@ -173,6 +176,7 @@ export class AttemptRunner {
   private startedInfo: StartedInfo | null = null;
   private startReported = false;
   private startReport: Promise<void> = Promise.resolve();
+  private environment: PreparedEnv | null = null;
   private readonly logs: LogShipper;
   readonly done: Promise<void>;
 
@@ -236,6 +240,7 @@ export class AttemptRunner {
     let cgroup: AttemptCgroup | null = null;
     try {
       await this.s.ready;
+      await this.prepareEnvironment();
       const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
       cgroup = createAttemptCgroup(`${cgroupPrefix(this.s.workerId)}-${a.run.id}-${a.lease.attempt}`, limits);
       if (cgroup?.limited) this.logs.add('system', describeLimits(limits, cgroup.description));
@@ -248,7 +253,7 @@ export class AttemptRunner {
       const proc = await this.s.launcher.launch({
         command: a.spec.run,
         cwd,
-        env: this.env(paths),
+        env: { ...this.env(paths), ...this.environment?.vars },
         mkdirs: [paths.artifacts],
         spool: `${paths.artifacts}.spool`,
         pace: () => this.logs.pace(),
@@ -291,18 +296,37 @@ export class AttemptRunner {
     } catch (err) {
       this.outcome = 'failed';
       exitCode = 127;
-      this.reason = `could not start: ${coerceError(err).message}`;
-      this.logs.add('system', `[kairos] ${this.reason}`);
+      if (err instanceof EnvError) {
+        // The installer's own words, line by line; the reason keeps the first line.
+        const lines = err.message.split('\n');
+        this.reason = lines[0] ?? err.message;
+        for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
+      } else {
+        this.reason = `could not start: ${coerceError(err).message}`;
+        this.logs.add('system', `[kairos] ${this.reason}`);
+      }
     }
     await cgroup?.remove();
+    await this.environment?.release();
     const metrics = this.readMetrics(paths.output);
     const artifacts = listArtifacts(paths.artifacts);
     await this.logs.flush();
     if (this.logs.stale) return;
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
-    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}) };
+    const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
+    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result));
+  }
+
+  /** Reuses or builds the job's environment (once per content hash on this machine), logging progress. */
+  private async prepareEnvironment(): Promise<void> {
+    const env = this.a.environment;
+    if (!env || env.kind === 'system') return;
+    if (!this.s.envs) throw new EnvError(`environment ${env.name}: this worker has no environment cache`);
+    const log = (line: string) => this.logs.add('system', line);
+    this.environment = await this.s.envs.prepare(env, this.s.bundlePath, log, this.a.pinnedEnvironment ?? null);
+    if (!this.environment.built) log(`[kairos] environment ${env.name} ${this.environment.hash.slice(0, 12)} (${this.environment.packages.length} packages)`);
   }
 
   private reportStarted(): void {

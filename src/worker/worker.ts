@@ -12,6 +12,7 @@ import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import type { Assignment, ControlLink } from './protocol.js';
+import { EnvCache, type EnvCacheOptions } from './envs/index.js';
 
 export interface WorkerOptions {
   readonly id: string;
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   readonly heartbeatMs?: number;
   /** How long a claim may wait on the server for a run (remote workers long-poll; 0 in-process). */
   readonly claimWaitMs?: number;
+  /** Size and age limits of the environment cache under `<dataDir>/envs`. */
+  readonly envCache?: EnvCacheOptions;
 }
 
 export class Worker {
@@ -41,6 +44,7 @@ export class Worker {
   private readonly onError: (err: unknown) => void;
   private readonly launcher = createLauncher(workerBaseEnv());
   private readonly logBatcher: LogBatcher;
+  private envs: EnvCache | undefined;
 
   constructor(
     private readonly link: ControlLink,
@@ -56,6 +60,8 @@ export class Worker {
 
   async start(): Promise<void> {
     mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
+    this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache);
+    void this.envs.evict().catch(this.onError);
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();
     this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
@@ -116,6 +122,7 @@ export class Worker {
       flushMs: this.opts.flushMs ?? 200,
       maxLogLines: this.opts.maxLogLines ?? 1_000_000,
       maxLogBytes: this.opts.maxLogBytes ?? 256 * 1024 * 1024,
+      ...(this.envs ? { envs: this.envs } : {}),
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;
