@@ -73,6 +73,17 @@ export interface BackfillView {
   created: RunView[];
 }
 
+export interface WorkerView {
+  id: string;
+  host: string;
+  pools: string[];
+  capacity: number;
+  version: string;
+  alive: boolean;
+  started_at: string | null;
+  heartbeat_at: string | null;
+}
+
 export type StreamEvent = ({ type: 'line' } & LogLineView) | { type: 'end'; state: string; exit_code: number | null; reason: string | null; next_after: number };
 
 export class KairosClient {
@@ -263,6 +274,17 @@ export class KairosClient {
 
   jobs() {
     return this.json<{ jobs: { project: string; name: string; schedule: unknown }[] }>('GET', '/api/v1/jobs');
+  }
+
+  /** Secret names (never values) of a project. */
+  async secrets(project: string): Promise<{ name: string; project: string; updated_at: string | null }[]> {
+    const body = await this.json<unknown>('GET', `/api/v1/secrets?project=${encodeURIComponent(project)}`);
+    const list = Array.isArray(body) ? body : (body as { secrets?: unknown }).secrets;
+    return Array.isArray(list) ? (list as { name: string; project: string; updated_at: string | null }[]) : [];
+  }
+
+  workers() {
+    return this.json<{ workers: WorkerView[] }>('GET', '/api/v1/workers').then((b) => b.workers);
   }
 
   deployments(project?: string) {

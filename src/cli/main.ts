@@ -21,10 +21,12 @@ import { resumeCommand } from './resume.js';
 import { workerCommand } from './worker.js';
 import { outputsCommand } from './outputs.js';
 import { backfillCommand } from './backfill.js';
+import { checkCommand } from './check.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
   validateCommand,
+  checkCommand,
   schemaCommand,
   cronCommand,
   upCommand,

@@ -6,6 +6,7 @@ export interface ExecResult {
   readonly signal: string | null;
   readonly stdout: string;
   readonly stderr: string;
+  readonly timedOut?: boolean;
 }
 
 export interface ExecOptions {
@@ -24,7 +25,8 @@ export function execFile(argv: readonly string[], opts: ExecOptions = {}): Promi
   const [cmd, ...args] = argv;
   if (!cmd) return Promise.reject(new Error('empty command'));
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout ends whatever it started too.
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     let partial = '';
@@ -46,7 +48,17 @@ export function execFile(argv: readonly string[], opts: ExecOptions = {}): Promi
       stderr = keep(stderr, c);
       lines(c);
     });
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : null;
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, opts.timeoutMs)
+      : null;
     child.on('error', (err) => {
       if (timer) clearTimeout(timer);
       reject(err);
@@ -54,7 +66,7 @@ export function execFile(argv: readonly string[], opts: ExecOptions = {}): Promi
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (partial && opts.onLine) opts.onLine(partial);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, timedOut });
     });
     child.stdin.end(opts.input ?? '');
   });
