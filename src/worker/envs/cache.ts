@@ -262,7 +262,8 @@ export class EnvCache {
     const removed: string[] = [];
     const remove = async (e: (typeof entries)[number]) => {
       // Unpublish first (atomic), then delete: a run that looks it up now builds a fresh one.
-      await unlink(path.join(this.root, e.key));
+      // Tolerant of a concurrent eviction that got there first.
+      await unlink(path.join(this.root, e.key)).catch(() => {});
       await rm(e.target, { recursive: true, force: true });
       removed.push(e.key);
     };
