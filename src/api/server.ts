@@ -14,6 +14,7 @@ import { listDeployments } from '../control/deployments.js';
 import { errorBody } from './errors.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 import { attemptView, deploymentView, logLineView, runView } from './views.js';
+import { withEnvHashes } from './env-views.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
 import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
@@ -115,7 +116,7 @@ export function createApi(opts: ApiOptions): Hono {
     }
     const rows = await listRuns(db, { project: c.req.query('project'), job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before });
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-    return c.json({ runs: rows.map(runView), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
+    return c.json({ runs: await withEnvHashes(db, rows.map(runView)), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
   });
 
   app.post('/api/v1/runs', async (c) => {
@@ -152,7 +153,7 @@ export function createApi(opts: ApiOptions): Hono {
       });
       run = await requireRun(db, id);
     }
-    return c.json(runView(run));
+    return c.json((await withEnvHashes(db, [runView(run)]))[0]);
   });
 
   app.get('/api/v1/runs/:id/attempts', async (c) => {

@@ -25,6 +25,8 @@ export interface RunView {
   bundle_hash: string;
   rerun_of: string | null;
   cancel_requested: boolean;
+  /** The environment's content hash recorded by the latest attempt that ran in one (null: none). */
+  env_hash?: string | null;
 }
 
 export function runView(r: RunRow): RunView {
