@@ -57,7 +57,7 @@ async function checkPython(env: Extract<CompiledEnvironment, { kind: 'python' }>
         const list = resolved.map((i) => `${i.metadata?.name ?? '?'}==${i.metadata?.version ?? '?'}`);
         return [{ group: 'dependencies', name, status: 'pass', message: `${list.length} package${list.length === 1 ? '' : 's'} resolve on ${indexes}`, details: list }];
       }
-      const names = [...`${r.stderr}\n${r.stdout}`.matchAll(MISSING)].map((m) => normalise(m[1] ?? ''));
+      const names = [...`${r.stderr}\n${r.stdout}`.matchAll(MISSING)].map((m) => requirementName(m[1] ?? '') ?? '');
       const fresh = [...new Set(names)].filter((n) => n && !missing.includes(n));
       if (fresh.length === 0) {
         if (/No module named pip/.test(r.stderr)) return [{ group: 'dependencies', name, status: 'fail', message: `${interp.path} has no pip to resolve requirements with (on Debian: apt-get install python3-pip)` }];

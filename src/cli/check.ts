@@ -15,7 +15,7 @@ export const checkCommand: Command = {
   async run(p, { io, env }) {
     const skip = (stringOption(p.values.skip) ?? '').split(',').filter(Boolean);
     for (const s of skip) if (!GROUPS.includes(s as CheckGroup) || s === 'configuration') throw new UsageError(`--skip takes dependencies and/or code, got "${s}"`);
-    const explicit = typeof p.values.server === 'string' || env.KAIROS_SERVER !== undefined;
+    const explicit = typeof p.values.server === 'string' || (env.KAIROS_SERVER ?? '') !== '';
     const client = new KairosClient(p.globals.server, p.globals.token);
     try {
       const report = await runChecks(p.positionals[0] ?? '.', {
