@@ -263,8 +263,8 @@ const urlValue = expecting(z.string().regex(/^https?:\/\/[^\s]+$/), 'an http:// 
 const environmentSpec = expecting(
   z
     .strictObject({
-      python: documented(expecting(z.string().regex(/^(\/\S+|\d+(\.\d+){0,2}|python3?(\.\d+)?)$/), 'a Python version such as "3.11", or an absolute path to an interpreter'), {
-        description: 'A Python environment with this interpreter: a version (`"3.11"` means `python3.11` on the worker\'s PATH) or an absolute path such as `/usr/bin/python3`. It must exist on the worker.',
+      python: documented(expecting(z.string().regex(/^(\/\S+|\d+(\.\d+){0,2}|python3?(\.\d+)?)$/), 'a Python version such as "3.11", a command such as "python3", or an absolute path to an interpreter'), {
+        description: 'A Python environment with this interpreter: a version (`"3.11"` means `python3.11` on the worker\'s PATH), a command on the PATH (`python3`) or an absolute path such as `/usr/bin/python3`. It must exist on the worker.',
       }).optional(),
       requirements: documented(relativePathValue(), {
         description: 'Requirements file (relative to the project directory) installed with pip: plain requirements, or a lock file with `--hash` pins. Files it includes with `-r`/`-c` count towards the environment\'s hash.',
