@@ -15,6 +15,11 @@ import type { Check } from './types.js';
 const MISSING = /(?:No matching distribution found for|Could not find a version that satisfies the requirement) ([^\s(]+)/g;
 const MAX_ROUNDS = 20;
 
+/** An index URL as shown: credentials in it (`https://user:token@host/`) are never printed. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^/@]*@/, '$1***@');
+}
+
 /** `name` of a requirement line (`pkg[extra]>=1 ; marker`), normalised as PEP 503 does. */
 function requirementName(line: string): string | null {
   const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(line.replace(/(^|\s)#.*$/, ''));
@@ -24,7 +29,7 @@ const normalise = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
 
 async function checkPython(env: Extract<CompiledEnvironment, { kind: 'python' }>, projectDir: string): Promise<Check[]> {
   const name = `requirements ${env.name}`;
-  const indexes = env.indexUrls.length > 0 ? env.indexUrls.join(', ') : "pip's default index";
+  const indexes = env.indexUrls.length > 0 ? env.indexUrls.map(redactUrl).join(', ') : "pip's default index";
   if (env.requirements === null) return [{ group: 'dependencies', name, status: 'pass', message: 'no requirements file: nothing to resolve' }];
   const reqFile = path.join(projectDir, env.requirements);
   let text: string;

@@ -145,6 +145,20 @@ describe('environment cache (real venv, pip and a loopback index)', () => {
     assert.deepEqual(readdirSync(join(cacheDir, '.store')), []);
   });
 
+  test('a node environment is installed by npm ci from the lock file; without the lock file it says so', async () => {
+    const project = join(dir.path, 'p6');
+    const pkg = JSON.stringify({ name: 'web', version: '1.0.0', private: true });
+    const lock = JSON.stringify({ name: 'web', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'web', version: '1.0.0' } } });
+    writeProject(project, { 'tools/package.json': pkg, 'tools/package-lock.json': lock, 'nolock/package.json': pkg });
+    const cache = new EnvCache(join(dir.path, 'cache6'));
+    const web = await cache.prepare({ kind: 'node', name: 'web', packageJson: 'tools/package.json' }, project, () => {});
+    assert.equal(web.built, true);
+    assert.equal(web.vars.NODE_PATH, join(web.dir, 'node_modules'));
+    assert.ok(web.vars.PATH?.startsWith(join(web.dir, 'node_modules', '.bin') + ':'));
+    await web.release();
+    await assert.rejects(cache.prepare({ kind: 'node', name: 'nolock', packageJson: 'nolock/package.json' }, project, () => {}), /nolock\/package-lock\.json not found in the project \(`npm ci` needs the lock file/);
+  });
+
   test('an interpreter that does not exist is named', async () => {
     const project = join(dir.path, 'p5');
     writeProject(project, { 'r.txt': '' });
