@@ -12,7 +12,7 @@ import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import type { Assignment, ControlLink } from './protocol.js';
-import { EnvCache, type EnvCacheOptions } from './envs/index.js';
+import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
 
 export interface WorkerOptions {
   readonly id: string;
@@ -60,7 +60,7 @@ export class Worker {
 
   async start(): Promise<void> {
     mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
-    this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache);
+    this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache ?? envCacheOptionsFromEnv());
     void this.envs.evict().catch(this.onError);
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();

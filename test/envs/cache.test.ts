@@ -159,6 +159,28 @@ describe('environment cache (real venv, pip and a loopback index)', () => {
     await assert.rejects(cache.prepare({ kind: 'node', name: 'nolock', packageJson: 'nolock/package.json' }, project, () => {}), /nolock\/package-lock\.json not found in the project \(`npm ci` needs the lock file/);
   });
 
+  test('a build whose process died is taken over: its stale lock is broken and its leftovers cleared', async () => {
+    const project = join(dir.path, 'p7');
+    writeProject(project, { 'r.txt': '# nothing\n' });
+    const cacheDir = join(dir.path, 'cache7');
+    const cache = new EnvCache(cacheDir);
+    const env = pythonEnv('py', 'r.txt', index.url);
+    const { environmentInputs } = await import('../../src/worker/envs/inputs.js');
+    const { hash } = await environmentInputs(env, project);
+    // A worker killed mid-build: its lock names a process that is gone, its half-built directory is left.
+    const dead = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((r) => dead.on('exit', () => r(dead.pid ?? 0)));
+    const { hostname } = await import('node:os');
+    writeFileSync(join(cacheDir, '.locks', `${hash}.lock`), JSON.stringify({ pid: deadPid, host: hostname(), since: Date.now() - 60_000 }));
+    writeProject(join(cacheDir, '.store', `${hash}-deadbeef`), { 'pyvenv.cfg': 'half-built\n' });
+    const p = await cache.prepare(env, project, () => {});
+    assert.equal(p.built, true);
+    await p.release();
+    await cache.evict();
+    assert.deepEqual(readdirSync(join(cacheDir, '.store')).filter((n) => n.endsWith('-deadbeef')), []);
+    assert.deepEqual(readdirSync(join(cacheDir, '.locks')), []);
+  });
+
   test('an interpreter that does not exist is named', async () => {
     const project = join(dir.path, 'p5');
     writeProject(project, { 'r.txt': '' });

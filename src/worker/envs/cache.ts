@@ -13,6 +13,8 @@ import { mkdirSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CompiledEnvironment } from '../../manifest/types.js';
+import { parseSize } from '../../manifest/fields.js';
+import { parseDuration } from '../../model/duration.js';
 import { buildEnvironment, environmentVars, type Package } from './builders.js';
 import { environmentInputs, EnvError } from './inputs.js';
 import { isLocked, withLock } from './lock.js';
@@ -54,6 +56,27 @@ export interface EnvCacheOptions {
 }
 
 export const ENV_CACHE_DEFAULTS = { maxBytes: 20 * 1024 ** 3, maxAgeMs: 30 * 24 * 3600_000 } as const;
+
+/**
+ * Limits from the worker's environment: KAIROS_ENV_CACHE_SIZE (`20Gi`, `500M`, bytes) and
+ * KAIROS_ENV_CACHE_AGE (`30d`, `12h`). A value that does not parse is an error, not a silent default.
+ */
+export function envCacheOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): EnvCacheOptions {
+  const out: { maxBytes?: number; maxAgeMs?: number } = {};
+  const size = env.KAIROS_ENV_CACHE_SIZE;
+  if (size) {
+    const bytes = parseSize(size);
+    if (bytes === null) throw new EnvError(`KAIROS_ENV_CACHE_SIZE must be a size such as 20Gi or 500M, got "${size}"`);
+    out.maxBytes = bytes;
+  }
+  const age = env.KAIROS_ENV_CACHE_AGE;
+  if (age) {
+    const ms = parseDuration(age);
+    if (ms === null) throw new EnvError(`KAIROS_ENV_CACHE_AGE must be a duration such as 30d or 12h, got "${age}"`);
+    out.maxAgeMs = ms;
+  }
+  return out;
+}
 
 const RECORD = 'kairos-env.json';
 const LAST_USED = '.kairos-last-used';
