@@ -52,15 +52,18 @@ async function checkPython(env: Extract<CompiledEnvironment, { kind: 'python' }>
       const file = path.join(tmp, 'requirements.txt');
       writeFileSync(file, lines.join('\n'));
       const report = path.join(tmp, 'report.json');
+      // The throwaway environment sees the interpreter's own packages only when the real one will: then a
+      // requirement they satisfy needs nothing from an index, as in the real build.
       const r = await execFile(
-        [interp.path, '-m', 'pip', '--python', path.join(venv, 'bin', 'python'), ...PIP_COMMON, 'install', '--dry-run', '--ignore-installed', '--quiet', '--report', report, '--retries', '1', '--timeout', '15', '--no-cache-dir', ...indexArgs(env.indexUrls), '-r', file],
+        [interp.path, '-m', 'pip', '--python', path.join(venv, 'bin', 'python'), ...PIP_COMMON, 'install', '--dry-run', ...(env.systemSitePackages ? [] : ['--ignore-installed']), '--quiet', '--report', report, '--retries', '1', '--timeout', '15', '--no-cache-dir', ...indexArgs(env.indexUrls), '-r', file],
         { cwd: projectDir, env: installerEnv(), timeoutMs: 10 * 60_000 },
       );
       if (r.code === 0) {
         if (missing.length > 0) break;
         const resolved = (JSON.parse(readFileSync(report, 'utf8')) as { install?: { metadata?: { name?: string; version?: string } }[] }).install ?? [];
         const list = resolved.map((i) => `${i.metadata?.name ?? '?'}==${i.metadata?.version ?? '?'}`);
-        return [{ group: 'dependencies', name, status: 'pass', message: `${list.length} package${list.length === 1 ? '' : 's'} resolve on ${indexes}`, details: list }];
+        const rest = env.systemSitePackages ? "; the rest from the interpreter's own packages" : '';
+        return [{ group: 'dependencies', name, status: 'pass', message: `resolved: ${list.length} package${list.length === 1 ? '' : 's'} from ${indexes}${rest}`, details: list }];
       }
       const names = [...`${r.stderr}\n${r.stdout}`.matchAll(MISSING)].map((m) => requirementName(m[1] ?? '') ?? '');
       const fresh = [...new Set(names)].filter((n) => n && !missing.includes(n));
