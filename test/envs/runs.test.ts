@@ -20,6 +20,10 @@ environments:
     python: ${SYSTEM_PYTHON}
     requirements: requirements.txt
     index_urls: [${indexUrl}]
+  solo:
+    python: ${SYSTEM_PYTHON}
+    requirements: solo.txt
+    index_urls: [${indexUrl}]
   broken:
     python: ${SYSTEM_PYTHON}
     requirements: broken.txt
@@ -28,6 +32,9 @@ jobs:
   show:
     environment: py
     run: [python, -c, "import sys, tinypkg; print('tinypkg', tinypkg.VERSION); print('prefix', sys.prefix)"]
+  solo:
+    environment: solo
+    run: [python, -c, "import tinydep; print('tinydep', tinydep.VERSION)"]
   broken:
     environment: broken
     run: [python, -c, "print('never')"]
@@ -59,7 +66,7 @@ describe('runs in a Python environment', () => {
       { name: 'tinypkg', version: '1.0', requires: ['tinydep'] },
       { name: 'tinydep', version: '0.2' },
     ]);
-    writeProject(dir.path, { 'kairos.yaml': manifest(index.url), 'requirements.txt': 'tinypkg\n', 'broken.txt': 'tinypkg >>> nonsense\n' });
+    writeProject(dir.path, { 'kairos.yaml': manifest(index.url), 'requirements.txt': 'tinypkg\n', 'solo.txt': 'tinydep==0.2\n', 'broken.txt': 'tinypkg >>> nonsense\n' });
     up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
     client = new KairosClient(up.url);
   });
@@ -101,6 +108,19 @@ describe('runs in a Python environment', () => {
     const runs = JSON.parse(listed.stdout) as { id: string; env_hash: string | null }[];
     assert.equal(runs.length, 2);
     assert.ok(runs.every((r) => r.env_hash === firstHash));
+  });
+
+  test('two runs that need a new environment at the same moment build it once', async () => {
+    const downloads = () => index.requests.filter((r) => r.startsWith('/files/tinydep-')).length;
+    const before = downloads();
+    const [a, b] = await Promise.all([client.createRun('solo', {}), client.createRun('solo', {})]);
+    const done = await Promise.all([client.getRun(a.id, 120), client.getRun(b.id, 120)]);
+    assert.deepEqual(done.map((r) => r.state), ['succeeded', 'succeeded']);
+    const logs = await Promise.all([logText(a.id), logText(b.id)]);
+    assert.equal(logs.filter((l) => /building environment solo/.test(l)).length, 1, logs.join('\n---\n'));
+    assert.equal(downloads() - before, 1);
+    const hashes = await Promise.all([attempts(a.id), attempts(b.id)]);
+    assert.equal(hashes[0]?.[0]?.env_hash, hashes[1]?.[0]?.env_hash);
   });
 
   test('a broken requirements file fails its run with pip\'s error; other environments still work', async () => {
