@@ -276,8 +276,12 @@ export class KairosClient {
     return this.json<{ jobs: { project: string; name: string; schedule: unknown }[] }>('GET', '/api/v1/jobs');
   }
 
-  /** Secret names (never values) of a project. */
-  async secrets(project: string): Promise<{ name: string; project: string; updated_at: string | null }[]> {
+  deployments(project?: string) {
+    return this.json<{ deployments: Record<string, unknown>[] }>('GET', `/api/v1/deployments${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+  }
+
+  /** Secret names (never values) of a project, for `kairos check`. */
+  async secretNames(project: string): Promise<{ name: string; project: string; updated_at: string | null }[]> {
     const body = await this.json<unknown>('GET', `/api/v1/secrets?project=${encodeURIComponent(project)}`);
     const list = Array.isArray(body) ? body : (body as { secrets?: unknown }).secrets;
     return Array.isArray(list) ? (list as { name: string; project: string; updated_at: string | null }[]) : [];
@@ -285,9 +289,5 @@ export class KairosClient {
 
   workers() {
     return this.json<{ workers: WorkerView[] }>('GET', '/api/v1/workers').then((b) => b.workers);
-  }
-
-  deployments(project?: string) {
-    return this.json<{ deployments: Record<string, unknown>[] }>('GET', `/api/v1/deployments${project ? `?project=${encodeURIComponent(project)}` : ''}`);
   }
 }

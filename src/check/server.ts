@@ -45,7 +45,7 @@ export async function serverChecks(manifest: CompiledManifest, target: ServerTar
   } else {
     let known: Set<string> | null = null;
     try {
-      known = new Set((await client.secrets(manifest.project)).map((s) => s.name));
+      known = new Set((await client.secretNames(manifest.project)).map((s) => s.name));
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && err.code === 'not_found' && /no route/.test(err.message)) {
         checks.push({ group: 'configuration', name: 'secrets', status: 'skip', message: `secrets could not be checked: ${client.base} has no secrets API` });

@@ -17,9 +17,15 @@ import { startIndex, SYSTEM_PYTHON, type PackageIndex } from './package-index.js
  * A real server with the secrets route stood in: GET /api/v1/secrets is being added in a parallel branch, so
  * this proxy answers it (names only, as that API does) and passes everything else to the real server.
  */
-async function withSecretsRoute(target: string, names: readonly string[]): Promise<{ url: string; close(): Promise<void> }> {
+async function withSecretsRoute(target: string, names: readonly string[] | null): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    if (req.url?.startsWith('/api/v1/secrets')) {
+    if (req.url?.startsWith('/api/v1/secrets') && names === null) {
+      // A server from before the secrets API: Kairos' own answer for a route it does not have.
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found', message: 'no route for GET /api/v1/secrets' } }));
+      return;
+    }
+    if (req.url?.startsWith('/api/v1/secrets') && names !== null) {
       const project = new URL(req.url, 'http://x').searchParams.get('project');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(names.map((name) => ({ name, project, updated_at: new Date().toISOString() }))));
@@ -108,10 +114,11 @@ describe('kairos check', () => {
     }
   });
 
-  test('a server without the secrets API says the secrets could not be checked; a pool with no live worker is a warning', async () => {
+  test('a server without the secrets API (stood in) says the secrets could not be checked; a pool with no live worker is a warning', async () => {
     const project = join(dir.path, 'pools');
     writeProject(project, { 'kairos.yaml': 'project: pools\npools:\n  gpu: {}\njobs:\n  a: {run: "true", pool: gpu, secrets: [API_KEY]}\n' });
-    const client = new KairosClient(up.url);
+    const proxy = await withSecretsRoute(up.url, null);
+    const client = new KairosClient(proxy.url);
     try {
       const report = await runChecks(project, { server: { client, explicit: true }, skip: ['code'] });
       const byName = new Map(report.checks.map((c) => [c.name, c]));
@@ -121,6 +128,7 @@ describe('kairos check', () => {
       assert.equal(report.ok, true);
     } finally {
       client.close();
+      await proxy.close();
     }
   });
 
