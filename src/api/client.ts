@@ -74,6 +74,17 @@ export interface BackfillView {
   created: RunView[];
 }
 
+export interface WorkerView {
+  id: string;
+  host: string;
+  pools: string[];
+  capacity: number;
+  version: string;
+  alive: boolean;
+  started_at: string | null;
+  heartbeat_at: string | null;
+}
+
 export type StreamEvent = ({ type: 'line' } & LogLineView) | { type: 'end'; state: string; exit_code: number | null; reason: string | null; next_after: number };
 
 export class KairosClient {
@@ -293,5 +304,16 @@ export class KairosClient {
 
   deployments(project?: string) {
     return this.json<{ deployments: Record<string, unknown>[] }>('GET', `/api/v1/deployments${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+  }
+
+  /** Secret names (never values) of a project, for `kairos check`. */
+  async secretNames(project: string): Promise<{ name: string; project: string; updated_at: string | null }[]> {
+    const body = await this.json<unknown>('GET', `/api/v1/secrets?project=${encodeURIComponent(project)}`);
+    const list = Array.isArray(body) ? body : (body as { secrets?: unknown }).secrets;
+    return Array.isArray(list) ? (list as { name: string; project: string; updated_at: string | null }[]) : [];
+  }
+
+  workers() {
+    return this.json<{ workers: WorkerView[] }>('GET', '/api/v1/workers').then((b) => b.workers);
   }
 }

@@ -178,7 +178,10 @@ export function openApiDocument(): Record<string, unknown> {
         delete: { summary: 'Delete a secret', parameters: projectName, responses: { '200': { description: 'deleted' }, ...errors } },
       },
       // The worker protocol (src/api/worker-routes.ts): what `kairos worker` calls. A stale lease is 409 stale_lease.
-      '/api/v1/workers': { post: { summary: 'Register a worker {id, host, pools, capacity, version}', responses: { '200': { description: 'registered; lease_ms' }, ...errors } } },
+      '/api/v1/workers': {
+        get: { summary: 'Registered workers: {workers: [{id, host, pools, capacity, version, alive, started_at, heartbeat_at}]}; alive = heard from within one lease', responses: { '200': { description: 'workers' } } },
+        post: { summary: 'Register a worker {id, host, pools, capacity, version}', responses: { '200': { description: 'registered; lease_ms' }, ...errors } },
+      },
       '/api/v1/workers/{id}/recover': { post: { summary: "Attempts a restarted worker still held (to kill and give up)", parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'attempts' } } } },
       '/api/v1/workers/{id}/claim': { post: { summary: 'Claim up to `max` runs of `pools`; waits up to `wait_ms` for one (long polling)', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'assignments' }, ...errors } } },
       '/api/v1/workers/{id}/heartbeat': { post: { summary: 'Renew leases; returns refused leases and runs to cancel', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'refused, cancel' }, ...errors } } },

@@ -14,6 +14,7 @@ import { errorBody } from './errors.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 import { registerSecretRoutes } from './secrets.js';
 import { attemptView, deploymentView, logLineEvent, logLineView, runView } from './views.js';
+import { withEnvHashes } from './env-views.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
 import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
@@ -119,7 +120,7 @@ export function createApi(opts: ApiOptions): Hono {
     if (project === false) return c.json({ runs: [], next_before: null });
     const rows = await listRuns(db, { project, job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before });
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-    return c.json({ runs: rows.map(runView), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
+    return c.json({ runs: await withEnvHashes(db, rows.map(runView)), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
   });
 
   app.post('/api/v1/runs', async (c) => {
@@ -158,7 +159,7 @@ export function createApi(opts: ApiOptions): Hono {
       });
       run = await requireRun(db, id);
     }
-    return c.json(runView(run));
+    return c.json((await withEnvHashes(db, [runView(run)]))[0]);
   });
 
   app.get('/api/v1/runs/:id/attempts', async (c) => {

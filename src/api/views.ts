@@ -25,6 +25,8 @@ export interface RunView {
   bundle_hash: string;
   rerun_of: string | null;
   cancel_requested: boolean;
+  /** The environment's content hash recorded by the latest attempt that ran in one (null: none). */
+  env_hash?: string | null;
 }
 
 export function runView(r: RunRow): RunView {
@@ -61,6 +63,8 @@ export function attemptView(a: AttemptRow) {
     exit_code: a.exit_code,
     reason: a.reason,
     pid: a.pid,
+    env_hash: a.env_hash ?? null,
+    env_packages: a.env_packages_json ? (JSON.parse(a.env_packages_json) as { name: string; version: string }[]) : null,
   };
 }
 

@@ -9,6 +9,11 @@ import type { Command } from './command.js';
 import { gitState } from './git.js';
 import { EXIT } from './output.js';
 import { startProgress } from './progress.js';
+import { KairosClient } from '../api/client.js';
+import { formatReport, runChecks, type CheckGroup, type CheckReport } from '../check/index.js';
+import { stringOption } from './args.js';
+import { UsageError } from './output.js';
+import { KairosError } from '../model/errors.js';
 
 function mb(n: number): string {
   return `${(n / (1024 * 1024)).toFixed(1)} MB`;
@@ -17,8 +22,8 @@ function mb(n: number): string {
 export const deployCommand: Command = {
   name: 'deploy',
   summary: 'validate, pack and upload a project directory; the server activates it as a new version (--plan: only show what would change)',
-  usage: 'deploy [DIR] [--plan] [--json]',
-  options: { plan: { type: 'boolean' } },
+  usage: 'deploy [DIR] [--plan] [--force] [--skip dependencies,code] [--json]',
+  options: { plan: { type: 'boolean' }, force: { type: 'boolean' }, skip: { type: 'string' } },
   positionals: { min: 0, max: 1 },
   async run(p, { io }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -38,6 +43,31 @@ export const deployCommand: Command = {
     if (p.values.plan === true) {
       if (p.globals.json) io.out(JSON.stringify({ plan }, null, 2) + '\n');
       return EXIT.ok;
+    }
+
+    // A token that may not deploy hears so before checks run and files are packed.
+    const me = await client.whoami();
+    if (me.scope !== 'deploy' && me.scope !== 'admin') throw new KairosError('forbidden', `token "${me.name}" has scope ${me.scope}; POST /api/v1/deployments needs deploy`);
+    if (me.project !== null && me.project !== manifest.project) throw new KairosError('forbidden', `token "${me.name}" is limited to project ${me.project}; this bundle is project ${manifest.project}`);
+
+    // The checks of `kairos check` come first: a failure stops the deploy unless --force.
+    const skip = (stringOption(p.values.skip) ?? '').split(',').filter(Boolean);
+    for (const g of skip) if (g !== 'dependencies' && g !== 'code') throw new UsageError(`--skip takes dependencies and/or code, got "${g}"`);
+    const checkClient = new KairosClient(p.globals.server, p.globals.token);
+    let checks: CheckReport;
+    try {
+      checks = await runChecks(dir, { server: { client: checkClient, explicit: true }, skip: skip as CheckGroup[] });
+    } finally {
+      checkClient.close();
+    }
+    if (!checks.ok) {
+      if (!p.globals.json) io.out(formatReport(checks, { color: io.tty }));
+      if (p.values.force !== true) {
+        if (p.globals.json) io.out(JSON.stringify({ plan, checks, deployment: null }, null, 2) + '\n');
+        io.err('kairos: checks failed; nothing was deployed (--force deploys anyway)\n');
+        return EXIT.failed;
+      }
+      io.err('kairos: checks failed; deploying anyway (--force)\n');
     }
 
     const scanned = await scanProject(dir);
@@ -60,7 +90,7 @@ export const deployCommand: Command = {
       progress.done();
     }
     if (p.globals.json) {
-      io.out(JSON.stringify({ plan, deployment }, null, 2) + '\n');
+      io.out(JSON.stringify({ plan, checks, deployment }, null, 2) + '\n');
       return EXIT.ok;
     }
     const commit = deployment.git_commit ? ` from ${deployment.git_commit.slice(0, 12)}${deployment.git_dirty ? ' (dirty)' : ''}` : '';

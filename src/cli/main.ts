@@ -26,10 +26,12 @@ import { deployCommand } from './deploy.js';
 import { deploymentsCommand } from './deployments.js';
 import { rollbackCommand } from './rollback.js';
 import { tokenCommand } from './token.js';
+import { checkCommand } from './check.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
   validateCommand,
+  checkCommand,
   schemaCommand,
   cronCommand,
   upCommand,

@@ -9,7 +9,8 @@ import { transition, type AttemptOutcome, type RunState } from '../model/run-sta
 import { insertLogChunk } from '../store/logs.js';
 import { expiredAttempts, getAttempt, getRun, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
 import type { RunsTable } from '../store/schema.js';
-import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, RecordedEnvironment, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
 import type { Ctx } from './context.js';
 import { openRunSecrets } from './secrets.js';
 
@@ -116,6 +117,8 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
         reason: null,
         pid: null,
         proc_start: null,
+        env_hash: null,
+        env_packages_json: null,
       };
       await trx.insertInto('attempts').values(attempt).execute();
       const secrets = await openRunSecrets(ctx, trx, run.project, (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job]?.secrets ?? []);
@@ -162,10 +165,44 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
       spec,
       logSeqStart: c.logSeqStart,
       ...(c.secrets ? { secrets: c.secrets } : {}),
+      ...(await environmentOf(ctx, manifest, spec, c.run)),
     });
     ctx.bus.emit('run', { id: c.run.id, state: 'running' });
   }
   return assignments;
+}
+
+/**
+ * The environment a job runs in and, for a retry or a rerun, the one recorded with the original (its hash and
+ * packages), so the worker uses the same versions even after the requirements moved on or the cache evicted it.
+ */
+async function environmentOf(ctx: Ctx, manifest: CompiledManifest, spec: CompiledJob, run: RunRow): Promise<Pick<Assignment, 'environment' | 'pinnedEnvironment'>> {
+  const environment = spec.environment ? (manifest.environments[spec.environment] ?? null) : null;
+  if (!environment || environment.kind === 'system') return { environment };
+  const sources = [run.attempt > 1 ? run.id : null, run.rerun_of].filter((id): id is string => id !== null);
+  for (const id of sources) {
+    const row = await ctx.db.kysely
+      .selectFrom('attempts')
+      .select(['env_hash', 'env_packages_json'])
+      .where('run_id', '=', id)
+      .where('env_hash', 'is not', null)
+      .where('env_packages_json', 'is not', null)
+      .orderBy('number', 'desc')
+      .executeTakeFirst();
+    if (row?.env_hash && row.env_packages_json) {
+      return { environment, pinnedEnvironment: { hash: row.env_hash, packages: JSON.parse(row.env_packages_json) as RecordedEnvironment['packages'] } };
+    }
+  }
+  return { environment };
+}
+
+/** A worker's package list as stored: only {name, version} strings (it may have come over the network). */
+function packagesJson(packages: unknown): string | null {
+  if (!Array.isArray(packages)) return null;
+  const clean = packages
+    .filter((p): p is { name: string; version: string } => typeof p === 'object' && p !== null && typeof p.name === 'string' && typeof p.version === 'string')
+    .map((p) => ({ name: p.name, version: p.version }));
+  return JSON.stringify(clean);
 }
 
 /** The live attempt a lease names, or a `stale_lease` error. */
@@ -292,6 +329,14 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
     const { attempt, run } = await requireLease(trx, lease);
     const now = ctx.now();
     if (result.started) await recordStart(ctx, trx, lease, result.started);
+    if (result.environment) {
+      await trx
+        .updateTable('attempts')
+        .set({ env_hash: String(result.environment.hash).slice(0, 80), env_packages_json: packagesJson(result.environment.packages) })
+        .where('run_id', '=', lease.runId)
+        .where('number', '=', lease.attempt)
+        .execute();
+    }
     for (let i = 0; i < result.metrics.length; i += 100) {
       const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));
       await trx.insertInto('metrics').values(chunk).execute();

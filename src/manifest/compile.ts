@@ -6,8 +6,10 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDuration } from '../model/duration.js';
 import type {
+  CompiledEnvironment,
   CompiledJob,
   CompiledManifest,
+  CompiledTest,
   CompiledPool,
   CompiledSchedule,
   ManifestProblem,
@@ -126,7 +128,32 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     secrets: [...new Set(j.secrets ?? [])],
     workdir: j.workdir === undefined ? null : normaliseWorkdir(j.workdir),
     environment: j.environment ?? null,
+    check: j.check === undefined ? null : j.check === true ? [] : [...j.check],
   };
+}
+
+function compileEnvironment(name: string, e: NonNullable<ManifestDocument['environments']>[string]): CompiledEnvironment {
+  if (e.python !== undefined) {
+    return {
+      kind: 'python',
+      name,
+      interpreter: e.python,
+      requirements: e.requirements === undefined ? null : normaliseWorkdir(e.requirements),
+      indexUrls: [...(e.index_urls ?? [])],
+      systemSitePackages: e.system_site_packages ?? false,
+    };
+  }
+  if (e.node !== undefined) return { kind: 'node', name, packageJson: normaliseWorkdir(e.node) ?? 'package.json' };
+  return { kind: 'system', name };
+}
+
+function compileTest(t: NonNullable<ManifestDocument['test']>, environments: Readonly<Record<string, CompiledEnvironment>>, jobs: readonly JobDocument[]): CompiledTest {
+  const spec = typeof t === 'string' || Array.isArray(t) ? { run: t } : t;
+  const run: RunCommand = typeof spec.run === 'string' ? { kind: 'shell', script: spec.run } : { kind: 'argv', argv: [...spec.run] };
+  // Without a named environment, the tests run where the jobs run, when they all agree on one.
+  const used = [...new Set(jobs.map((j) => j.environment ?? null))];
+  const environment = 'environment' in spec && spec.environment !== undefined ? spec.environment : used.length === 1 && used[0] && environments[used[0]] ? used[0] : null;
+  return { run, environment, timeoutMs: ms(('timeout' in spec ? spec.timeout : undefined) ?? '10m') };
 }
 
 /** A document the schema accepted → the engine's manifest, every default applied. */
@@ -141,11 +168,13 @@ export function compileDocument(doc: ManifestDocument): CompiledManifest {
   };
   const pools: Record<string, CompiledPool> = { [DEFAULT_POOL]: { name: DEFAULT_POOL, concurrency: null } };
   for (const [name, p] of Object.entries(doc.pools ?? {})) pools[name] = { name, concurrency: p.concurrency ?? null };
+  const environments = Object.fromEntries(Object.entries(doc.environments ?? {}).map(([name, e]) => [name, compileEnvironment(name, e)]));
   return {
     project: doc.project,
     defaults,
     pools,
-    environments: Object.fromEntries(Object.entries(doc.environments ?? {})),
+    environments,
+    test: doc.test === undefined ? null : compileTest(doc.test, environments, Object.values(doc.jobs ?? {})),
     jobs: Object.fromEntries(Object.entries(doc.jobs ?? {}).map(([name, j]) => [name, compileJob(name, j, defaults)])),
   };
 }

@@ -235,7 +235,70 @@ const job = expecting(z.strictObject({
     defaultText: 'the project directory',
   }).optional(),
   environment: documented(z.string(), { description: 'Name of an entry of `environments` to run in.' }).optional(),
+  check: documented(expecting(z.union([z.literal(true), z.array(argvItem)]), 'true, or a list of arguments'), {
+    description:
+      '`kairos check` runs the job once as a smoke test, inside its environment, with its default params and `KAIROS_CHECK=1`: `true` runs its command as is; a list of arguments is appended to it (to an argv `run`; a shell `run` gets them as `"$@"`).',
+  }).optional(),
 }), 'a job: a mapping with at least `run`');
+
+// ---- environments ------------------------------------------------------------------------------------------
+
+const ENV_KINDS = ['python', 'node', 'system'] as const;
+
+/** Exactly one of `python`, `node`, `system`; python-only keys only with `python`. */
+function checkEnvironmentKind(spec: unknown, ctx: z.core.$RefinementCtx): void {
+  if (!isRecord(spec)) return;
+  const kinds = ENV_KINDS.filter((k) => spec[k] !== undefined && spec[k] !== false);
+  if (kinds.length === 0) report(ctx, 'missing_key', `an environment needs one of ${listNames(ENV_KINDS)} (e.g. \`python: "3.11"\` or \`system: true\`)`);
+  if (kinds.length > 1) report(ctx, 'invalid_value', `an environment is one kind: choose one of ${listNames(kinds)}`, [kinds[1] ?? '']);
+  if (kinds[0] !== 'python') {
+    for (const key of ['requirements', 'index_urls', 'system_site_packages']) {
+      if (spec[key] !== undefined) report(ctx, 'invalid_value', `\`${key}\` applies to a python environment only`, [key]);
+    }
+  }
+}
+
+const urlValue = expecting(z.string().regex(/^https?:\/\/[^\s]+$/), 'an http:// or https:// URL');
+
+const environmentSpec = expecting(
+  z
+    .strictObject({
+      python: documented(expecting(z.string().regex(/^(\/\S+|\d+(\.\d+){0,2}|python3?(\.\d+)?)$/), 'a Python version such as "3.11", a command such as "python3", or an absolute path to an interpreter'), {
+        description: 'A Python environment with this interpreter: a version (`"3.11"` means `python3.11` on the worker\'s PATH), a command on the PATH (`python3`) or an absolute path such as `/usr/bin/python3`. It must exist on the worker.',
+      }).optional(),
+      requirements: documented(relativePathValue(), {
+        description: 'Requirements file (relative to the project directory) installed with pip: plain requirements, or a lock file with `--hash` pins. Files it includes with `-r`/`-c` count towards the environment\'s hash.',
+        defaultText: 'none (an empty environment)',
+      }).optional(),
+      index_urls: documented(expecting(z.array(urlValue).min(1), 'a non-empty list of http(s) URLs'), {
+        description: 'Package indexes (PEP 503 "simple" URLs), the first one primary (put the internal index first); the others are extra indexes.',
+        defaultText: "pip's default index",
+      }).optional(),
+      system_site_packages: documented(expecting(z.boolean(), 'true or false'), {
+        description: "Whether the environment also sees the interpreter's own site-packages (e.g. Debian's python3-* packages).",
+        default: false,
+      }).optional(),
+      node: documented(relativePathValue(), {
+        description: 'A Node.js environment: the `package.json` (relative to the project directory) whose `package-lock.json` beside it is installed with `npm ci`.',
+      }).optional(),
+      system: documented(expecting(z.boolean(), 'true'), { description: "No environment: the worker's own tools (what a job without `environment` gets)." }).optional(),
+    })
+    .superRefine(checkEnvironmentKind, { when: (payload) => isRecord(payload.value) }),
+  'a mapping with one of python, node, system',
+);
+
+const testCommand = expecting(
+  z.union([
+    z.string().regex(/\S/),
+    z.array(argvItem).min(1),
+    z.strictObject({
+      run: documented(expecting(z.union([z.string().regex(/\S/), z.array(argvItem).min(1)]), 'a command string or a list of strings'), { description: 'The test command.' }),
+      environment: documented(z.string(), { description: 'The environment it runs in.', defaultText: 'the environment of the jobs, when they all use one' }).optional(),
+      timeout: documented(durationValue({ positive: true }), { description: 'Longest the tests may take.', default: '10m' }).optional(),
+    }),
+  ]),
+  'a command string, a list of strings, or a mapping with run, environment, timeout',
+);
 
 // ---- the document ------------------------------------------------------------------------------------------
 
@@ -249,6 +312,9 @@ function checkReferences(doc: unknown, ctx: z.core.$RefinementCtx): void {
     report(ctx, 'unknown_reference', `unknown pool ${show(value)}${didYouMean(value, pools, `defined pools: ${listNames(pools)}`)}`, at);
   };
   if (isRecord(doc.defaults)) checkPool(doc.defaults.pool, ['defaults', 'pool']);
+  if (isRecord(doc.test) && typeof doc.test.environment === 'string' && !environments.includes(doc.test.environment)) {
+    report(ctx, 'unknown_reference', `unknown environment ${show(doc.test.environment)}${didYouMean(doc.test.environment, environments, `defined environments: ${listNames(environments) || '(none)'}`)}`, ['test', 'environment']);
+  }
   if (!isRecord(doc.jobs)) return;
   for (const [name, j] of Object.entries(doc.jobs)) {
     if (!isRecord(j)) continue;
@@ -293,13 +359,16 @@ export const manifestSchema = expecting(
       ),
       { description: `Named groups of workers, with a limit on runs at once. The pool \`${DEFAULT_POOL}\` always exists; declare it to set its limit.` },
     ).optional(),
-    environments: documented(
-      namedMap('environment', NAME_RULES.identifier, expecting(z.record(z.string(), z.unknown()), 'a mapping of environment settings')),
-      { description: 'Named environments jobs run in. Their settings come in a later version; for now only their names are used, by `jobs.<job>.environment`.' },
-    ).optional(),
+    environments: documented(namedMap('environment', NAME_RULES.identifier, environmentSpec), {
+      description:
+        'Named environments jobs run in (`jobs.<job>.environment`): `python` (a virtual environment built from a requirements file), `node` (`npm ci` from a package.json and its lock file) or `system` (the worker\'s own tools, the default). A worker builds each environment once per content hash and reuses it; see docs/environments.md.',
+    }).optional(),
+    test: documented(testCommand, {
+      description: 'The project\'s test command, run by `kairos check` (and before `kairos deploy`) inside an environment: a command string, an argv list, or a mapping with `run` and `environment`.',
+    }).optional(),
     jobs: documented(namedMap('job', NAME_RULES.identifier, job), { description: 'The jobs of the project, by name.' }).optional(),
   }),
-  'a mapping with the keys project, defaults, pools, environments, jobs',
+  'a mapping with the keys project, defaults, pools, environments, test, jobs',
 )
   .superRefine(checkReferences, { when: (payload) => isRecord(payload.value) })
   .meta({

@@ -74,6 +74,32 @@ export interface CompiledJob {
   /** Relative to the project root, normalised, never escaping it; null = the root. */
   readonly workdir: string | null;
   readonly environment: string | null;
+  /** `kairos check` smoke run: null = none; [] = the command as is; otherwise arguments appended to it. */
+  readonly check?: readonly string[] | null;
+}
+
+/**
+ * Where a job runs: the worker's own tools, a Python virtual environment, or node_modules from `npm ci`.
+ * Paths (requirements, package.json) are relative to the project directory.
+ */
+export type CompiledEnvironment =
+  | { readonly kind: 'system'; readonly name: string }
+  | {
+      readonly kind: 'python';
+      readonly name: string;
+      /** A version ("3.11" → python3.11 on PATH), "python3", or an absolute path. */
+      readonly interpreter: string;
+      readonly requirements: string | null;
+      /** The first is the primary index; the others are extra indexes. Empty: pip's default. */
+      readonly indexUrls: readonly string[];
+      readonly systemSitePackages: boolean;
+    }
+  | { readonly kind: 'node'; readonly name: string; readonly packageJson: string };
+
+export interface CompiledTest {
+  readonly run: RunCommand;
+  readonly environment: string | null;
+  readonly timeoutMs: number;
 }
 
 export interface CompiledPool {
@@ -93,8 +119,9 @@ export interface CompiledManifest {
   };
   /** Always holds the pool `default`. */
   readonly pools: Readonly<Record<string, CompiledPool>>;
-  /** Names only for now; environments are built by a later issue. */
-  readonly environments: Readonly<Record<string, unknown>>;
+  readonly environments: Readonly<Record<string, CompiledEnvironment>>;
+  /** The project's test command (`kairos check`); absent in manifests compiled before it existed. */
+  readonly test?: CompiledTest | null;
   readonly jobs: Readonly<Record<string, CompiledJob>>;
 }
 

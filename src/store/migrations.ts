@@ -5,6 +5,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { m0003 } from './migrations/0003_auth.js';
 import { m0007Secrets } from './migrations/0007_secrets.js';
+import { m0004 } from './migrations/0004_environments.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -205,6 +206,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': m0001,
   '0002_log_chunks': m0002,
   '0003_auth': m0003,
+  '0004_environments': m0004,
   '0007_secrets': m0007Secrets,
 };
 

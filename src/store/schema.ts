@@ -86,6 +86,10 @@ export interface AttemptsTable {
   reason: string | null;
   pid: number | null;
   proc_start: string | null;
+  /** The environment's content hash (0004); null for `system` or before the environment was ready. */
+  env_hash?: string | null;
+  /** JSON list of {name, version}: every package the environment held (0004). */
+  env_packages_json?: string | null;
 }
 
 /** A batch of one attempt's log lines (see src/store/logs.ts for the encoding). */

@@ -15,6 +15,7 @@ const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';
 import { Masker, MaskStream } from './mask.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
+import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -32,6 +33,8 @@ export interface AttemptSettings {
   readonly onRefused?: (lease: LeaseRef, what: string) => void;
   readonly maxLogLines: number;
   readonly maxLogBytes: number;
+  /** This machine's environment cache; jobs that name an environment need it. */
+  readonly envs?: EnvCache;
 }
 
 const RESERVED_ENV = ['KAIROS_TOKEN', 'KAIROS_SECRET_KEY'];
@@ -201,6 +204,7 @@ export class AttemptRunner {
   private startedInfo: StartedInfo | null = null;
   private startReported = false;
   private startReport: Promise<void> = Promise.resolve();
+  private environment: PreparedEnv | null = null;
   private readonly logs: LogShipper;
   readonly done: Promise<void>;
 
@@ -282,6 +286,7 @@ export class AttemptRunner {
     let cgroup: AttemptCgroup | null = null;
     try {
       await this.s.ready;
+      await this.prepareEnvironment();
       const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
       cgroup = createAttemptCgroup(`${cgroupPrefix(this.s.workerId)}-${a.run.id}-${a.lease.attempt}`, limits);
       if (cgroup?.limited) this.logs.add('system', describeLimits(limits, cgroup.description));
@@ -294,7 +299,7 @@ export class AttemptRunner {
       const proc = await this.s.launcher.launch({
         command: a.spec.run,
         cwd,
-        env: this.env(paths),
+        env: { ...this.env(paths), ...this.environment?.vars },
         mkdirs: [paths.artifacts],
         spool: `${paths.artifacts}.spool`,
         pace: () => this.logs.pace(),
@@ -338,10 +343,18 @@ export class AttemptRunner {
     } catch (err) {
       this.outcome = 'failed';
       exitCode = 127;
-      this.reason = `could not start: ${coerceError(err).message}`;
-      this.logs.add('system', `[kairos] ${this.reason}`);
+      if (err instanceof EnvError) {
+        // The installer's own words, line by line; the reason keeps the first line.
+        const lines = err.message.split('\n');
+        this.reason = lines[0] ?? err.message;
+        for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
+      } else {
+        this.reason = `could not start: ${coerceError(err).message}`;
+        this.logs.add('system', `[kairos] ${this.reason}`);
+      }
     }
     await cgroup?.remove();
+    await this.environment?.release();
     const metrics = this.readMetrics(paths.output);
     const artifacts = listArtifacts(paths.artifacts);
     const masker = this.logs.masker;
@@ -360,8 +373,19 @@ export class AttemptRunner {
     }
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
-    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}) };
+    const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
+    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
+  }
+
+  /** Reuses or builds the job's environment (once per content hash on this machine), logging progress. */
+  private async prepareEnvironment(): Promise<void> {
+    const env = this.a.environment;
+    if (!env || env.kind === 'system') return;
+    if (!this.s.envs) throw new EnvError(`environment ${env.name}: this worker has no environment cache`);
+    const log = (line: string) => this.logs.add('system', line);
+    this.environment = await this.s.envs.prepare(env, this.s.bundlePath, log, this.a.pinnedEnvironment ?? null);
+    if (!this.environment.built) log(`[kairos] environment ${env.name} ${this.environment.hash.slice(0, 12)} (${this.environment.packages.length} packages)`);
   }
 
   private reportStarted(): void {

@@ -2,7 +2,7 @@
  * What passes between the control plane and a worker. The same shapes travel in-process (kairos up) and,
  * later, over HTTP for remote workers: plain JSON data only.
  */
-import type { CompiledJob, ParamValue } from '../manifest/types.js';
+import type { CompiledEnvironment, CompiledJob, ParamValue } from '../manifest/types.js';
 
 /** Proof that a worker holds an attempt. Every report carries it; a stale one is refused. */
 export interface LeaseRef {
@@ -32,6 +32,16 @@ export interface Assignment {
   readonly logSeqStart: number;
   /** Values of the secrets the job names (env var name → value): for the attempt's environment and log masking only. */
   readonly secrets?: Readonly<Record<string, string>>;
+  /** The environment the job names (absent or null: the worker's own tools). */
+  readonly environment?: CompiledEnvironment | null;
+  /** For a rerun or a retry: the environment recorded with the original, to be used again exactly. */
+  readonly pinnedEnvironment?: RecordedEnvironment | null;
+}
+
+/** The environment an attempt ran in: its content hash and every package it held. */
+export interface RecordedEnvironment {
+  readonly hash: string;
+  readonly packages: readonly { readonly name: string; readonly version: string }[];
 }
 
 export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
@@ -67,6 +77,8 @@ export interface AttemptResult {
   readonly artifacts: readonly Artifact[];
   /** The start report, when the process ended before it was sent on its own. */
   readonly started?: StartedInfo;
+  /** The environment the attempt ran in (absent: the worker's own tools); packages null if it was not built. */
+  readonly environment?: { readonly hash: string; readonly packages: RecordedEnvironment['packages'] | null };
 }
 
 export interface StartedInfo {

@@ -12,6 +12,7 @@ import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import type { Assignment, ControlLink } from './protocol.js';
+import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
 
 /**
  * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   readonly heartbeatMs?: number;
   /** How long a claim may wait on the server for a run (remote workers long-poll; 0 in-process). */
   readonly claimWaitMs?: number;
+  /** Size and age limits of the environment cache under `<dataDir>/envs`. */
+  readonly envCache?: EnvCacheOptions;
 }
 
 export class Worker {
@@ -48,6 +51,7 @@ export class Worker {
   private readonly onError: (err: unknown) => void;
   private readonly launcher = createLauncher(workerBaseEnv());
   private readonly logBatcher: LogBatcher;
+  private envs: EnvCache | undefined;
 
   constructor(
     private readonly link: ControlLink,
@@ -63,6 +67,8 @@ export class Worker {
 
   async start(): Promise<void> {
     mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
+    this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache ?? envCacheOptionsFromEnv());
+    void this.envs.evict().catch(this.onError);
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();
     this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
@@ -130,6 +136,7 @@ export class Worker {
       },
       maxLogLines: this.opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
+      ...(this.envs ? { envs: this.envs } : {}),
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;

@@ -171,7 +171,13 @@ describe('kairos deploy from anywhere', () => {
   });
 
   test('deploy v2 from a dirty checkout, then roll back to v1: schedules follow the manifest of each version', async () => {
-    const r = await kairos(['deploy', proj, '--json'], tok.deployer);
+    // The checks run first: a secret the new version needs is not set, so nothing is deployed.
+    const refused = await kairos(['deploy', proj], tok.deployer);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stdout, /WAREHOUSE_PASSWORD/);
+    assert.match(refused.stderr, /checks failed; nothing was deployed \(--force deploys anyway\)/);
+    assert.equal((await deployments()).length, 1);
+    const r = await kairos(['deploy', proj, '--json', '--force'], tok.deployer);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { deployment: { version: number; git_dirty: boolean; created: boolean } };
     assert.deepEqual([out.deployment.version, out.deployment.git_dirty, out.deployment.created], [2, true, true]);

@@ -53,7 +53,32 @@ describe('compiling', () => {
       secrets: [],
       workdir: null,
       environment: null,
+      check: null,
     });
+    assert.deepEqual([m.environments, m.test], [{}, null]);
+  });
+
+  test('environments compile by kind; the test command runs in the one environment all jobs use', () => {
+    const m = compile(
+      yaml(
+        'project: demo',
+        'environments:',
+        '  py: {python: "3.11", requirements: ./req/base.txt, index_urls: ["https://int.example/simple/", "https://pub.example/simple/"]}',
+        '  web: {node: tools/package.json}',
+        '  plain: {system: true}',
+        'test: pytest -q',
+        'jobs:',
+        '  a: {run: x, environment: py, check: true}',
+        '  b: {run: [x], environment: py, check: ["--smoke", "1"]}',
+      ),
+    );
+    assert.deepEqual(m.environments, {
+      py: { kind: 'python', name: 'py', interpreter: '3.11', requirements: 'req/base.txt', indexUrls: ['https://int.example/simple/', 'https://pub.example/simple/'], systemSitePackages: false },
+      web: { kind: 'node', name: 'web', packageJson: 'tools/package.json' },
+      plain: { kind: 'system', name: 'plain' },
+    });
+    assert.deepEqual(m.test, { run: { kind: 'shell', script: 'pytest -q' }, environment: 'py', timeoutMs: 600_000 });
+    assert.deepEqual([jobOf(m, 'a').check, jobOf(m, 'b').check], [[], ['--smoke', '1']]);
   });
 
   test('a project without jobs is valid', () => {

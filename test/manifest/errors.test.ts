@@ -69,7 +69,7 @@ describe('schema problems', () => {
     assertAt(p, 5, 5, 'jobs.train.schedul');
     assert.equal(
       p.message,
-      'unknown key "schedul"; did you mean "schedule"? allowed: description, run, schedule, params, env, timeout, grace, retries, pool, resources, secrets, workdir, environment',
+      'unknown key "schedul"; did you mean "schedule"? allowed: description, run, schedule, params, env, timeout, grace, retries, pool, resources, secrets, workdir, environment, check',
     );
   });
 
@@ -174,6 +174,18 @@ describe('schema problems', () => {
     const p = theProblem(yaml('project: demo', 'pools:', '  gpu: {concurrency: 2}', 'jobs:', '  a:', '    run: x', '    pool: gpus'), 'unknown_reference');
     assertAt(p, 7, 11, 'jobs.a.pool');
     assert.equal(p.message, 'unknown pool "gpus"; did you mean "gpu"? defined pools: "default", "gpu"');
+  });
+
+  test('an environment is exactly one kind, and python-only keys need python', () => {
+    const both = theProblem(yaml('project: demo', 'environments:', '  e:', '    python: "3.11"', '    node: package.json'), 'invalid_value');
+    assertAt(both, 5, 11, 'environments.e.node');
+    assert.match(both.message, /an environment is one kind: choose one of "python", "node"|an environment is one kind/);
+    const none = theProblem(yaml('project: demo', 'environments:', '  e:', '    requirements: r.txt'), 'missing_key');
+    assert.match(none.message, /an environment needs one of/);
+    const stray = theProblem(yaml('project: demo', 'environments:', '  e:', '    node: package.json', '    index_urls: ["https://x.example/simple/"]'), 'invalid_value');
+    assert.match(stray.message, /`index_urls` applies to a python environment only/);
+    const bad = theProblem(yaml('project: demo', 'environments:', '  e:', '    python: "three"'), 'invalid_value');
+    assert.match(bad.message, /expected a Python version such as "3\.11"/);
   });
 
   test('a reference to an undefined environment says none is defined', () => {

@@ -1,0 +1,109 @@
+/**
+ * Does the code run? The project's `test` command, and each job that declares `check:` once as a smoke run,
+ * inside their environments (built into the same cache a local worker uses, so the first run after a check
+ * reuses it). Processes get argv arrays; a shell `run` is `/bin/sh -c`, as in a real run.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { paramEnvValue } from '../manifest/params.js';
+import type { CompiledManifest, RunCommand } from '../manifest/types.js';
+import { coerceError } from '../model/errors.js';
+import { workerBaseEnv } from '../worker/attempt.js';
+import { EnvCache, EnvError, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';
+import type { Check } from './types.js';
+
+const SMOKE_TIMEOUT_MS = 5 * 60_000;
+
+/** argv for a command, with `args` appended (a shell script gets them as "$@", never spliced into it). */
+export function commandArgv(run: RunCommand, args: readonly string[] = []): string[] {
+  if (run.kind === 'argv') return [...run.argv, ...args];
+  return args.length === 0 ? ['/bin/sh', '-c', run.script] : ['/bin/sh', '-c', `${run.script} "$@"`, 'sh', ...args];
+}
+
+export interface CodeCheckOptions {
+  readonly dataDir: string;
+  /** Environments whose dependencies did not resolve: code that needs them is skipped. */
+  readonly broken: ReadonlySet<string>;
+}
+
+export async function codeChecks(manifest: CompiledManifest, projectDir: string, opts: CodeCheckOptions): Promise<Check[]> {
+  const checks: Check[] = [];
+  const cache = new EnvCache(path.join(opts.dataDir, 'envs'));
+  const prepared = new Map<string, PreparedEnv | Check>();
+  const envFor = async (name: string | null, what: string): Promise<PreparedEnv | Check | null> => {
+    if (name === null) return null;
+    const env = manifest.environments[name];
+    if (!env || env.kind === 'system') return null;
+    if (opts.broken.has(name)) return { group: 'code', name: what, status: 'skip', message: `skipped: the requirements of environment ${name} do not resolve` };
+    const known = prepared.get(name);
+    if (known) return known;
+    let result: PreparedEnv | Check;
+    try {
+      result = await cache.prepare(env, projectDir, () => {});
+    } catch (err) {
+      const lines = (err instanceof EnvError ? err.message : coerceError(err).message).split('\n');
+      result = { group: 'code', name: what, status: 'fail', message: lines[0] ?? 'environment build failed', details: lines.slice(1) };
+    }
+    prepared.set(name, result);
+    return result;
+  };
+  const run = async (what: string, argv: string[], cwd: string, envName: string | null, extra: Record<string, string>, timeoutMs: number): Promise<Check> => {
+    const env = await envFor(envName, what);
+    if (env && 'status' in env) return { ...env, name: what };
+    const started = Date.now();
+    const r = await execFile(argv, { cwd, env: { ...workerBaseEnv(), ...extra, ...env?.vars, KAIROS_CHECK: '1' }, timeoutMs }).catch((err: unknown) => ({
+      code: 127,
+      signal: null,
+      stdout: '',
+      stderr: `could not start ${argv[0] ?? ''}: ${coerceError(err).message}`,
+      timedOut: false,
+    }));
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    const where = envName ? ` in environment ${envName}` : '';
+    if (r.code === 0) return { group: 'code', name: what, status: 'pass', message: `passed in ${secs} s${where}` };
+    const ending = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
+    return { group: 'code', name: what, status: 'fail', message: `failed (${ending}) in ${secs} s${where}`, details: tail(`${r.stdout}\n${r.stderr}`, 20) };
+  };
+
+  try {
+    if (manifest.test) {
+      const t = manifest.test;
+      checks.push(await run('test', commandArgv(t.run), projectDir, t.environment, {}, t.timeoutMs));
+    } else {
+      checks.push({ group: 'code', name: 'test', status: 'skip', message: 'no `test` command in the manifest' });
+    }
+    for (const job of Object.values(manifest.jobs)) {
+      if (job.check === null || job.check === undefined) continue;
+      const what = `check ${job.name}`;
+      const missing = Object.entries(job.params).filter(([, p]) => p.required && p.default === undefined).map(([n]) => n);
+      if (missing.length > 0) {
+        checks.push({ group: 'code', name: what, status: 'fail', message: `needs a value for the required param${missing.length === 1 ? '' : 's'} ${missing.join(', ')}; give it a default to smoke-test it` });
+        continue;
+      }
+      const scratch = mkdtempSync(path.join(tmpdir(), 'kairos-check-run-'));
+      try {
+        const artifacts = path.join(scratch, 'artifacts');
+        mkdirSync(artifacts);
+        const vars: Record<string, string> = {
+          ...job.env,
+          KAIROS_RUN_ID: 'check',
+          KAIROS_PROJECT: manifest.project,
+          KAIROS_JOB: job.name,
+          KAIROS_ATTEMPT: '1',
+          KAIROS_SCHEDULED_FOR: new Date().toISOString(),
+          KAIROS_OUTPUT: path.join(scratch, 'output.jsonl'),
+          KAIROS_ARTIFACTS: artifacts,
+        };
+        for (const [name, p] of Object.entries(job.params)) if (p.default !== undefined) vars[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(p.default);
+        const cwd = job.workdir ? path.join(projectDir, job.workdir) : projectDir;
+        checks.push(await run(what, commandArgv(job.run, job.check), cwd, job.environment, vars, Math.min(job.timeoutMs ?? SMOKE_TIMEOUT_MS, SMOKE_TIMEOUT_MS)));
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    for (const p of prepared.values()) if (!('status' in p)) await p.release();
+  }
+  return checks;
+}
