@@ -10,6 +10,7 @@ import { expiredAttempts, getAttempt, getRun, insertLogLines, liveAttemptsOfWork
 import type { RunsTable } from '../store/schema.js';
 import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import type { Ctx } from './context.js';
+import { enqueueMetricAlerts, enqueueRunEnded } from './alerts.js';
 
 /** The concurrency limit of each pool, from the active deployments (the smallest when projects disagree). */
 async function poolLimits(ctx: Ctx, q: Q): Promise<Map<string, number>> {
@@ -265,6 +266,8 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
     Object.assign(patch, { finished_at: now, reason: t.next.state === 'cancelled' ? (run.reason ?? 'cancelled') : reason });
   }
   await trx.updateTable('runs').set(patch).where('id', '=', run.id).execute();
+  // Alerts are enqueued with the run's end, in the same transaction: one exists exactly when the end does.
+  if (!requeue) await enqueueRunEnded(trx, { ...run, ...patch }, spec, now);
   return { state: t.next.state, requeued: requeue !== undefined };
 }
 
@@ -281,6 +284,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));
       await trx.insertInto('metrics').values(chunk).execute();
     }
+    await enqueueMetricAlerts(ctx, trx, run, result.metrics, now);
     for (let i = 0; i < result.artifacts.length; i += 100) {
       const chunk = result.artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256 }));
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();

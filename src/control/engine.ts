@@ -12,6 +12,8 @@ import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
+import { LateCheck } from './alerts.js';
+import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -26,6 +28,8 @@ export class Engine implements ControlLink {
   readonly ctx: Ctx;
   private scheduler: Scheduler | null = null;
   private reaper: NodeJS.Timeout | null = null;
+  private lateCheck: LateCheck | null = null;
+  private delivery: AlertDelivery | null = null;
   private readonly onError: (err: unknown) => void;
 
   /** Counts 'work' events, so a worker can tell whether one happened while it was busy claiming. */
@@ -55,6 +59,8 @@ export class Engine implements ControlLink {
       dispatch.reapExpired(this.ctx).catch(this.onError);
     }, every);
     this.reaper.unref();
+    this.lateCheck = new LateCheck(this.ctx, this.onError);
+    this.lateCheck.start();
   }
 
   stopLoops(): void {
@@ -62,6 +68,20 @@ export class Engine implements ControlLink {
     this.scheduler = null;
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
+    this.lateCheck?.stop();
+    this.lateCheck = null;
+  }
+
+  /** Starts delivering alerts; started once the API listens, so that links in alerts have their base. */
+  startAlertDelivery(settings: DeliverySettings): void {
+    this.delivery = new AlertDelivery(this.ctx, settings, this.onError);
+    this.delivery.start();
+  }
+
+  /** Stops delivering alerts, waiting for the POSTs in flight. Before the database closes. */
+  async stopAlertDelivery(): Promise<void> {
+    await this.delivery?.stop();
+    this.delivery = null;
   }
 
   deploy(dir: string, manifest: CompiledManifest, source: string): Promise<DeployOutcome> {

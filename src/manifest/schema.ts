@@ -24,6 +24,7 @@ import {
   timeZoneValue,
 } from './fields.js';
 import { parseParamValue, paramEnvName } from './params.js';
+import { notifyRules } from './notify-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
@@ -235,6 +236,7 @@ const job = expecting(z.strictObject({
     defaultText: 'the project directory',
   }).optional(),
   environment: documented(z.string(), { description: 'Name of an entry of `environments` to run in.' }).optional(),
+  notify: notifyRules('`defaults.notify`'),
 }), 'a job: a mapping with at least `run`');
 
 // ---- the document ------------------------------------------------------------------------------------------
@@ -277,6 +279,7 @@ export const manifestSchema = expecting(
         grace: documented(durationValue(), { description: 'Time between TERM and KILL when a run is timed out or cancelled.', default: DEFAULTS.grace }).optional(),
         retries: retries({ default: DEFAULTS.retries }),
         pool: documented(z.string(), { description: 'Pool jobs run in.', default: DEFAULTS.pool }).optional(),
+        notify: notifyRules(),
       }),
       { description: 'Settings every job gets unless it sets its own.' },
     ).optional(),

@@ -16,5 +16,7 @@
  * - worker:     a process that claims attempts from the control plane and executes them in a place.
  * - pool:       a named set of capacity that runs are routed to, with an optional concurrency limit.
  * - place:      where an attempt's process actually runs (a local process; later Slurm or Kubernetes).
+ * - alert:      one notice of one kind (failure, recovery, late start/finish, metric) about one run, for one
+ *               `notify` rule, kept in an outbox with its delivery state until its webhook accepted it.
  */
 export {};

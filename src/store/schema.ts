@@ -121,6 +121,26 @@ export interface WorkersTable {
   stopped_at: number | null;
 }
 
+/** The alerts outbox: written in the transaction that ends a run (or finds it late), delivered by a loop. */
+export interface AlertsTable {
+  id: string;
+  project: string;
+  job: string;
+  run_id: string;
+  rule: string;
+  kind: string;
+  payload_json: string;
+  format: string;
+  target: string;
+  /** pending | delivered | failed */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   deployments: DeploymentsTable;
   schedules: SchedulesTable;
@@ -131,4 +151,5 @@ export interface Database {
   metrics: MetricsTable;
   artifacts: ArtifactsTable;
   workers: WorkersTable;
+  alerts: AlertsTable;
 }
