@@ -113,6 +113,39 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/schedules/{project}/{job}/resume': { post: { summary: 'Resume a schedule', parameters: projectJob, responses: { '200': { description: 'schedule' }, ...errors } } },
       '/api/v1/deployments': { get: { summary: 'Deployments, newest first', responses: { '200': { description: 'deployments' } } } },
       '/api/v1/jobs': { get: { summary: 'Jobs of the active deployments', responses: { '200': { description: 'jobs' } } } },
+      '/api/v1/alerts': {
+        get: {
+          summary: 'Alerts (the webhook outbox), newest first, with their delivery state: pending, delivered, failed',
+          parameters: ['project', 'job', 'run', 'state', 'limit'].map((name) => ({ name, in: 'query', schema: { type: name === 'limit' ? 'integer' : 'string' } })),
+          responses: {
+            '200': {
+              description: 'alerts',
+              ...json({
+                type: 'object',
+                properties: {
+                  alerts: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        id: { type: 'string' }, project: { type: 'string' }, job: { type: 'string' }, run_id: { type: 'string' }, rule: { type: 'string' },
+                        kind: { enum: ['failure', 'recovery', 'late_start', 'late_finish', 'metric'] }, format: { enum: ['json', 'slack'] },
+                        target: { type: 'string', description: "the webhook's origin; its path is never returned" },
+                        state: { enum: ['pending', 'delivered', 'failed'] }, attempts: { type: 'integer' },
+                        next_attempt_at: { type: ['string', 'null'], format: 'date-time' }, last_error: { type: ['string', 'null'] },
+                        created_at: { type: 'string', format: 'date-time' }, delivered_at: { type: ['string', 'null'], format: 'date-time' },
+                        payload: { type: 'object' },
+                      },
+                    },
+                  },
+                },
+              }),
+            },
+            ...errors,
+          },
+        },
+      },
+      '/metrics': { get: { summary: 'Prometheus metrics (text exposition format 0.0.4); same token as the API', responses: { '200': { description: 'metrics', content: { 'text/plain': {} } } } } },
       // The worker protocol (src/api/worker-routes.ts): what `kairos worker` calls. A stale lease is 409 stale_lease.
       '/api/v1/workers': { post: { summary: 'Register a worker {id, host, pools, capacity, version}', responses: { '200': { description: 'registered; lease_ms' }, ...errors } } },
       '/api/v1/workers/{id}/recover': { post: { summary: "Attempts a restarted worker still held (to kill and give up)", parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'attempts' } } } },

@@ -19,6 +19,8 @@ import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
 import { VERSION } from '../version.js';
 import { tzdataVersion } from '../model/cron/index.js';
+import { registerAlertRoutes } from './alerts.js';
+import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 
 export interface ApiOptions {
   readonly engine: Engine;
@@ -88,7 +90,10 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.use('/api/*', async (c, next) => {
+  const apiMetrics = new ApiMetrics(engine.ctx.now());
+  app.use('*', apiMetrics.middleware());
+
+  const requireToken = async (c: Context, next: () => Promise<void>) => {
     if (opts.token) {
       if (c.req.query('token') !== undefined) throw new KairosError('unauthorized', 'tokens are not accepted in the URL; send "Authorization: Bearer <token>"');
       const header = c.req.header('authorization') ?? '';
@@ -96,7 +101,9 @@ export function createApi(opts: ApiOptions): Hono {
       if (!m || !sameSecret(m[1] ?? '', opts.token)) throw new KairosError('unauthorized', 'a valid token is required (Authorization: Bearer <token>)');
     }
     await next();
-  });
+  };
+  app.use('/api/*', requireToken);
+  app.use('/metrics', requireToken);
 
   app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect, lease_ms: engine.ctx.settings.leaseMs }));
   app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
@@ -257,6 +264,8 @@ export function createApi(opts: ApiOptions): Hono {
     return c.json({ jobs });
   });
 
+  registerAlertRoutes(app, engine, intParam);
+  registerMetricsRoute(app, engine, apiMetrics);
   registerWorkerRoutes(app, engine, jsonBody);
   return app;
 }

@@ -21,6 +21,7 @@ import { resumeCommand } from './resume.js';
 import { workerCommand } from './worker.js';
 import { outputsCommand } from './outputs.js';
 import { backfillCommand } from './backfill.js';
+import { alertsCommand } from './alerts.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -40,6 +41,7 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   workerCommand,
   outputsCommand,
+  alertsCommand,
 ];
 
 function helpText(): string {
