@@ -36,6 +36,7 @@ describe('compiling', () => {
       graceMs: 10_000,
       retries: { max: 0, delayMs: 10_000, backoff: 2, maxDelayMs: 3_600_000, jitter: 0, on: ['failed', 'timed_out', 'lost'] },
       pool: 'default',
+      notify: [],
     });
     assert.deepEqual(m.pools, { default: { name: 'default', concurrency: null } });
     assert.deepEqual(jobOf(m, 'hello'), {
@@ -53,6 +54,7 @@ describe('compiling', () => {
       secrets: [],
       workdir: null,
       environment: null,
+      notify: [],
     });
   });
 
