@@ -126,10 +126,17 @@ export async function renderMetrics(engine: Engine, m: ApiMetrics): Promise<stri
   const due = new Map(
     (await db.selectFrom('runs').select(['pool', (eb) => eb.fn.countAll<number>().as('n')]).where('state', '=', 'queued').where('not_before', '<=', now).groupBy('pool').execute()).map((r) => [r.pool, Number(r.n)]),
   );
+  // Every pool of the active deployments has a series, an empty queue included.
+  const depth = new Map<string, number>();
+  for (const d of await db.selectFrom('deployments').select('id').where('active', '=', 1).execute()) {
+    for (const pool of Object.keys((await engine.ctx.manifestOf(d.id)).pools)) depth.set(pool, 0);
+  }
+  for (const r of queued) depth.set(r.pool, Number(r.n));
+  const pools = [...depth.keys()].sort();
   out.family('kairos_queue_depth', 'gauge', 'Queued runs by pool, including retries waiting out their delay.');
-  for (const r of queued) out.sample('kairos_queue_depth', { pool: r.pool }, Number(r.n));
+  for (const pool of pools) out.sample('kairos_queue_depth', { pool }, depth.get(pool) ?? 0);
   out.family('kairos_queue_due', 'gauge', 'Queued runs by pool that could start now.');
-  for (const r of queued) out.sample('kairos_queue_due', { pool: r.pool }, due.get(r.pool) ?? 0);
+  for (const pool of pools) out.sample('kairos_queue_due', { pool }, due.get(pool) ?? 0);
 
   await m.readTicks(engine);
   out.family('kairos_tick_lateness_seconds', 'histogram', 'How long after its instant each tick was decided (fired or late ticks recorded since this server started, and the ten minutes before).');

@@ -99,14 +99,28 @@ const LATE_SCAN_LIMIT = 5000;
  */
 export async function checkLate(ctx: Ctx, seen: Set<string>): Promise<number> {
   const now = ctx.now();
-  const runs = await ctx.db.kysely
-    .selectFrom('runs')
-    .selectAll()
-    .where('state', 'in', ['queued', 'running'])
-    .where('trigger', '=', 'schedule')
-    .orderBy('scheduled_for')
-    .limit(LATE_SCAN_LIMIT)
-    .execute();
+  // Only jobs with a `late` rule in an active deployment are looked at; most projects have none, and then
+  // this pass costs one small query.
+  const watched = new Map<string, Set<string>>();
+  for (const d of await ctx.db.kysely.selectFrom('deployments').select(['id', 'project']).where('active', '=', 1).execute()) {
+    for (const spec of Object.values((await ctx.manifestOf(d.id)).jobs)) {
+      if (rulesOf(spec).some((r) => r.on === 'late')) watched.set(d.project, (watched.get(d.project) ?? new Set()).add(spec.name));
+    }
+  }
+  if (watched.size === 0) return 0;
+  const jobs = [...new Set([...watched.values()].flatMap((s) => [...s]))];
+  const runs = (
+    await ctx.db.kysely
+      .selectFrom('runs')
+      .selectAll()
+      .where('state', 'in', ['queued', 'running'])
+      .where('trigger', '=', 'schedule')
+      .where('project', 'in', [...watched.keys()])
+      .where('job', 'in', jobs)
+      .orderBy('scheduled_for')
+      .limit(LATE_SCAN_LIMIT)
+      .execute()
+  ).filter((r) => watched.get(r.project)?.has(r.job));
   const due: { run: RunRow; rule: NotifyRule; kind: AlertKind; deadline: number }[] = [];
   for (const run of runs) {
     if (run.scheduled_for === null) continue;
@@ -123,13 +137,19 @@ export async function checkLate(ctx: Ctx, seen: Set<string>): Promise<number> {
     }
   }
   if (due.length === 0) return 0;
-  await ctx.db.tx(async (trx) => {
-    for (const d of due) {
-      const how = d.kind === ALERT_KINDS.late_start ? 'not started' : 'not finished';
-      const reason = `${how} ${Math.round((now - Number(d.run.scheduled_for)) / 1000)}s after its tick (${d.rule.id})`;
-      await enqueue(trx, d.run, d.rule, payloadOf(d.run, d.kind, { reason, deadline: new Date(d.deadline).toISOString() }), now);
-    }
-  });
+  try {
+    await ctx.db.tx(async (trx) => {
+      for (const d of due) {
+        const how = d.kind === ALERT_KINDS.late_start ? 'not started' : 'not finished';
+        const reason = `${how} ${Math.round((now - Number(d.run.scheduled_for)) / 1000)}s after its tick (${d.rule.id})`;
+        await enqueue(trx, d.run, d.rule, payloadOf(d.run, d.kind, { reason, deadline: new Date(d.deadline).toISOString() }), now);
+      }
+    });
+  } catch (err) {
+    // Nothing was written: the next pass tries these again.
+    for (const d of due) seen.delete(`${d.run.id}/${d.kind}/${d.rule.id}`);
+    throw err;
+  }
   return due.length;
 }
 

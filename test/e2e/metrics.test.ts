@@ -172,6 +172,8 @@ jobs:
     assert.equal(gauge('failed'), count('failed'));
     assert.equal(gauge('cancelled'), 0, 'every state has a series, zero included');
     assert.equal(value(fams, 'kairos_queue_depth', { pool: 'gpu' }), 1, `the run ${waiting.id} waits in pool gpu`);
+    assert.equal(value(fams, 'kairos_queue_due', { pool: 'gpu' }), 1);
+    assert.ok(value(fams, 'kairos_queue_depth', { pool: 'default' }) !== undefined, 'a pool with an empty queue has a series');
 
     assert.equal(value(fams, 'kairos_workers_alive'), 1);
     const hb = value(fams, 'kairos_worker_last_heartbeat_seconds', { worker: 'metrics-worker' });
