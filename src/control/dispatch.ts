@@ -146,7 +146,8 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
       },
       deploymentId: c.run.deployment_id,
       bundleHash: c.run.bundle_hash,
-      spec,
+      // Workers need not know where alerts go (a webhook URL is often a secret).
+      spec: { ...spec, notify: [] },
       logSeqStart: c.logSeqStart,
     });
     ctx.bus.emit('run', { id: c.run.id, state: 'running' });
