@@ -4,7 +4,7 @@
  * this process; tick lateness is read incrementally from the ledger (ticks recorded since the last scrape).
  */
 import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
-import { routePath } from 'hono/route';
+import { matchedRoutes } from 'hono/route';
 import type { Engine } from '../control/engine.js';
 import { ALERT_STATES } from '../model/alerts.js';
 import { RUN_STATE_LIST } from '../model/run-state.js';
@@ -90,8 +90,9 @@ export class ApiMetrics {
       const start = process.hrtime.bigint();
       await next();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = routePath(c);
-      this.latency.observe({ method: c.req.method, route: route === '*' || route === '' ? 'unmatched' : route, status: String(c.res.status) }, seconds);
+      // The route that matched the request, even when a middleware answered first (a 401); middlewares are `ALL`.
+      const route = matchedRoutes(c).filter((r) => r.method !== 'ALL').at(-1)?.path ?? 'unmatched';
+      this.latency.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
     };
   }
 

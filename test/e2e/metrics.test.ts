@@ -153,8 +153,9 @@ jobs:
     const bad = await client.createRun('bad', {});
     const waiting = await client.createRun('waiting', {});
     for (const r of [ok1, ok2, bad]) assert.notEqual((await client.getRun(r.id, 30)).state, 'queued');
-    // A miss, for the latency histogram's status label.
+    // A miss, for the latency histogram's status label, and a path no route knows.
     assert.equal((await fetch(`${base}/api/v1/runs/nope`, { headers: { authorization: `Bearer ${token}` } })).status, 404);
+    assert.equal((await fetch(`${base}/api/v1/no-such-thing/123`, { headers: { authorization: `Bearer ${token}` } })).status, 404);
 
     // Ticks are read from the ledger a couple of seconds behind; wait until some are counted.
     const fams = await waitFor('ticks in the lateness histogram', async () => {
@@ -188,6 +189,8 @@ jobs:
     assert.ok((getRun ?? 0) >= 3, `GET /api/v1/runs/:id 200 count ${getRun}`);
     assert.equal(value(fams, 'kairos_api_request_duration_seconds', { method: 'GET', route: '/api/v1/runs/:id', status: '404' }, 'kairos_api_request_duration_seconds_count'), 1);
     assert.ok((value(fams, 'kairos_api_request_duration_seconds', { method: 'POST', route: '/api/v1/runs', status: '201' }, 'kairos_api_request_duration_seconds_count') ?? 0) >= 4);
+    assert.ok((value(fams, 'kairos_api_request_duration_seconds', { method: 'GET', route: '/metrics', status: '401' }, 'kairos_api_request_duration_seconds_count') ?? 0) >= 1, 'a refused scrape is counted under its route');
+    assert.ok((value(fams, 'kairos_api_request_duration_seconds', { method: 'GET', route: 'unmatched', status: '404' }, 'kairos_api_request_duration_seconds_count') ?? 0) >= 1, 'unknown paths share one series');
     for (const s of latency?.samples ?? []) assert.ok(!s.labels.route?.includes(ok1.id), 'routes are patterns, never raw paths');
 
     assert.equal(value(fams, 'kairos_alerts_delivered_total'), 0);
