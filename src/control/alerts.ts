@@ -7,7 +7,7 @@ import type { CompiledJob, NotifyRule } from '../manifest/types.js';
 import { ALERT_KINDS, ALERT_STATES, alertsOnRunEnd, lateAlerts, metricCrossings, type AlertKind, type AlertPayload, type MetricValue } from '../model/alerts.js';
 import { newId } from '../model/ids.js';
 import type { RunState } from '../model/run-state.js';
-import type { Q, RunRow } from '../store/runs.js';
+import { getRun, type Q, type RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
 
 /** The rules of a job (compiled manifests from before alerts existed have none). */
@@ -80,9 +80,13 @@ export async function enqueueRunEnded(trx: Q, run: RunRow, spec: CompiledJob, no
   }
 }
 
-/** Called inside the transaction that stores an attempt's metrics. */
-export async function enqueueMetricAlerts(ctx: Ctx, trx: Q, run: RunRow, metrics: readonly MetricValue[], now: number): Promise<void> {
+/** Called inside the transaction that stores an attempt's metrics, once its end is applied (the alert shows the run's state after it). */
+export async function enqueueMetricAlerts(ctx: Ctx, trx: Q, runId: string, attempt: number, metrics: readonly MetricValue[], now: number): Promise<void> {
   if (metrics.length === 0) return;
+  const row = await getRun(trx, runId);
+  if (!row) return;
+  // The attempt that reported the metric, even when the run is already queued for its next one.
+  const run = { ...row, attempt };
   const spec = (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job];
   if (!spec) return;
   for (const { rule, value } of metricCrossings(rulesOf(spec), metrics)) {

@@ -285,12 +285,12 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));
       await trx.insertInto('metrics').values(chunk).execute();
     }
-    await enqueueMetricAlerts(ctx, trx, run, result.metrics, now);
     for (let i = 0; i < result.artifacts.length; i += 100) {
       const chunk = result.artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256 }));
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
     const end = await endAttempt(ctx, trx, run, attempt, result.outcome, result.exitCode, result.reason, now);
+    await enqueueMetricAlerts(ctx, trx, run.id, attempt.number, result.metrics, now);
     const claimed = next ? await claimInTx(ctx, trx, next) : [];
     return { ...end, claimed };
   });

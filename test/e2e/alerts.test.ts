@@ -223,6 +223,8 @@ jobs:
     assert.equal(run.state, 'succeeded');
     const got = await waitFor('the metric alert', () => receiver.on('/metric').find((g) => g.body.run_id === run.id));
     assert.equal(got.body.event, 'metric');
+    assert.equal(got.body.state, 'succeeded', 'the alert shows how the run ended');
+    assert.equal(got.body.url, `${PUBLIC}/runs/${run.id}`);
     assert.deepEqual(got.body.metric, { name: 'accuracy', value: 0.42, above: null, below: 0.5 });
     assert.deepEqual((await alertsOf(run.id)).map((a) => a.kind), ['metric']);
     assert.equal(receiver.on('/loss').length, 0);
