@@ -167,6 +167,8 @@ export class LateCheck {
   constructor(
     private readonly ctx: Ctx,
     private readonly onError: (err: unknown) => void,
+    /** Told when a pass enqueued alerts. */
+    private readonly onEnqueued: () => void = () => {},
     private readonly everyMs = 1000,
   ) {}
 
@@ -176,6 +178,9 @@ export class LateCheck {
       this.running = true;
       if (this.seen.size > 100_000) this.seen.clear();
       checkLate(this.ctx, this.seen)
+        .then((n) => {
+          if (n > 0) this.onEnqueued();
+        })
         .catch(this.onError)
         .finally(() => (this.running = false));
     }, this.everyMs);

@@ -192,34 +192,70 @@ async function deliverOne(ctx: Ctx, s: DeliverySettings, id: string): Promise<vo
   await ctx.db.tx((trx) => trx.updateTable('alerts').set(patch).where('id', '=', id).where('state', '=', ALERT_STATES.pending).execute());
 }
 
-/** The delivery loop: a pass every `everyMs`, and again at once while passes find work. */
+/** The earliest moment a pending alert is due, or null when none is pending. */
+async function nextDue(ctx: Ctx): Promise<number | null> {
+  const row = await ctx.db.kysely.selectFrom('alerts').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('state', '=', ALERT_STATES.pending).executeTakeFirst();
+  return row?.t == null ? null : Number(row.t);
+}
+
+/**
+ * The delivery loop. It sleeps until the earliest pending alert is due (at most `everyMs`, for alerts other
+ * replicas enqueue), and is woken at once when this process enqueues one (`wake`).
+ */
 export class AlertDelivery {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private running = false;
+  private wakeRequested = false;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: Ctx,
     private readonly settings: DeliverySettings,
     private readonly onError: (err: unknown) => void,
-    private readonly everyMs = 250,
+    private readonly everyMs = 1000,
   ) {}
 
   start(): void {
     this.schedule(0);
   }
 
+  /** Alerts may be due now (a run ended, a late check enqueued some). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.wakeRequested = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.inFlight = deliverDue(this.ctx, this.settings)
-        .then((n) => this.schedule(n > 0 ? 0 : this.everyMs))
+      this.timer = null;
+      this.running = true;
+      this.wakeRequested = false;
+      this.inFlight = this.pass()
         .catch((err: unknown) => {
           this.onError(err);
-          this.schedule(this.everyMs);
+          return this.everyMs;
+        })
+        .then((delay) => {
+          this.running = false;
+          this.schedule(this.wakeRequested ? 0 : delay);
         });
     }, ms);
     this.timer.unref();
+  }
+
+  /** One pass; returns how long to sleep before the next. */
+  private async pass(): Promise<number> {
+    if ((await deliverDue(this.ctx, this.settings)) > 0) return 0;
+    const next = await nextDue(this.ctx);
+    if (next === null) return this.everyMs;
+    return Math.max(0, Math.min(this.everyMs, next - this.ctx.now()));
   }
 
   /** Stops taking alerts; waits for the POSTs in flight (each bounded by its timeout). */
