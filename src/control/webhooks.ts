@@ -192,6 +192,9 @@ async function deliverOne(ctx: Ctx, s: DeliverySettings, id: string): Promise<vo
   await ctx.db.tx((trx) => trx.updateTable('alerts').set(patch).where('id', '=', id).where('state', '=', ALERT_STATES.pending).execute());
 }
 
+/** Many runs ending at once wake the loop once per this gap, not once per run. */
+const WAKE_GAP_MS = 100;
+
 /** The earliest moment a pending alert is due, or null when none is pending. */
 async function nextDue(ctx: Ctx): Promise<number | null> {
   const row = await ctx.db.kysely.selectFrom('alerts').select((eb) => eb.fn.min('next_attempt_at').as('t')).where('state', '=', ALERT_STATES.pending).executeTakeFirst();
@@ -207,6 +210,9 @@ export class AlertDelivery {
   private stopped = false;
   private running = false;
   private wakeRequested = false;
+  /** When the pending timer fires, and when the last pass began (process time: only for pacing). */
+  private timerAt = 0;
+  private lastPassAt = 0;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
@@ -220,21 +226,25 @@ export class AlertDelivery {
     this.schedule(0);
   }
 
-  /** Alerts may be due now (a run ended, a late check enqueued some). */
+  /** Alerts may be due now (a run ended, a late check enqueued some). Wakes coalesce: at most one pass per WAKE_GAP_MS. */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
       this.wakeRequested = true;
       return;
     }
-    this.schedule(0);
+    const at = this.lastPassAt + WAKE_GAP_MS;
+    if (this.timer && this.timerAt <= at) return;
+    this.schedule(Math.max(0, at - Date.now()));
   }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = Date.now() + ms;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.lastPassAt = Date.now();
       this.running = true;
       this.wakeRequested = false;
       this.inFlight = this.pass()
@@ -244,7 +254,7 @@ export class AlertDelivery {
         })
         .then((delay) => {
           this.running = false;
-          this.schedule(this.wakeRequested ? 0 : delay);
+          this.schedule(this.wakeRequested ? Math.min(delay, WAKE_GAP_MS) : delay);
         });
     }, ms);
     this.timer.unref();
