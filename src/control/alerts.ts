@@ -30,8 +30,18 @@ function payloadOf(run: RunRow, event: AlertKind, extra: Partial<AlertPayload> =
   };
 }
 
+/**
+ * Alerts this process has written (or tried to: a rolled-back transaction counts too). The delivery loop is
+ * woken when a run ends only if this moved, so runs of jobs without rules cost it nothing.
+ */
+let enqueuedHere = 0;
+export function alertsEnqueuedHere(): number {
+  return enqueuedHere;
+}
+
 /** Adds one alert to the outbox; a second one of the same run, kind and rule is ignored (unique key). */
 async function enqueue(trx: Q, run: RunRow, rule: NotifyRule, payload: AlertPayload, now: number): Promise<void> {
+  enqueuedHere++;
   await trx
     .insertInto('alerts')
     .values({
@@ -80,17 +90,20 @@ export async function enqueueRunEnded(trx: Q, run: RunRow, spec: CompiledJob, no
   }
 }
 
-/** Called inside the transaction that stores an attempt's metrics, once its end is applied (the alert shows the run's state after it). */
-export async function enqueueMetricAlerts(ctx: Ctx, trx: Q, runId: string, attempt: number, metrics: readonly MetricValue[], now: number): Promise<void> {
+/**
+ * Called inside the transaction that stores an attempt's metrics, once its end is applied (the alert shows
+ * the run's state after it). `run` is the row as it was before; it is read again only when a metric crossed.
+ */
+export async function enqueueMetricAlerts(ctx: Ctx, trx: Q, run: RunRow, attempt: number, metrics: readonly MetricValue[], now: number): Promise<void> {
   if (metrics.length === 0) return;
-  const row = await getRun(trx, runId);
-  if (!row) return;
-  // The attempt that reported the metric, even when the run is already queued for its next one.
-  const run = { ...row, attempt };
   const spec = (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job];
   if (!spec) return;
-  for (const { rule, value } of metricCrossings(rulesOf(spec), metrics)) {
-    await enqueue(trx, run, rule, payloadOf(run, ALERT_KINDS.metric, { metric: { name: rule.metric, value, above: rule.above, below: rule.below } }), now);
+  const crossings = metricCrossings(rulesOf(spec), metrics);
+  if (crossings.length === 0) return;
+  // The attempt that reported the metric, even when the run is already queued for its next one.
+  const ended = { ...((await getRun(trx, run.id)) ?? run), attempt };
+  for (const { rule, value } of crossings) {
+    await enqueue(trx, ended, rule, payloadOf(ended, ALERT_KINDS.metric, { metric: { name: rule.metric, value, above: rule.above, below: rule.below } }), now);
   }
 }
 

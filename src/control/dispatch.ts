@@ -290,7 +290,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
     const end = await endAttempt(ctx, trx, run, attempt, result.outcome, result.exitCode, result.reason, now);
-    await enqueueMetricAlerts(ctx, trx, run.id, attempt.number, result.metrics, now);
+    await enqueueMetricAlerts(ctx, trx, run, attempt.number, result.metrics, now);
     const claimed = next ? await claimInTx(ctx, trx, next) : [];
     return { ...end, claimed };
   });

@@ -12,7 +12,7 @@ import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
-import { LateCheck } from './alerts.js';
+import { LateCheck, alertsEnqueuedHere } from './alerts.js';
 import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 
@@ -79,8 +79,11 @@ export class Engine implements ControlLink {
     const delivery = new AlertDelivery(this.ctx, settings, this.onError);
     this.delivery = delivery;
     // A run's alerts are committed with its end: look for them as soon as it is announced.
+    let seen = alertsEnqueuedHere();
     this.wakeDelivery = (e) => {
-      if (isTerminal(e.state as RunState)) delivery.wake();
+      if (!isTerminal(e.state as RunState) || alertsEnqueuedHere() === seen) return;
+      seen = alertsEnqueuedHere();
+      delivery.wake();
     };
     this.bus.on('run', this.wakeDelivery);
     delivery.start();
