@@ -10,6 +10,7 @@ import { createApi } from './api/server.js';
 import { listen, type Listening } from './api/http.js';
 import { Engine } from './control/engine.js';
 import { tokensExist } from './control/tokens.js';
+import { deliverySettings, type AlertOptions } from './control/webhooks.js';
 import { watchProject, type ProjectWatcher } from './control/watch.js';
 import { formatProblem, loadManifestFile, type ManifestProblem } from './manifest/index.js';
 import { coerceError } from './model/errors.js';
@@ -32,6 +33,8 @@ export interface EmbeddedOptions {
   readonly watch?: boolean;
   readonly clock?: Clock;
   readonly log?: (line: string) => void;
+  /** Alert delivery: links' base URL, internal webhook hosts allowed, retry delay. */
+  readonly alerts?: AlertOptions;
 }
 
 export type DeployReport =
@@ -114,6 +117,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     throw err;
   }
 
+  engine.startAlertDelivery(deliverySettings(opts.alerts ?? {}, server.url));
+
   let watcher: ProjectWatcher | null = null;
   if (opts.watch !== false) {
     let timer: NodeJS.Timeout | null = null;
@@ -152,6 +157,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
         engine.stopLoops();
         await worker?.stop(graceMs);
         await server.close();
+        await engine.stopAlertDelivery();
         await deploying.catch(() => undefined);
         await db.close();
       })();

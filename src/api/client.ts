@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { RunView, LogLineView } from './views.js';
 import type { SecretView } from '../control/secrets.js';
+import type { AlertView } from './alerts.js';
 
 async function readBody(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -196,6 +197,17 @@ export class KairosClient {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') qs.set(k, String(v));
     return this.json<{ runs: RunView[]; next_before: string | null }>('GET', `/api/v1/runs?${qs}`);
+  }
+
+  listAlerts(q: { project?: string; job?: string; run?: string; state?: string; limit?: number }) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') qs.set(k, String(v));
+    return this.json<{ alerts: AlertView[] }>('GET', `/api/v1/alerts?${qs}`);
+  }
+
+  /** The Prometheus exposition at /metrics, as text. */
+  async metricsText(): Promise<string> {
+    return readBody(await this.request('GET', '/metrics'));
   }
 
   cancelRun(id: string) {

@@ -177,6 +177,39 @@ export function openApiDocument(): Record<string, unknown> {
         },
         delete: { summary: 'Delete a secret', parameters: projectName, responses: { '200': { description: 'deleted' }, ...errors } },
       },
+      '/api/v1/alerts': {
+        get: {
+          summary: 'Alerts (the webhook outbox), newest first, with their delivery state: pending, delivered, failed',
+          parameters: ['project', 'job', 'run', 'state', 'limit'].map((name) => ({ name, in: 'query', schema: { type: name === 'limit' ? 'integer' : 'string' } })),
+          responses: {
+            '200': {
+              description: 'alerts',
+              ...json({
+                type: 'object',
+                properties: {
+                  alerts: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        id: { type: 'string' }, project: { type: 'string' }, job: { type: 'string' }, run_id: { type: 'string' }, rule: { type: 'string' },
+                        kind: { enum: ['failure', 'recovery', 'late_start', 'late_finish', 'metric'] }, format: { enum: ['json', 'slack'] },
+                        target: { type: 'string', description: "the webhook's origin; its path is never returned" },
+                        state: { enum: ['pending', 'delivered', 'failed'] }, attempts: { type: 'integer' },
+                        next_attempt_at: { type: ['string', 'null'], format: 'date-time' }, last_error: { type: ['string', 'null'] },
+                        created_at: { type: 'string', format: 'date-time' }, delivered_at: { type: ['string', 'null'], format: 'date-time' },
+                        payload: { type: 'object' },
+                      },
+                    },
+                  },
+                },
+              }),
+            },
+            ...errors,
+          },
+        },
+      },
+      '/metrics': { get: { summary: 'Prometheus metrics (text exposition format 0.0.4); same token as the API', responses: { '200': { description: 'metrics', content: { 'text/plain': {} } } } } },
       // The worker protocol (src/api/worker-routes.ts): what `kairos worker` calls. A stale lease is 409 stale_lease.
       '/api/v1/workers': {
         get: { summary: 'Registered workers: {workers: [{id, host, pools, capacity, version, alive, started_at, heartbeat_at}]}; alive = heard from within one lease', responses: { '200': { description: 'workers' } } },

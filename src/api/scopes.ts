@@ -27,6 +27,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/deployments/:project/active', 'read'],
   ['GET', '/api/v1/jobs', 'read'],
   ['GET', '/api/v1/workers', 'read'],
+  ['GET', '/api/v1/alerts', 'read'],
+  ['GET', '/metrics', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],
   ['POST', '/api/v1/runs/:id/cancel', 'run'],

@@ -23,6 +23,8 @@ import { tzdataVersion } from '../model/cron/index.js';
 import { authMiddleware, listingProject, principalOf, sees } from './auth.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
+import { registerAlertRoutes } from './alerts.js';
+import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 
 export interface ApiOptions {
   readonly engine: Engine;
@@ -96,9 +98,14 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
+  const apiMetrics = new ApiMetrics(engine.ctx.now());
+  app.use('*', apiMetrics.middleware());
+
   // Authentication, the scope each route needs (the table in scopes.ts), and project-limited tokens kept
-  // out of other projects' runs on every /runs/{id} route.
-  app.use('/api/*', authMiddleware({ db: engine.db, bootstrapToken: opts.token ?? null }));
+  // out of other projects' runs on every /runs/{id} route. /metrics takes the same tokens.
+  const auth = authMiddleware({ db: engine.db, bootstrapToken: opts.token ?? null });
+  app.use('/api/*', auth);
+  app.use('/metrics', auth);
 
   app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect, lease_ms: engine.ctx.settings.leaseMs }));
   app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
@@ -297,6 +304,8 @@ export function createApi(opts: ApiOptions): Hono {
     return c.json({ jobs });
   });
 
+  registerAlertRoutes(app, engine, intParam);
+  registerMetricsRoute(app, engine, apiMetrics);
   registerWorkerRoutes(app, engine, jsonBody);
   registerSecretRoutes(app, engine, jsonBody);
   registerTokenRoutes(app, engine, jsonBody);

@@ -27,6 +27,7 @@ import { deploymentsCommand } from './deployments.js';
 import { rollbackCommand } from './rollback.js';
 import { tokenCommand } from './token.js';
 import { checkCommand } from './check.js';
+import { alertsCommand } from './alerts.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -52,6 +53,7 @@ export const COMMANDS: readonly Command[] = [
   deploymentsCommand,
   rollbackCommand,
   tokenCommand,
+  alertsCommand,
 ];
 
 function helpText(): string {

@@ -10,24 +10,28 @@ import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { leaseOption } from './up.js';
+import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
+import { deliverySettings } from '../control/webhooks.js';
 
 export const serverCommand: Command = {
   name: 'server',
   summary: 'the control plane alone (API and scheduler), on SQLite',
-  usage: 'server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION]',
-  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' } },
+  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] ${ALERT_USAGE}`,
+  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos');
     const dbUrl = stringOption(p.values.db) ?? `sqlite:${join(dataDir, 'kairos.db')}`;
     if (/^postgres(ql)?:/.test(dbUrl)) throw new UsageError('PostgreSQL is not supported by this version yet; use SQLite (--db sqlite:PATH)');
     if (!dbUrl.startsWith('sqlite:')) throw new UsageError(`--db must be sqlite:PATH, got "${dbUrl}"`);
+    const alerts = alertOptions(p, env);
     const db = await openSqlite(resolve(dbUrl.slice('sqlite:'.length)));
     const engine = new Engine({ db, dataDir, leaseMs: leaseOption(p.values.lease), onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));
     engine.start();
+    engine.startAlertDelivery(deliverySettings(alerts, server.url));
     io.err(`kairos: server at ${server.url} (SQLite ${dbUrl.slice(7)}; tz database ${tzdataVersion()})\n`);
     await new Promise<void>((r) => {
       process.once('SIGINT', () => r());
@@ -35,6 +39,7 @@ export const serverCommand: Command = {
     });
     engine.stopLoops();
     await server.close();
+    await engine.stopAlertDelivery();
     await db.close();
     return EXIT.ok;
   },

@@ -6,6 +6,7 @@ import { EXIT, UsageError } from './output.js';
 import { startProgress } from './progress.js';
 import { tzdataVersion } from '../model/cron/index.js';
 import { parseDuration } from '../model/duration.js';
+import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 
 /** `--lease 30s`: how long a worker's claim on an attempt lasts without a heartbeat. */
 export function leaseOption(v: unknown): number | undefined {
@@ -20,8 +21,8 @@ import { formatProblem } from '../manifest/index.js';
 export const upCommand: Command = {
   name: 'up',
   summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
-  usage: 'up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION]',
-  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' } },
+  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] ${ALERT_USAGE}`,
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 1 },
   async run(p, { io, env }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -30,6 +31,7 @@ export const upCommand: Command = {
     const concurrency = intOption(p.values.concurrency, 'concurrency', 0, 1024);
     const leaseMs = leaseOption(p.values.lease);
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
+    const alerts = alertOptions(p, env);
     let up;
     const progress = startProgress(io, `deploying ${dir}`);
     try {
@@ -41,6 +43,7 @@ export const upCommand: Command = {
         concurrency,
         leaseMs,
         token: p.globals.token ?? env.KAIROS_TOKEN ?? null,
+        alerts,
         log: (line) => io.err(line + '\n'),
       });
     } catch (err) {

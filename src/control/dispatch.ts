@@ -13,6 +13,7 @@ import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, Reco
 import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
 import type { Ctx } from './context.js';
 import { openRunSecrets } from './secrets.js';
+import { enqueueMetricAlerts, enqueueRunEnded } from './alerts.js';
 
 /** The concurrency limit of each pool, from the active deployments (the smallest when projects disagree). */
 async function poolLimits(ctx: Ctx, q: Q): Promise<Map<string, number>> {
@@ -162,7 +163,8 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
       },
       deploymentId: c.run.deployment_id,
       bundleHash: c.run.bundle_hash,
-      spec,
+      // Workers need not know where alerts go (a webhook URL is often a secret).
+      spec: { ...spec, notify: [] },
       logSeqStart: c.logSeqStart,
       ...(c.secrets ? { secrets: c.secrets } : {}),
       ...(await environmentOf(ctx, manifest, spec, c.run)),
@@ -317,6 +319,8 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
     Object.assign(patch, { finished_at: now, reason: t.next.state === 'cancelled' ? (run.reason ?? 'cancelled') : reason });
   }
   await trx.updateTable('runs').set(patch).where('id', '=', run.id).execute();
+  // Alerts are enqueued with the run's end, in the same transaction: one exists exactly when the end does.
+  if (!requeue) await enqueueRunEnded(trx, { ...run, ...patch }, spec, now);
   return { state: t.next.state, requeued: requeue !== undefined };
 }
 
@@ -346,6 +350,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
     const end = await endAttempt(ctx, trx, run, attempt, result.outcome, result.exitCode, result.reason, now);
+    await enqueueMetricAlerts(ctx, trx, run, attempt.number, result.metrics, now);
     const claimed = next ? await claimInTx(ctx, trx, next) : [];
     return { ...end, claimed };
   });

@@ -13,6 +13,9 @@ import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
 import { resealSecrets, secretKey } from './secrets.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
+import { LateCheck, alertsEnqueuedHere } from './alerts.js';
+import { isTerminal, type RunState } from '../model/run-state.js';
+import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -27,6 +30,9 @@ export class Engine implements ControlLink {
   readonly ctx: Ctx;
   private scheduler: Scheduler | null = null;
   private reaper: NodeJS.Timeout | null = null;
+  private lateCheck: LateCheck | null = null;
+  private delivery: AlertDelivery | null = null;
+  private wakeDelivery: ((e: { id: string; state: string }) => void) | null = null;
   private readonly onError: (err: unknown) => void;
 
   /** Counts 'work' events, so a worker can tell whether one happened while it was busy claiming. */
@@ -59,6 +65,8 @@ export class Engine implements ControlLink {
       dispatch.reapExpired(this.ctx).catch(this.onError);
     }, every);
     this.reaper.unref();
+    this.lateCheck = new LateCheck(this.ctx, this.onError, () => this.delivery?.wake());
+    this.lateCheck.start();
   }
 
   stopLoops(): void {
@@ -66,6 +74,31 @@ export class Engine implements ControlLink {
     this.scheduler = null;
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
+    this.lateCheck?.stop();
+    this.lateCheck = null;
+  }
+
+  /** Starts delivering alerts; started once the API listens, so that links in alerts have their base. */
+  startAlertDelivery(settings: DeliverySettings): void {
+    const delivery = new AlertDelivery(this.ctx, settings, this.onError);
+    this.delivery = delivery;
+    // A run's alerts are committed with its end: look for them as soon as it is announced.
+    let seen = alertsEnqueuedHere();
+    this.wakeDelivery = (e) => {
+      if (!isTerminal(e.state as RunState) || alertsEnqueuedHere() === seen) return;
+      seen = alertsEnqueuedHere();
+      delivery.wake();
+    };
+    this.bus.on('run', this.wakeDelivery);
+    delivery.start();
+  }
+
+  /** Stops delivering alerts, waiting for the POSTs in flight. Before the database closes. */
+  async stopAlertDelivery(): Promise<void> {
+    if (this.wakeDelivery) this.bus.off('run', this.wakeDelivery);
+    this.wakeDelivery = null;
+    await this.delivery?.stop();
+    this.delivery = null;
   }
 
   deploy(dir: string, manifest: CompiledManifest, source: string): Promise<DeployOutcome> {

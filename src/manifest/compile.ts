@@ -14,6 +14,7 @@ import type {
   CompiledSchedule,
   ManifestProblem,
   ManifestResult,
+  NotifyRule,
   ParamSpec,
   ParamValue,
   RetryPolicy,
@@ -25,6 +26,7 @@ import { parseParamValue } from './params.js';
 import { sortProblems } from './problems.js';
 import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type ManifestDocument, type RetriesDocument } from './schema.js';
 import { readYaml } from './yaml-source.js';
+import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
 
 /** The file `kairos validate DIR` and `kairos deploy DIR` read. */
 export const MANIFEST_FILE_NAME = 'kairos.yaml';
@@ -96,6 +98,21 @@ function compileParams(params: JobDocument['params']): Record<string, ParamSpec>
   );
 }
 
+function compileNotify(rules: readonly NotifyRuleDocument[], at: string): NotifyRule[] {
+  return rules.map((r, i): NotifyRule => {
+    const base = { id: `${at}[${i}]`, webhook: r.webhook, format: r.format ?? NOTIFY_DEFAULT_FORMAT };
+    switch (r.on) {
+      case 'failure':
+      case 'recovery':
+        return { ...base, on: r.on };
+      case 'late':
+        return { ...base, on: 'late', startMs: r.late?.start === undefined ? null : ms(r.late.start), finishMs: r.late?.finish === undefined ? null : ms(r.late.finish) };
+      case 'metric':
+        return { ...base, on: 'metric', metric: r.metric?.name ?? '', above: r.metric?.above ?? null, below: r.metric?.below ?? null };
+    }
+  });
+}
+
 function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['defaults']): CompiledJob {
   const run: RunCommand = typeof j.run === 'string' ? { kind: 'shell', script: j.run } : { kind: 'argv', argv: [...j.run] };
   let schedule: CompiledSchedule | null = null;
@@ -129,6 +146,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     workdir: j.workdir === undefined ? null : normaliseWorkdir(j.workdir),
     environment: j.environment ?? null,
     check: j.check === undefined ? null : j.check === true ? [] : [...j.check],
+    notify: j.notify === undefined ? (defaults.notify ?? []) : compileNotify(j.notify, `jobs.${name}.notify`),
   };
 }
 
@@ -165,6 +183,7 @@ export function compileDocument(doc: ManifestDocument): CompiledManifest {
     graceMs: ms(d.grace ?? DEFAULTS.grace),
     retries: compileRetries(d.retries ?? DEFAULTS.retries),
     pool: d.pool ?? DEFAULTS.pool,
+    notify: compileNotify(d.notify ?? [], 'defaults.notify'),
   };
   const pools: Record<string, CompiledPool> = { [DEFAULT_POOL]: { name: DEFAULT_POOL, concurrency: null } };
   for (const [name, p] of Object.entries(doc.pools ?? {})) pools[name] = { name, concurrency: p.concurrency ?? null };

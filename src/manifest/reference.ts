@@ -68,6 +68,11 @@ function collect(schema: z.ZodType, title: string, out: Section[], seen: Map<z.Z
     else out.push({ title: `${title}.${placeholder}`, note: `${nameNote ?? ''} Its value is ${valueText(value)}.`.trim(), rows: [] });
     return;
   }
+  if (inner instanceof z.ZodArray) {
+    // A list of mappings (`notify`): one section for the keys of each entry.
+    collect(inner.element as z.ZodType, `${title}[]`, out, seen, note ?? 'Each entry of the list is a mapping:');
+    return;
+  }
   if (!(inner instanceof z.ZodObject)) return;
   const earlier = seen.get(inner);
   if (earlier !== undefined) {

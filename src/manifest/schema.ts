@@ -24,6 +24,7 @@ import {
   timeZoneValue,
 } from './fields.js';
 import { parseParamValue, paramEnvName } from './params.js';
+import { notifyRules } from './notify-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
@@ -239,6 +240,7 @@ const job = expecting(z.strictObject({
     description:
       '`kairos check` runs the job once as a smoke test, inside its environment, with its default params and `KAIROS_CHECK=1`: `true` runs its command as is; a list of arguments is appended to it (to an argv `run`; a shell `run` gets them as `"$@"`).',
   }).optional(),
+  notify: notifyRules('`defaults.notify`'),
 }), 'a job: a mapping with at least `run`');
 
 // ---- environments ------------------------------------------------------------------------------------------
@@ -343,6 +345,7 @@ export const manifestSchema = expecting(
         grace: documented(durationValue(), { description: 'Time between TERM and KILL when a run is timed out or cancelled.', default: DEFAULTS.grace }).optional(),
         retries: retries({ default: DEFAULTS.retries }),
         pool: documented(z.string(), { description: 'Pool jobs run in.', default: DEFAULTS.pool }).optional(),
+        notify: notifyRules(),
       }),
       { description: 'Settings every job gets unless it sets its own.' },
     ).optional(),

@@ -18,6 +18,26 @@ export type ConcurrencyPolicy = (typeof CONCURRENCY_POLICIES)[number];
 export const RETRY_ON = ['failed', 'timed_out', 'lost'] as const;
 export type RetryOn = (typeof RETRY_ON)[number];
 
+export const NOTIFY_ON = ['failure', 'recovery', 'late', 'metric'] as const;
+export type NotifyOn = (typeof NOTIFY_ON)[number];
+export const NOTIFY_FORMATS = ['json', 'slack'] as const;
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];
+
+/** One alert rule: when to notify, and which webhook gets the notice, in which body format. */
+export type NotifyRule = {
+  /** Where the rule was written, e.g. `jobs.train.notify[0]` or `defaults.notify[1]`: the alert's `rule`. */
+  readonly id: string;
+  readonly webhook: string;
+  readonly format: NotifyFormat;
+} & (
+  | { readonly on: 'failure' }
+  | { readonly on: 'recovery' }
+  /** Late: not started `startMs` after its tick, or not finished `finishMs` after it (null: not checked). */
+  | { readonly on: 'late'; readonly startMs: number | null; readonly finishMs: number | null }
+  /** A metric the run reported crossing a threshold: a value > above, or < below. */
+  | { readonly on: 'metric'; readonly metric: string; readonly above: number | null; readonly below: number | null }
+);
+
 export interface ParamSpec {
   readonly type: ParamType;
   readonly default?: ParamValue;
@@ -74,6 +94,8 @@ export interface CompiledJob {
   /** Relative to the project root, normalised, never escaping it; null = the root. */
   readonly workdir: string | null;
   readonly environment: string | null;
+  /** The job's own `notify` rules, or else the defaults' (manifests compiled before alerts existed lack it). */
+  readonly notify?: readonly NotifyRule[];
   /** `kairos check` smoke run: null = none; [] = the command as is; otherwise arguments appended to it. */
   readonly check?: readonly string[] | null;
 }
@@ -116,6 +138,7 @@ export interface CompiledManifest {
     readonly graceMs: number;
     readonly retries: RetryPolicy;
     readonly pool: string;
+    readonly notify?: readonly NotifyRule[];
   };
   /** Always holds the pool `default`. */
   readonly pools: Readonly<Record<string, CompiledPool>>;

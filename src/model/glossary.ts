@@ -20,5 +20,7 @@
  *               as a hash. The server's own `--token` is the bootstrap token (admin, never stored).
  * - scope:      what a token may do: read < run < deploy < admin, and worker beside them (./scopes.ts).
  * - rollback:   making an earlier deployment of a project the active one again.
+ * - alert:      one notice of one kind (failure, recovery, late start/finish, metric) about one run, for one
+ *               `notify` rule, kept in an outbox with its delivery state until its webhook accepted it.
  */
 export {};

@@ -6,6 +6,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { m0003 } from './migrations/0003_auth.js';
 import { m0007Secrets } from './migrations/0007_secrets.js';
 import { m0004 } from './migrations/0004_environments.js';
+import { m0005Alerts } from './migrations/0005_alerts.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -207,6 +208,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002_log_chunks': m0002,
   '0003_auth': m0003,
   '0004_environments': m0004,
+  '0005_alerts': m0005Alerts,
   '0007_secrets': m0007Secrets,
 };
 

@@ -147,6 +147,26 @@ export interface SecretsTable {
   updated_at: number;
 }
 
+/** The alerts outbox: written in the transaction that ends a run (or finds it late), delivered by a loop. */
+export interface AlertsTable {
+  id: string;
+  project: string;
+  job: string;
+  run_id: string;
+  rule: string;
+  kind: string;
+  payload_json: string;
+  format: string;
+  target: string;
+  /** pending | delivered | failed */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   deployments: DeploymentsTable;
   schedules: SchedulesTable;
@@ -157,6 +177,7 @@ export interface Database {
   metrics: MetricsTable;
   artifacts: ArtifactsTable;
   workers: WorkersTable;
+  alerts: AlertsTable;
   secrets: SecretsTable;
   tokens: TokensTable;
 }

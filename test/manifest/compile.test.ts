@@ -36,6 +36,7 @@ describe('compiling', () => {
       graceMs: 10_000,
       retries: { max: 0, delayMs: 10_000, backoff: 2, maxDelayMs: 3_600_000, jitter: 0, on: ['failed', 'timed_out', 'lost'] },
       pool: 'default',
+      notify: [],
     });
     assert.deepEqual(m.pools, { default: { name: 'default', concurrency: null } });
     assert.deepEqual(jobOf(m, 'hello'), {
@@ -54,6 +55,7 @@ describe('compiling', () => {
       workdir: null,
       environment: null,
       check: null,
+      notify: [],
     });
     assert.deepEqual([m.environments, m.test], [{}, null]);
   });
