@@ -13,6 +13,8 @@ import { requireRun } from '../control/runs.js';
 import { listDeployments } from '../control/deployments.js';
 import { errorBody } from './errors.js';
 import { registerWorkerRoutes } from './worker-routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerUi } from './ui.js';
 import { attemptView, deploymentView, logLineView, runView } from './views.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
 import { parseInstant } from '../model/instant.js';
@@ -113,7 +115,9 @@ export function createApi(opts: ApiOptions): Hono {
       if (!m) throw new KairosError('invalid_input', 'query parameter "before" must be a cursor returned as "next_before"');
       before = { createdAt: Number(m[1]), id: m[2] ?? '' };
     }
-    const rows = await listRuns(db, { project: c.req.query('project'), job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before });
+    const since = instantParam(c, 'since');
+    const until = instantParam(c, 'until');
+    const rows = await listRuns(db, { project: c.req.query('project'), job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before, since, until });
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
     return c.json({ runs: rows.map(runView), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
   });
@@ -258,5 +262,8 @@ export function createApi(opts: ApiOptions): Hono {
   });
 
   registerWorkerRoutes(app, engine, jsonBody);
+  registerDashboardRoutes(app, engine, intParam);
+  // Last: the dashboard's files at `/`, for every GET the API did not answer.
+  registerUi(app);
   return app;
 }
