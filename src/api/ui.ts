@@ -76,9 +76,11 @@ export function registerUi(app: Hono, root: string = defaultUiDir()): void {
     return s;
   };
 
-  app.get('*', async (c, next) => {
+  // A middleware rather than a route: it answers only what no API route did, and stays out of the API's
+  // route table (which the OpenAPI document must list in full).
+  app.use('*', async (c, next) => {
     const path = c.req.path;
-    if (path === '/api' || path.startsWith('/api/')) return next();
+    if ((c.req.method !== 'GET' && c.req.method !== 'HEAD') || path === '/api' || path.startsWith('/api/')) return next();
     let file = resolveUiFile(root, path === '/' ? '/index.html' : path);
     // A page route (no extension) is the single-page app's; a missing asset is a 404.
     if (!file && extname(path) === '') file = resolveUiFile(root, '/index.html');
