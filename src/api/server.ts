@@ -90,6 +90,17 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
+  // Server-Timing: how long the server spent on each API call (the dashboard benchmark reads it in Chromium).
+  app.use('/api/*', async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    try {
+      c.res.headers.set('server-timing', `app;dur=${(performance.now() - t0).toFixed(2)}`);
+    } catch {
+      // a response whose headers are already sent (a stream)
+    }
+  });
+
   app.use('/api/*', async (c, next) => {
     if (opts.token) {
       if (c.req.query('token') !== undefined) throw new KairosError('unauthorized', 'tokens are not accepted in the URL; send "Authorization: Bearer <token>"');

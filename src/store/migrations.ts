@@ -3,6 +3,7 @@
  * Never edit a migration that has shipped; add a new one.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { m0008 } from './migrations/0008_dashboard_indexes.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -154,6 +155,7 @@ const m0001: Migration = {
 // 0004 environments, 0005 alerts, 0006 PostgreSQL-only additions.
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': m0001,
+  '0008_dashboard_indexes': m0008,
 };
 
 export const migrationProvider: MigrationProvider = {
