@@ -1,6 +1,7 @@
 /**
- * `npm run bench:dashboard`: the dashboard on a million runs. Seeds a data directory (tools/seed-runs.ts),
- * starts `kairos up` on it (embedded, SQLite, no local worker), then measures:
+ * `npm run bench:dashboard`: the dashboard on a million runs. Seeds a data directory (tools/seed-runs.ts, in
+ * its own process), starts `kairos up` on it as users do (its own process, SQLite, no local worker; this
+ * process is only the client), then measures:
  *   - in headless Chromium, the time from navigation to the runs page's first usable screen (first rows
  *     drawn and the filter focusable: the page's `kairos:runs-ready` mark), fresh browser profile each time;
  *   - each API call behind the dashboard's pages, by its Server-Timing (time spent in the server), median
@@ -8,17 +9,17 @@
  * Writes bench/results-dashboard.json and its section of docs/benchmarks.md. Screenshots of the runs page on
  * the seeded history go to docs/img/runs-million.png.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startEmbedded } from '../src/embedded.js';
-import { seedRuns } from '../tools/seed-runs.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 1_000_000);
-const REPS = Number(process.env.KAIROS_BENCH_REPS ?? 30);
+const REPS = Number(process.env.KAIROS_BENCH_REPS ?? 100);
 const LOADS = Number(process.env.KAIROS_BENCH_LOADS ?? 7);
 const CHROMIUM = process.env.KAIROS_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -59,12 +60,34 @@ async function main() {
   const data = join(dir, 'data');
   mkdirSync(project);
   writeFileSync(join(project, 'kairos.yaml'), MANIFEST);
-  const seeded = await seedRuns(data, project, RUNS, (s) => console.log(s));
-  console.log(`seeded ${RUNS.toLocaleString('en-US')} runs in ${seeded.seconds.toFixed(1)} s`);
+  const t0 = performance.now();
+  const seed = spawnSync(process.execPath, [join(ROOT, 'dist', 'tools', 'seed-runs.js'), data, project, String(RUNS)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (seed.status !== 0) throw new Error('seeding failed');
+  const seeded = { seconds: (performance.now() - t0) / 1000 };
 
-  const up = await startEmbedded({ projectDir: project, dataDir: data, port: 0, watch: false, concurrency: 0, log: () => {} });
+  const port = await new Promise<number>((r, j) => {
+    const srv = createServer();
+    srv.once('error', j);
+    srv.listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => r(p));
+    });
+  });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'kairos.js'), 'up', project, '--data', data, '--port', String(port), '--concurrency', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let childErr = '';
+  child.stderr.on('data', (c: Buffer) => (childErr += c.toString()));
+  const up = {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM')))),
+  };
   const profile = mkdtempSync(join(tmpdir(), 'kairos-bench-chromium-'));
   try {
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${up.url}/api/v1/health`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (i > 600 || child.exitCode !== null) throw new Error(`kairos up did not start: ${childErr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     // API calls: Server-Timing (server) and the round trip (client), each REPS times after one warm-up.
     const mid = (await (await fetch(`${up.url}/api/v1/runs?limit=1&until=${new Date(Date.now() - 182 * 86400_000).toISOString()}`)).json()) as { runs: { id: string; created_at: string }[] };
     const m = mid.runs[0]!;
@@ -149,7 +172,7 @@ async function main() {
     writeDocs(result);
     console.log(`runs page usable after median ${readyStats.median} ms (max ${readyStats.max} ms); slowest API p99 ${slowest} ms`);
   } finally {
-    await up.stop(1000);
+    await up.stop();
     rmSync(profile, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   }

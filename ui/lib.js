@@ -127,8 +127,8 @@ export function runDuration(r) {
   return end - Date.parse(r.started_at);
 }
 
-export function stateBadge(state) {
-  return h('span', { class: `state state-${state}` }, state.replace('_', ' '));
+export function stateBadge(state, label = state.replace('_', ' ')) {
+  return h('span', { class: `state state-${state}` }, label);
 }
 
 export const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'skipped']);

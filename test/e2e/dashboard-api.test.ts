@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
-import { tempDir, waitFor, writeProject } from '../helpers.js';
+import { exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const MANIFEST = `
 project: dapi
@@ -161,4 +161,23 @@ describe('the dashboard files and read endpoints', () => {
     assert.deepEqual(first.files.added.sort(), ['data.csv', 'kairos.yaml']);
     assert.equal((await get('/api/v1/deployments/nope/diff')).status, 404);
   });
+});
+
+test('`kairos server` serves the dashboard too', async () => {
+  const data = tempDir();
+  const port = await freePort();
+  const server = spawnCli(['server', '--port', String(port), '--data', data.path]);
+  try {
+    const page = await waitFor('the server to answer', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/runs`).catch(() => null);
+      return res?.ok ? res.text() : null;
+    });
+    assert.match(page, /<title>Kairos<\/title>/);
+    const js = await fetch(`http://127.0.0.1:${port}/pages/runs.js`);
+    assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+  } finally {
+    server.child.kill('SIGTERM');
+    await exited(server.child);
+    data.cleanup();
+  }
 });

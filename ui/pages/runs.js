@@ -3,7 +3,7 @@
 import { api, duration, every, go, h, link, qs, runDuration, stateBadge, time, errorBox } from '../lib.js';
 
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'];
-const TRIGGERS = ['schedule', 'manual', 'backfill', 'rerun', 'retry'];
+const TRIGGERS = ['schedule', 'manual', 'backfill', 'rerun'];
 const PAGE = 50;
 
 function toLocalInput(isoText) {

@@ -30,7 +30,7 @@ export async function renderWorkers(main, _params, _query, signal) {
         ? h('p', { class: 'muted' }, 'No worker has registered.')
         : h('table', { 'aria-label': 'Workers' }, h('thead', {}, h('tr', {}, ['worker', 'host', 'alive', 'pools', 'capacity', 'running', 'version', 'last heartbeat'].map((c) => h('th', { scope: 'col' }, c)))),
             h('tbody', {}, workers.map((w) => h('tr', { 'data-worker': w.id },
-              h('td', {}, h('code', {}, w.id)), h('td', {}, w.host), h('td', {}, stateBadge(w.alive ? 'true' : 'false'), w.alive ? '' : w.stopped_at ? ' stopped' : ' silent'),
+              h('td', {}, h('code', {}, w.id)), h('td', {}, w.host), h('td', {}, stateBadge(w.alive ? 'true' : 'false', w.alive ? 'alive' : w.stopped_at ? 'stopped' : 'silent')),
               h('td', {}, w.pools.join(', ')), h('td', { class: 'num' }, w.capacity),
               h('td', {}, w.running.length === 0 ? h('span', { class: 'muted' }, 'idle') : h('ul', { class: 'plain' }, w.running.map((r) => h('li', {}, link(`/runs/${r.run_id}`, `${r.project}/${r.job}`), ` #${r.attempt}`)))),
               h('td', {}, w.version), h('td', {}, time(w.heartbeat_at)))))),
