@@ -178,3 +178,9 @@ export function go(href, { replace = false } = {}) {
   else history.pushState(null, '', href);
   window.dispatchEvent(new PopStateEvent('popstate'));
 }
+
+/** Replaces an element's children; null, undefined and false children are skipped (replaceChildren would print "null"). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}

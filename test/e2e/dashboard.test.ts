@@ -49,13 +49,14 @@ async function shot(page: Page, name: string): Promise<void> {
 
 describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
   const dir = tempDir();
+  const data = tempDir(); // outside the project: its deployments hold the project's files only
   let up: Embedded;
   let client: KairosClient;
   let b: Browser;
 
   before(async () => {
     writeProject(dir.path, { 'kairos.yaml': MANIFEST });
-    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
+    up = await startEmbedded({ projectDir: dir.path, dataDir: data.path, port: 0, watch: false, log: () => {} });
     client = new KairosClient(up.url);
     b = await openBrowser();
   });
@@ -64,6 +65,7 @@ describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
     await b?.close();
     await up?.stop(5000);
     dir.cleanup();
+    data.cleanup();
   });
 
   test('a scheduled run appears in the runs list without a reload', async () => {
@@ -76,6 +78,7 @@ describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
     await page.waitForSelector(`tbody tr[data-id="${runs.id}"]`, { timeout: 10_000 });
     assert.equal(await page.evaluate('window.marker'), 42, 'the page was not reloaded');
     assert.equal(await page.locator(`tbody tr[data-id="${runs.id}"] td:nth-child(4)`).textContent(), 'schedule');
+    assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|undefined/);
     await shot(page, 'runs');
     await client.pause('dash', 'tick');
   });
@@ -136,6 +139,7 @@ describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
     const before = (await client.listRuns({ project: 'dash', job: 'typed', limit: 10 })).runs.length;
     await page.locator('main button[type="submit"]').click();
     assert.equal((await client.listRuns({ project: 'dash', job: 'typed', limit: 10 })).runs.length, before);
+    assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|undefined/);
     await page.locator('[data-param="n"]').fill('7');
     await page.locator('[data-param="mode"]').selectOption('slow');
     await shot(page, 'run-form');
@@ -176,6 +180,7 @@ describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
     assert.ok(ys[0]! < ys[1]! && ys[1]! < ys[2]!, `points ordered by value: ${ys.join(', ')}`);
     assert.equal(await page.locator('[data-stat="success_rate"]').textContent(), '100%');
     assert.equal(await page.locator('svg.chart rect.bar.succeeded').count(), 3);
+    assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|undefined|NaN/);
     await shot(page, 'job');
   });
 
@@ -188,17 +193,33 @@ describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
     assert.ok((await page.locator('table[aria-label="Tick ledger"] .state-fired').count()) >= 1);
   });
 
-  test('workers and deployments pages show the local worker and the deployment', async () => {
+  test('the workers page shows the local worker alive and what it runs; deployments show what changed', async () => {
     const { page } = b;
     await page.goto(`${up.url}/workers`);
     await page.locator('table[aria-label="Workers"] tbody tr').first().waitFor();
     assert.match((await page.locator('table[aria-label="Workers"] tbody tr').first().textContent()) ?? '', /local@/);
     assert.equal(await page.locator('table[aria-label="Workers"] .state-true').count(), 1, 'alive');
+    // A run started now shows up on the worker without a reload.
+    const run = await client.createRun('sleepy', {}, 'dash');
+    await page.locator(`table[aria-label="Workers"] a[href="/runs/${run.id}"]`).waitFor({ timeout: 10_000 });
+    assert.match((await page.locator('tr[data-pool="default"]').textContent()) ?? '', /1 of 1/);
     await shot(page, 'workers');
+    await client.cancelRun(run.id);
+
+    writeProject(dir.path, { 'kairos.yaml': MANIFEST.replace('Fires every second.', 'Fires every second, always.') + '  extra:\n    run: "true"\n', 'report.py': 'print("report")\n' });
+    const v2 = await up.redeploy();
+    assert.ok(v2.ok && v2.created);
     await page.goto(`${up.url}/deployments`);
-    await page.locator('button[data-diff]').first().click();
-    await page.locator('tr.diff', { hasText: 'first version' }).waitFor();
-    assert.match((await page.locator('tr.diff').first().textContent()) ?? '', /\+ kairos\.yaml/);
+    await page.locator('tr[data-deployment]').nth(1).waitFor();
+    await page.locator('button[data-diff]').first().focus();
+    await page.keyboard.press('Enter');
+    const diff = page.locator('tr.diff').first();
+    await diff.filter({ hasText: 'v1 → v2' }).waitFor();
+    const text = (await diff.textContent()) ?? '';
+    assert.match(text, /\+ extra/);
+    assert.match(text, /~ tick: description/);
+    assert.match(text, /\+ report\.py/);
+    assert.match(text, /~ kairos\.yaml/);
     await shot(page, 'deployments');
   });
 

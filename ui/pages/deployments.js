@@ -1,5 +1,5 @@
 // Deployments: each version of each project, who made it and when, and what it changed.
-import { api, errorBox, every, h, time } from '../lib.js';
+import { fill, api, errorBox, every, h, time } from '../lib.js';
 
 function list(title, cls, items) {
   return items.length === 0 ? null : h('div', {}, h('strong', {}, title), h('ul', { class: 'plain' }, items.map((x) => h('li', { class: cls }, x))));
@@ -15,7 +15,7 @@ export async function renderDeployments(main, _params, _query, signal) {
     const key = deployments.map((d) => `${d.id}:${d.active}`).join(',');
     if (key === shown) return;
     shown = key;
-    tbody.replaceChildren(
+    fill(tbody, 
       ...deployments.flatMap((d) => {
         const diffRow = h('tr', { class: 'diff', hidden: !open.has(d.id) }, h('td', { colspan: 7 }));
         const btn = h('button', { type: 'button', 'aria-expanded': String(open.has(d.id)), 'data-diff': d.id }, 'What changed');
@@ -23,7 +23,7 @@ export async function renderDeployments(main, _params, _query, signal) {
           const cell = diffRow.firstChild;
           try {
             const diff = await api(`/deployments/${d.id}/diff`, { signal });
-            cell.replaceChildren(
+            fill(cell, 
               h('p', {}, diff.previous ? `v${diff.previous.version} → v${diff.version}` : `v${diff.version}: first version`),
               h('div', { class: 'cols' },
                 h('div', {}, h('h3', {}, 'Jobs'), list('added', 'add', diff.jobs.added.map((j) => `+ ${j}`)), list('removed', 'del', diff.jobs.removed.map((j) => `− ${j}`)), list('changed', 'chg', diff.jobs.changed.map((c) => `~ ${c.job}: ${c.fields.join(', ')}`)),
@@ -32,7 +32,7 @@ export async function renderDeployments(main, _params, _query, signal) {
                   diff.files.added.length + diff.files.removed.length + diff.files.changed.length === 0 ? h('p', { class: 'muted' }, 'no file changed') : null] : h('p', { class: 'muted' }, 'bundle not on this server'))),
             );
           } catch (err) {
-            cell.replaceChildren(errorBox(err));
+            fill(cell, errorBox(err));
           }
         };
         btn.addEventListener('click', () => {

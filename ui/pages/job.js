@@ -1,6 +1,6 @@
 // One job: its schedule in words and next fire times, success rate, durations and outcomes, every metric it
 // reports plotted over its runs, and the tick ledger (fired, skipped and why, late).
-import { api, duration, every, h, link, stateBadge, time } from '../lib.js';
+import { fill, api, duration, every, h, link, stateBadge, time } from '../lib.js';
 import { durationChart, metricChart } from '../chart.js';
 
 export async function renderJob(main, [project, name], _query, signal) {
@@ -26,7 +26,7 @@ export async function renderJob(main, [project, name], _query, signal) {
     const [detail, metrics] = await Promise.all([api(`${base}?count=5`, { signal }), api(`${base}/metrics`, { signal })]);
     const { job, schedule, stats, recent } = detail;
     document.title = `${project}/${name} · Kairos`;
-    head.replaceChildren(
+    fill(head, 
       h('h1', {}, `${project}/${name}`),
       job.description ? h('p', {}, job.description) : null,
       h('div', { class: 'actions' }, link(`${base}/run`, 'Run with parameters…'), link(`/runs?project=${encodeURIComponent(project)}&job=${encodeURIComponent(name)}`, 'All runs of this job')),
@@ -34,7 +34,7 @@ export async function renderJob(main, [project, name], _query, signal) {
     const durations = recent.map((r) => r.duration_ms).filter((d) => d !== null).sort((a, b) => a - b);
     const median = durations.length ? durations[Math.floor((durations.length - 1) / 2)] : null;
     const last = recent[recent.length - 1];
-    statsBox.replaceChildren(
+    fill(statsBox, 
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'success rate'), h('div', { class: 'big', 'data-stat': 'success_rate' }, stats.success_rate === null ? '—' : `${Math.round(stats.success_rate * 1000) / 10}%`), h('div', { class: 'muted' }, `${stats.succeeded} of ${stats.finished} finished runs (last ${stats.window})`)),
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'median duration'), h('div', { class: 'big' }, duration(median))),
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'last run'), last ? h('div', {}, link(`/runs/${last.id}`, stateBadge(last.state)), ' ', time(last.created_at)) : '—'),
@@ -44,23 +44,23 @@ export async function renderJob(main, [project, name], _query, signal) {
     const key = JSON.stringify([recent.map((r) => [r.id, r.state, r.duration_ms]), metrics.series.map((x) => [x.name, x.points.length])]);
     if (key !== drawnKey) {
       drawnKey = key;
-      chartBox.replaceChildren(recent.length ? durationChart(recent) : h('p', { class: 'muted' }, 'No runs yet.'));
-      metricsBox.replaceChildren(
+      fill(chartBox, recent.length ? durationChart(recent) : h('p', { class: 'muted' }, 'No runs yet.'));
+      fill(metricsBox, 
         ...(metrics.series.length === 0
           ? [h('p', { class: 'muted' }, 'No metrics reported yet. A run reports one by appending {"name": …, "value": …} lines to $KAIROS_OUTPUT.')]
-          : metrics.series.map((m) => h('div', { class: 'metric' }, h('h3', {}, m.name), metricChart(m.name, m.points)))),
+          : [h('div', { class: 'metrics-grid' }, metrics.series.map((m) => h('div', { class: 'metric' }, h('h3', {}, m.name), metricChart(m.name, m.points))))]),
       );
     }
-    scheduleBox.replaceChildren(h('h2', { id: 'sched-h' }, 'Schedule'), schedule ? scheduleFacts(schedule) : h('p', { class: 'muted' }, 'No schedule: this job runs on demand.'));
+    fill(scheduleBox, h('h2', { id: 'sched-h' }, 'Schedule'), schedule ? scheduleFacts(schedule) : h('p', { class: 'muted' }, 'No schedule: this job runs on demand.'));
     if (schedule) {
       const { ticks } = await api(`/schedules/${encodeURIComponent(project)}/${encodeURIComponent(name)}/ticks?limit=50`, { signal });
-      ticksBox.replaceChildren(
+      fill(ticksBox, 
         ticks.length === 0
           ? h('p', { class: 'muted' }, 'No ticks yet.')
           : h('table', { 'aria-label': 'Tick ledger' }, h('thead', {}, h('tr', {}, ['tick', 'local', 'outcome', 'reason', 'run', 'late by'].map((c) => h('th', { scope: 'col' }, c)))),
               h('tbody', {}, ticks.map((t) => h('tr', {}, h('td', {}, time(t.instant)), h('td', { class: 'muted' }, t.local), h('td', {}, stateBadge(t.outcome)), h('td', {}, t.reason ?? ''), h('td', {}, t.run_id ? link(`/runs/${t.run_id}`, h('code', {}, t.run_id.slice(-8))) : ''), h('td', { class: 'num' }, t.lateness_ms ? duration(t.lateness_ms) : ''))))),
       );
-    } else ticksBox.replaceChildren(h('p', { class: 'muted' }, 'No schedule, no ticks.'));
+    } else fill(ticksBox, h('p', { class: 'muted' }, 'No schedule, no ticks.'));
   };
   await load();
   every(3000, signal, load, false);

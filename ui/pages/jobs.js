@@ -1,5 +1,5 @@
 // Jobs of the active deployments, with their schedules in words and next fire times.
-import { api, every, h, link, time } from '../lib.js';
+import { fill, api, every, h, link, time } from '../lib.js';
 
 export async function renderJobs(main, _params, _query, signal) {
   const tbody = h('tbody');
@@ -10,7 +10,7 @@ export async function renderJobs(main, _params, _query, signal) {
   const load = async () => {
     const [{ jobs }, { schedules }] = await Promise.all([api('/jobs', { signal }), api('/schedules?count=1', { signal })]);
     const sched = new Map(schedules.map((x) => [`${x.project}/${x.job}`, x]));
-    tbody.replaceChildren(
+    fill(tbody, 
       ...jobs.map((j) => {
         const key = `${j.project}/${j.name}`;
         const sc = sched.get(key);

@@ -1,6 +1,6 @@
 // An ad-hoc run, with a form generated from the job's typed parameters. The server validates again (422 with
 // the reason); the form only helps: the right input for each type, enums as choices, defaults filled in.
-import { api, errorBox, go, h, link } from '../lib.js';
+import { fill, api, errorBox, go, h, link } from '../lib.js';
 
 function field(name, spec) {
   const id = `param-${name}`;
@@ -53,16 +53,16 @@ export async function renderRunForm(main, [project, name], _query, signal) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     submit.disabled = true;
-    msg.replaceChildren();
+    fill(msg);
     try {
       const run = await api('/runs', { method: 'POST', body: { project, job: name, params: collect(form, params) } });
       go(`/runs/${run.id}`);
     } catch (err) {
-      msg.replaceChildren(errorBox(err));
+      fill(msg, errorBox(err));
       submit.disabled = false;
     }
   });
-  main.append(
+  fill(main,
     h('h1', {}, 'Run ', link(`/jobs/${encodeURIComponent(project)}/${encodeURIComponent(name)}`, `${project}/${name}`)),
     job.description ? h('p', {}, job.description) : null,
     msg,

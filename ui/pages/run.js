@@ -1,6 +1,6 @@
 // One run: what it is (job, parameters, logical time, deployment), what happened (attempts, a timeline, exit
 // code and reason), its log (live while it runs, searchable) and its outputs; cancel and rerun.
-import { api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, when, TERMINAL } from '../lib.js';
+import { fill, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, when, TERMINAL } from '../lib.js';
 
 export async function renderRun(main, [id], _query, signal) {
   let run = await api(`/runs/${id}`, { signal });
@@ -18,9 +18,9 @@ export async function renderRun(main, [id], _query, signal) {
     try {
       run = await api(`/runs/${run.id}/cancel`, { method: 'POST' });
       draw();
-      msg.replaceChildren(h('p', {}, run.state === 'cancelled' ? 'Cancelled.' : 'Cancel requested; the run is stopping.'));
+      fill(msg, h('p', {}, run.state === 'cancelled' ? 'Cancelled.' : 'Cancel requested; the run is stopping.'));
     } catch (err) {
-      msg.replaceChildren(errorBox(err));
+      fill(msg, errorBox(err));
       cancelBtn.disabled = false;
     }
   });
@@ -30,7 +30,7 @@ export async function renderRun(main, [id], _query, signal) {
       const next = await api(`/runs/${run.id}/rerun`, { method: 'POST' });
       go(`/runs/${next.id}`);
     } catch (err) {
-      msg.replaceChildren(errorBox(err));
+      fill(msg, errorBox(err));
       rerunBtn.disabled = false;
     }
   });
@@ -57,7 +57,7 @@ export async function renderRun(main, [id], _query, signal) {
     const frag = document.createDocumentFragment();
     let n = 0;
     for (const l of lines) if (matches(l, needle)) (frag.append(lineEl(l, needle)), n++);
-    pre.replaceChildren(frag);
+    fill(pre, frag);
     logStatus.textContent = needle ? `${n} of ${lines.length} lines match` : `${lines.length} lines`;
   };
   search.addEventListener('input', redrawLog);
@@ -87,11 +87,11 @@ export async function renderRun(main, [id], _query, signal) {
   const draw = () => {
     const r = run;
     const jobHref = `/jobs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.job)}`;
-    head.replaceChildren(h('h1', {}, 'Run ', h('code', {}, r.id), ' ', stateBadge(r.state)), h('p', {}, link(jobHref, `${r.project}/${r.job}`)));
+    fill(head, h('h1', {}, 'Run ', h('code', {}, r.id), ' ', stateBadge(r.state)), h('p', {}, link(jobHref, `${r.project}/${r.job}`)));
     document.title = `${r.job} ${shortId(r.id)} · ${r.state} · Kairos`;
     cancelBtn.disabled = TERMINAL.has(r.state);
     const params = Object.entries(r.params ?? {});
-    facts.replaceChildren(
+    fill(facts, 
       h(
         'dl',
         { class: 'facts' },
@@ -111,7 +111,7 @@ export async function renderRun(main, [id], _query, signal) {
         h('dt', {}, 'duration'), h('dd', {}, duration(runDuration(r))),
       ),
     );
-    attemptsBox.replaceChildren(
+    fill(attemptsBox, 
       attempts.length === 0
         ? h('p', { class: 'muted' }, 'No attempt yet.')
         : h(
@@ -121,12 +121,12 @@ export async function renderRun(main, [id], _query, signal) {
             h('tbody', {}, attempts.map((a) => h('tr', {}, h('td', {}, a.number), h('td', {}, stateBadge(a.state)), h('td', {}, h('code', {}, a.worker_id)), h('td', {}, time(a.started_at ?? a.claimed_at)), h('td', {}, time(a.finished_at)), h('td', {}, a.exit_code ?? ''), h('td', {}, a.reason ?? '')))),
           ),
     );
-    timelineBox.replaceChildren(timeline(r, attempts));
+    fill(timelineBox, timeline(r, attempts));
   };
 
   const loadOutputs = async () => {
     const o = await api(`/runs/${run.id}/outputs`, { signal });
-    outputsBox.replaceChildren(
+    fill(outputsBox, 
       o.metrics.length === 0 ? h('p', { class: 'muted' }, 'No metrics.') : h('table', { 'aria-label': 'Metrics' }, h('thead', {}, h('tr', {}, ['metric', 'value', 'step', 'attempt', 'at'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.value), h('td', { class: 'num' }, m.step ?? ''), h('td', { class: 'num' }, m.attempt), h('td', {}, time(m.ts)))))),
       o.artifacts.length === 0 ? h('p', { class: 'muted' }, 'No artifacts.') : h('table', { 'aria-label': 'Artifacts' }, h('thead', {}, h('tr', {}, ['artifact', 'size', 'sha256', 'attempt'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.artifacts.map((a) => h('tr', {}, h('td', {}, h('code', {}, a.path)), h('td', { class: 'num' }, `${a.size} B`), h('td', { class: 'mono' }, a.sha256.slice(0, 16)), h('td', { class: 'num' }, a.attempt))))),
     );
@@ -200,7 +200,6 @@ function timeline(r, attempts) {
     const from = Date.parse(a.started_at ?? a.claimed_at);
     const to = a.finished_at ? Date.parse(a.finished_at) : Date.now();
     segs.push(s('rect', { x: x(from), y: 10, width: Math.max(2, x(to) - x(from)), height: 18, class: a.state }, s('title', {}, `attempt ${a.number}: ${a.state} on ${a.worker_id}`)));
-    segs.push(s('text', { x: x(from) + 2, y: 42 }, `#${a.number}`));
     events.push(h('li', {}, time(a.started_at ?? a.claimed_at), ` attempt ${a.number} started on ${a.worker_id}`));
     if (a.finished_at) events.push(h('li', {}, time(a.finished_at), ` attempt ${a.number} ${a.state}${a.reason ? `: ${a.reason}` : ''}`));
   }
@@ -208,7 +207,7 @@ function timeline(r, attempts) {
   return h(
     'div',
     {},
-    s('svg', { class: 'timeline chart', viewBox: `0 0 ${W} 50`, role: 'img', 'aria-label': `timeline: ${duration(span)} from creation to ${r.finished_at ? 'end' : 'now'}` }, segs, s('text', { x: X0, y: 48 }, ''), s('text', { x: W - 10, y: 42, 'text-anchor': 'end' }, duration(span))),
+    s('svg', { class: 'timeline chart', viewBox: `0 0 ${W} 50`, role: 'img', 'aria-label': `timeline: ${duration(span)} from creation to ${r.finished_at ? 'end' : 'now'}` }, segs, s('text', { x: X0, y: 44 }, 'created'), s('text', { x: W - 10, y: 44, 'text-anchor': 'end' }, `${r.finished_at ? 'ended' : 'now'}, ${duration(span)} later`)),
     h('ol', { class: 'plain events' }, events),
   );
 }

@@ -1,6 +1,6 @@
 // Runs: a filtered, keyset-paginated list, newest first. The first page follows new runs live (polled with
 // the same filter); older pages are fixed. One API call per screen, answered from an index: no counts.
-import { api, duration, every, go, h, link, qs, runDuration, stateBadge, time, errorBox } from '../lib.js';
+import { fill, api, duration, every, go, h, link, qs, runDuration, stateBadge, time, errorBox } from '../lib.js';
 
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'];
 const TRIGGERS = ['schedule', 'manual', 'backfill', 'rerun'];
@@ -84,7 +84,7 @@ export async function renderRuns(main, _params, query, signal) {
     if (key === shown) return;
     shown = key;
     const focusedId = document.activeElement?.closest?.('tr')?.dataset.id;
-    tbody.replaceChildren(
+    fill(tbody, 
       ...runs.map((r) =>
         h(
           'tr',
@@ -106,7 +106,7 @@ export async function renderRuns(main, _params, query, signal) {
   };
 
   const drawPager = (nextBefore) => {
-    pager.replaceChildren(
+    fill(pager, 
       f.before ? link('/runs' + qs({ ...base, limit: undefined }), '← Newest') : null,
       nextBefore ? link('/runs' + qs({ ...base, limit: undefined, before: nextBefore }), 'Older →') : h('span', { class: 'muted' }, 'End of history'),
     );

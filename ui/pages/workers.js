@@ -1,5 +1,5 @@
 // Workers and pools: who is alive, their capacity, and what each one runs now.
-import { api, every, h, link, stateBadge, time } from '../lib.js';
+import { fill, api, every, h, link, stateBadge, time } from '../lib.js';
 
 export async function renderWorkers(main, _params, _query, signal) {
   const poolsBox = h('div');
@@ -21,11 +21,11 @@ export async function renderWorkers(main, _params, _query, signal) {
         e.running += w.running.length;
       }
     }
-    poolsBox.replaceChildren(
+    fill(poolsBox, 
       h('table', { 'aria-label': 'Pools' }, h('thead', {}, h('tr', {}, ['pool', 'alive workers', 'capacity', 'running', 'jobs'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, [...pools.values()].map((p) => h('tr', { 'data-pool': p.name }, h('td', {}, p.name), h('td', { class: 'num' }, `${p.alive} of ${p.workers}`), h('td', { class: 'num' }, p.capacity), h('td', { class: 'num' }, p.running), h('td', {}, p.jobs.length ? p.jobs.join(', ') : h('span', { class: 'muted' }, 'none')))))),
     );
-    workersBox.replaceChildren(
+    fill(workersBox, 
       workers.length === 0
         ? h('p', { class: 'muted' }, 'No worker has registered.')
         : h('table', { 'aria-label': 'Workers' }, h('thead', {}, h('tr', {}, ['worker', 'host', 'alive', 'pools', 'capacity', 'running', 'version', 'last heartbeat'].map((c) => h('th', { scope: 'col' }, c)))),
