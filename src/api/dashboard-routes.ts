@@ -77,7 +77,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
     const name = c.req.param('job');
     const recentN = intParam(c, 'recent', 100, 1, 1000);
     const { version, job } = await requireJob(project, name);
-    const schedule = job.schedule ? ((await listSchedules(engine, project, intParam(c, 'count', 5, 0, 50))).find((s) => s.job === name) ?? null) : null;
+    const schedule = job.schedule ? ((await listSchedules(engine, project, intParam(c, 'count', 5, 0, 50), name))[0] ?? null) : null;
     // The runs_job index (project, job, created_at): the newest N runs, whatever the history's length.
     const recent = await db
       .selectFrom('runs')

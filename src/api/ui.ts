@@ -39,6 +39,13 @@ interface Served {
   readonly etag: string;
 }
 
+const realRoots = new Map<string, string>();
+function realRoot(root: string): string {
+  let r = realRoots.get(root);
+  if (r === undefined) realRoots.set(root, (r = realpathSync(root)));
+  return r;
+}
+
 /** Resolves a URL path to a file inside `root`, or null. Never follows a path (or a link) out of root. */
 export function resolveUiFile(root: string, urlPath: string): string | null {
   let decoded: string;
@@ -54,7 +61,7 @@ export function resolveUiFile(root: string, urlPath: string): string | null {
   if (file !== root && !file.startsWith(root + sep)) return null;
   try {
     const real = realpathSync(file);
-    if (!real.startsWith(realpathSync(root) + sep) || !statSync(real).isFile()) return null;
+    if (!real.startsWith(realRoot(root) + sep) || !statSync(real).isFile()) return null;
     return real;
   } catch {
     return null;
