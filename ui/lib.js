@@ -184,3 +184,17 @@ export function fill(el, ...children) {
   el.replaceChildren();
   return append(el, children);
 }
+
+/**
+ * A drawing that polling refreshes only when its data changed: redrawing unchanged links and buttons would
+ * take the keyboard focus away from them every few seconds.
+ */
+export function memo() {
+  let last;
+  return (data, draw) => {
+    const key = JSON.stringify(data);
+    if (key === last) return;
+    last = key;
+    draw();
+  };
+}

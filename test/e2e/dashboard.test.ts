@@ -191,6 +191,20 @@ describe('the dashboard in Chromium', { skip: skip ?? false }, () => {
     assert.match((await page.locator('[data-field="schedule"]').textContent()) ?? '', /second/i);
     await page.locator('table[aria-label="Tick ledger"] tbody tr').first().waitFor();
     assert.ok((await page.locator('table[aria-label="Tick ledger"] .state-fired').count()) >= 1);
+    // Paused by the first test; resumed and paused again from the page, with the keyboard.
+    assert.equal((await client.schedules('dash')).schedules.find((x) => x.job === 'tick')?.paused, true);
+    await page.locator('button[data-action="resume"]').focus();
+    await page.keyboard.press('Enter');
+    await page.locator('button[data-action="pause"]').waitFor();
+    assert.equal((await client.schedules('dash')).schedules.find((x) => x.job === 'tick')?.paused, false);
+    await page.keyboard.press('Enter'); // focus stays on the button, now "Pause schedule"
+    await page.locator('button[data-action="resume"]').waitFor();
+    assert.equal((await client.schedules('dash')).schedules.find((x) => x.job === 'tick')?.paused, true);
+    // The page keeps polling; the focused button keeps its focus across an update.
+    await page.locator('button[data-action="resume"]').focus();
+    const stamp = await page.locator('#live').textContent();
+    await page.locator('#live', { hasNotText: stamp ?? '' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate("document.activeElement?.getAttribute('data-action')"), 'resume');
   });
 
   test('the workers page shows the local worker alive and what it runs; deployments show what changed', async () => {

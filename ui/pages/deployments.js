@@ -15,7 +15,7 @@ export async function renderDeployments(main, _params, _query, signal) {
     const key = deployments.map((d) => `${d.id}:${d.active}`).join(',');
     if (key === shown) return;
     shown = key;
-    fill(tbody, 
+    fill(tbody,
       ...deployments.flatMap((d) => {
         const diffRow = h('tr', { class: 'diff', hidden: !open.has(d.id) }, h('td', { colspan: 7 }));
         const btn = h('button', { type: 'button', 'aria-expanded': String(open.has(d.id)), 'data-diff': d.id }, 'What changed');
@@ -23,7 +23,7 @@ export async function renderDeployments(main, _params, _query, signal) {
           const cell = diffRow.firstChild;
           try {
             const diff = await api(`/deployments/${d.id}/diff`, { signal });
-            fill(cell, 
+            fill(cell,
               h('p', {}, diff.previous ? `v${diff.previous.version} → v${diff.version}` : `v${diff.version}: first version`),
               h('div', { class: 'cols' },
                 h('div', {}, h('h3', {}, 'Jobs'), list('added', 'add', diff.jobs.added.map((j) => `+ ${j}`)), list('removed', 'del', diff.jobs.removed.map((j) => `− ${j}`)), list('changed', 'chg', diff.jobs.changed.map((c) => `~ ${c.job}: ${c.fields.join(', ')}`)),

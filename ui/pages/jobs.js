@@ -1,5 +1,5 @@
 // Jobs of the active deployments, with their schedules in words and next fire times.
-import { fill, api, every, h, link, time } from '../lib.js';
+import { fill, api, every, h, link, memo, time } from '../lib.js';
 
 export async function renderJobs(main, _params, _query, signal) {
   const tbody = h('tbody');
@@ -7,10 +7,11 @@ export async function renderJobs(main, _params, _query, signal) {
     h('h1', {}, 'Jobs'),
     h('table', { 'aria-label': 'Jobs' }, h('thead', {}, h('tr', {}, ['job', 'description', 'schedule', 'next fire', 'pool', 'deployment', ''].map((c) => h('th', { scope: 'col' }, c)))), tbody),
   );
+  const once = memo();
   const load = async () => {
     const [{ jobs }, { schedules }] = await Promise.all([api('/jobs', { signal }), api('/schedules?count=1', { signal })]);
     const sched = new Map(schedules.map((x) => [`${x.project}/${x.job}`, x]));
-    fill(tbody, 
+    once([jobs, schedules.map((x) => [x.project, x.job, x.cron, x.description, x.paused, x.next_fire_at])], () => fill(tbody,
       ...jobs.map((j) => {
         const key = `${j.project}/${j.name}`;
         const sc = sched.get(key);
@@ -27,7 +28,7 @@ export async function renderJobs(main, _params, _query, signal) {
           h('td', {}, link(`${href}/run`, 'Run…')),
         );
       }),
-    );
+    ));
   };
   await load();
   every(5000, signal, load, false);

@@ -1,6 +1,6 @@
 // One run: what it is (job, parameters, logical time, deployment), what happened (attempts, a timeline, exit
 // code and reason), its log (live while it runs, searchable) and its outputs; cancel and rerun.
-import { fill, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, when, TERMINAL } from '../lib.js';
+import { fill, memo, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, when, TERMINAL } from '../lib.js';
 
 export async function renderRun(main, [id], _query, signal) {
   let run = await api(`/runs/${id}`, { signal });
@@ -84,14 +84,16 @@ export async function renderRun(main, [id], _query, signal) {
   );
 
   let attempts = [];
-  const draw = () => {
+  const once = memo();
+  const draw = () => once([run, attempts], () => drawNow());
+  const drawNow = () => {
     const r = run;
     const jobHref = `/jobs/${encodeURIComponent(r.project)}/${encodeURIComponent(r.job)}`;
     fill(head, h('h1', {}, 'Run ', h('code', {}, r.id), ' ', stateBadge(r.state)), h('p', {}, link(jobHref, `${r.project}/${r.job}`)));
     document.title = `${r.job} ${shortId(r.id)} · ${r.state} · Kairos`;
     cancelBtn.disabled = TERMINAL.has(r.state);
     const params = Object.entries(r.params ?? {});
-    fill(facts, 
+    fill(facts,
       h(
         'dl',
         { class: 'facts' },
@@ -111,7 +113,7 @@ export async function renderRun(main, [id], _query, signal) {
         h('dt', {}, 'duration'), h('dd', {}, duration(runDuration(r))),
       ),
     );
-    fill(attemptsBox, 
+    fill(attemptsBox,
       attempts.length === 0
         ? h('p', { class: 'muted' }, 'No attempt yet.')
         : h(
@@ -126,7 +128,7 @@ export async function renderRun(main, [id], _query, signal) {
 
   const loadOutputs = async () => {
     const o = await api(`/runs/${run.id}/outputs`, { signal });
-    fill(outputsBox, 
+    fill(outputsBox,
       o.metrics.length === 0 ? h('p', { class: 'muted' }, 'No metrics.') : h('table', { 'aria-label': 'Metrics' }, h('thead', {}, h('tr', {}, ['metric', 'value', 'step', 'attempt', 'at'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.value), h('td', { class: 'num' }, m.step ?? ''), h('td', { class: 'num' }, m.attempt), h('td', {}, time(m.ts)))))),
       o.artifacts.length === 0 ? h('p', { class: 'muted' }, 'No artifacts.') : h('table', { 'aria-label': 'Artifacts' }, h('thead', {}, h('tr', {}, ['artifact', 'size', 'sha256', 'attempt'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.artifacts.map((a) => h('tr', {}, h('td', {}, h('code', {}, a.path)), h('td', { class: 'num' }, `${a.size} B`), h('td', { class: 'mono' }, a.sha256.slice(0, 16)), h('td', { class: 'num' }, a.attempt))))),
     );

@@ -84,7 +84,7 @@ export async function renderRuns(main, _params, query, signal) {
     if (key === shown) return;
     shown = key;
     const focusedId = document.activeElement?.closest?.('tr')?.dataset.id;
-    fill(tbody, 
+    fill(tbody,
       ...runs.map((r) =>
         h(
           'tr',
@@ -106,7 +106,7 @@ export async function renderRuns(main, _params, query, signal) {
   };
 
   const drawPager = (nextBefore) => {
-    fill(pager, 
+    fill(pager,
       f.before ? link('/runs' + qs({ ...base, limit: undefined }), '← Newest') : null,
       nextBefore ? link('/runs' + qs({ ...base, limit: undefined, before: nextBefore }), 'Older →') : h('span', { class: 'muted' }, 'End of history'),
     );

@@ -1,10 +1,12 @@
 // Workers and pools: who is alive, their capacity, and what each one runs now.
-import { fill, api, every, h, link, stateBadge, time } from '../lib.js';
+import { fill, api, every, h, link, memo, stateBadge, time } from '../lib.js';
 
 export async function renderWorkers(main, _params, _query, signal) {
   const poolsBox = h('div');
   const workersBox = h('div');
   main.append(h('h1', {}, 'Workers and pools'), h('h2', {}, 'Pools'), poolsBox, h('h2', {}, 'Workers'), workersBox);
+  const poolsOnce = memo();
+  const workersOnce = memo();
   const load = async () => {
     const [{ workers }, { jobs }] = await Promise.all([api('/workers', { signal }), api('/jobs', { signal })]);
     const pools = new Map();
@@ -21,11 +23,11 @@ export async function renderWorkers(main, _params, _query, signal) {
         e.running += w.running.length;
       }
     }
-    fill(poolsBox, 
+    poolsOnce([...pools.values()], () => fill(poolsBox,
       h('table', { 'aria-label': 'Pools' }, h('thead', {}, h('tr', {}, ['pool', 'alive workers', 'capacity', 'running', 'jobs'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, [...pools.values()].map((p) => h('tr', { 'data-pool': p.name }, h('td', {}, p.name), h('td', { class: 'num' }, `${p.alive} of ${p.workers}`), h('td', { class: 'num' }, p.capacity), h('td', { class: 'num' }, p.running), h('td', {}, p.jobs.length ? p.jobs.join(', ') : h('span', { class: 'muted' }, 'none')))))),
-    );
-    fill(workersBox, 
+    ));
+    workersOnce(workers, () => fill(workersBox,
       workers.length === 0
         ? h('p', { class: 'muted' }, 'No worker has registered.')
         : h('table', { 'aria-label': 'Workers' }, h('thead', {}, h('tr', {}, ['worker', 'host', 'alive', 'pools', 'capacity', 'running', 'version', 'last heartbeat'].map((c) => h('th', { scope: 'col' }, c)))),
@@ -34,7 +36,7 @@ export async function renderWorkers(main, _params, _query, signal) {
               h('td', {}, w.pools.join(', ')), h('td', { class: 'num' }, w.capacity),
               h('td', {}, w.running.length === 0 ? h('span', { class: 'muted' }, 'idle') : h('ul', { class: 'plain' }, w.running.map((r) => h('li', {}, link(`/runs/${r.run_id}`, `${r.project}/${r.job}`), ` #${r.attempt}`)))),
               h('td', {}, w.version), h('td', {}, time(w.heartbeat_at)))))),
-    );
+    ));
   };
   await load();
   every(2000, signal, load, false);
