@@ -18,6 +18,7 @@ export async function renderRun(main, [id], _query, signal) {
     try {
       run = await api(`/runs/${run.id}/cancel`, { method: 'POST' });
       draw();
+      rerunBtn.focus(); // the cancel button is now disabled and would drop the keyboard focus
       fill(msg, h('p', {}, run.state === 'cancelled' ? 'Cancelled.' : 'Cancel requested; the run is stopping.'));
     } catch (err) {
       fill(msg, errorBox(err));
