@@ -14,6 +14,12 @@ import { iso } from './views.js';
 import { listSchedules } from './schedules.js';
 
 type IntParam = (c: Context, name: string, dflt: number, min: number, max: number) => number;
+/**
+ * Whether the caller may see a project's objects. Everyone, until tokens limited to a project exist; then
+ * createApi passes the auth module's check, and another project's job or deployment answers as one that
+ * does not exist.
+ */
+export type Visible = (c: Context, project: string) => boolean;
 
 function jobView(project: string, version: number, j: CompiledJob) {
   return { project, name: j.name, description: j.description, schedule: j.schedule, params: j.params, pool: j.pool, timeout_ms: j.timeoutMs, retries: j.retries.max, deployment_version: version };
@@ -29,7 +35,7 @@ function changedFields(a: CompiledJob, b: CompiledJob): string[] {
   return out.sort();
 }
 
-export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: IntParam): void {
+export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: IntParam, visible: Visible = () => true): void {
   const db = engine.db.kysely;
 
   // Workers: a worker is alive when it has not stopped and renewed within two lease periods.
@@ -45,7 +51,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
       .execute();
     return c.json({
       workers: rows.map((w) => {
-        const mine = running.filter((r) => r.worker_id === w.id);
+        const mine = running.filter((r) => r.worker_id === w.id && visible(c, r.project));
         return {
           id: w.id,
           host: w.host,
@@ -62,8 +68,8 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
     });
   });
 
-  async function requireJob(project: string, job: string): Promise<{ manifest: CompiledManifest; version: number; job: CompiledJob }> {
-    const dep = await activeDeployment(db, project);
+  async function requireJob(c: Context, project: string, job: string): Promise<{ manifest: CompiledManifest; version: number; job: CompiledJob }> {
+    const dep = visible(c, project) ? await activeDeployment(db, project) : undefined;
     if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
     const manifest = await engine.ctx.manifestOf(dep.id);
     const j = manifest.jobs[job];
@@ -76,7 +82,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
     const project = c.req.param('project');
     const name = c.req.param('job');
     const recentN = intParam(c, 'recent', 100, 1, 1000);
-    const { version, job } = await requireJob(project, name);
+    const { version, job } = await requireJob(c, project, name);
     const schedule = job.schedule ? ((await listSchedules(engine, project, intParam(c, 'count', 5, 0, 50), name))[0] ?? null) : null;
     // The runs_job index (project, job, created_at): the newest N runs, whatever the history's length.
     const recent = await db
@@ -117,6 +123,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
     const project = c.req.param('project');
     const name = c.req.param('job');
     const limit = intParam(c, 'runs', 100, 1, 1000);
+    if (!visible(c, project)) await requireJob(c, project, name); // answers not_found
     const runs = await db
       .selectFrom('runs')
       .select(['id', 'created_at', 'state'])
@@ -126,7 +133,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
       .limit(limit)
       .execute();
     if (runs.length === 0) {
-      await requireJob(project, name);
+      await requireJob(c, project, name);
       return c.json({ series: [] });
     }
     const byRun = new Map(runs.map((r) => [r.id, r]));
@@ -158,7 +165,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
   // fields), files added, removed or changed (from the two content-addressed bundles).
   app.get('/api/v1/deployments/:id/diff', async (c) => {
     const dep = await db.selectFrom('deployments').selectAll().where('id', '=', c.req.param('id')).executeTakeFirst();
-    if (!dep) throw new KairosError('not_found', `deployment ${c.req.param('id')} not found`);
+    if (!dep || !visible(c, dep.project)) throw new KairosError('not_found', `deployment ${c.req.param('id')} not found`);
     const prev = await db.selectFrom('deployments').selectAll().where('project', '=', dep.project).where('version', '<', dep.version).orderBy('version', 'desc').limit(1).executeTakeFirst();
     const to = await engine.ctx.manifestOf(dep.id);
     const from = prev ? await engine.ctx.manifestOf(prev.id) : null;

@@ -82,14 +82,6 @@ export function createApi(opts: ApiOptions): Hono {
   const { engine } = opts;
   const db = engine.db.kysely;
   const app = new Hono();
-
-  app.onError((err, c) => {
-    const { status, body } = errorBody(err);
-    if (status >= 500) console.error('kairos api:', err);
-    return c.json(body, status as 500);
-  });
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
-
   // Server-Timing: how long the server spent on each API call (the dashboard benchmark reads it in Chromium).
   app.use('/api/*', async (c, next) => {
     const t0 = performance.now();
@@ -100,6 +92,13 @@ export function createApi(opts: ApiOptions): Hono {
       // a response whose headers are already sent (a stream)
     }
   });
+
+  app.onError((err, c) => {
+    const { status, body } = errorBody(err);
+    if (status >= 500) console.error('kairos api:', err);
+    return c.json(body, status as 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
   app.use('/api/*', async (c, next) => {
     if (opts.token) {

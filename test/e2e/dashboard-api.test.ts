@@ -181,3 +181,36 @@ test('`kairos server` serves the dashboard too', async () => {
     data.cleanup();
   }
 });
+
+test('with a visibility check (tokens limited to a project), another project’s job and deployment do not exist', async () => {
+  const dir = tempDir();
+  const data = tempDir();
+  writeProject(dir.path, { 'kairos.yaml': 'project: hidden\njobs:\n  j:\n    run: "true"\n' });
+  const up = await startEmbedded({ projectDir: dir.path, dataDir: data.path, port: 0, watch: false, concurrency: 0, log: () => {} });
+  try {
+    const { Hono } = await import('hono');
+    const { registerDashboardRoutes } = await import('../../src/api/dashboard-routes.js');
+    const { errorBody } = await import('../../src/api/errors.js');
+    const app = new Hono();
+    app.onError((err, c) => {
+      const { status, body } = errorBody(err);
+      return c.json(body, status as 404);
+    });
+    const int = (c: { req: { query(n: string): string | undefined } }, n: string, d: number) => Number(c.req.query(n) ?? d);
+    registerDashboardRoutes(app, up.engine, int, (_c, project) => project === 'someone-else');
+    const dep = (await up.engine.db.kysely.selectFrom('deployments').select('id').executeTakeFirstOrThrow()).id;
+    for (const path of ['/api/v1/jobs/hidden/j', '/api/v1/jobs/hidden/j/metrics', `/api/v1/deployments/${dep}/diff`]) {
+      const res = await app.request(path);
+      assert.equal(res.status, 404, path);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_found');
+    }
+    // Without the check (the default), the same job is there.
+    const open = new Hono();
+    registerDashboardRoutes(open, up.engine, int);
+    assert.equal((await open.request('/api/v1/jobs/hidden/j')).status, 200);
+  } finally {
+    await up.stop(1000);
+    dir.cleanup();
+    data.cleanup();
+  }
+});

@@ -7,7 +7,7 @@ function list(title, cls, items) {
 
 export async function renderDeployments(main, _params, _query, signal) {
   const tbody = h('tbody');
-  main.append(h('h1', {}, 'Deployments'), h('table', { 'aria-label': 'Deployments' }, h('thead', {}, h('tr', {}, ['project', 'version', 'active', 'created', 'by (host:directory)', 'bundle', 'changes'].map((c) => h('th', { scope: 'col' }, c)))), tbody));
+  main.append(h('h1', {}, 'Deployments'), h('table', { 'aria-label': 'Deployments' }, h('thead', {}, h('tr', {}, ['project', 'version', 'active', 'created', 'by', 'bundle', 'changes'].map((c) => h('th', { scope: 'col' }, c)))), tbody));
   const open = new Set();
   let shown = '';
   const load = async () => {
@@ -44,7 +44,7 @@ export async function renderDeployments(main, _params, _query, signal) {
         });
         if (open.has(d.id)) void showDiff();
         return [
-          h('tr', { 'data-deployment': d.id }, h('td', {}, d.project), h('td', { class: 'num' }, `v${d.version}`), h('td', {}, d.active ? 'active' : ''), h('td', {}, time(d.created_at)), h('td', {}, h('code', {}, d.source)), h('td', { class: 'mono', title: d.bundle_hash }, d.bundle_hash.slice(0, 12)), h('td', {}, btn)),
+          h('tr', { 'data-deployment': d.id }, h('td', {}, d.project), h('td', { class: 'num' }, `v${d.version}`), h('td', {}, d.active ? 'active' : ''), h('td', {}, time(d.created_at)), h('td', {}, d.deployed_by ? [h('strong', {}, d.deployed_by), ' '] : null, h('code', {}, d.source), d.git_commit ? h('div', { class: 'muted mono' }, `git ${d.git_commit.slice(0, 10)}${d.git_dirty ? ' (uncommitted changes)' : ''}`) : null), h('td', { class: 'mono', title: d.bundle_hash }, d.bundle_hash.slice(0, 12)), h('td', {}, btn)),
           diffRow,
         ];
       }),
