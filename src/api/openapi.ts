@@ -65,7 +65,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/runs': {
         get: {
           summary: 'Run history, newest first',
-          parameters: ['project', 'job', 'state', 'trigger', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+          parameters: ['project', 'job', 'state', 'trigger', 'limit', 'before', 'since', 'until'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
           responses: { '200': { description: 'runs', ...json({ type: 'object', properties: { runs: { type: 'array', items: run }, next_before: { type: ['string', 'null'] } } }) }, ...errors },
         },
         post: {
@@ -210,9 +210,31 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/metrics': { get: { summary: 'Prometheus metrics (text exposition format 0.0.4); same token as the API', responses: { '200': { description: 'metrics', content: { 'text/plain': {} } } } } },
+      // Read endpoints of the dashboard (src/api/dashboard-routes.ts).
+      '/api/v1/jobs/{project}/{job}': {
+        get: {
+          summary: "One job of an active deployment: its definition, its schedule (in words, next fire times), success rate and the newest runs' outcomes and durations",
+          parameters: [...projectJob, { name: 'recent', in: 'query', schema: { type: 'integer' }, description: 'how many recent runs (default 100)' }, { name: 'count', in: 'query', schema: { type: 'integer' }, description: 'next fire times (default 5)' }],
+          responses: { '200': { description: 'job, schedule, stats {window, finished, succeeded, success_rate}, recent [{id, state, duration_ms, …}]' }, ...errors },
+        },
+      },
+      '/api/v1/jobs/{project}/{job}/metrics': {
+        get: {
+          summary: "Each metric the job reports, over its newest runs: one point per run (the run's last value), oldest first",
+          parameters: [...projectJob, { name: 'runs', in: 'query', schema: { type: 'integer' }, description: 'how many recent runs (default 100)' }],
+          responses: { '200': { description: 'series [{name, points: [{run_id, created_at, state, value}]}]' }, ...errors },
+        },
+      },
+      '/api/v1/deployments/{id}/diff': {
+        get: {
+          summary: 'What a deployment changed against the version before it: jobs added, removed, changed (with the fields), files added, removed, changed',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'deployment id' }],
+          responses: { '200': { description: 'diff' }, ...errors },
+        },
+      },
       // The worker protocol (src/api/worker-routes.ts): what `kairos worker` calls. A stale lease is 409 stale_lease.
       '/api/v1/workers': {
-        get: { summary: 'Registered workers: {workers: [{id, host, pools, capacity, version, alive, started_at, heartbeat_at}]}; alive = heard from within one lease', responses: { '200': { description: 'workers' } } },
+        get: { summary: 'Workers: host, pools, capacity, version, alive (renewed within two lease periods), and the attempts each runs now', responses: { '200': { description: 'workers' } } },
         post: { summary: 'Register a worker {id, host, pools, capacity, version}', responses: { '200': { description: 'registered; lease_ms' }, ...errors } },
       },
       '/api/v1/workers/{id}/recover': { post: { summary: "Attempts a restarted worker still held (to kill and give up)", parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'attempts' } } } },

@@ -17,9 +17,10 @@ export function dstNote(zone: string, changes: readonly DstChange[]): string | n
     .join('; ');
 }
 
-export async function listSchedules(engine: Engine, project: string | undefined, count: number) {
+export async function listSchedules(engine: Engine, project: string | undefined, count: number, job?: string) {
   let q = engine.db.kysely.selectFrom('schedules').selectAll().where('active', '=', 1);
   if (project) q = q.where('project', '=', project);
+  if (job) q = q.where('job', '=', job);
   const rows = await q.orderBy('project').orderBy('job').execute();
   const now = engine.ctx.now();
   return rows.map((s) => {

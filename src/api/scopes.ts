@@ -28,6 +28,9 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/jobs', 'read'],
   ['GET', '/api/v1/workers', 'read'],
   ['GET', '/api/v1/alerts', 'read'],
+  ['GET', '/api/v1/jobs/:project/:job', 'read'],
+  ['GET', '/api/v1/jobs/:project/:job/metrics', 'read'],
+  ['GET', '/api/v1/deployments/:id/diff', 'read'],
   ['GET', '/metrics', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],

@@ -41,24 +41,7 @@ export function registerWorkerRoutes(app: Hono, engine: Engine, readBody: (c: Co
     return c.json({ ok: true, lease_ms: engine.ctx.settings.leaseMs });
   });
 
-  // Registered workers; `alive` = not stopped and heard from within one lease.
-  app.get('/api/v1/workers', async (c) => {
-    const rows = await engine.db.kysely.selectFrom('workers').selectAll().orderBy('id').execute();
-    const now = engine.ctx.now();
-    const leaseMs = engine.ctx.settings.leaseMs;
-    return c.json({
-      workers: rows.map((w) => ({
-        id: w.id,
-        host: w.host,
-        pools: JSON.parse(w.pools_json) as string[],
-        capacity: w.capacity,
-        version: w.version,
-        alive: w.stopped_at === null && now - Number(w.heartbeat_at) <= leaseMs,
-        started_at: new Date(Number(w.started_at)).toISOString(),
-        heartbeat_at: new Date(Number(w.heartbeat_at)).toISOString(),
-      })),
-    });
-  });
+  // The list of workers (GET /api/v1/workers) is a read route: src/api/dashboard-routes.ts.
 
   app.post('/api/v1/workers/:id/recover', async (c) => c.json({ attempts: await engine.recoverWorker(c.req.param('id')) }));
 

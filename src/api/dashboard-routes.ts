@@ -1,0 +1,207 @@
+/**
+ * Read endpoints the dashboard needs beyond the CLI's: workers, one job with its statistics, a job's metric
+ * series, and what changed between deployments. Read-only, indexed, bounded: each answers from a fixed
+ * number of indexed lookups, however long the history is.
+ */
+import type { Hono, Context } from 'hono';
+import type { Engine } from '../control/engine.js';
+import { bundleDir, scanProject } from '../control/bundle.js';
+import { activeDeployment } from '../control/deployments.js';
+import { KairosError } from '../model/errors.js';
+import { isTerminal, type RunState } from '../model/run-state.js';
+import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
+import { iso } from './views.js';
+import { listSchedules } from './schedules.js';
+
+type IntParam = (c: Context, name: string, dflt: number, min: number, max: number) => number;
+/**
+ * Whether the caller may see a project's objects. Everyone, until tokens limited to a project exist; then
+ * createApi passes the auth module's check, and another project's job or deployment answers as one that
+ * does not exist.
+ */
+export type Visible = (c: Context, project: string) => boolean;
+
+function jobView(project: string, version: number, j: CompiledJob) {
+  return { project, name: j.name, description: j.description, schedule: j.schedule, params: j.params, pool: j.pool, timeout_ms: j.timeoutMs, retries: j.retries.max, deployment_version: version };
+}
+
+/** Fields of a job that differ between two compiled manifests, by name (JSON comparison of each field). */
+function changedFields(a: CompiledJob, b: CompiledJob): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  const out: string[] = [];
+  for (const k of keys) {
+    if (JSON.stringify((a as unknown as Record<string, unknown>)[k]) !== JSON.stringify((b as unknown as Record<string, unknown>)[k])) out.push(k);
+  }
+  return out.sort();
+}
+
+export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: IntParam, visible: Visible = () => true): void {
+  const db = engine.db.kysely;
+
+  // Workers: a worker is alive when it has not stopped and renewed within two lease periods.
+  app.get('/api/v1/workers', async (c) => {
+    const now = engine.ctx.now();
+    const leaseMs = engine.ctx.settings.leaseMs;
+    const rows = await db.selectFrom('workers').selectAll().orderBy('id').execute();
+    const running = await db
+      .selectFrom('attempts')
+      .innerJoin('runs', 'runs.id', 'attempts.run_id')
+      .select(['attempts.worker_id', 'attempts.run_id', 'attempts.number', 'runs.project', 'runs.job', 'attempts.started_at'])
+      .where('attempts.state', '=', 'running')
+      .execute();
+    return c.json({
+      workers: rows.map((w) => {
+        const mine = running.filter((r) => r.worker_id === w.id && visible(c, r.project));
+        return {
+          id: w.id,
+          host: w.host,
+          pools: JSON.parse(w.pools_json) as string[],
+          capacity: w.capacity,
+          version: w.version,
+          started_at: iso(w.started_at),
+          heartbeat_at: iso(w.heartbeat_at),
+          stopped_at: iso(w.stopped_at),
+          alive: w.stopped_at === null && now - Number(w.heartbeat_at) < 2 * leaseMs,
+          running: mine.map((r) => ({ run_id: r.run_id, attempt: r.number, project: r.project, job: r.job, started_at: iso(r.started_at) })),
+        };
+      }),
+    });
+  });
+
+  async function requireJob(c: Context, project: string, job: string): Promise<{ manifest: CompiledManifest; version: number; job: CompiledJob }> {
+    const dep = visible(c, project) ? await activeDeployment(db, project) : undefined;
+    if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
+    const manifest = await engine.ctx.manifestOf(dep.id);
+    const j = manifest.jobs[job];
+    if (!j) throw new KairosError('not_found', `project "${project}" has no job "${job}" in its active deployment (v${dep.version})`);
+    return { manifest, version: dep.version, job: j };
+  }
+
+  // One job: its definition, its schedule in words with the next fire times, and its recent outcomes.
+  app.get('/api/v1/jobs/:project/:job', async (c) => {
+    const project = c.req.param('project');
+    const name = c.req.param('job');
+    const recentN = intParam(c, 'recent', 100, 1, 1000);
+    const { version, job } = await requireJob(c, project, name);
+    const schedule = job.schedule ? ((await listSchedules(engine, project, intParam(c, 'count', 5, 0, 50), name))[0] ?? null) : null;
+    // The runs_job index (project, job, created_at): the newest N runs, whatever the history's length.
+    const recent = await db
+      .selectFrom('runs')
+      .select(['id', 'state', 'trigger', 'attempt', 'created_at', 'started_at', 'finished_at', 'exit_code'])
+      .where('project', '=', project)
+      .where('job', '=', name)
+      .orderBy('created_at', 'desc')
+      .limit(recentN)
+      .execute();
+    const finished = recent.filter((r) => isTerminal(r.state as RunState) && r.state !== 'skipped');
+    const succeeded = finished.filter((r) => r.state === 'succeeded').length;
+    return c.json({
+      job: jobView(project, version, job),
+      schedule,
+      stats: {
+        window: recent.length,
+        finished: finished.length,
+        succeeded,
+        success_rate: finished.length === 0 ? null : succeeded / finished.length,
+      },
+      recent: recent.reverse().map((r) => ({
+        id: r.id,
+        state: r.state,
+        trigger: r.trigger,
+        attempt: r.attempt,
+        created_at: iso(r.created_at),
+        started_at: iso(r.started_at),
+        finished_at: iso(r.finished_at),
+        exit_code: r.exit_code,
+        duration_ms: r.started_at !== null && r.finished_at !== null ? Number(r.finished_at) - Number(r.started_at) : null,
+      })),
+    });
+  });
+
+  // Each metric a job reports, over its recent runs: one point per run (its last value of that metric).
+  app.get('/api/v1/jobs/:project/:job/metrics', async (c) => {
+    const project = c.req.param('project');
+    const name = c.req.param('job');
+    const limit = intParam(c, 'runs', 100, 1, 1000);
+    if (!visible(c, project)) await requireJob(c, project, name); // answers not_found
+    const runs = await db
+      .selectFrom('runs')
+      .select(['id', 'created_at', 'state'])
+      .where('project', '=', project)
+      .where('job', '=', name)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    if (runs.length === 0) {
+      await requireJob(c, project, name);
+      return c.json({ series: [] });
+    }
+    const byRun = new Map(runs.map((r) => [r.id, r]));
+    // metrics_run (run_id, attempt) index; chunks keep the bound-variable count low on SQLite.
+    const rows: { run_id: string; name: string; value: number; id: number }[] = [];
+    const ids = runs.map((r) => r.id);
+    for (let i = 0; i < ids.length; i += 200) {
+      rows.push(...(await db.selectFrom('metrics').select(['run_id', 'name', 'value', 'id']).where('run_id', 'in', ids.slice(i, i + 200)).orderBy('id').execute()));
+    }
+    const series = new Map<string, Map<string, number>>();
+    for (const m of rows) {
+      let s = series.get(m.name);
+      if (!s) series.set(m.name, (s = new Map()));
+      s.set(m.run_id, Number(m.value)); // ordered by id: the last value a run reported wins
+    }
+    return c.json({
+      series: [...series.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([metric, points]) => ({
+          name: metric,
+          points: [...points.entries()]
+            .map(([runId, value]) => ({ run_id: runId, created_at: iso(byRun.get(runId)?.created_at), state: byRun.get(runId)?.state ?? null, value }))
+            .sort((a, b) => String(a.created_at).localeCompare(String(b.created_at))),
+        })),
+    });
+  });
+
+  // What a deployment changed against the version before it: jobs added, removed or changed (and which
+  // fields), files added, removed or changed (from the two content-addressed bundles).
+  app.get('/api/v1/deployments/:id/diff', async (c) => {
+    const dep = await db.selectFrom('deployments').selectAll().where('id', '=', c.req.param('id')).executeTakeFirst();
+    if (!dep || !visible(c, dep.project)) throw new KairosError('not_found', `deployment ${c.req.param('id')} not found`);
+    const prev = await db.selectFrom('deployments').selectAll().where('project', '=', dep.project).where('version', '<', dep.version).orderBy('version', 'desc').limit(1).executeTakeFirst();
+    const to = await engine.ctx.manifestOf(dep.id);
+    const from = prev ? await engine.ctx.manifestOf(prev.id) : null;
+    const fromJobs = from?.jobs ?? {};
+    const jobs = { added: [] as string[], removed: [] as string[], changed: [] as { job: string; fields: string[] }[] };
+    for (const [n, j] of Object.entries(to.jobs)) {
+      const old = fromJobs[n];
+      if (!old) jobs.added.push(n);
+      else {
+        const fields = changedFields(old, j);
+        if (fields.length > 0) jobs.changed.push({ job: n, fields });
+      }
+    }
+    for (const n of Object.keys(fromJobs)) if (!to.jobs[n]) jobs.removed.push(n);
+    const files = { added: [] as string[], removed: [] as string[], changed: [] as string[], available: true };
+    try {
+      const dataDir = engine.ctx.settings.dataDir;
+      const now = new Map((await scanProject(bundleDir(dataDir, dep.bundle_hash))).entries.map((e) => [e.path, e.sha256]));
+      const before = prev ? new Map((await scanProject(bundleDir(dataDir, prev.bundle_hash))).entries.map((e) => [e.path, e.sha256])) : new Map<string, string>();
+      for (const [p, h] of now) {
+        const o = before.get(p);
+        if (o === undefined) files.added.push(p);
+        else if (o !== h) files.changed.push(p);
+      }
+      for (const p of before.keys()) if (!now.has(p)) files.removed.push(p);
+    } catch {
+      // A bundle that is not on this control plane's disk (pruned, or another data dir): say so, list no files.
+      files.available = false;
+    }
+    return c.json({
+      id: dep.id,
+      project: dep.project,
+      version: dep.version,
+      previous: prev ? { id: prev.id, version: prev.version } : null,
+      jobs,
+      files,
+    });
+  });
+}
