@@ -6,7 +6,7 @@
 import { KairosError } from '../model/errors.js';
 import { newToken } from '../model/ids.js';
 import { transition, type AttemptOutcome, type RunState } from '../model/run-state.js';
-import { expiredAttempts, getAttempt, getRun, insertLogLines, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
+import { expiredAttempts, getAttempt, getRun, insertLogLines, lockKey, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
 import type { RunsTable } from '../store/schema.js';
 import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import type { Ctx } from './context.js';
@@ -63,6 +63,10 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
   const leaseMs = ctx.settings.leaseMs;
   const now = ctx.now();
   const limits = await poolLimits(ctx, trx);
+  const pg = ctx.db.dialect === 'postgres';
+  // PostgreSQL (SQLite's write lock already serialises claims): count a limited pool's running runs only
+  // while holding its lock, taken in name order so two claims never wait on each other in a circle.
+  if (pg) for (const pool of [...new Set(pools)].filter((p) => limits.has(p)).sort()) await lockKey(trx, `kairos-pool:${pool}`);
   const running = await runningCountByPool(trx);
   const out: Claimed[] = [];
   const serialBusy = new Set<string>();
@@ -70,11 +74,14 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
     const room = Math.min(max - out.length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
     if (room <= 0) continue;
     // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`).
-    const candidates = await dueQueuedRuns(trx, [pool], now, room + 4);
+    const candidates = await dueQueuedRuns(trx, [pool], now, room + 4, pg);
     let taken = 0;
     for (const run of candidates) {
       if (taken >= room) break;
       const jobKey = `${run.project}/${run.job}`;
+      // Every claim of a job holds the job's lock: a `queue` run's check for a running older run then sees
+      // a start another control plane is making (a deadlock between two such claims is retried by db.tx).
+      if (pg && !serialBusy.has(jobKey)) await lockKey(trx, `kairos-job:${jobKey}`);
       if (run.serial === 1) {
         if (serialBusy.has(jobKey)) continue;
         const older = await trx
@@ -154,8 +161,9 @@ async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Ass
 }
 
 /** The live attempt a lease names, or a `stale_lease` error. */
-async function requireLease(trx: Q, lease: LeaseRef): Promise<{ attempt: AttemptRow; run: RunRow }> {
-  const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+async function requireLease(trx: Q, lease: LeaseRef, lock = false): Promise<{ attempt: AttemptRow; run: RunRow }> {
+  // PostgreSQL: lock the attempt, so a reaper on another control plane cannot end it at the same time.
+  const attempt = await getAttempt(trx, lease.runId, lease.attempt, lock);
   if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
     throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
   }
@@ -196,7 +204,7 @@ export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly Lea
     const now = ctx.now();
     await trx.updateTable('workers').set({ heartbeat_at: now }).where('id', '=', workerId).execute();
     for (const lease of leases) {
-      const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+      const attempt = await getAttempt(trx, lease.runId, lease.attempt, ctx.db.dialect === 'postgres');
       if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running' || Number(attempt.lease_expires_at) < now) {
         refused.push(lease);
         continue;
@@ -274,7 +282,7 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
  */
 export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, next?: ClaimRequest): Promise<Assignment[]> {
   const ended = await ctx.db.tx(async (trx) => {
-    const { attempt, run } = await requireLease(trx, lease);
+    const { attempt, run } = await requireLease(trx, lease, ctx.db.dialect === 'postgres');
     const now = ctx.now();
     if (result.started) await recordStart(ctx, trx, lease, result.started);
     for (let i = 0; i < result.metrics.length; i += 100) {
@@ -298,7 +306,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
 
 export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promise<void> {
   const ended = await ctx.db.tx(async (trx) => {
-    const { attempt, run } = await requireLease(trx, lease);
+    const { attempt, run } = await requireLease(trx, lease, ctx.db.dialect === 'postgres');
     return endAttempt(ctx, trx, run, attempt, 'lost', null, reason, ctx.now());
   });
   ctx.bus.emit('run', { id: lease.runId, state: ended.state });
@@ -309,7 +317,8 @@ export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promis
 export async function reapExpired(ctx: Ctx): Promise<number> {
   const changed = await ctx.db.tx(async (trx) => {
     const now = ctx.now();
-    const expired = await expiredAttempts(trx, now);
+    // PostgreSQL: attempts another control plane is reaping (or a worker is finishing) are locked: skip them.
+    const expired = await expiredAttempts(trx, now, ctx.db.dialect === 'postgres');
     const out: { id: string; state: RunState }[] = [];
     for (const attempt of expired) {
       const run = await getRun(trx, attempt.run_id);

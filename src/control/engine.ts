@@ -39,6 +39,32 @@ export class Engine implements ControlLink {
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000 }, opts.random);
     this.onError = opts.onError ?? ((err) => console.error('kairos:', err));
     this.bus.on('work', () => this.workVersion++);
+    this.linkPeers(opts.db);
+  }
+
+  /**
+   * Control planes sharing a PostgreSQL database tell each other about new work and changed schedules, so a
+   * worker long-polling one replica hears of a run another replica created at once.
+   */
+  private linkPeers(db: Db): void {
+    const peers = db.peers;
+    if (!peers) return;
+    const forwarded = ['work', 'schedules'] as const;
+    let fromPeer = false;
+    for (const event of forwarded) {
+      this.bus.on(event, () => {
+        if (!fromPeer) peers.publish(event);
+      });
+    }
+    peers.subscribe((event) => {
+      if (!(forwarded as readonly string[]).includes(event)) return;
+      fromPeer = true;
+      try {
+        this.bus.emit(event as (typeof forwarded)[number]);
+      } finally {
+        fromPeer = false;
+      }
+    });
   }
 
   get db(): Db {
