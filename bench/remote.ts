@@ -185,7 +185,8 @@ async function main() {
   }
   const results = { date: new Date().toISOString(), runs: RUNS, latencyRuns: LATENCY_RUNS, workers: WORKERS, workerCapacity: WORKER_CAPACITY, latencyClients: LATENCY_CLIENTS, cores: cpus().length, node: process.version, postgres, sqlite };
   writeFileSync(join(ROOT, 'bench', 'results-remote.json'), JSON.stringify(results, null, 2) + '\n');
-  const section = `## Remote workers: PostgreSQL and SQLite
+  const section = `${BEGIN}
+## Remote workers: PostgreSQL and SQLite
 
 Measured by \`npm run bench:remote\` (bench/remote.ts); raw figures in \`bench/results-remote.json\`.
 \`kairos server\` runs as its own process, on a throwaway local PostgreSQL server and then, in the same
@@ -203,16 +204,19 @@ Run on ${results.date.slice(0, 10)}, Node ${process.version}.
 | PostgreSQL | ${postgres.throughput.toFixed(0)} | ${postgres.dispatchP50} | ${postgres.dispatchP99} | ${postgres.claimP50} / ${postgres.claimP99} |
 | SQLite | ${sqlite.throughput.toFixed(0)} | ${sqlite.dispatchP50} | ${sqlite.dispatchP99} | ${sqlite.claimP50} / ${sqlite.claimP99} |
 
-Target: dispatch p99 < 50 ms on PostgreSQL with three remote workers.
+Target: dispatch p99 < 50 ms on PostgreSQL with three remote workers: **${postgres.dispatchP99 < 50 ? 'met' : 'not met'}**.
+${END}
 `;
   const docs = join(ROOT, 'docs', 'benchmarks.md');
   const existing = existsSync(docs) ? readFileSync(docs, 'utf8') : '# Benchmarks\n';
-  const at = existing.indexOf(REMOTE_HEADING);
-  writeFileSync(docs, (at >= 0 ? existing.slice(0, at) : existing.trimEnd() + '\n\n') + section);
+  const start = existing.indexOf(BEGIN);
+  const end = existing.indexOf(END);
+  writeFileSync(docs, start >= 0 && end > start ? existing.slice(0, start) + section + existing.slice(end + END.length + 1) : existing.replace(/\n*$/, '\n\n') + section);
   console.log('wrote bench/results-remote.json and its section of docs/benchmarks.md');
 }
 
-const REMOTE_HEADING = '## Remote workers: PostgreSQL and SQLite';
+const BEGIN = '<!-- bench/remote.ts: begin -->';
+const END = '<!-- bench/remote.ts: end -->';
 
 main().catch((err: unknown) => {
   console.error(err);

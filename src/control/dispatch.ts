@@ -79,11 +79,9 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
     for (const run of candidates) {
       if (taken >= room) break;
       const jobKey = `${run.project}/${run.job}`;
-      // Every claim of a job holds the job's lock: a `queue` run's check for a running older run then sees
-      // a start another control plane is making (a deadlock between two such claims is retried by db.tx).
-      if (pg && !serialBusy.has(jobKey)) await lockKey(trx, `kairos-job:${jobKey}`);
       if (run.serial === 1) {
         if (serialBusy.has(jobKey)) continue;
+        if (pg) await awaitOlderClaims(trx, run, jobKey);
         const older = await trx
           .selectFrom('runs')
           .select('id')
@@ -128,6 +126,25 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
     }
   }
   return out;
+}
+
+/**
+ * PostgreSQL, before a `queue` run's check for a running older run of its job: take the job's lock (two such
+ * checks never overlap), then wait for claims of older queued runs of the job that another control plane is
+ * making right now (their rows are locked until it commits). The check that follows then sees those starts.
+ */
+async function awaitOlderClaims(trx: Q, run: RunRow, jobKey: string): Promise<void> {
+  await lockKey(trx, `kairos-job:${jobKey}`);
+  await trx
+    .selectFrom('runs')
+    .select('id')
+    .where('project', '=', run.project)
+    .where('job', '=', run.job)
+    .where('state', '=', 'queued')
+    .where('id', '<>', run.id)
+    .where('created_at', '<=', Number(run.created_at))
+    .forUpdate()
+    .execute();
 }
 
 async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Assignment[]> {

@@ -122,8 +122,12 @@ dialectTest('an expired lease is reaped once when both planes reap at once; the 
 dialectTest('queue concurrency: two planes never start two runs of the job at once', async (dialect) => {
   const p = await twoPlanes(dialect, 'project: s\njobs:\n  j:\n    run: "true"\n');
   try {
-    for (let i = 0; i < 5; i++) await p.a.createRun({ job: 'j', trigger: 'manual', serial: true });
-    const got = await Promise.all(Array.from({ length: 6 }, (_, w) => (w % 2 ? p.a : p.b).claim(`w${w}`, ['default'], 5)));
+    // The first run is not `serial` itself (as the first tick of a catch-up batch): claiming it must still
+    // hold back the serial runs behind it that another plane claims at the same moment.
+    // More runs than one claim looks at (it locks a few candidates beyond what it asks for), so claims at
+    // once see different runs of the job.
+    for (let i = 0; i < 30; i++) await p.a.createRun({ job: 'j', trigger: 'manual', serial: i > 0 });
+    const got = await Promise.all(Array.from({ length: 6 }, (_, w) => (w % 2 ? p.a : p.b).claim(`w${w}`, ['default'], 1)));
     assert.equal(got.flat().length, 1, 'one at a time');
   } finally {
     await p.close();
