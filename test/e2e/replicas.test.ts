@@ -13,7 +13,7 @@ import { Engine } from '../../src/control/engine.js';
 import { compileManifestText } from '../../src/manifest/index.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { createPgDatabase, PG_URL } from '../dialects.js';
-import { exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
+import { cli, exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const CI = process.env.CI === 'true';
 
@@ -139,4 +139,15 @@ jobs:
     assert.equal(byWorker.length, 120, 'one attempt per run');
     assert.ok(new Set(byWorker.map((a) => a.worker_id)).size >= 2, 'workers on both replicas took part');
   });
+});
+
+test('kairos server --db: an unknown scheme is bad usage; an unreachable database is named without its password', async () => {
+  const bad = await cli(['server', '--db', 'mysql://u@127.0.0.1/x', '--port', '0']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--db must be postgres:\/\/USER@HOST:PORT\/DB or sqlite:PATH/);
+  const port = await freePort();
+  const down = await cli(['server', '--db', `postgres://kairos:hunter2secret@127.0.0.1:${port}/kairos`, '--port', '0']);
+  assert.equal(down.code, 1, down.stderr);
+  assert.match(down.stderr, new RegExp(`cannot connect to PostgreSQL at postgres://kairos:\\*\\*\\*@127\\.0\\.0\\.1:${port}/kairos`));
+  assert.doesNotMatch(down.stderr + down.stdout, /hunter2secret/);
 });
