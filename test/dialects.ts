@@ -31,17 +31,6 @@ export function dialectTest(name: string, fn: (dialect: Dialect) => Promise<void
   }
 }
 
-/** Fails (CI) or skips (locally, saying why) a PostgreSQL-only test; returns the server's URL when it can run. */
-export function requirePostgres(t: { skip(msg: string): void }): string | null {
-  const missing = pgUnavailable();
-  if (missing === 'fail') assert.fail('CI=true but KAIROS_TEST_PG_URL is not set: the PostgreSQL tests must run in CI (npm test starts a server)');
-  if (missing === 'skip') {
-    t.skip(SKIP_REASON);
-    return null;
-  }
-  return PG_URL;
-}
-
 let counter = 0;
 
 /** A new, empty PostgreSQL database on the test server; returns its URL. */

@@ -184,7 +184,7 @@ async function requireLease(trx: Q, lease: LeaseRef, lock = false): Promise<{ at
   if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
     throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
   }
-  const run = await getRun(trx, lease.runId);
+  const run = lock ? await trx.selectFrom('runs').selectAll().where('id', '=', lease.runId).forUpdate().executeTakeFirst() : await getRun(trx, lease.runId);
   if (!run) throw new KairosError('stale_lease', `run ${lease.runId} is gone`);
   return { attempt, run };
 }

@@ -17,7 +17,7 @@ import { cli, exited, freePort, spawnCli, tempDir, waitFor, writeProject } from 
 
 const CI = process.env.CI === 'true';
 
-describe('control-plane replicas on PostgreSQL', { skip: !PG_URL && !CI ? 'PostgreSQL variant skipped: KAIROS_TEST_PG_URL is not set (npm test starts a server; see tools/test.mjs)' : false }, () => {
+describe('control-plane replicas on PostgreSQL', { skip: !PG_URL && !CI ? 'PostgreSQL test skipped: KAIROS_TEST_PG_URL is not set (npm test starts a server; see tools/test.mjs)' : false }, () => {
   const dir = tempDir('kairos-replicas-');
   const data = join(dir.path, 'server-data');
   const marks = join(dir.path, 'marks');
