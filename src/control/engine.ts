@@ -12,6 +12,7 @@ import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
+import { isTerminal, type RunState } from '../model/run-state.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -43,8 +44,8 @@ export class Engine implements ControlLink {
   }
 
   /**
-   * Control planes sharing a PostgreSQL database tell each other about new work and changed schedules, so a
-   * worker long-polling one replica hears of a run another replica created at once.
+   * Control planes sharing a PostgreSQL database tell each other about new work, changed schedules and runs
+   * that ended, so a worker long-polling one replica hears of a run another replica created at once.
    */
   private linkPeers(db: Db): void {
     const peers = db.peers;
@@ -56,11 +57,16 @@ export class Engine implements ControlLink {
         if (!fromPeer) peers.publish(event);
       });
     }
+    // Runs that end: a client waiting on one replica for a run a worker finished through another.
+    this.bus.on('run', (e) => {
+      if (!fromPeer && isTerminal(e.state as RunState)) peers.publish(`run ${e.id} ${e.state}`);
+    });
     peers.subscribe((event) => {
-      if (!(forwarded as readonly string[]).includes(event)) return;
       fromPeer = true;
       try {
-        this.bus.emit(event as (typeof forwarded)[number]);
+        const [kind, id, state] = event.split(' ');
+        if (kind === 'run' && id && state) this.bus.emit('run', { id, state });
+        else if ((forwarded as readonly string[]).includes(event)) this.bus.emit(event as (typeof forwarded)[number]);
       } finally {
         fromPeer = false;
       }

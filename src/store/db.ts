@@ -257,8 +257,11 @@ function pgPeers(url: string, kysely: Kysely<Database>): Peers & { close(): Prom
     c.on('error', reconnect);
     c.on('end', reconnect);
     c.on('notification', (n) => {
-      const [from, event] = (n.payload ?? '').split(':');
-      if (from === self || !event) return;
+      const payload = n.payload ?? '';
+      const colon = payload.indexOf(':');
+      const from = payload.slice(0, colon);
+      const event = payload.slice(colon + 1);
+      if (colon < 0 || from === self || !event) return;
       for (const l of listeners) l(event);
     });
     c.connect()

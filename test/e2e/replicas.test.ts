@@ -45,7 +45,14 @@ describe('control-plane replicas on PostgreSQL', { skip: !PG_URL && !CI ? 'Postg
     url = await createPgDatabase();
     writeProject(dir.path, {
       'project/kairos.yaml': `project: rep
+pools:
+  other:
+    concurrency: 2
 jobs:
+  elsewhere:
+    run: "true"
+    pool: other
+
   tick:
     run: "echo $KAIROS_RUN_ID >> $MARKS/tick-starts"
     env:
@@ -125,11 +132,13 @@ jobs:
     startWorker('w2', 0);
     startWorker('w3', 1);
     const ids = await Promise.all(Array.from({ length: 120 }, (_, i) => clients[i % 2]!.createRun('once', {}).then((r) => r.id)));
-    await waitFor(
-      'all 120 runs to succeed',
-      async () => (await db.kysely.selectFrom('runs').select('id').where('job', '=', 'once').where('state', '=', 'succeeded').execute()).length === 120,
-      90_000,
-    );
+    const states = async () => {
+      const rows = await db.kysely.selectFrom('runs').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).where('job', '=', 'once').groupBy('state').execute();
+      return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+    };
+    await waitFor('all 120 runs to succeed', async () => (await states()).succeeded === 120, 90_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}; runs by state: ${JSON.stringify(await states())}\n${procs.map((p) => p.output()).join('\n').slice(-3000)}`);
+    });
     const file = join(marks, 'once-starts');
     assert.ok(existsSync(file));
     const started = readFileSync(file, 'utf8').trim().split('\n');
@@ -138,6 +147,23 @@ jobs:
     const byWorker = await db.kysely.selectFrom('attempts').innerJoin('runs', 'runs.id', 'attempts.run_id').select(['attempts.worker_id']).where('runs.job', '=', 'once').execute();
     assert.equal(byWorker.length, 120, 'one attempt per run');
     assert.ok(new Set(byWorker.map((a) => a.worker_id)).size >= 2, 'workers on both replicas took part');
+  });
+
+  test('a run created through one replica starts on a worker long-polling the other; a client waiting on the first hears it end', { timeout: 60_000 }, async () => {
+    procs.push(spawnCli(['worker', '--server', `http://127.0.0.1:${ports[1]}`, '--id', 'wo', '--pool', 'other', '--data', join(dir.path, 'cache-wo'), '--grace', '1']));
+    await waitFor('worker wo to register', async () => (await db.kysely.selectFrom('workers').select('id').where('id', '=', 'wo').executeTakeFirst()) !== undefined, 30_000);
+    const first = new KairosClient(`http://127.0.0.1:${ports[0]}`);
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      const run = await first.createRun('elsewhere', {});
+      // The worker's long-poll lasts 20 s and the wait 30 s: only the replicas' notifications make this quick.
+      const done = await first.getRun(run.id, 30);
+      const elapsed = Date.now() - t0;
+      assert.equal(done.state, 'succeeded');
+      assert.ok(elapsed < 10_000, `created → seen ended through the other replica in ${elapsed} ms`);
+      const attempts = (await first.attempts(run.id)).attempts as { worker_id: string }[];
+      assert.equal(attempts[0]?.worker_id, 'wo');
+    }
   });
 });
 
