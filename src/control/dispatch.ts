@@ -6,7 +6,7 @@
 import { KairosError } from '../model/errors.js';
 import { newToken } from '../model/ids.js';
 import { transition, type AttemptOutcome, type RunState } from '../model/run-state.js';
-import { expiredAttempts, getAttempt, getRun, insertLogLines, lockKey, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
+import { anyDueQueued, expiredAttempts, getAttempt, getRun, insertLogLines, lockKey, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
 import type { RunsTable } from '../store/schema.js';
 import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import type { Ctx } from './context.js';
@@ -53,6 +53,9 @@ type Claimed = { run: RunRow; attempt: AttemptRow; logSeqStart: number };
 /** Claims up to `max` due runs for a worker: each becomes `running` with a new attempt under a lease. */
 export async function claim(ctx: Ctx, workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
   if (max <= 0 || pools.length === 0) return [];
+  // Every idle worker claims when work is announced, and most find nothing: look first without a
+  // transaction (no write lock on SQLite, one query instead of a transaction's worth on PostgreSQL).
+  if (!(await anyDueQueued(ctx.db.kysely, pools, ctx.now()))) return [];
   const claimed = await ctx.db.tx((trx) => claimInTx(ctx, trx, { workerId, pools, max }));
   return toAssignments(ctx, claimed);
 }

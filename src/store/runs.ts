@@ -73,6 +73,12 @@ export async function dueQueuedRuns(q: Q, pools: readonly string[], now: number,
   return all.slice(0, limit);
 }
 
+/** Whether any run of `pools` is queued and due: one indexed probe, outside any transaction. */
+export async function anyDueQueued(q: Q, pools: readonly string[], now: number): Promise<boolean> {
+  const row = await q.selectFrom('runs').select('id').where('state', '=', 'queued').where('pool', 'in', [...pools]).where('not_before', '<=', now).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** The earliest moment after `now` at which a queued run (a retry waiting out its delay) becomes due. */
 export async function nextQueuedNotBefore(q: Q, now: number): Promise<number | null> {
   const row = await q.selectFrom('runs').select((eb) => eb.fn.min('not_before').as('t')).where('state', '=', 'queued').where('not_before', '>', now).executeTakeFirst();
