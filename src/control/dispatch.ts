@@ -192,14 +192,6 @@ async function requireLease(trx: Q, lease: LeaseRef, lock = false): Promise<{ at
   return { attempt, run };
 }
 
-/** Like requireLease, for reports that only need the attempt. */
-async function requireLiveAttempt(trx: Q, lease: LeaseRef): Promise<void> {
-  const attempt = await getAttempt(trx, lease.runId, lease.attempt);
-  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
-    throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
-  }
-}
-
 async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await trx
     .updateTable('attempts')
@@ -211,10 +203,16 @@ async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo)
 }
 
 export async function markStarted(ctx: Ctx, lease: LeaseRef, info: StartedInfo): Promise<void> {
-  await ctx.db.tx(async (trx) => {
-    await requireLiveAttempt(trx, lease);
-    await recordStart(ctx, trx, lease, info);
-  });
+  // One conditional statement (atomic on both dialects): the lease check and the write together.
+  const updated = await ctx.db.kysely
+    .updateTable('attempts')
+    .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
+    .where('run_id', '=', lease.runId)
+    .where('number', '=', lease.attempt)
+    .where('lease_token', '=', lease.token)
+    .where('state', '=', 'running')
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) !== 1) throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
 }
 
 export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
