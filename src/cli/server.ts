@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { createApi } from '../api/server.js';
 import { listen } from '../api/http.js';
 import { Engine } from '../control/engine.js';
-import { openSqlite } from '../store/db.js';
+import { isPostgresUrl, openDb, redactUrl } from '../store/db.js';
 import { tokensExist } from '../control/tokens.js';
 import { coerceError } from '../model/errors.js';
 import { tzdataVersion } from '../model/cron/index.js';
@@ -15,24 +15,24 @@ import { deliverySettings } from '../control/webhooks.js';
 
 export const serverCommand: Command = {
   name: 'server',
-  summary: 'the control plane alone (API and scheduler), on SQLite',
+  summary: 'the control plane alone (API and scheduler), on SQLite or PostgreSQL',
   usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] ${ALERT_USAGE}`,
   options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos');
     const dbUrl = stringOption(p.values.db) ?? `sqlite:${join(dataDir, 'kairos.db')}`;
-    if (/^postgres(ql)?:/.test(dbUrl)) throw new UsageError('PostgreSQL is not supported by this version yet; use SQLite (--db sqlite:PATH)');
-    if (!dbUrl.startsWith('sqlite:')) throw new UsageError(`--db must be sqlite:PATH, got "${dbUrl}"`);
+    const pg = isPostgresUrl(dbUrl);
+    if (!pg && !dbUrl.startsWith('sqlite:')) throw new UsageError(`--db must be postgres://USER@HOST:PORT/DB or sqlite:PATH, got "${pg ? redactUrl(dbUrl) : dbUrl}"`);
     const alerts = alertOptions(p, env);
-    const db = await openSqlite(resolve(dbUrl.slice('sqlite:'.length)));
+    const db = await openDb(pg ? dbUrl : `sqlite:${resolve(dbUrl.slice('sqlite:'.length))}`);
     const engine = new Engine({ db, dataDir, leaseMs: leaseOption(p.values.lease), onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));
     engine.start();
     engine.startAlertDelivery(deliverySettings(alerts, server.url));
-    io.err(`kairos: server at ${server.url} (SQLite ${dbUrl.slice(7)}; tz database ${tzdataVersion()})\n`);
+    io.err(`kairos: server at ${server.url} (${pg ? `PostgreSQL ${redactUrl(dbUrl)}` : `SQLite ${dbUrl.slice(7)}`}; tz database ${tzdataVersion()})\n`);
     await new Promise<void>((r) => {
       process.once('SIGINT', () => r());
       process.once('SIGTERM', () => r());

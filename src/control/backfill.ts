@@ -103,6 +103,8 @@ export async function backfill(ctx: Ctx, req: BackfillRequest): Promise<Backfill
   // One transaction: the check for existing runs and the inserts see the same state, so two backfills of
   // the same range at once cannot both create a tick's run (the unique key would refuse the second anyway).
   const result = await ctx.db.tx(async (trx) => {
+    // PostgreSQL: hold the schedule's row, as a scheduler pass on any control plane does while deciding it.
+    if (ctx.db.dialect === 'postgres') await trx.selectFrom('schedules').select('id').where('id', '=', id).forUpdate().execute();
     const p = await plan(trx);
     const created: RunRow[] = [];
     for (const t of p.planned) {

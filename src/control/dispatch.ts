@@ -7,7 +7,7 @@ import { KairosError } from '../model/errors.js';
 import { newToken } from '../model/ids.js';
 import { transition, type AttemptOutcome, type RunState } from '../model/run-state.js';
 import { insertLogChunk } from '../store/logs.js';
-import { expiredAttempts, getAttempt, getRun, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
+import { anyDueQueued, expiredAttempts, getAttempt, getRun, lockKey, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
 import type { RunsTable } from '../store/schema.js';
 import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, RecordedEnvironment, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
@@ -58,6 +58,9 @@ type Claimed = { run: RunRow; attempt: AttemptRow; logSeqStart: number; secrets?
 /** Claims up to `max` due runs for a worker: each becomes `running` with a new attempt under a lease. */
 export async function claim(ctx: Ctx, workerId: string, pools: readonly string[], max: number): Promise<Assignment[]> {
   if (max <= 0 || pools.length === 0) return [];
+  // Every idle worker claims when work is announced, and most find nothing: look first without a
+  // transaction (no write lock on SQLite, one query instead of a transaction's worth on PostgreSQL).
+  if (!(await anyDueQueued(ctx.db.kysely, pools, ctx.now()))) return [];
   const claimed = await ctx.db.tx((trx) => claimInTx(ctx, trx, { workerId, pools, max }));
   return toAssignments(ctx, claimed);
 }
@@ -68,6 +71,10 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
   const leaseMs = ctx.settings.leaseMs;
   const now = ctx.now();
   const limits = await poolLimits(ctx, trx);
+  const pg = ctx.db.dialect === 'postgres';
+  // PostgreSQL (SQLite's write lock already serialises claims): count a limited pool's running runs only
+  // while holding its lock, taken in name order so two claims never wait on each other in a circle.
+  if (pg) for (const pool of [...new Set(pools)].filter((p) => limits.has(p)).sort()) await lockKey(trx, `kairos-pool:${pool}`);
   const running = await runningCountByPool(trx);
   const out: Claimed[] = [];
   const serialBusy = new Set<string>();
@@ -75,13 +82,14 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
     const room = Math.min(max - out.filter((c) => !c.ended).length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
     if (room <= 0) continue;
     // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`).
-    const candidates = await dueQueuedRuns(trx, [pool], now, room + 4);
+    const candidates = await dueQueuedRuns(trx, [pool], now, room + 4, pg);
     let taken = 0;
     for (const run of candidates) {
       if (taken >= room) break;
       const jobKey = `${run.project}/${run.job}`;
       if (run.serial === 1) {
         if (serialBusy.has(jobKey)) continue;
+        if (pg) await awaitOlderClaims(trx, run, jobKey);
         const older = await trx
           .selectFrom('runs')
           .select('id')
@@ -134,6 +142,25 @@ async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]
     }
   }
   return out;
+}
+
+/**
+ * PostgreSQL, before a `queue` run's check for a running older run of its job: take the job's lock (two such
+ * checks never overlap), then wait for claims of older queued runs of the job that another control plane is
+ * making right now (their rows are locked until it commits). The check that follows then sees those starts.
+ */
+async function awaitOlderClaims(trx: Q, run: RunRow, jobKey: string): Promise<void> {
+  await lockKey(trx, `kairos-job:${jobKey}`);
+  await trx
+    .selectFrom('runs')
+    .select('id')
+    .where('project', '=', run.project)
+    .where('job', '=', run.job)
+    .where('state', '=', 'queued')
+    .where('id', '<>', run.id)
+    .where('created_at', '<=', Number(run.created_at))
+    .forUpdate()
+    .execute();
 }
 
 async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Promise<Assignment[]> {
@@ -208,22 +235,15 @@ function packagesJson(packages: unknown): string | null {
 }
 
 /** The live attempt a lease names, or a `stale_lease` error. */
-async function requireLease(trx: Q, lease: LeaseRef): Promise<{ attempt: AttemptRow; run: RunRow }> {
-  const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+async function requireLease(trx: Q, lease: LeaseRef, lock = false): Promise<{ attempt: AttemptRow; run: RunRow }> {
+  // PostgreSQL: lock the attempt, so a reaper on another control plane cannot end it at the same time.
+  const attempt = await getAttempt(trx, lease.runId, lease.attempt, lock);
   if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
     throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
   }
-  const run = await getRun(trx, lease.runId);
+  const run = lock ? await trx.selectFrom('runs').selectAll().where('id', '=', lease.runId).forUpdate().executeTakeFirst() : await getRun(trx, lease.runId);
   if (!run) throw new KairosError('stale_lease', `run ${lease.runId} is gone`);
   return { attempt, run };
-}
-
-/** Like requireLease, for reports that only need the attempt. */
-async function requireLiveAttempt(trx: Q, lease: LeaseRef): Promise<void> {
-  const attempt = await getAttempt(trx, lease.runId, lease.attempt);
-  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') {
-    throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
-  }
 }
 
 async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
@@ -237,10 +257,16 @@ async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo)
 }
 
 export async function markStarted(ctx: Ctx, lease: LeaseRef, info: StartedInfo): Promise<void> {
-  await ctx.db.tx(async (trx) => {
-    await requireLiveAttempt(trx, lease);
-    await recordStart(ctx, trx, lease, info);
-  });
+  // One conditional statement (atomic on both dialects): the lease check and the write together.
+  const updated = await ctx.db.kysely
+    .updateTable('attempts')
+    .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
+    .where('run_id', '=', lease.runId)
+    .where('number', '=', lease.attempt)
+    .where('lease_token', '=', lease.token)
+    .where('state', '=', 'running')
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) !== 1) throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
 }
 
 export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
@@ -250,7 +276,7 @@ export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly Lea
     const now = ctx.now();
     await trx.updateTable('workers').set({ heartbeat_at: now }).where('id', '=', workerId).execute();
     for (const lease of leases) {
-      const attempt = await getAttempt(trx, lease.runId, lease.attempt);
+      const attempt = await getAttempt(trx, lease.runId, lease.attempt, ctx.db.dialect === 'postgres');
       if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running' || Number(attempt.lease_expires_at) < now) {
         refused.push(lease);
         continue;
@@ -330,7 +356,7 @@ async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: AttemptRow, ou
  */
 export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, next?: ClaimRequest): Promise<Assignment[]> {
   const ended = await ctx.db.tx(async (trx) => {
-    const { attempt, run } = await requireLease(trx, lease);
+    const { attempt, run } = await requireLease(trx, lease, ctx.db.dialect === 'postgres');
     const now = ctx.now();
     if (result.started) await recordStart(ctx, trx, lease, result.started);
     if (result.environment) {
@@ -363,7 +389,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
 
 export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promise<void> {
   const ended = await ctx.db.tx(async (trx) => {
-    const { attempt, run } = await requireLease(trx, lease);
+    const { attempt, run } = await requireLease(trx, lease, ctx.db.dialect === 'postgres');
     return endAttempt(ctx, trx, run, attempt, 'lost', null, reason, ctx.now());
   });
   ctx.bus.emit('run', { id: lease.runId, state: ended.state });
@@ -374,7 +400,8 @@ export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promis
 export async function reapExpired(ctx: Ctx): Promise<number> {
   const changed = await ctx.db.tx(async (trx) => {
     const now = ctx.now();
-    const expired = await expiredAttempts(trx, now);
+    // PostgreSQL: attempts another control plane is reaping (or a worker is finishing) are locked: skip them.
+    const expired = await expiredAttempts(trx, now, ctx.db.dialect === 'postgres');
     const out: { id: string; state: RunState }[] = [];
     for (const attempt of expired) {
       const run = await getRun(trx, attempt.run_id);

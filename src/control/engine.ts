@@ -46,6 +46,37 @@ export class Engine implements ControlLink {
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000 }, opts.random);
     this.onError = opts.onError ?? ((err) => console.error('kairos:', err));
     this.bus.on('work', () => this.workVersion++);
+    this.linkPeers(opts.db);
+  }
+
+  /**
+   * Control planes sharing a PostgreSQL database tell each other about new work, changed schedules and runs
+   * that ended, so a worker long-polling one replica hears of a run another replica created at once.
+   */
+  private linkPeers(db: Db): void {
+    const peers = db.peers;
+    if (!peers) return;
+    const forwarded = ['work', 'schedules'] as const;
+    let fromPeer = false;
+    for (const event of forwarded) {
+      this.bus.on(event, () => {
+        if (!fromPeer) peers.publish(event);
+      });
+    }
+    // Runs that end: a client waiting on one replica for a run a worker finished through another.
+    this.bus.on('run', (e) => {
+      if (!fromPeer && isTerminal(e.state as RunState)) peers.publish(`run ${e.id} ${e.state}`);
+    });
+    peers.subscribe((event) => {
+      fromPeer = true;
+      try {
+        const [kind, id, state] = event.split(' ');
+        if (kind === 'run' && id && state) this.bus.emit('run', { id, state });
+        else if ((forwarded as readonly string[]).includes(event)) this.bus.emit(event as (typeof forwarded)[number]);
+      } finally {
+        fromPeer = false;
+      }
+    });
   }
 
   get db(): Db {

@@ -112,7 +112,9 @@ export async function cancelInTx(trx: Q, run: RunRow, now: number, why: string):
       .execute();
     return { state: 'cancelled', signal: false };
   }
-  await trx.updateTable('runs').set({ cancel_requested: 1, reason: why }).where('id', '=', run.id).execute();
+  // Only while it is still in the state read (on PostgreSQL a worker's finish may have ended it meanwhile).
+  const marked = await trx.updateTable('runs').set({ cancel_requested: 1, reason: why }).where('id', '=', run.id).where('state', '=', run.state).executeTakeFirst();
+  if (Number(marked.numUpdatedRows) === 0) return { state: run.state as RunState, signal: false };
   return { state: t.next.state, signal: t.effects.some((e) => e.kind === 'signal_cancel') };
 }
 

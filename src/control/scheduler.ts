@@ -170,8 +170,11 @@ type ExistingRuns = Map<number, { id: string; trigger: string }>;
 /** Decides the due schedules among `ids` in the caller's transaction. */
 async function decideBatch(ctx: Ctx, trx: Q, ids: readonly string[]): Promise<Decided> {
   const now = ctx.now();
-  // Re-read inside the write transaction: another pass (or replica) may have moved a cursor already.
-  const rows = (await trx.selectFrom('schedules').selectAll().where('id', 'in', [...ids]).execute()).filter(
+  // Re-read inside the write transaction: another pass (or replica) may have moved a cursor already. On
+  // PostgreSQL lock the rows; a schedule another control plane is deciding is skipped (it decides it), and one
+  // it has just decided is read as it committed it.
+  const pg = ctx.db.dialect === 'postgres';
+  const rows = (await trx.selectFrom('schedules').selectAll().where('id', 'in', [...ids]).$if(pg, (qb) => qb.orderBy('id').forUpdate().skipLocked()).execute()).filter(
     (s) => s.active === 1 && s.paused === 0 && s.next_fire_at !== null && Number(s.next_fire_at) <= now,
   );
   return decideSchedules(ctx, trx, rows, now, 'downtime');
@@ -344,7 +347,7 @@ async function decideDue(
  */
 export async function setSchedulePaused(ctx: Ctx, id: string, paused: boolean): Promise<void> {
   const decided = await ctx.db.tx(async (trx): Promise<Decided> => {
-    const s = await trx.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
+    const s = await trx.selectFrom('schedules').selectAll().where('id', '=', id).$if(ctx.db.dialect === 'postgres', (qb) => qb.forUpdate()).executeTakeFirst();
     if (!s || s.active !== 1) throw new KairosError('not_found', `schedule ${id} does not exist (is the job scheduled in the active deployment?)`);
     const now = ctx.now();
     if ((s.paused === 1) === paused) return { created: [], cancelSignals: [] };

@@ -32,7 +32,7 @@ const CODE_STREAM: Record<string, LogStream> = { o: 'stdout', e: 'stderr', s: 's
 
 /** How a chunk's `lines` column is encoded. */
 const ENC_JOINED = 0; // the lines joined by "\n" (no line contains one: the usual case, cheapest); a single line as is
-const ENC_JSON = 1; // a JSON array of strings (some line contains "\n", e.g. a multi-line system message)
+const ENC_JSON = 1; // a JSON array of strings (some line contains "\n", e.g. a multi-line system message, or a NUL)
 
 export interface EncodedChunk {
   first_seq: number;
@@ -77,7 +77,8 @@ export function encodeChunk(lines: readonly LogLineInput[]): EncodedChunk {
   if (seqDeltas) seqDeltas[0] = '0';
   let joined = texts.join('\n');
   let enc = ENC_JOINED;
-  if (n > 1 && countNewlines(joined) !== n - 1) {
+  // PostgreSQL's text refuses NUL; JSON writes it as \u0000.
+  if ((n > 1 && countNewlines(joined) !== n - 1) || joined.includes('\0')) {
     joined = JSON.stringify(texts);
     enc = ENC_JSON;
   }

@@ -57,7 +57,7 @@ export async function activeRunsOfJob(q: Q, project: string, job: string): Promi
 }
 
 /** Queued runs whose time has come, oldest first. One indexed range scan per pool, however long the queue. */
-export async function dueQueuedRuns(q: Q, pools: readonly string[], now: number, limit: number): Promise<RunRow[]> {
+export async function dueQueuedRuns(q: Q, pools: readonly string[], now: number, limit: number, skipLocked = false): Promise<RunRow[]> {
   const all: RunRow[] = [];
   for (const pool of pools) {
     all.push(
@@ -69,11 +69,19 @@ export async function dueQueuedRuns(q: Q, pools: readonly string[], now: number,
         .where('not_before', '<=', now)
         .orderBy('not_before')
         .limit(limit)
+        // PostgreSQL: rows another control plane is claiming are locked; take the next ones instead of waiting.
+        .$if(skipLocked, (qb) => qb.forUpdate().skipLocked())
         .execute()),
     );
   }
   if (pools.length > 1) all.sort((x, y) => Number(x.not_before) - Number(y.not_before) || Number(x.created_at) - Number(y.created_at));
   return all.slice(0, limit);
+}
+
+/** Whether any run of `pools` is queued and due: one indexed probe, outside any transaction. */
+export async function anyDueQueued(q: Q, pools: readonly string[], now: number): Promise<boolean> {
+  const row = await q.selectFrom('runs').select('id').where('state', '=', 'queued').where('pool', 'in', [...pools]).where('not_before', '<=', now).limit(1).executeTakeFirst();
+  return row !== undefined;
 }
 
 /** The earliest moment after `now` at which a queued run (a retry waiting out its delay) becomes due. */
@@ -92,16 +100,24 @@ export async function runningCountByPool(q: Q): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.pool, Number(r.n)]));
 }
 
-export async function getAttempt(q: Q, runId: string, number: number): Promise<AttemptRow | undefined> {
-  return q.selectFrom('attempts').selectAll().where('run_id', '=', runId).where('number', '=', number).executeTakeFirst();
+export async function getAttempt(q: Q, runId: string, number: number, forUpdate = false): Promise<AttemptRow | undefined> {
+  return q.selectFrom('attempts').selectAll().where('run_id', '=', runId).where('number', '=', number).$if(forUpdate, (qb) => qb.forUpdate()).executeTakeFirst();
 }
 
 export async function listAttempts(q: Q, runId: string): Promise<AttemptRow[]> {
   return q.selectFrom('attempts').selectAll().where('run_id', '=', runId).orderBy('number').execute();
 }
 
-export async function expiredAttempts(q: Q, now: number): Promise<AttemptRow[]> {
-  return q.selectFrom('attempts').selectAll().where('state', '=', 'running').where('lease_expires_at', '<', now).execute();
+export async function expiredAttempts(q: Q, now: number, skipLocked = false): Promise<AttemptRow[]> {
+  return q.selectFrom('attempts').selectAll().where('state', '=', 'running').where('lease_expires_at', '<', now).$if(skipLocked, (qb) => qb.forUpdate().skipLocked()).execute();
+}
+
+/**
+ * PostgreSQL: a transaction-scoped advisory lock on `key`, held until commit. Claims take one per limited pool
+ * and per job, so two control planes never both see room in a pool, or both start runs of a `queue` job.
+ */
+export async function lockKey(q: Q, key: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(q);
 }
 
 export async function liveAttemptsOfWorker(q: Q, workerId: string): Promise<AttemptRow[]> {

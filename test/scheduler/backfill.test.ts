@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApi } from '../../src/api/server.js';
 import { MAX_BACKFILL_RUNS } from '../../src/control/backfill.js';
+import { dialectTest } from '../dialects.js';
 import { harness, manifest, type Harness } from './harness.js';
 
 async function call(h: Harness, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -15,8 +16,8 @@ async function call(h: Harness, method: string, path: string, body?: unknown): P
 }
 const errorOf = (r: { json: Record<string, unknown> }) => (r.json.error ?? {}) as { code?: string; message?: string };
 
-test('a backfill creates one run per tick with its logical time, skips ticks the scheduler ran, and is idempotent', async () => {
-  const h = await harness(manifest('b', { cron: '0 2 * * *', timezone: 'America/New_York' }), '2026-01-10T12:00:00Z');
+dialectTest('a backfill creates one run per tick with its logical time, skips ticks the scheduler ran, and is idempotent', async (dialect) => {
+  const h = await harness(manifest('b', { cron: '0 2 * * *', timezone: 'America/New_York' }), '2026-01-10T12:00:00Z', dialect);
   // The scheduler runs Jan 11 and Jan 12 (02:00 EST = 07:00Z); each finishes before the next.
   await h.passAt('2026-01-11T07:00:01Z');
   await h.db.kysely.updateTable('runs').set({ state: 'succeeded' }).execute();
@@ -53,8 +54,8 @@ test('a backfill creates one run per tick with its logical time, skips ticks the
   await h.close();
 });
 
-test('backfill runs of a job with concurrency allow may run in parallel', async () => {
-  const h = await harness(manifest('p', { cron: '0 * * * *', concurrency: 'allow' }), '2026-01-02T00:00:00Z');
+dialectTest('backfill runs of a job with concurrency allow may run in parallel', async (dialect) => {
+  const h = await harness(manifest('p', { cron: '0 * * * *', concurrency: 'allow' }), '2026-01-02T00:00:00Z', dialect);
   const r = await call(h, 'POST', '/api/v1/schedules/p/j/backfill', { from: '2026-01-01', to: '2026-01-01T05:30:00Z' });
   assert.equal(r.status, 201);
   assert.equal(r.json.serial, false);
@@ -62,9 +63,9 @@ test('backfill runs of a job with concurrency allow may run in parallel', async 
   await h.close();
 });
 
-test('a backfill refuses a range of more than the limit, a future end, a reversed range, an unscheduled job, and instants without an offset', async () => {
+dialectTest('a backfill refuses a range of more than the limit, a future end, a reversed range, an unscheduled job, and instants without an offset', async (dialect) => {
   const yaml = 'project: c\njobs:\n  m:\n    run: "true"\n    schedule: "* * * * *"\n  adhoc:\n    run: "true"\n';
-  const h = await harness(yaml, '2026-02-01T00:00:00Z');
+  const h = await harness(yaml, '2026-02-01T00:00:00Z', dialect);
   const post = (job: string, b: Record<string, unknown>) => call(h, 'POST', `/api/v1/schedules/c/${job}/backfill`, b);
   const tooMany = await post('m', { from: '2026-01-01T00:00:00Z', to: '2026-01-08T00:00:00Z' });
   assert.equal(tooMany.status, 400);
@@ -86,8 +87,8 @@ test('a backfill refuses a range of more than the limit, a future end, a reverse
   await h.close();
 });
 
-test('a tick the scheduler reaches after a backfill covered it is recorded as skipped, naming the backfill run', async () => {
-  const h = await harness(manifest('s', { cron: '0 * * * *', concurrency: 'allow' }), '2026-01-01T00:30:00Z');
+dialectTest('a tick the scheduler reaches after a backfill covered it is recorded as skipped, naming the backfill run', async (dialect) => {
+  const h = await harness(manifest('s', { cron: '0 * * * *', concurrency: 'allow' }), '2026-01-01T00:30:00Z', dialect);
   h.clock.t = Date.parse('2026-01-01T00:40:00Z');
   await call(h, 'POST', '/api/v1/schedules/s/j/pause');
   h.clock.t = Date.parse('2026-01-01T03:10:00Z');
@@ -101,8 +102,8 @@ test('a tick the scheduler reaches after a backfill covered it is recorded as sk
   await h.close();
 });
 
-test('every route of the API is in the OpenAPI document', async () => {
-  const h = await harness(manifest('o', { cron: '0 * * * *' }), '2026-01-01T00:00:00Z');
+dialectTest('every route of the API is in the OpenAPI document', async (dialect) => {
+  const h = await harness(manifest('o', { cron: '0 * * * *' }), '2026-01-01T00:00:00Z', dialect);
   const app = createApi({ engine: h.engine });
   const doc = (await call(h, 'GET', '/api/v1/openapi.json')).json as { paths: Record<string, Record<string, unknown>> };
   for (const r of app.routes) {

@@ -4,10 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { dialectTest } from '../dialects.js';
 import { harness, manifest } from './harness.js';
 
-test('a backwards clock step during the fall-back night creates no second run and no second ledger entry', async () => {
-  const h = await harness(manifest('back', { cron: '*/30 * * * *', timezone: 'America/New_York', concurrency: 'allow' }), '2026-11-01T03:00:10Z');
+dialectTest('a backwards clock step during the fall-back night creates no second run and no second ledger entry', async (dialect) => {
+  const h = await harness(manifest('back', { cron: '*/30 * * * *', timezone: 'America/New_York', concurrency: 'allow' }), '2026-11-01T03:00:10Z', dialect);
   await h.walk('2026-11-01T06:40:10Z', 60_000);
   const before = await h.runs();
   assert.equal(before.length, 7, '03:30 … 06:30');
@@ -25,8 +26,8 @@ test('a backwards clock step during the fall-back night creates no second run an
   await h.close();
 });
 
-test('a forward clock jump: the ticks jumped over follow the catch-up policy (latest: one late run)', async () => {
-  const h = await harness(manifest('fwd', { cron: '*/30 * * * *', timezone: 'America/New_York', concurrency: 'allow' }), '2026-11-01T07:00:10Z');
+dialectTest('a forward clock jump: the ticks jumped over follow the catch-up policy (latest: one late run)', async (dialect) => {
+  const h = await harness(manifest('fwd', { cron: '*/30 * * * *', timezone: 'America/New_York', concurrency: 'allow' }), '2026-11-01T07:00:10Z', dialect);
   await h.walk('2026-11-01T07:10:10Z', 60_000);
   assert.equal(await h.passAt('2026-11-01T09:10:10Z'), 1);
   assert.deepEqual(
@@ -36,8 +37,8 @@ test('a forward clock jump: the ticks jumped over follow the catch-up policy (la
   await h.close();
 });
 
-test('a pass repeated at the same instant, and a restart, create nothing new', async () => {
-  let h = await harness(manifest('same', { cron: '* * * * * *', concurrency: 'allow' }), '2026-01-01T00:00:00Z');
+dialectTest('a pass repeated at the same instant, and a restart, create nothing new', async (dialect) => {
+  let h = await harness(manifest('same', { cron: '* * * * * *', concurrency: 'allow' }), '2026-01-01T00:00:00Z', dialect);
   assert.equal(await h.passAt('2026-01-01T00:00:03.500Z'), 1, 'catchup latest: one run for the latest of three seconds');
   assert.equal(await h.passAt('2026-01-01T00:00:03.500Z'), 0);
   h = await h.restart();

@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatInZone } from '../../src/model/cron/index.js';
+import { dialectTest } from '../dialects.js';
 import { harness } from './harness.js';
 
 const NY = 'America/New_York';
@@ -31,8 +32,8 @@ async function ledgerByJob(h: Awaited<ReturnType<typeof harness>>): Promise<Reco
 }
 
 describe('a scheduler through daylight-saving nights (America/New_York)', () => {
-  test('spring forward: 02:30 daily fires once at 03:00 EDT; every-30-minutes keeps its real rhythm through the gap', async () => {
-    const h = await harness(yaml({ daily: '30 2 * * *', half: '*/30 * * * *' }), '2026-03-08T04:00:20Z');
+  dialectTest('spring forward: 02:30 daily fires once at 03:00 EDT; every-30-minutes keeps its real rhythm through the gap', async (dialect) => {
+    const h = await harness(yaml({ daily: '30 2 * * *', half: '*/30 * * * *' }), '2026-03-08T04:00:20Z', dialect);
     // A scheduler that keeps up: a pass every minute, 20 s after the minute.
     await h.walk('2026-03-08T09:00:20Z', 60_000);
     assert.deepEqual(await runsByJob(h), {
@@ -49,8 +50,8 @@ describe('a scheduler through daylight-saving nights (America/New_York)', () => 
     await h.close();
   });
 
-  test('fall back: 01:30 daily fires only in the first (EDT) copy of the hour; every-30-minutes fires in both copies', async () => {
-    const h = await harness(yaml({ early: '30 1 * * *', late: '30 2 * * *', half: '*/30 * * * *' }), '2026-11-01T03:00:20Z');
+  dialectTest('fall back: 01:30 daily fires only in the first (EDT) copy of the hour; every-30-minutes fires in both copies', async (dialect) => {
+    const h = await harness(yaml({ early: '30 1 * * *', late: '30 2 * * *', half: '*/30 * * * *' }), '2026-11-01T03:00:20Z', dialect);
     await h.walk('2026-11-01T08:00:20Z', 60_000);
     assert.deepEqual(await runsByJob(h), {
       half: ['03:30', '04:00', '04:30', '05:00', '05:30', '06:00', '06:30', '07:00', '07:30', '08:00'],
@@ -65,8 +66,8 @@ describe('a scheduler through daylight-saving nights (America/New_York)', () => 
     await h.close();
   });
 
-  test('downtime across spring forward: catchup latest runs the latest missed tick once (late), the rest are skipped', async () => {
-    const h = await harness(yaml({ half: '*/30 * * * *' }, 'concurrency: allow, catchup: latest'), '2026-03-08T05:10:00Z');
+  dialectTest('downtime across spring forward: catchup latest runs the latest missed tick once (late), the rest are skipped', async (dialect) => {
+    const h = await harness(yaml({ half: '*/30 * * * *' }, 'concurrency: allow, catchup: latest'), '2026-03-08T05:10:00Z', dialect);
     assert.equal(await h.passAt('2026-03-08T05:10:00Z'), 0);
     // Down from 00:10 EST to 04:10 EDT: three hours of real time, four of wall time.
     const after = await h.restart();
@@ -87,8 +88,8 @@ describe('a scheduler through daylight-saving nights (America/New_York)', () => 
     await after.close();
   });
 
-  test('downtime across spring forward: catchup all runs every real tick oldest first, queued one behind the other', async () => {
-    const h = await harness(yaml({ hourly: '0 * * * *', daily: '30 2 * * *' }, 'concurrency: forbid, catchup: all'), '2026-03-08T05:10:00Z');
+  dialectTest('downtime across spring forward: catchup all runs every real tick oldest first, queued one behind the other', async (dialect) => {
+    const h = await harness(yaml({ hourly: '0 * * * *', daily: '30 2 * * *' }, 'concurrency: forbid, catchup: all'), '2026-03-08T05:10:00Z', dialect);
     await h.passAt('2026-03-08T05:10:00Z');
     const after = await h.restart();
     await after.passAt('2026-03-08T08:10:00Z');
@@ -99,8 +100,8 @@ describe('a scheduler through daylight-saving nights (America/New_York)', () => 
     await after.close();
   });
 
-  test('downtime across fall back: catchup all runs both 01:00 hours of an hourly job, and the 01:30 daily job once', async () => {
-    const h = await harness(yaml({ hourly: '0 * * * *', daily: '30 1 * * *' }, 'concurrency: allow, catchup: all'), '2026-11-01T04:50:00Z');
+  dialectTest('downtime across fall back: catchup all runs both 01:00 hours of an hourly job, and the 01:30 daily job once', async (dialect) => {
+    const h = await harness(yaml({ hourly: '0 * * * *', daily: '30 1 * * *' }, 'concurrency: allow, catchup: all'), '2026-11-01T04:50:00Z', dialect);
     await h.passAt('2026-11-01T04:50:00Z');
     const after = await h.restart();
     await after.passAt('2026-11-01T07:10:00Z');

@@ -1,10 +1,11 @@
-/** A scheduler on a real SQLite file with an injected clock: deploy a manifest, move the clock, run passes. */
+/** A scheduler on a real store (a SQLite file or a PostgreSQL database) with an injected clock: deploy a manifest, move the clock, run passes. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Engine } from '../../src/control/engine.js';
 import { schedulerPass } from '../../src/control/scheduler.js';
 import { compileManifestText } from '../../src/manifest/index.js';
-import { openSqlite, type Db } from '../../src/store/db.js';
+import { openDb, type Db, type Dialect } from '../../src/store/db.js';
+import { freshTarget } from '../dialects.js';
 import { tempDir, writeProject } from '../helpers.js';
 
 export interface Harness {
@@ -24,8 +25,8 @@ export interface Harness {
 
 const iso = (t: number | bigint) => new Date(Number(t)).toISOString();
 
-async function open(dir: string, clock: { t: number }, cleanup: () => void): Promise<Harness> {
-  const db = await openSqlite(join(dir, 'data', 'kairos.db'), { clock: { now: () => clock.t } });
+async function open(dir: string, target: string, clock: { t: number }, cleanup: () => void): Promise<Harness> {
+  const db = await openDb(target, { clock: { now: () => clock.t } });
   const engine = new Engine({ db, dataDir: join(dir, 'data') });
   const h: Harness = {
     db,
@@ -41,7 +42,7 @@ async function open(dir: string, clock: { t: number }, cleanup: () => void): Pro
     },
     async restart() {
       await db.close();
-      return open(dir, clock, cleanup);
+      return open(dir, target, clock, cleanup);
     },
     async runs() {
       const rows = await db.kysely.selectFrom('runs').select(['id', 'scheduled_for', 'state', 'trigger', 'serial']).orderBy('scheduled_for').orderBy('created_at').execute();
@@ -59,12 +60,12 @@ async function open(dir: string, clock: { t: number }, cleanup: () => void): Pro
   return h;
 }
 
-/** Deploys `yaml` at `startIso` on a fresh database. */
-export async function harness(yaml: string, startIso: string): Promise<Harness> {
+/** Deploys `yaml` at `startIso` on a fresh database of `dialect`. */
+export async function harness(yaml: string, startIso: string, dialect: Dialect = 'sqlite'): Promise<Harness> {
   const dir = tempDir('kairos-sched-');
   writeProject(dir.path, { 'kairos.yaml': yaml });
   const clock = { t: Date.parse(startIso) };
-  const h = await open(dir.path, clock, dir.cleanup);
+  const h = await open(dir.path, await freshTarget(dialect, join(dir.path, 'data')), clock, dir.cleanup);
   const compiled = compileManifestText(yaml, 'kairos.yaml');
   assert.ok(compiled.ok, JSON.stringify(!compiled.ok && compiled.problems));
   await h.engine.deploy(dir.path, compiled.manifest, 'test');

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApi } from '../../src/api/server.js';
+import { dialectTest } from '../dialects.js';
 import { harness, manifest, type Harness } from './harness.js';
 
 async function call(h: Harness, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -15,8 +16,8 @@ async function call(h: Harness, method: string, path: string, body?: unknown): P
 
 const outcomes = async (h: Harness) => (await h.ticks()).map((t) => [t.instant.slice(11, 16), t.outcome, t.reason]);
 
-test('resume after a pause: catchup latest runs the most recent paused tick once, the others are skipped as paused', async () => {
-  const h = await harness(manifest('p', { cron: '0 * * * *', concurrency: 'allow' }), '2026-01-01T00:30:00Z');
+dialectTest('resume after a pause: catchup latest runs the most recent paused tick once, the others are skipped as paused', async (dialect) => {
+  const h = await harness(manifest('p', { cron: '0 * * * *', concurrency: 'allow' }), '2026-01-01T00:30:00Z', dialect);
   assert.equal(await h.passAt('2026-01-01T01:00:05Z'), 1);
   h.clock.t = Date.parse('2026-01-01T01:20:00Z');
   const paused = await call(h, 'POST', '/api/v1/schedules/p/j/pause');
@@ -53,8 +54,8 @@ test('resume after a pause: catchup latest runs the most recent paused tick once
   await h.close();
 });
 
-test('pausing decides the ticks already due; resume with catchup none runs nothing from the pause', async () => {
-  const h = await harness(manifest('n', { cron: '0 * * * *', concurrency: 'allow', catchup: 'none' }), '2026-01-01T00:30:00Z');
+dialectTest('pausing decides the ticks already due; resume with catchup none runs nothing from the pause', async (dialect) => {
+  const h = await harness(manifest('n', { cron: '0 * * * *', concurrency: 'allow', catchup: 'none' }), '2026-01-01T00:30:00Z', dialect);
   h.clock.t = Date.parse('2026-01-01T01:00:30Z');
   await call(h, 'POST', '/api/v1/schedules/n/j/pause');
   assert.deepEqual(await outcomes(h), [['01:00', 'fired', null]], 'the 01:00 tick fell before the pause');
@@ -67,8 +68,8 @@ test('pausing decides the ticks already due; resume with catchup none runs nothi
   await h.close();
 });
 
-test('resume with catchup all runs up to max_catchup of the paused ticks, oldest first', async () => {
-  const h = await harness(manifest('a', { cron: '0 * * * *', concurrency: 'allow', catchup: 'all', max_catchup: 2 }), '2026-01-01T00:30:00Z');
+dialectTest('resume with catchup all runs up to max_catchup of the paused ticks, oldest first', async (dialect) => {
+  const h = await harness(manifest('a', { cron: '0 * * * *', concurrency: 'allow', catchup: 'all', max_catchup: 2 }), '2026-01-01T00:30:00Z', dialect);
   h.clock.t = Date.parse('2026-01-01T01:10:00Z');
   await call(h, 'POST', '/api/v1/schedules/a/j/pause');
   h.clock.t = Date.parse('2026-01-01T05:10:00Z');
@@ -79,9 +80,9 @@ test('resume with catchup all runs up to max_catchup of the paused ticks, oldest
   await h.close();
 });
 
-test('the schedules preview says when a daylight-saving change falls inside the previewed fire times', async () => {
+dialectTest('the schedules preview says when a daylight-saving change falls inside the previewed fire times', async (dialect) => {
   const yaml = 'project: v\njobs:\n  ny:\n    run: "true"\n    schedule: {cron: "30 2 * * *", timezone: America/New_York}\n  utc:\n    run: "true"\n    schedule: "30 2 * * *"\n';
-  const h = await harness(yaml, '2026-03-07T12:00:00Z');
+  const h = await harness(yaml, '2026-03-07T12:00:00Z', dialect);
   const { json } = await call(h, 'GET', '/api/v1/schedules?count=3');
   const [ny, utc] = json.schedules as { job: string; next: { at: string; local: string }[]; dst_note: string | null; dst_changes: unknown[] }[];
   assert.deepEqual(ny?.next, [

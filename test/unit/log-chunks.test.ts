@@ -7,7 +7,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { decodeChunk, encodeChunk, insertLogChunk, maxLogSeq, readLogLines, type LogLineInput } from '../../src/store/logs.js';
 import { migrationProvider } from '../../src/store/migrations.js';
-import { openSqlite } from '../../src/store/db.js';
+import { openDb, openSqlite } from '../../src/store/db.js';
+import { dialectTest, freshTarget } from '../dialects.js';
 
 const STREAMS = ['stdout', 'stderr', 'system'] as const;
 
@@ -58,14 +59,14 @@ test('plain output is stored joined, without per-line overhead', () => {
   assert.equal(c.streams, 'o'.repeat(1000));
 });
 
-test('reading pages across chunks by seq, per attempt, and a batch stored twice is kept once', async () => {
+dialectTest('reading pages across chunks by seq, per attempt, and a batch stored twice is kept once', async (dialect) => {
   const dir = mkdtempSync(join(tmpdir(), 'kairos-logs-'));
-  const db = await openSqlite(join(dir, 'k.db'));
+  const db = await openDb(await freshTarget(dialect, dir));
   try {
     const a1 = Array.from({ length: 2500 }, (_, i) => ({ seq: i + 1, ts: 1000 + i, stream: 'stdout', line: `a1-${i + 1}` }));
     for (let i = 0; i < a1.length; i += 1000) await insertLogChunk(db.kysely, 'run1', 1, a1.slice(i, i + 1000));
     await insertLogChunk(db.kysely, 'run1', 1, a1.slice(1000, 2000)); // a retried report
-    const a2 = Array.from({ length: 300 }, (_, i) => ({ seq: 2501 + i, ts: 9000, stream: 'stderr', line: `a2-${i + 1}` }));
+    const a2 = Array.from({ length: 300 }, (_, i) => ({ seq: 2501 + i, ts: 9000, stream: 'stderr', line: i === 7 ? 'nul \0 byte' : `a2-${i + 1}` }));
     await insertLogChunk(db.kysely, 'run1', 2, a2);
     assert.equal(await maxLogSeq(db.kysely, 'run1'), 2800);
     assert.equal(await maxLogSeq(db.kysely, 'other'), 0);
@@ -83,6 +84,7 @@ test('reading pages across chunks by seq, per attempt, and a batch stored twice 
     const second = await readLogLines(db.kysely, 'run1', 0, 10_000, 2);
     assert.equal(second.length, 300);
     assert.ok(second.every((l) => l.attempt === 2 && l.stream === 'stderr'));
+    assert.equal(second[7]?.line, 'nul \0 byte', 'a NUL byte is kept (PostgreSQL text cannot hold one raw)');
   } finally {
     await db.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,24 +1,26 @@
-/** The scheduler with an injected clock, against a real SQLite file. */
+/** The scheduler with an injected clock, against a real SQLite file and a real PostgreSQL database. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Engine } from '../../src/control/engine.js';
 import { schedulerPass, planCatchup } from '../../src/control/scheduler.js';
 import { compileManifestText } from '../../src/manifest/index.js';
-import { openSqlite, type Db } from '../../src/store/db.js';
+import { openDb, type Db, type Dialect } from '../../src/store/db.js';
+import { dialectTest, freshTarget } from '../dialects.js';
 import { tempDir, writeProject } from '../helpers.js';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-01-01T00:30:00Z');
 
-async function setup(yaml: string, dir: string, clock: { t: number }): Promise<{ db: Db; engine: Engine }> {
+async function setup(yaml: string, dir: string, clock: { t: number }, dialect: Dialect): Promise<{ db: Db; engine: Engine; target: string }> {
   writeProject(dir, { 'kairos.yaml': yaml });
-  const db = await openSqlite(join(dir, 'data', 'kairos.db'), { clock: { now: () => clock.t } });
+  const target = await freshTarget(dialect, join(dir, 'data'));
+  const db = await openDb(target, { clock: { now: () => clock.t } });
   const engine = new Engine({ db, dataDir: join(dir, 'data') });
   const compiled = compileManifestText(yaml, 'kairos.yaml');
   assert.ok(compiled.ok, JSON.stringify(!compiled.ok && compiled.problems));
   await engine.deploy(dir, compiled.manifest, 'test');
-  return { db, engine };
+  return { db, engine, target };
 }
 
 async function runsOf(db: Db) {
@@ -30,11 +32,11 @@ async function ticksOf(db: Db) {
 const iso = (t: number | bigint | null) => (t === null ? null : new Date(Number(t)).toISOString());
 
 describe('scheduler', () => {
-  test('fires each tick once; a missed stretch runs the latest tick once on restart and records the rest as skipped', async () => {
+  dialectTest('fires each tick once; a missed stretch runs the latest tick once on restart and records the rest as skipped', async (dialect) => {
     const dir = tempDir();
     const clock = { t: T0 };
     const yaml = 'project: s\njobs:\n  hourly:\n    run: "true"\n    schedule:\n      cron: "0 * * * *"\n      concurrency: allow\n';
-    let { db, engine } = await setup(yaml, dir.path, clock);
+    let { db, engine, target } = await setup(yaml, dir.path, clock, dialect);
     await schedulerPass(engine.ctx);
     assert.equal((await runsOf(db)).length, 0, 'nothing is due before the first tick');
     clock.t = Date.parse('2026-01-01T01:00:00.200Z');
@@ -44,7 +46,7 @@ describe('scheduler', () => {
 
     // Down from 01:00 to 06:10; restart.
     clock.t = Date.parse('2026-01-01T06:10:00Z');
-    db = await openSqlite(join(dir.path, 'data', 'kairos.db'), { clock: { now: () => clock.t } });
+    db = await openDb(target, { clock: { now: () => clock.t } });
     engine = new Engine({ db, dataDir: join(dir.path, 'data') });
     assert.equal((await schedulerPass(engine.ctx)).runsCreated, 1);
     const runs = await runsOf(db);
@@ -74,10 +76,10 @@ describe('scheduler', () => {
     dir.cleanup();
   });
 
-  test('concurrency forbid skips a tick while the earlier run is active, and says why', async () => {
+  dialectTest('concurrency forbid skips a tick while the earlier run is active, and says why', async (dialect) => {
     const dir = tempDir();
     const clock = { t: T0 };
-    const { db, engine } = await setup('project: f\njobs:\n  j:\n    run: "true"\n    schedule: "0 * * * *"\n', dir.path, clock);
+    const { db, engine } = await setup('project: f\njobs:\n  j:\n    run: "true"\n    schedule: "0 * * * *"\n', dir.path, clock, dialect);
     clock.t = T0 + H / 2;
     await schedulerPass(engine.ctx);
     clock.t = T0 + H / 2 + H;
@@ -90,10 +92,10 @@ describe('scheduler', () => {
     dir.cleanup();
   });
 
-  test('concurrency replace cancels the active run before the new one', async () => {
+  dialectTest('concurrency replace cancels the active run before the new one', async (dialect) => {
     const dir = tempDir();
     const clock = { t: T0 };
-    const { db, engine } = await setup('project: r\njobs:\n  j:\n    run: "true"\n    schedule: {cron: "0 * * * *", concurrency: replace}\n', dir.path, clock);
+    const { db, engine } = await setup('project: r\njobs:\n  j:\n    run: "true"\n    schedule: {cron: "0 * * * *", concurrency: replace}\n', dir.path, clock, dialect);
     clock.t = T0 + H / 2;
     await schedulerPass(engine.ctx);
     clock.t = T0 + H / 2 + H;
@@ -104,11 +106,11 @@ describe('scheduler', () => {
     dir.cleanup();
   });
 
-  test('a redeploy with the same schedule keeps its cursor; a changed expression starts from now', async () => {
+  dialectTest('a redeploy with the same schedule keeps its cursor; a changed expression starts from now', async (dialect) => {
     const dir = tempDir();
     const clock = { t: T0 };
     const yaml = 'project: d\njobs:\n  j:\n    run: "true"\n    schedule: {cron: "0 * * * *", concurrency: allow}\n';
-    const { db, engine } = await setup(yaml, dir.path, clock);
+    const { db, engine } = await setup(yaml, dir.path, clock, dialect);
     clock.t = T0 + 3 * H; // two ticks due (01:00, 02:00, 03:00 → latest 03:00)
     writeProject(dir.path, { 'other.txt': 'changed files, same schedule' });
     const again = compileManifestText(yaml, 'kairos.yaml');
@@ -139,10 +141,10 @@ describe('scheduler', () => {
     assert.deepEqual(afterPause.map((d) => (d.kind === 'skip' ? d.reason : 'fire')), ['paused', 'paused', 'paused', 'paused', 'fire'], 'after a pause the skipped ticks say so');
   });
 
-  test('a tick decided within a minute of its instant is fired; later than that it is late, and still runs', async () => {
+  dialectTest('a tick decided within a minute of its instant is fired; later than that it is late, and still runs', async (dialect) => {
     const dir = tempDir();
     const clock = { t: T0 };
-    const { db, engine } = await setup('project: l\njobs:\n  j:\n    run: "true"\n    schedule: {cron: "0 * * * *", concurrency: allow}\n', dir.path, clock);
+    const { db, engine } = await setup('project: l\njobs:\n  j:\n    run: "true"\n    schedule: {cron: "0 * * * *", concurrency: allow}\n', dir.path, clock, dialect);
     clock.t = Date.parse('2026-01-01T01:00:59.000Z');
     await schedulerPass(engine.ctx);
     clock.t = Date.parse('2026-01-01T02:01:01.000Z');

@@ -1,0 +1,102 @@
+/**
+ * A throwaway PostgreSQL server for tests and benchmarks: initdb in a temporary directory, listening on
+ * 127.0.0.1 at a free port (and a unix socket in the same directory), trust authentication, no fsync.
+ * Run as root, it runs the server as the `postgres` user (initdb refuses root).
+ *
+ *   const pg = await startPostgres();   // { url, stop() } or throws with the reason
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The directory of initdb/postgres: KAIROS_PG_BIN, Debian's /usr/lib/postgresql/N/bin (newest), or PATH. */
+export function findPostgresBin() {
+  if (process.env.KAIROS_PG_BIN) return process.env.KAIROS_PG_BIN;
+  const base = '/usr/lib/postgresql';
+  if (existsSync(base)) {
+    const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    if (versions[0]) return join(base, versions[0], 'bin');
+  }
+  const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim()) return join(which.stdout.trim(), '..');
+  return null;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres({ log = () => {} } = {}) {
+  const bin = findPostgresBin();
+  if (!bin) throw new Error('PostgreSQL is not installed (no initdb found; on Debian: apt-get install postgresql)');
+  const root = process.getuid?.() === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'kairos-pg-'));
+  const asOwner = (cmd, args) => (root ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  if (root) chownSync(dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()));
+  const data = join(dir, 'data');
+  const [initCmd, initArgs] = asOwner(join(bin, 'initdb'), ['-D', data, '-U', 'kairos', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
+  }
+  const port = await freePort();
+  const [cmd, args] = asOwner(join(bin, 'postgres'), [
+    '-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
+    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+  ]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  let errText = '';
+  child.stderr.on('data', (c) => {
+    errText += c.toString();
+    if (errText.length > 20_000) errText = errText.slice(-10_000);
+  });
+  const url = `postgres://kairos@127.0.0.1:${port}/postgres`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kairos'], { encoding: 'utf8' });
+    if (ready.status === 0) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`PostgreSQL did not start: ${errText}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log(`PostgreSQL ${bin.split('/').at(-2)} on 127.0.0.1:${port} (data in ${dir})`);
+  let stopped = null;
+  return {
+    url,
+    stop() {
+      stopped ??= new Promise((resolve) => {
+        const done = () => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        // SIGINT: "fast shutdown" (disconnects clients, no waiting for them).
+        child.kill('SIGINT');
+      });
+      return stopped;
+    },
+    /** Synchronous last resort on process exit. */
+    killNow() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
