@@ -10,7 +10,7 @@ import { copyFileSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, w
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KairosClient } from '../src/api/client.js';
-import { median, ROOT, writeDocSection, writeResults } from './report.js';
+import { median, ROOT, writeDocSection, writeResults, waitForServer } from './report.js';
 
 const BYTES = Number(process.env.KAIROS_BENCH_CAPTURE_BYTES ?? 1024 * 1024 * 1024);
 const ROUNDS = Number(process.env.KAIROS_BENCH_CAPTURE_ROUNDS ?? 3);
@@ -55,15 +55,7 @@ async function main(): Promise<void> {
   const client = new KairosClient(`http://127.0.0.1:${port}`);
   const rounds: { direct_s: number; file_s: number; pipe_s: number; kairos_job_s: number; kairos_run_s: number; capture_mb_s: number }[] = [];
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await client.health();
-        break;
-      } catch (err) {
-        if (i > 200 || up.exitCode !== null) throw new Error(`kairos up did not start: ${upErr || String(err)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitForServer(() => client.health(), () => up.exitCode !== null, () => upErr, 'kairos up');
     for (let round = 0; round < ROUNDS; round++) {
       const timing = join(dir, `timing-${round}`);
       // Interleaved, so a change in the machine's load touches both sides alike.

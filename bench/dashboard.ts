@@ -16,6 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { writeDocSection } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 1_000_000);
@@ -178,8 +179,6 @@ async function main() {
   }
 }
 
-const BEGIN = '<!-- bench/dashboard.ts: begin -->';
-const END = '<!-- bench/dashboard.ts: end -->';
 
 function writeDocs(r: {
   date: string;
@@ -191,8 +190,7 @@ function writeDocs(r: {
   api: { name: string; path: string; server_ms: ReturnType<typeof stats>; round_trip_ms: ReturnType<typeof stats> }[];
   targets: { ready_met: boolean; api_met: boolean };
 }): void {
-  const section = `${BEGIN}
-## The dashboard on a million runs
+  const section = `## The dashboard on a million runs
 
 Measured by \`npm run bench:dashboard\` (bench/dashboard.ts); raw figures in \`bench/results-dashboard.json\`.
 ${r.runs.toLocaleString('en-US')} runs of 5 jobs over a year, seeded by tools/seed-runs.ts (${r.seed_seconds} s) into the
@@ -210,14 +208,8 @@ Each API call the dashboard's pages make, ${r.api[0]?.server_ms.n ?? 0} times af
 | call | path | server median (ms) | server p99 (ms) | round trip p99 (ms) |
 | --- | --- | ---: | ---: | ---: |
 ${r.api.map((a) => `| ${a.name} | \`${a.path}\` | ${a.server_ms.median} | ${a.server_ms.p99} | ${a.round_trip_ms.p99} |`).join('\n')}
-${END}
 `;
-  const file = join(ROOT, 'docs', 'benchmarks.md');
-  const md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = md.indexOf(BEGIN);
-  const end = md.indexOf(END);
-  const next = start >= 0 && end > start ? md.slice(0, start) + section + md.slice(end + END.length + 1) : md.replace(/\n*$/, '\n\n') + section;
-  writeFileSync(file, next);
+  writeDocSection('bench/dashboard.ts', section);
   console.log('wrote bench/results-dashboard.json and its section of docs/benchmarks.md');
 }
 

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmbedded } from '../src/embedded.js';
 import { KairosClient } from '../src/api/client.js';
+import { writeDocSection } from './report.js';
 import { startIndex, SYSTEM_PYTHON } from '../test/envs/package-index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -93,12 +94,9 @@ jobs:
   }
 }
 
-const BEGIN = '<!-- bench/envs.ts: begin -->';
-const END = '<!-- bench/envs.ts: end -->';
 
 function writeSection(r: { date: string; cores: number; node: string; runs_each: number; first_run_with_build_ms: number; system_median_ms: number; env_median_ms: number; overhead_median_ms: number; met: boolean }): void {
-  const section = `${BEGIN}
-## A run in a built Python environment
+  const section = `## A run in a built Python environment
 
 Measured by \`npm run bench:envs\` (bench/envs.ts); raw figures in \`bench/results-envs.json\`. The embedded
 default with one worker slot runs the same program alternately as a \`system\` job (\`/usr/bin/python3 -c\`)
@@ -115,14 +113,8 @@ Machine: ${r.cores} cores, Node ${r.node}; run on ${r.date.slice(0, 10)}.
 | first run, building the environment | ${r.first_run_with_build_ms} |
 
 - Target: under 100 ms of overhead once built: **${r.met ? 'met' : 'not met'}**.
-${END}
 `;
-  const file = join(ROOT, 'docs', 'benchmarks.md');
-  const md = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = md.indexOf(BEGIN);
-  const end = md.indexOf(END);
-  const next = start >= 0 && end > start ? md.slice(0, start) + section + md.slice(end + END.length + 1) : md.replace(/\n*$/, '\n\n') + section;
-  writeFileSync(file, next);
+  writeDocSection('bench/envs.ts', section);
   console.log('wrote bench/results-envs.json and its section of docs/benchmarks.md');
 }
 

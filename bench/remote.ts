@@ -13,6 +13,7 @@ import { KairosClient } from '../src/api/client.js';
 import { Engine } from '../src/control/engine.js';
 import { compileManifestText } from '../src/manifest/index.js';
 import { openDb } from '../src/store/db.js';
+import { quantile, waitForServer, writeDocSection } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 1000);
@@ -21,12 +22,6 @@ const WORKERS = 3;
 const WORKER_CAPACITY = 4;
 /** Clients of the latency loop: fewer than the workers' capacity, so a run never waits for a free slot. */
 const LATENCY_CLIENTS = 6;
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
 
 async function closedLoop(n: number, concurrency: number, one: () => Promise<void>): Promise<number> {
   let next = 0;
@@ -88,15 +83,7 @@ async function measure(label: string, target: string): Promise<Figures> {
     const server = kairos(['server', '--db', target.startsWith('postgres') ? target : `sqlite:${target}`, '--port', String(port), '--data', data, '--lease', '30s']);
     procs.push(server);
     const client = new KairosClient(`http://127.0.0.1:${port}`);
-    for (let i = 0; ; i++) {
-      try {
-        await client.health();
-        break;
-      } catch (err) {
-        if (i > 300 || server.child.exitCode !== null) throw new Error(`kairos server did not start: ${server.err() || String(err)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitForServer(() => client.health(), () => server.child.exitCode !== null, () => server.err(), 'kairos server');
     for (let w = 0; w < WORKERS; w++) {
       procs.push(kairos(['worker', '--server', `http://127.0.0.1:${port}`, '--id', `bench-${w}`, '--data', join(dir, `cache-${w}`), '--concurrency', String(WORKER_CAPACITY), '--grace', '5']));
     }
@@ -185,8 +172,7 @@ async function main() {
   }
   const results = { date: new Date().toISOString(), runs: RUNS, latencyRuns: LATENCY_RUNS, workers: WORKERS, workerCapacity: WORKER_CAPACITY, latencyClients: LATENCY_CLIENTS, cores: cpus().length, node: process.version, postgres, sqlite };
   writeFileSync(join(ROOT, 'bench', 'results-remote.json'), JSON.stringify(results, null, 2) + '\n');
-  const section = `${BEGIN}
-## Remote workers: PostgreSQL and SQLite
+  const section = `## Remote workers: PostgreSQL and SQLite
 
 Measured by \`npm run bench:remote\` (bench/remote.ts); raw figures in \`bench/results-remote.json\`.
 \`kairos server\` runs as its own process, on a throwaway local PostgreSQL server and then, in the same
@@ -205,18 +191,11 @@ Run on ${results.date.slice(0, 10)}, Node ${process.version}.
 | SQLite | ${sqlite.throughput.toFixed(0)} | ${sqlite.dispatchP50} | ${sqlite.dispatchP99} | ${sqlite.claimP50} / ${sqlite.claimP99} |
 
 Target: dispatch p99 < 50 ms on PostgreSQL with three remote workers: **${postgres.dispatchP99 < 50 ? 'met' : 'not met'}**.
-${END}
 `;
-  const docs = join(ROOT, 'docs', 'benchmarks.md');
-  const existing = existsSync(docs) ? readFileSync(docs, 'utf8') : '# Benchmarks\n';
-  const start = existing.indexOf(BEGIN);
-  const end = existing.indexOf(END);
-  writeFileSync(docs, start >= 0 && end > start ? existing.slice(0, start) + section + existing.slice(end + END.length + 1) : existing.replace(/\n*$/, '\n\n') + section);
+  writeDocSection('bench/remote.ts', section);
   console.log('wrote bench/results-remote.json and its section of docs/benchmarks.md');
 }
 
-const BEGIN = '<!-- bench/remote.ts: begin -->';
-const END = '<!-- bench/remote.ts: end -->';
 
 main().catch((err: unknown) => {
   console.error(err);

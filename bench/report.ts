@@ -42,3 +42,16 @@ export function quantile(sorted: readonly number[], q: number): number {
 export function median(values: readonly number[]): number {
   return quantile([...values].sort((a, b) => a - b), 0.5);
 }
+
+/** Waits until a server started by the benchmark answers; fails with its output if it exits or takes over `tries` × 50 ms. */
+export async function waitForServer(health: () => Promise<unknown>, exited: () => boolean, output: () => string, what: string, tries = 300): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await health();
+      return;
+    } catch (err) {
+      if (i > tries || exited()) throw new Error(`${what} did not start: ${output() || String(err)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

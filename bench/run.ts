@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openSqlite } from '../src/store/db.js';
 import { KairosClient } from '../src/api/client.js';
-import { quantile, writeDocSection, writeResults } from './report.js';
+import { quantile, writeDocSection, writeResults, waitForServer } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 2000);
@@ -59,15 +59,7 @@ async function kairos() {
   const client = new KairosClient(`http://127.0.0.1:${port}`);
   const ids: string[] = [];
   try {
-    for (let i = 0; ; i++) {
-      try {
-        await client.health();
-        break;
-      } catch (err) {
-        if (i > 200 || up.exitCode !== null) throw new Error(`kairos up did not start: ${upErr || String(err)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitForServer(() => client.health(), () => up.exitCode !== null, () => upErr, 'kairos up');
     // Warm up: the first runs pay for JIT and caches.
     for (let i = 0; i < 20; i++) await client.getRun((await client.createRun('noop', {})).id, 30);
     // Throughput: the queue is kept full (16 submitters), so the worker never waits for work; the figure is

@@ -5,10 +5,27 @@ import type { RunView, LogLineView } from './views.js';
 import type { SecretView } from '../control/secrets.js';
 import type { AlertView } from './alerts.js';
 
-async function readBody(res: http.IncomingMessage): Promise<string> {
+export async function readBody(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Turns a non-2xx answer into an ApiError (the body's stable code and message when it has them). */
+export async function apiError(res: http.IncomingMessage, method: string, path: string): Promise<ApiError> {
+  const status = res.statusCode ?? 0;
+  let code = 'http_' + status;
+  let message = `${method} ${path}: HTTP ${status}`;
+  let details: unknown;
+  try {
+    const b = JSON.parse(await readBody(res)) as { error?: { code?: string; message?: string; details?: unknown } };
+    if (b.error?.code) code = b.error.code;
+    if (b.error?.message) message = b.error.message;
+    details = b.error?.details;
+  } catch {
+    // not JSON
+  }
+  return new ApiError(status, code, message, details);
 }
 
 export class ApiError extends Error {
@@ -131,25 +148,12 @@ export class KairosClient {
       throw new ConnectionError(this.base, err);
     }
     const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      let code = 'http_' + status;
-      let message = `${method} ${path}: HTTP ${status}`;
-      let details: unknown;
-      try {
-        const b = JSON.parse(await readBody(res)) as { error?: { code?: string; message?: string; details?: unknown } };
-        if (b.error?.code) code = b.error.code;
-        if (b.error?.message) message = b.error.message;
-        details = b.error?.details;
-      } catch {
-        // not JSON
-      }
-      throw new ApiError(status, code, message, details);
-    }
+    if (status < 200 || status >= 300) throw await apiError(res, method, path);
     return res;
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.request(method, path, body);
+  /** The body of an answer as JSON; a connection that breaks while it is read is a ConnectionError. */
+  private async parse<T>(res: http.IncomingMessage): Promise<T> {
     let text: string;
     try {
       text = await readBody(res);
@@ -157,18 +161,15 @@ export class KairosClient {
       throw new ConnectionError(this.base, err);
     }
     return JSON.parse(text) as T;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.parse<T>(await this.request(method, path, body));
   }
 
   /** A JSON POST to any API path (the worker protocol uses this). */
   async post<T>(path: string, body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<T> {
-    const res = await this.request('POST', path, body, signal, timeoutMs ?? this.opts.timeoutMs);
-    let text: string;
-    try {
-      text = await readBody(res);
-    } catch (err) {
-      throw new ConnectionError(this.base, err);
-    }
-    return JSON.parse(text) as T;
+    return this.parse<T>(await this.request('POST', path, body, signal, timeoutMs ?? this.opts.timeoutMs));
   }
 
   /** A GET whose body is read as a stream of bytes. */

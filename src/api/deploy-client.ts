@@ -4,30 +4,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ApiError, ConnectionError } from './client.js';
-
-async function readBody(res: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Turns a non-2xx answer into an ApiError (the body's stable code and message when it has them). */
-async function apiError(res: http.IncomingMessage, method: string, path: string): Promise<ApiError> {
-  const status = res.statusCode ?? 0;
-  let code = 'http_' + status;
-  let message = `${method} ${path}: HTTP ${status}`;
-  let details: unknown;
-  try {
-    const b = JSON.parse(await readBody(res)) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (b.error?.code) code = b.error.code;
-    if (b.error?.message) message = b.error.message;
-    details = b.error?.details;
-  } catch {
-    // not JSON
-  }
-  return new ApiError(status, code, message, details);
-}
+import { ApiError, ConnectionError, apiError, readBody } from './client.js';
 
 export interface TokenView {
   name: string;
