@@ -13,11 +13,18 @@ const SPOOL_CHUNK = 1024 * 1024;
 
 const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(constants.signals).map(([k, v]) => [v, k]));
 
+/**
+ * A spooled job's output on disk: its stdout is the file `<path>.out` (announced by 'Q' frames), its stderr goes
+ * to the framed spool `<path>` (announced by 'P' frames). Announcements are read in the order they came, so
+ * the two streams keep the order the job printed them in, to within one read.
+ */
 interface Spool {
   readonly path: string;
   fh: FileHandle | null;
   offset: number;
-  target: number;
+  outFh: FileHandle | null;
+  outOffset: number;
+  pending: { src: 'out' | 'framed'; target: number }[];
   reading: boolean;
   rest: Buffer;
   exit: ProcessExit | null;
@@ -121,8 +128,9 @@ export class NativeLauncher implements Launcher {
         else j.err.push(body.subarray(1));
         break;
       case 'P':
+      case 'Q':
         if (j.spool) {
-          j.spool.target = Number(body.readBigUInt64LE(0));
+          j.spool.pending.push({ src: type === 'Q' ? 'out' : 'framed', target: Number(body.readBigUInt64LE(0)) });
           void this.readSpool(id, j);
         }
         break;
@@ -157,44 +165,62 @@ export class NativeLauncher implements Launcher {
     try {
       // Allocated only when there is output to read: most short jobs print little or nothing.
       let buf: Buffer | null = null;
-      while (sp.offset < sp.target) {
+      for (let next = sp.pending.shift(); next; next = sp.pending.shift()) {
         buf ??= Buffer.allocUnsafe(SPOOL_CHUNK);
-        sp.fh ??= await open(sp.path, 'r');
-        const { bytesRead } = await sp.fh.read(buf, 0, Math.min(SPOOL_CHUNK, sp.target - sp.offset), sp.offset);
-        if (bytesRead === 0) break;
-        sp.offset += bytesRead;
-        let data: Buffer = sp.rest.length > 0 ? Buffer.concat([sp.rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-        let off = 0;
-        while (data.length - off >= 5) {
-          const len = data.readUInt32LE(off + 1);
-          if (data.length - off - 5 < len) break;
-          const chunk = data.subarray(off + 5, off + 5 + len);
-          if (data[off] === 1) j.out.push(chunk);
-          else j.err.push(chunk);
-          off += 5 + len;
-        }
-        sp.rest = Buffer.from(data.subarray(off));
-        data = Buffer.alloc(0);
-        await j.spec.pace?.();
+        if (next.src === 'out') await this.readOut(sp, j, next.target, buf);
+        else await this.readFramed(sp, j, next.target, buf);
       }
     } catch (err) {
       j.spec.onLines('stderr', [`kairos: reading the output spool failed: ${(err as Error).message}`]);
-      sp.offset = sp.target;
+      sp.pending = [];
     } finally {
       sp.reading = false;
     }
-    if (sp.exit && sp.offset >= sp.target) {
+    if (sp.exit && sp.pending.length === 0) {
       j.out.end();
       j.err.end();
-      if (sp.fh) {
-        await sp.fh.close();
-        sp.fh = null;
-        await unlink(sp.path).catch(() => undefined);
-      }
+      for (const fh of [sp.fh, sp.outFh]) await fh?.close();
+      sp.fh = null;
+      sp.outFh = null;
+      await Promise.all([unlink(sp.path).catch(() => undefined), unlink(sp.path + '.out').catch(() => undefined)]);
       j.resolveExit(sp.exit);
       sp.exit = null;
-    } else if (sp.offset < sp.target) {
+    } else if (sp.pending.length > 0) {
       void this.readSpool(id, j);
+    }
+  }
+
+  /** The job's stdout file, raw, up to `target` bytes. */
+  private async readOut(sp: Spool, j: Job, target: number, buf: Buffer): Promise<void> {
+    while (sp.outOffset < target) {
+      sp.outFh ??= await open(sp.path + '.out', 'r');
+      const { bytesRead } = await sp.outFh.read(buf, 0, Math.min(buf.length, target - sp.outOffset), sp.outOffset);
+      if (bytesRead === 0) break;
+      sp.outOffset += bytesRead;
+      j.out.push(buf.subarray(0, bytesRead));
+      await j.spec.pace?.();
+    }
+  }
+
+  /** The framed spool (stream byte, u32 length, bytes), up to `target` bytes. */
+  private async readFramed(sp: Spool, j: Job, target: number, buf: Buffer): Promise<void> {
+    while (sp.offset < target) {
+      sp.fh ??= await open(sp.path, 'r');
+      const { bytesRead } = await sp.fh.read(buf, 0, Math.min(buf.length, target - sp.offset), sp.offset);
+      if (bytesRead === 0) break;
+      sp.offset += bytesRead;
+      const data: Buffer = sp.rest.length > 0 ? Buffer.concat([sp.rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let off = 0;
+      while (data.length - off >= 5) {
+        const len = data.readUInt32LE(off + 1);
+        if (data.length - off - 5 < len) break;
+        const chunk = data.subarray(off + 5, off + 5 + len);
+        if (data[off] === 1) j.out.push(chunk);
+        else j.err.push(chunk);
+        off += 5 + len;
+      }
+      sp.rest = Buffer.from(data.subarray(off));
+      await j.spec.pace?.();
     }
   }
 
@@ -210,7 +236,7 @@ export class NativeLauncher implements Launcher {
       const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
       const out = new LineSplitter((l, more) => spec.onLines('stdout', [l], more));
       const err = new LineSplitter((l, more) => spec.onLines('stderr', [l], more));
-      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, target: 0, reading: false, rest: Buffer.alloc(0), exit: null } : null;
+      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, outFh: null, outOffset: 0, pending: [], reading: false, rest: Buffer.alloc(0), exit: null } : null;
       this.jobs.set(id, { spec, spool, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().stdin.write(
         frame([
