@@ -79,10 +79,12 @@ async function main(): Promise<void> {
   const d = median(rounds.map((r) => r.direct_s));
   const k = median(rounds.map((r) => r.kairos_job_s));
   const slowdown = k / d - 1;
+  // Rounds are interleaved pairs: the median of each round's own ratio is less moved by the machine's swings.
+  const pairedSlowdown = median(rounds.map((r) => r.kairos_job_s / r.direct_s)) - 1;
   const f = median(rounds.map((r) => r.file_s));
   const pp = median(rounds.map((r) => r.pipe_s));
   const capture = median(rounds.map((r) => r.capture_mb_s));
-  const results = { date: new Date().toISOString(), bytes: BYTES, rounds, cores: cpus().length, node: process.version, median_direct_s: d, median_file_s: f, median_pipe_s: pp, median_kairos_job_s: k, slowdown, median_capture_mb_s: capture };
+  const results = { date: new Date().toISOString(), bytes: BYTES, rounds, cores: cpus().length, node: process.version, median_direct_s: d, median_file_s: f, median_pipe_s: pp, median_kairos_job_s: k, slowdown, paired_slowdown: pairedSlowdown, median_capture_mb_s: capture };
   writeResults('results-capture.json', results);
   writeDocSection(
     'bench/capture.ts',
@@ -99,7 +101,8 @@ interleaved; medians. Machine: ${cpus().length} cores, Node ${process.version}; 
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rounds.map((r, i) => `| ${i + 1} | ${r.direct_s.toFixed(2)} | ${r.file_s.toFixed(2)} | ${r.pipe_s.toFixed(2)} | ${r.kairos_job_s.toFixed(2)} | ${r.kairos_run_s.toFixed(1)} | ${r.capture_mb_s.toFixed(0)} |`).join('\n')}
 
-- The job's slowdown under capture (median against median): **${(slowdown * 100).toFixed(1)}%** (target: under 15%: **${slowdown < 0.15 ? 'met' : 'not met'}**).
+- The job's slowdown under capture, median against median: **${(slowdown * 100).toFixed(1)}%**; the median of the rounds' own
+  ratios (each round runs both, back to back): **${(pairedSlowdown * 100).toFixed(1)}%**. Target: under 15%: **${slowdown < 0.15 && pairedSlowdown < 0.15 ? 'met' : slowdown < 0.15 || pairedSlowdown < 0.15 ? 'met by one measure only' : 'not met'}**.
 - For scale, in the same run: stdout redirected to a file costs the job ${((f / d - 1) * 100).toFixed(1)}%, and stdout through a pipe
   into \`cat > file\` (any capture that reads a pipe) ${((pp / d - 1) * 100).toFixed(1)}%, against /dev/null.
 - Capture throughput: **${capture.toFixed(0)} MB/s** (about ${((capture * 1e6) / 77 / 1e6).toFixed(2)} million lines/s), median. The job
@@ -107,7 +110,7 @@ ${rounds.map((r, i) => `| ${i + 1} | ${r.direct_s.toFixed(2)} | ${r.file_s.toFix
   and the run ends once the last line is stored.
 `,
   );
-  console.log(`slowdown ${(slowdown * 100).toFixed(1)}%, capture ${capture.toFixed(0)} MB/s; wrote bench/results-capture.json and its section of docs/benchmarks.md`);
+  console.log(`slowdown ${(slowdown * 100).toFixed(1)}% (paired ${(pairedSlowdown * 100).toFixed(1)}%), capture ${capture.toFixed(0)} MB/s; wrote bench/results-capture.json and its section of docs/benchmarks.md`);
 }
 
 main().catch((err: unknown) => {
