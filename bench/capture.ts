@@ -94,7 +94,7 @@ Measured by \`npm run bench:capture\` (bench/capture.ts); raw figures in \`bench
 (bench/flood.py) prints ${(BYTES / 2 ** 30).toFixed(2)} GiB of random base64 in 76-character lines (about ${Math.round(BYTES / 77 / 1e6)} million
 lines) as fast as Python can, and measures its own time. Baseline: the same job with stdout on \`/dev/null\`. Under
 Kairos: \`kairos up\` (its own process, SQLite log store, native launcher) runs it as an ad-hoc run; the job
-writes to the launcher's spool file and the worker reads, splits and stores the lines behind it. ${ROUNDS} rounds,
+writes its stdout to a file the native launcher gave it (no pipe) and the worker reads, splits and stores the lines behind it. ${ROUNDS} rounds,
 interleaved; medians. Machine: ${cpus().length} cores, Node ${process.version}; run on ${results.date.slice(0, 10)}.
 
 | round | job alone, stdout on /dev/null (s) | stdout to a file (s) | stdout piped to \`cat > file\` (s) | job under Kairos (s) | run: started → every line stored (s) | capture (MB/s) |
