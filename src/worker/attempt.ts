@@ -4,7 +4,7 @@
  * ended with its metrics and artifacts.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { localDate } from '../model/cron/index.js';
@@ -399,6 +399,8 @@ export class AttemptRunner {
 
   /** Metrics are JSON lines `{"name": ..., "value": ..., "step": ...}`; a malformed line is reported, not fatal. */
   private readMetrics(file: string): Metric[] {
+    // Most jobs report no metrics: look without throwing (an exception per run costs more than the look).
+    if (!statSync(file, { throwIfNoEntry: false })) return [];
     let text: string;
     try {
       text = readFileSync(file, 'utf8');

@@ -25,6 +25,8 @@ interface Spool {
   outFh: FileHandle | null;
   outOffset: number;
   pending: { src: 'out' | 'framed'; target: number }[];
+  /** A framed spool file exists (a 'P' frame came). */
+  framed: boolean;
   reading: boolean;
   rest: Buffer;
   exit: ProcessExit | null;
@@ -131,6 +133,7 @@ export class NativeLauncher implements Launcher {
       case 'Q':
         if (j.spool) {
           j.spool.pending.push({ src: type === 'Q' ? 'out' : 'framed', target: Number(body.readBigUInt64LE(0)) });
+          if (type === 'P') j.spool.framed = true;
           void this.readSpool(id, j);
         }
         break;
@@ -182,7 +185,8 @@ export class NativeLauncher implements Launcher {
       for (const fh of [sp.fh, sp.outFh]) await fh?.close();
       sp.fh = null;
       sp.outFh = null;
-      await Promise.all([unlink(sp.path).catch(() => undefined), unlink(sp.path + '.out').catch(() => undefined)]);
+      // The stdout file is made at launch; the framed spool only on the first stderr byte ('P' announced it).
+      await Promise.all([sp.framed ? unlink(sp.path).catch(() => undefined) : undefined, unlink(sp.path + '.out').catch(() => undefined)]);
       j.resolveExit(sp.exit);
       sp.exit = null;
     } else if (sp.pending.length > 0) {
@@ -236,7 +240,7 @@ export class NativeLauncher implements Launcher {
       const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
       const out = new LineSplitter((l, more) => spec.onLines('stdout', [l], more));
       const err = new LineSplitter((l, more) => spec.onLines('stderr', [l], more));
-      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, outFh: null, outOffset: 0, pending: [], reading: false, rest: Buffer.alloc(0), exit: null } : null;
+      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, outFh: null, outOffset: 0, pending: [], framed: false, reading: false, rest: Buffer.alloc(0), exit: null } : null;
       this.jobs.set(id, { spec, spool, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().stdin.write(
         frame([
