@@ -13,7 +13,7 @@ import { KairosClient } from '../src/api/client.js';
 import { Engine } from '../src/control/engine.js';
 import { compileManifestText } from '../src/manifest/index.js';
 import { openDb } from '../src/store/db.js';
-import { quantile, waitForServer, writeDocSection } from './report.js';
+import { quantile, waitForServer, writeDocSection, dispatchLatencies } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 1000);
@@ -117,23 +117,8 @@ async function measure(label: string, target: string): Promise<Figures> {
     // created_at is the control plane's stamp (on PostgreSQL: the database's clock); started_at the worker's
     // stamp of the process start. Same machine here, so one clock.
     const db = await openDb(target);
-    const dispatch: number[] = [];
-    const claim: number[] = [];
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await db.kysely
-        .selectFrom('runs')
-        .innerJoin('attempts', 'attempts.run_id', 'runs.id')
-        .select(['runs.created_at', 'attempts.claimed_at', 'attempts.started_at'])
-        .where('runs.id', 'in', ids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) {
-        dispatch.push(Number(r.started_at) - Number(r.created_at));
-        claim.push(Number(r.claimed_at) - Number(r.created_at));
-      }
-    }
+    const { dispatch, claim } = await dispatchLatencies(db, ids);
     await db.close();
-    dispatch.sort((a, b) => a - b);
-    claim.sort((a, b) => a - b);
     const f: Figures = {
       seconds: ms / 1000,
       throughput: RUNS / (ms / 1000),

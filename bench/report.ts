@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Db } from '../src/store/db.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -54,4 +55,25 @@ export async function waitForServer(health: () => Promise<unknown>, exited: () =
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/** Queued → claimed and queued → process started (ms, sorted) of the given runs, from the control plane's stamps. */
+export async function dispatchLatencies(db: Db, ids: readonly string[]): Promise<{ dispatch: number[]; claim: number[] }> {
+  const dispatch: number[] = [];
+  const claim: number[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db.kysely
+      .selectFrom('runs')
+      .innerJoin('attempts', 'attempts.run_id', 'runs.id')
+      .select(['runs.created_at', 'attempts.claimed_at', 'attempts.started_at'])
+      .where('runs.id', 'in', ids.slice(i, i + 500))
+      .execute();
+    for (const r of rows) {
+      dispatch.push(Number(r.started_at) - Number(r.created_at));
+      claim.push(Number(r.claimed_at) - Number(r.created_at));
+    }
+  }
+  dispatch.sort((a, b) => a - b);
+  claim.sort((a, b) => a - b);
+  return { dispatch, claim };
 }

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openSqlite } from '../src/store/db.js';
 import { KairosClient } from '../src/api/client.js';
-import { quantile, writeDocSection, writeResults, waitForServer } from './report.js';
+import { quantile, writeDocSection, writeResults, waitForServer, dispatchLatencies } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNS = Number(process.env.KAIROS_BENCH_RUNS ?? 2000);
@@ -85,23 +85,8 @@ async function kairos() {
     await new Promise((r) => up.once('exit', r));
     // Read the timestamps the control plane stamped, straight from its SQLite file.
     const db = await openSqlite(join(dir, '.kairos', 'kairos.db'));
-    const dispatch: number[] = [];
-    const claim: number[] = [];
-    for (let i = 0; i < ids.length; i += 500) {
-      const batch = await db.kysely
-        .selectFrom('runs')
-        .innerJoin('attempts', 'attempts.run_id', 'runs.id')
-        .select(['runs.created_at', 'attempts.claimed_at', 'attempts.started_at'])
-        .where('runs.id', 'in', ids.slice(i, i + 500))
-        .execute();
-      for (const r of batch) {
-        dispatch.push(Number(r.started_at) - Number(r.created_at));
-        claim.push(Number(r.claimed_at) - Number(r.created_at));
-      }
-    }
+    const { dispatch, claim } = await dispatchLatencies(db, ids);
     await db.close();
-    dispatch.sort((a, b) => a - b);
-    claim.sort((a, b) => a - b);
     return {
       seconds: ms / 1000,
       throughput: RUNS / (ms / 1000),

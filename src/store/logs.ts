@@ -5,7 +5,7 @@
  * Readers address lines by their sequence number exactly as before: a chunk covers [first_seq, last_seq].
  */
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, LogChunksTable } from './schema.js';
 
 type Q = Kysely<Database>;
 
@@ -34,21 +34,8 @@ const CODE_STREAM: Record<string, LogStream> = { o: 'stdout', e: 'stderr', s: 's
 const ENC_JOINED = 0; // the lines joined by "\n" (no line contains one: the usual case, cheapest); a single line as is
 const ENC_JSON = 1; // a JSON array of strings (some line contains "\n", e.g. a multi-line system message, or a NUL)
 
-export interface EncodedChunk {
-  first_seq: number;
-  last_seq: number;
-  count: number;
-  ts0: number;
-  /** Comma-separated deltas of each line's timestamp from the previous one ('' when all equal ts0). */
-  ts_deltas: string;
-  /** One letter per line: o stdout, e stderr, s system. */
-  streams: string;
-  /** Comma-separated seq deltas when the seqs are not consecutive; null when they are. */
-  seqs: string | null;
-  enc: number;
-  lines: string;
-  bytes: number;
-}
+/** A chunk as stored, less the run and attempt it belongs to (see LogChunksTable for each column's meaning). */
+export type EncodedChunk = Omit<LogChunksTable, 'run_id' | 'attempt'>;
 
 /** Encodes a batch of lines (in seq order) as one chunk. Pure. */
 export function encodeChunk(lines: readonly LogLineInput[]): EncodedChunk {

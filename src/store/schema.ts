@@ -100,9 +100,13 @@ export interface LogChunksTable {
   attempt: number;
   count: number;
   ts0: number;
+  /** Comma-separated deltas of each line's timestamp from the previous one ('' when all equal ts0). */
   ts_deltas: string;
+  /** One letter per line: o stdout, e stderr, s system. */
   streams: string;
+  /** Comma-separated seq deltas when the seqs are not consecutive; null when they are. */
   seqs: string | null;
+  /** 0: lines joined by "\n" (a single line as is); 1: a JSON array of strings. */
   enc: number;
   lines: string;
   bytes: number;

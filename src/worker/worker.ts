@@ -127,13 +127,7 @@ export class Worker {
       logs: this.logBatcher,
       ready,
       flushMs: this.opts.flushMs ?? 200,
-      onRefused: (lease, what) => {
-        const key = `${lease.runId}/${lease.attempt}`;
-        if (this.refusedLeases.has(key)) return;
-        this.refusedLeases.add(key);
-        if (this.refusedLeases.size > 1000) this.refusedLeases.clear();
-        this.onError(new Error(`the lease on run ${lease.runId} attempt ${lease.attempt} was refused (it expired); the control plane would not take ${what}, and the attempt is dropped here`));
-      },
+      onRefused: (lease, what) => this.refused(lease, `the control plane would not take ${what}, and the attempt is dropped here`),
       maxLogLines: this.opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       ...(this.envs ? { envs: this.envs } : {}),
@@ -158,6 +152,15 @@ export class Worker {
 
   private wakeUp: (() => void) | null = null;
   private readonly refusedLeases = new Set<string>();
+
+  /** Says once per attempt that the control plane refused its lease (a heartbeat, its logs or its report). */
+  private refused(lease: { runId: string; attempt: number }, what: string): void {
+    const key = `${lease.runId}/${lease.attempt}`;
+    if (this.refusedLeases.has(key)) return;
+    this.refusedLeases.add(key);
+    if (this.refusedLeases.size > 1000) this.refusedLeases.clear();
+    this.onError(new Error(`the lease on run ${lease.runId} attempt ${lease.attempt} was refused (it expired); ${what}`));
+  }
 
   private wake(): void {
     this.wakeUp?.();
@@ -191,7 +194,7 @@ export class Worker {
       for (const l of reply.refused) {
         const runner = this.active.get(l.runId);
         if (!runner) continue;
-        this.onError(new Error(`the lease on run ${l.runId} attempt ${l.attempt} was refused (it expired); the attempt is killed and its reports dropped`));
+        this.refused(l, 'the attempt is killed and its reports dropped');
         runner.kill('lease refused by the control plane');
       }
       for (const runId of reply.cancel) this.active.get(runId)?.stop('cancelled', 'cancelled');
