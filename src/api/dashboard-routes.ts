@@ -12,6 +12,7 @@ import { isTerminal, type RunState } from '../model/run-state.js';
 import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
 import { iso } from './views.js';
 import { listSchedules } from './schedules.js';
+import { jobMetrics } from './job-metrics.js';
 
 type IntParam = (c: Context, name: string, dflt: number, min: number, max: number) => number;
 /**
@@ -118,47 +119,23 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
     });
   });
 
-  // Each metric a job reports, over its recent runs: one point per run (its last value of that metric).
+  // Each metric a job reports, one point per run at its logical time, with the job's metric thresholds
+  // (src/api/job-metrics.ts). A job no longer deployed still shows its history, without thresholds.
   app.get('/api/v1/jobs/:project/:job/metrics', async (c) => {
     const project = c.req.param('project');
     const name = c.req.param('job');
     const limit = intParam(c, 'runs', 100, 1, 1000);
     if (!visible(c, project)) await requireJob(c, project, name); // answers not_found
-    const runs = await db
-      .selectFrom('runs')
-      .select(['id', 'created_at', 'state'])
-      .where('project', '=', project)
-      .where('job', '=', name)
-      .orderBy('created_at', 'desc')
-      .limit(limit)
-      .execute();
-    if (runs.length === 0) {
-      await requireJob(c, project, name);
-      return c.json({ series: [] });
+    let job: CompiledJob | null = null;
+    let missing: unknown = null;
+    try {
+      job = (await requireJob(c, project, name)).job;
+    } catch (err) {
+      missing = err;
     }
-    const byRun = new Map(runs.map((r) => [r.id, r]));
-    // metrics_run (run_id, attempt) index; chunks keep the bound-variable count low on SQLite.
-    const rows: { run_id: string; name: string; value: number; id: number }[] = [];
-    const ids = runs.map((r) => r.id);
-    for (let i = 0; i < ids.length; i += 200) {
-      rows.push(...(await db.selectFrom('metrics').select(['run_id', 'name', 'value', 'id']).where('run_id', 'in', ids.slice(i, i + 200)).orderBy('id').execute()));
-    }
-    const series = new Map<string, Map<string, number>>();
-    for (const m of rows) {
-      let s = series.get(m.name);
-      if (!s) series.set(m.name, (s = new Map()));
-      s.set(m.run_id, Number(m.value)); // ordered by id: the last value a run reported wins
-    }
-    return c.json({
-      series: [...series.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([metric, points]) => ({
-          name: metric,
-          points: [...points.entries()]
-            .map(([runId, value]) => ({ run_id: runId, created_at: iso(byRun.get(runId)?.created_at), state: byRun.get(runId)?.state ?? null, value }))
-            .sort((a, b) => String(a.created_at).localeCompare(String(b.created_at))),
-        })),
-    });
+    const answer = await jobMetrics(c, db, { project, job: name, limit }, job);
+    if (missing !== null && answer.window.runs === 0 && answer.window.from === null && answer.window.to === null) throw missing; // no such job, no history
+    return c.json(answer);
   });
 
   // What a deployment changed against the version before it: jobs added, removed or changed (and which

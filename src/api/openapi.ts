@@ -220,9 +220,18 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/v1/jobs/{project}/{job}/metrics': {
         get: {
-          summary: "Each metric the job reports, over its newest runs: one point per run (the run's last value), oldest first",
-          parameters: [...projectJob, { name: 'runs', in: 'query', schema: { type: 'integer' }, description: 'how many recent runs (default 100)' }],
-          responses: { '200': { description: 'series [{name, points: [{run_id, created_at, state, value}]}]' }, ...errors },
+          summary: "Each metric the job reports, one point per run (the run's last value) at the run's logical time (scheduled_for), oldest first; with the thresholds of the job's notify metric rules",
+          parameters: [
+            ...projectJob,
+            { name: 'runs', in: 'query', schema: { type: 'integer' }, description: 'how many runs, the newest by logical time (default 100, at most 1000)' },
+            { name: 'from', in: 'query', schema: { type: 'string' }, description: 'logical time from (ISO-8601 instant or date, inclusive)' },
+            { name: 'to', in: 'query', schema: { type: 'string' }, description: 'logical time to (ISO-8601 instant or date, inclusive)' },
+            { name: 'trigger', in: 'query', schema: { type: 'string' }, description: 'only runs with these triggers, comma-separated (schedule, manual, backfill, rerun)' },
+          ],
+          responses: {
+            '200': { description: 'series [{name, points: [{run_id, created_at, scheduled_for, state, trigger, params, value}]}], thresholds [{metric, rule, above, below}], window {from, to, limit, runs, truncated}' },
+            ...errors,
+          },
         },
       },
       '/api/v1/deployments/{id}/diff': {

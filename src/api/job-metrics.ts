@@ -1,0 +1,121 @@
+/**
+ * GET /api/v1/jobs/{project}/{job}/metrics: each metric a job reports, one point per run (the last value the
+ * run reported), placed at the run's logical time (`scheduled_for`: its tick, the original's for a rerun, its
+ * creation for an ad-hoc run), oldest first. Each point carries what the dashboard splits and filters series
+ * by (trigger, parameters); the answer carries the thresholds of the job's `notify` metric rules.
+ *
+ * Bounded: the newest `runs` runs by logical time within [from, to], read by one range scan of the
+ * runs_job_logical index (migration 0009), then their metrics by the metrics_run index.
+ */
+import type { Context } from 'hono';
+import type { Kysely } from 'kysely';
+import { KairosError } from '../model/errors.js';
+import { parseInstant } from '../model/instant.js';
+import { TRIGGERS, type Trigger } from '../model/run-state.js';
+import type { CompiledJob } from '../manifest/types.js';
+import type { Database } from '../store/schema.js';
+import { iso } from './views.js';
+
+export interface MetricThreshold {
+  metric: string;
+  /** Where the rule was written, e.g. `jobs.train.notify[0]`. */
+  rule: string;
+  above: number | null;
+  below: number | null;
+}
+
+/** The thresholds of a job's `notify: [{on: metric, …}]` rules, as the dashboard draws them. */
+export function metricThresholds(job: CompiledJob | null): MetricThreshold[] {
+  const out: MetricThreshold[] = [];
+  for (const r of job?.notify ?? []) if (r.on === 'metric') out.push({ metric: r.metric, rule: r.id, above: r.above, below: r.below });
+  return out;
+}
+
+function instantQuery(c: Context, name: string): number | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === '') return undefined;
+  const t = parseInstant(raw);
+  if (t === null) throw new KairosError('invalid_input', `query parameter "${name}" must be an ISO-8601 instant such as 2026-01-01T00:00:00Z or a date, got "${raw}"`);
+  return t;
+}
+
+function triggersQuery(c: Context): Trigger[] | undefined {
+  const raw = c.req.query('trigger');
+  if (raw === undefined || raw === '') return undefined;
+  const list = raw.split(',').map((t) => t.trim());
+  for (const t of list) {
+    if (!(TRIGGERS as readonly string[]).includes(t)) throw new KairosError('invalid_input', `query parameter "trigger" must be a comma-separated list of ${TRIGGERS.join(', ')}, got "${t}"`);
+  }
+  return list as Trigger[];
+}
+
+type RunPick = { id: string; created_at: number; scheduled_for: number | null; state: string; trigger: string; params_json: string };
+
+export interface JobMetricsQuery {
+  project: string;
+  job: string;
+  limit: number;
+}
+
+export async function jobMetrics(c: Context, db: Kysely<Database>, q: JobMetricsQuery, job: CompiledJob | null) {
+  const from = instantQuery(c, 'from');
+  const to = instantQuery(c, 'to');
+  if (from !== undefined && to !== undefined && from > to) throw new KairosError('invalid_input', `query parameter "from" (${iso(from)}) is after "to" (${iso(to)})`);
+  const triggers = triggersQuery(c);
+  const cols = ['id', 'created_at', 'scheduled_for', 'state', 'trigger', 'params_json'] as const;
+  const base = () => {
+    let s = db.selectFrom('runs').select(cols).where('project', '=', q.project).where('job', '=', q.job);
+    if (triggers) s = s.where('trigger', 'in', triggers);
+    return s;
+  };
+  // Newest logical times first, one more than asked to know whether the window cut some off.
+  let main = base().where('scheduled_for', 'is not', null);
+  if (from !== undefined) main = main.where('scheduled_for', '>=', from);
+  if (to !== undefined) main = main.where('scheduled_for', '<=', to);
+  const rows: RunPick[] = await main.orderBy('scheduled_for', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+  // Runs made before ad-hoc runs had a logical time have none: they count at their creation (the null
+  // entries of the same index, so an empty range scan on a database that has none).
+  let legacy = base().where('scheduled_for', 'is', null);
+  if (from !== undefined) legacy = legacy.where('created_at', '>=', from);
+  if (to !== undefined) legacy = legacy.where('created_at', '<=', to);
+  rows.push(...(await legacy.orderBy('created_at', 'desc').limit(q.limit + 1).execute()));
+  const at = (r: RunPick) => Number(r.scheduled_for ?? r.created_at);
+  rows.sort((a, b) => at(b) - at(a) || Number(b.created_at) - Number(a.created_at) || b.id.localeCompare(a.id));
+  const truncated = rows.length > q.limit;
+  const runs = rows.slice(0, q.limit);
+
+  const byRun = new Map(runs.map((r) => [r.id, r]));
+  // metrics_run (run_id, attempt) index; chunks keep the bound-variable count low on SQLite.
+  const metricRows: { run_id: string; name: string; value: number; id: number }[] = [];
+  const ids = runs.map((r) => r.id);
+  for (let i = 0; i < ids.length; i += 200) {
+    metricRows.push(...(await db.selectFrom('metrics').select(['run_id', 'name', 'value', 'id']).where('run_id', 'in', ids.slice(i, i + 200)).orderBy('id').execute()));
+  }
+  const series = new Map<string, Map<string, number>>();
+  for (const m of metricRows) {
+    let s = series.get(m.name);
+    if (!s) series.set(m.name, (s = new Map()));
+    s.set(m.run_id, Number(m.value)); // ordered by id: the last value a run reported wins
+  }
+  const params = new Map<string, unknown>();
+  const paramsOf = (r: RunPick) => {
+    if (!params.has(r.id)) params.set(r.id, JSON.parse(r.params_json) as unknown);
+    return params.get(r.id);
+  };
+  const order = new Map(runs.map((r, i) => [r.id, i]));
+  return {
+    series: [...series.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([metric, points]) => ({
+        name: metric,
+        points: [...points.entries()]
+          .sort(([a], [b]) => (order.get(b) ?? 0) - (order.get(a) ?? 0)) // oldest logical time first
+          .map(([runId, value]) => {
+            const r = byRun.get(runId) as RunPick;
+            return { run_id: runId, created_at: iso(r.created_at), scheduled_for: iso(r.scheduled_for), state: r.state, trigger: r.trigger, params: paramsOf(r), value };
+          }),
+      })),
+    thresholds: metricThresholds(job),
+    window: { from: iso(from), to: iso(to), limit: q.limit, runs: runs.length, truncated },
+  };
+}
