@@ -1,9 +1,10 @@
 // One job: its schedule in words and next fire times, success rate, durations and outcomes, every metric it
 // reports plotted over its runs, and the tick ledger (fired, skipped and why, late).
 import { fill, api, duration, errorBox, every, h, link, memo, stateBadge, time } from '../lib.js';
-import { durationChart, metricChart } from '../chart.js';
+import { durationChart } from '../chart.js';
+import { metricsPanel } from './job-metrics.js';
 
-export async function renderJob(main, [project, name], _query, signal) {
+export async function renderJob(main, [project, name], query, signal) {
   const base = `/jobs/${encodeURIComponent(project)}/${encodeURIComponent(name)}`;
   const head = h('div');
   const factsBox = h('div');
@@ -12,7 +13,7 @@ export async function renderJob(main, [project, name], _query, signal) {
   const scheduleBox = h('section', { 'aria-labelledby': 'sched-h' }, h('h2', { id: 'sched-h' }, 'Schedule'), factsBox, h('div', { class: 'actions' }, pauseBtn), scheduleMsg);
   const statsBox = h('div', { class: 'cards' });
   const chartBox = h('div');
-  const metricsBox = h('div');
+  const metrics = metricsPanel(base, query);
   const ticksBox = h('div');
   main.append(
     head,
@@ -20,7 +21,7 @@ export async function renderJob(main, [project, name], _query, signal) {
     h('div', { class: 'cols' },
       h('section', { 'aria-labelledby': 'dur-h' }, h('h2', { id: 'dur-h' }, 'Durations and outcomes'), chartBox),
       scheduleBox),
-    h('section', { 'aria-labelledby': 'met-h' }, h('h2', { id: 'met-h' }, 'Metrics over runs'), metricsBox),
+    h('section', { 'aria-labelledby': 'met-h' }, h('h2', { id: 'met-h' }, 'Metrics over time'), metrics.el),
     h('section', { 'aria-labelledby': 'ticks-h' }, h('h2', { id: 'ticks-h' }, 'Tick ledger'), ticksBox),
   );
 
@@ -30,7 +31,7 @@ export async function renderJob(main, [project, name], _query, signal) {
   let drawnSchedule = '';
   let drawnTicks = '';
   const load = async () => {
-    const [detail, metrics] = await Promise.all([api(`${base}?count=5`, { signal }), api(`${base}/metrics`, { signal })]);
+    const [detail] = await Promise.all([api(`${base}?count=5`, { signal }), metrics.refresh(signal)]);
     const { job, schedule, stats, recent } = detail;
     document.title = `${project}/${name} · Kairos`;
     headOnce([job.description], () => fill(head,
@@ -48,15 +49,10 @@ export async function renderJob(main, [project, name], _query, signal) {
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'deployment'), h('div', {}, `v${job.deployment_version} · pool ${job.pool}`), h('div', { class: 'muted' }, job.timeout_ms ? `timeout ${duration(job.timeout_ms)}` : 'no timeout', ` · ${job.retries} retries`)),
     ));
     // Charts are redrawn only when something changed, so keyboard focus on a point survives the polling.
-    const key = JSON.stringify([recent.map((r) => [r.id, r.state, r.duration_ms]), metrics.series.map((x) => [x.name, x.points.length])]);
+    const key = JSON.stringify(recent.map((r) => [r.id, r.state, r.duration_ms]));
     if (key !== drawnKey) {
       drawnKey = key;
       fill(chartBox, recent.length ? durationChart(recent) : h('p', { class: 'muted' }, 'No runs yet.'));
-      fill(metricsBox,
-        ...(metrics.series.length === 0
-          ? [h('p', { class: 'muted' }, 'No metrics reported yet. A run reports one by appending {"name": …, "value": …} lines to $KAIROS_OUTPUT.')]
-          : [h('div', { class: 'metrics-grid' }, metrics.series.map((m) => h('div', { class: 'metric' }, h('h3', {}, m.name), metricChart(m.name, m.points))))]),
-      );
     }
     // Redrawn only when changed, so that focus on a button or link survives the polling.
     const schedKey = JSON.stringify(schedule);
