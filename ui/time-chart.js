@@ -82,8 +82,8 @@ export function timeTicks(from, to, max = 6) {
 
 /** @param {number} v */
 function fmt(v) {
-  if (Math.abs(v) >= 100000 || (Math.abs(v) < 0.001 && v !== 0)) return v.toExponential(1);
-  return String(Math.round(v * 1000) / 1000);
+  if (Math.abs(v) >= 100000 || (Math.abs(v) < 0.001 && Math.abs(v) > 1e-12)) return v.toExponential(1);
+  return String(Math.round(v * 1e6) / 1e6);
 }
 
 /**
@@ -108,16 +108,19 @@ export function metricChart(name, series, { from, to, thresholds }) {
   const vals = [...all.map((p) => p.value), ...lines.map((l) => l.value)];
   let lo = vals.length ? Math.min(...vals) : 0, hi = vals.length ? Math.max(...vals) : 1;
   if (lo === hi) (lo -= Math.abs(lo) * 0.1 || 1), (hi += Math.abs(hi) * 0.1 || 1);
-  const padY = (hi - lo) * 0.08;
-  lo -= padY;
-  hi += padY;
+  // Round values on the value axis: 4 to 6 steps of 1, 2 or 5 × a power of ten, around the data.
+  const raw = (hi - lo) / 4;
+  const p10 = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 5, 10].find((m) => m * p10 >= raw) ?? 10) * p10;
+  lo = Math.floor(lo / step - 0.25) * step;
+  hi = Math.ceil(hi / step + 0.25) * step;
   const y = (/** @type {number} */ v) => H - B - ((v - lo) / (hi - lo)) * (H - B - T);
   const x = (/** @type {number} */ t) => L + ((t - from) / (to - from)) * (W - L - R);
   const svg = s('svg', { class: 'chart timechart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${name} over ${all.length} runs, ${when(new Date(from).toISOString())} to ${when(new Date(to).toISOString())}` });
   svg.dataset.metric = name;
   svg.append(s('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }), s('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }));
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    const v = lo + f * (hi - lo);
+  for (let i = 0; lo + i * step <= hi + step / 1e6; i++) {
+    const v = lo + i * step;
     svg.append(s('line', { class: 'grid', x1: L, y1: y(v), x2: W - R, y2: y(v) }), s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt(v)));
   }
   for (const tick of timeTicks(from, to)) {

@@ -143,7 +143,8 @@ export function metricsPanel(base, query) {
       if (to === null) hi += margin;
     }
     const w = answer.window;
-    info.textContent = `${w.runs} run${w.runs === 1 ? '' : 's'} from ${when(new Date(lo).toISOString())} to ${when(new Date(hi).toISOString())}, placed at their logical time (the tick they ran for; the creation for an ad-hoc run)` +
+    const span = all.length ? ` from ${when(new Date(Math.min(...all)).toISOString())} to ${when(new Date(Math.max(...all)).toISOString())}` : '';
+    info.textContent = `${w.runs} run${w.runs === 1 ? '' : 's'}${span}, each placed at its logical time (the tick it ran for; its creation for an ad-hoc run)` +
       (w.truncated ? `; the newest ${w.limit} by logical time are shown, narrow the range to see older ones` : '');
     if (answer.series.length === 0) {
       fill(charts, h('p', { class: 'muted' }, w.runs === 0 && (from !== null || state.triggers.size < TRIGGERS.length)

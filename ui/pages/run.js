@@ -1,6 +1,7 @@
 // One run: what it is (job, parameters, logical time, deployment), what happened (attempts, a timeline, exit
 // code and reason), its log (live while it runs, searchable) and its outputs; cancel and rerun.
-import { fill, memo, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, when, TERMINAL } from '../lib.js';
+import { fill, memo, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, TERMINAL } from '../lib.js';
+import { logLines, wrapToggle } from '../log-view.js';
 
 export async function renderRun(main, [id], _query, signal) {
   let run = await api(`/runs/${id}`, { signal });
@@ -36,23 +37,15 @@ export async function renderRun(main, [id], _query, signal) {
     }
   });
 
-  // The log: every loaded line is kept; the search shows the matching ones.
+  // The log: every loaded line is kept; the search shows the matching ones. Terminal colours are styled,
+  // other escape sequences dropped (log-view.js); the search looks in the text as shown.
   const lines = [];
+  const view = logLines();
   const pre = h('pre', { class: 'log', tabindex: '0', 'aria-label': 'Log', 'data-log': true });
   const search = h('input', { type: 'search', placeholder: 'Search the log', 'data-filter': true, 'aria-label': 'Search the log' });
   const logStatus = h('span', { class: 'muted', role: 'status' });
-  const lineEl = (l, needle) => {
-    const text = l.line;
-    const el = h('span', { class: l.stream, 'data-seq': l.seq });
-    el.append(h('span', { class: 'ts' }, `${when(l.ts).slice(11)} `));
-    if (needle) {
-      const i = text.toLowerCase().indexOf(needle);
-      el.append(text.slice(0, i), h('mark', {}, text.slice(i, i + needle.length)), text.slice(i + needle.length));
-    } else el.append(text);
-    el.append('\n');
-    return el;
-  };
-  const matches = (l, needle) => !needle || l.line.toLowerCase().includes(needle);
+  const lineEl = (l, needle) => view.element(l, needle);
+  const matches = (l, needle) => !needle || view.text(l).toLowerCase().includes(needle);
   const redrawLog = () => {
     const needle = search.value.trim().toLowerCase();
     const frag = document.createDocumentFragment();
@@ -68,6 +61,7 @@ export async function renderRun(main, [id], _query, signal) {
     const frag = document.createDocumentFragment();
     for (const l of batch) {
       lines.push(l);
+      view.text(l); // parsed in arrival order: a colour set on one line lasts into the next
       if (matches(l, needle)) frag.append(lineEl(l, needle));
     }
     pre.append(frag);
@@ -80,7 +74,7 @@ export async function renderRun(main, [id], _query, signal) {
     h('div', { class: 'actions' }, cancelBtn, rerunBtn),
     msg,
     h('div', { class: 'cols' }, h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, 'Run'), facts), h('section', { 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineBox, h('h2', {}, 'Attempts'), attemptsBox)),
-    h('section', { 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Log'), h('div', { class: 'logbar' }, h('label', {}, 'Search', search), logStatus), pre),
+    h('section', { 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Log'), h('div', { class: 'logbar' }, h('label', {}, 'Search', search), logStatus, wrapToggle(pre)), pre),
     h('section', { 'aria-labelledby': 'out-h' }, h('h2', { id: 'out-h' }, 'Metrics and artifacts'), outputsBox),
   );
 
