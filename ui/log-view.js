@@ -38,7 +38,8 @@ export function logLines() {
     element(l, needle) {
       const { segments, text } = parse(l);
       const el = h('span', { class: `line ${l.stream}`, 'data-seq': l.seq });
-      el.append(h('span', { class: 'ts' }, `${when(l.ts).slice(11)} `));
+      // A no-break space: a long first word breaks beside the time, not onto a row of its own.
+      el.append(h('span', { class: 'ts' }, `${when(l.ts).slice(11)}\u00a0`));
       const at = needle ? text.toLowerCase().indexOf(needle) : -1;
       const end = at + needle.length;
       let off = 0;
