@@ -51,6 +51,43 @@ function triggersQuery(c: Context): Trigger[] | undefined {
 
 type RunPick = { id: string; created_at: number; scheduled_for: number | null; state: string; trigger: string; params_json: string };
 
+export interface LogicalRange {
+  project: string;
+  job: string;
+  /** How many runs: the newest by logical time. */
+  limit: number;
+  /** Logical time, epoch ms, inclusive. */
+  from?: number;
+  to?: number;
+  triggers?: readonly Trigger[];
+}
+
+/** The runs of a job with a logical time in range, newest first, one more than `limit`: one range scan of runs_job_logical. */
+export function logicalRunsQuery(db: Kysely<Database>, r: LogicalRange) {
+  let s = db.selectFrom('runs').select(['id', 'created_at', 'scheduled_for', 'state', 'trigger', 'params_json']).where('project', '=', r.project).where('job', '=', r.job).where('scheduled_for', 'is not', null);
+  if (r.triggers) s = s.where('trigger', 'in', r.triggers);
+  if (r.from !== undefined) s = s.where('scheduled_for', '>=', r.from);
+  if (r.to !== undefined) s = s.where('scheduled_for', '<=', r.to);
+  return s.orderBy('scheduled_for', 'desc').orderBy('id', 'desc').limit(r.limit + 1);
+}
+
+/**
+ * The newest `limit` runs of a job by logical time within the range, newest first, and whether more exist.
+ * Runs made before ad-hoc runs had a logical time have none: they count at their creation (read from the
+ * null entries of the same index, so an empty range scan on a database that has none).
+ */
+export async function runsByLogicalTime(db: Kysely<Database>, r: LogicalRange): Promise<{ runs: RunPick[]; truncated: boolean }> {
+  const rows: RunPick[] = await logicalRunsQuery(db, r).execute();
+  let legacy = db.selectFrom('runs').select(['id', 'created_at', 'scheduled_for', 'state', 'trigger', 'params_json']).where('project', '=', r.project).where('job', '=', r.job).where('scheduled_for', 'is', null);
+  if (r.triggers) legacy = legacy.where('trigger', 'in', r.triggers);
+  if (r.from !== undefined) legacy = legacy.where('created_at', '>=', r.from);
+  if (r.to !== undefined) legacy = legacy.where('created_at', '<=', r.to);
+  rows.push(...(await legacy.orderBy('created_at', 'desc').limit(r.limit + 1).execute()));
+  const at = (x: RunPick) => Number(x.scheduled_for ?? x.created_at);
+  rows.sort((a, b) => at(b) - at(a) || Number(b.created_at) - Number(a.created_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return { runs: rows.slice(0, r.limit), truncated: rows.length > r.limit };
+}
+
 export interface JobMetricsQuery {
   project: string;
   job: string;
@@ -62,27 +99,7 @@ export async function jobMetrics(c: Context, db: Kysely<Database>, q: JobMetrics
   const to = instantQuery(c, 'to');
   if (from !== undefined && to !== undefined && from > to) throw new KairosError('invalid_input', `query parameter "from" (${iso(from)}) is after "to" (${iso(to)})`);
   const triggers = triggersQuery(c);
-  const cols = ['id', 'created_at', 'scheduled_for', 'state', 'trigger', 'params_json'] as const;
-  const base = () => {
-    let s = db.selectFrom('runs').select(cols).where('project', '=', q.project).where('job', '=', q.job);
-    if (triggers) s = s.where('trigger', 'in', triggers);
-    return s;
-  };
-  // Newest logical times first, one more than asked to know whether the window cut some off.
-  let main = base().where('scheduled_for', 'is not', null);
-  if (from !== undefined) main = main.where('scheduled_for', '>=', from);
-  if (to !== undefined) main = main.where('scheduled_for', '<=', to);
-  const rows: RunPick[] = await main.orderBy('scheduled_for', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
-  // Runs made before ad-hoc runs had a logical time have none: they count at their creation (the null
-  // entries of the same index, so an empty range scan on a database that has none).
-  let legacy = base().where('scheduled_for', 'is', null);
-  if (from !== undefined) legacy = legacy.where('created_at', '>=', from);
-  if (to !== undefined) legacy = legacy.where('created_at', '<=', to);
-  rows.push(...(await legacy.orderBy('created_at', 'desc').limit(q.limit + 1).execute()));
-  const at = (r: RunPick) => Number(r.scheduled_for ?? r.created_at);
-  rows.sort((a, b) => at(b) - at(a) || Number(b.created_at) - Number(a.created_at) || b.id.localeCompare(a.id));
-  const truncated = rows.length > q.limit;
-  const runs = rows.slice(0, q.limit);
+  const { runs, truncated } = await runsByLogicalTime(db, { ...q, from, to, triggers });
 
   const byRun = new Map(runs.map((r) => [r.id, r]));
   // metrics_run (run_id, attempt) index; chunks keep the bound-variable count low on SQLite.
