@@ -26,8 +26,9 @@ const pkey = (/** @type {unknown} */ v) => (v === undefined ? '' : JSON.stringif
 /**
  * @param {string} base the job's API path, /jobs/PROJECT/JOB
  * @param {URLSearchParams} query the page's query (the initial choices)
+ * @param {AbortSignal} signal the page's: aborted when the user leaves it
  */
-export function metricsPanel(base, query) {
+export function metricsPanel(base, query, signal) {
   const state = {
     range: query.get('range') ?? 'all',
     from: query.get('from') ?? '',
@@ -166,15 +167,18 @@ export function metricsPanel(base, query) {
     })));
   };
 
+  // A choice redraws at once; a failed request shows in the header's live indicator on the next poll.
+  const again = () => void refresh(signal).catch(() => {});
   for (const b of rangeBtns) b.addEventListener('click', () => {
     state.range = b.dataset.range ?? 'all';
-    void refresh(new AbortController().signal).catch(() => {});
+    fromIn.value = toIn.value = state.from = state.to = '';
+    again();
   });
   const onDates = () => {
     state.from = fromIn.value;
     state.to = toIn.value;
     state.range = state.from || state.to ? 'custom' : 'all';
-    void refresh(new AbortController().signal).catch(() => {});
+    again();
   };
   fromIn.addEventListener('change', onDates);
   toIn.addEventListener('change', onDates);
@@ -188,7 +192,7 @@ export function metricsPanel(base, query) {
     if (t.dataset.triggerFilter && t instanceof HTMLInputElement) {
       if (t.checked) state.triggers.add(t.dataset.triggerFilter);
       else state.triggers.delete(t.dataset.triggerFilter);
-      void refresh(new AbortController().signal).catch(() => {});
+      again();
     } else if (t.dataset.paramFilter && t instanceof HTMLSelectElement) {
       if (t.value) state.params.set(t.dataset.paramFilter, t.value);
       else state.params.delete(t.dataset.paramFilter);

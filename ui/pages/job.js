@@ -13,7 +13,7 @@ export async function renderJob(main, [project, name], query, signal) {
   const scheduleBox = h('section', { 'aria-labelledby': 'sched-h' }, h('h2', { id: 'sched-h' }, 'Schedule'), factsBox, h('div', { class: 'actions' }, pauseBtn), scheduleMsg);
   const statsBox = h('div', { class: 'cards' });
   const chartBox = h('div');
-  const metrics = metricsPanel(base, query);
+  const metrics = metricsPanel(base, query, signal);
   const ticksBox = h('div');
   main.append(
     head,
