@@ -22,6 +22,11 @@ function localDay(/** @type {string} */ text, /** @type {boolean} */ end) {
 
 /** A parameter value as a stable key (and option value). */
 const pkey = (/** @type {unknown} */ v) => (v === undefined ? '' : JSON.stringify(v));
+/** A key as a reader sees it: a string without its quotes. */
+function shown(/** @type {string} */ key) {
+  const v = JSON.parse(key);
+  return typeof v === 'string' ? v : key;
+}
 
 /**
  * @param {string} base the job's API path, /jobs/PROJECT/JOB
@@ -223,7 +228,7 @@ function splitSeries(points, split) {
   const keys = [...groups.keys()].sort((a, b) => (param === null ? TRIGGERS.indexOf(a) - TRIGGERS.indexOf(b) : a.localeCompare(b)));
   return keys.map((key, i) => ({
     key: param === null ? key : `${param}=${key}`,
-    label: param === null ? key : key === '' ? `${param} not set` : `${param} = ${key}`,
+    label: param === null ? key : key === '' ? `${param} not set` : `${param} = ${shown(key)}`,
     color: param === null ? Math.max(0, TRIGGERS.indexOf(key)) : i % 6,
     points: groups.get(key) ?? [],
   }));
