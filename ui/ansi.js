@@ -90,6 +90,8 @@ function untilSt(/** @type {string} */ s, /** @type {number} */ i, /** @type {bo
  * @returns {{segments: Segment[], text: string}}
  */
 export function parseAnsi(line, state = plainState()) {
+  // Most lines have no control character at all: one segment, in the colour the line starts in.
+  if (!/[\x00-\x08\x0a-\x1f\x7f-\x9f]/.test(line)) return { segments: line ? [{ text: line, cls: classes(state) }] : [], text: line };
   /** @type {Segment[]} */
   let segments = [];
   let cur = '';

@@ -121,6 +121,36 @@ describe('a coloured, hostile, long log in Chromium', { skip: skip ?? false }, (
     assert.deepEqual(b.errors, []);
   });
 
+  test("the dashboard's escape-sequence reader, case by case, in the browser", async () => {
+    const { page } = b;
+    await page.goto(`${up.url}/runs/${runId}`);
+    await page.locator('pre.log').filter({ hasText: ' end' }).waitFor();
+    // [input, expected segments as "class:text"]; each case starts from no colour.
+    const cases: [string, string[]][] = [
+      ['plain', [':plain']],
+      ['\x1b[1;31mred\x1b[0m off', ['ansi-fg-1 ansi-bold:red', ': off']],
+      ['\x1b[38;5;9mbright\x1b[39m \x1b[38;5;200mnot named', ['ansi-fg-9:bright', ': not named']],
+      ['\x1b[38;2;255;0;0mtrue colour\x1b[m', [':true colour']],
+      ['\x1b[38:5:2mcolon\x1b[0m', ['ansi-fg-2:colon']],
+      ['\x1b[41;97mbg\x1b[49m fg', ['ansi-fg-15 ansi-bg-1:bg', 'ansi-fg-15: fg']],
+      ['\x1b[2;3;4mstyled\x1b[22;23;24m', ['ansi-dim ansi-italic ansi-underline:styled']],
+      ['\x9b31mc1 csi', ['ansi-fg-1:c1 csi']],
+      ['a\x1b[?25lb\x1b[10;20Hc\x1b[Kd', [':abcd']],
+      ['\x1bPq#0;2;0;0;0\x1b\\after dcs', [':after dcs']],
+      ['\x1b]2;title\x1b\\after osc', [':after osc']],
+      ['bell\x07 back\bspace', [':bell backspace']],
+      ['cut \x1b[31', [':cut ']],
+      ['esc at end \x1b', [':esc at end ']],
+      ['one\rtwo\r', [':two']],
+      ['\x1b[31m<b>not html</b>', ['ansi-fg-1:<b>not html</b>']],
+    ];
+    const got = (await page.evaluate(`import('/ansi.js').then((m) => (${JSON.stringify(cases.map((c) => c[0]))}).map((line) => m.parseAnsi(line).segments.map((s) => s.cls + ':' + s.text)))`)) as string[][];
+    assert.deepEqual(got, cases.map((c) => c[1]));
+    // A colour set on one line lasts into the next until reset, as in a terminal.
+    const carried = await page.evaluate(`import('/ansi.js').then((m) => { const st = m.plainState(); return ['\\x1b[32mgreen', 'still', '\\x1b[0mplain'].map((l) => m.parseAnsi(l, st).segments.map((s) => s.cls + ':' + s.text)); })`);
+    assert.deepEqual(carried, [['ansi-fg-2:green'], ['ansi-fg-2:still'], [':plain']]);
+  });
+
   async function shot(name: string): Promise<void> {
     if (process.env.KAIROS_SCREENSHOTS !== '1') return;
     mkdirSync(join(ROOT, 'docs', 'img'), { recursive: true });
