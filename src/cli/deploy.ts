@@ -78,7 +78,7 @@ export const deployCommand: Command = {
     let deployment: DeploymentView & { created: boolean };
     try {
       deployment = await client.upload<DeploymentView & { created: boolean }>(
-        { hash: scanned.hash, source: `${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
+        { hash: scanned.hash, source: `deploy:${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
         streamScanned(dir, scanned.entries, (n) => {
           sent += n;
           const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
