@@ -40,6 +40,9 @@ export const deployCommand: Command = {
     const secrets = await client.secretNames(manifest.project);
     const plan: DeployPlan = planDeploy((active?.manifest as CompiledManifest | undefined) ?? null, active?.version ?? null, manifest, secrets, Date.now());
     if (!p.globals.json) io.out(formatPlan(plan));
+    if (!p.globals.json && active?.source.startsWith('up:') && p.values.plan !== true) {
+      io.err(`kairos: note: ${manifest.project} v${active.version} came from \`kairos up\` on ${active.source.slice(3)}; after this deploy that \`kairos up\` keeps this version active and stops deploying its own changes (until restarted with --take-over)\n`);
+    }
     if (p.values.plan === true) {
       if (p.globals.json) io.out(JSON.stringify({ plan }, null, 2) + '\n');
       return EXIT.ok;
