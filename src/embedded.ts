@@ -95,7 +95,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock });
   const leaseMs = opts.leaseMs ?? 30_000;
-  const engine = new Engine({ db, dataDir, leaseMs, onError: (err) => log(`kairos: ${coerceError(err).message}`) });
+  const engine = new Engine({ db, dataDir, leaseMs, webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
 
   // One deploy at a time. A failed deploy must not end the chain: the next change deploys again.
   let deploying: Promise<unknown> = Promise.resolve();
@@ -124,7 +124,14 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     log(conflictMessage(c));
   };
 
-  const first = await redeploy();
+  let first: DeployReport;
+  try {
+    first = await redeploy();
+  } catch (err) {
+    // E.g. a webhook the server refuses: nothing started, nothing stays open.
+    await db.close();
+    throw err;
+  }
   if (!first.ok && first.conflict) {
     sayConflict(first.conflict);
   } else if (!first.ok) {
