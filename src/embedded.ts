@@ -11,12 +11,19 @@ import { listen, type Listening } from './api/http.js';
 import { Engine } from './control/engine.js';
 import { tokensExist } from './control/tokens.js';
 import { deliverySettings, type AlertOptions } from './control/webhooks.js';
+import { activeDeployment } from './control/deployments.js';
 import { watchProject, type ProjectWatcher } from './control/watch.js';
 import { formatProblem, loadManifestFile, type ManifestProblem } from './manifest/index.js';
 import { coerceError } from './model/errors.js';
 import { openSqlite, type Clock } from './store/db.js';
 import { VERSION } from './version.js';
 import { Worker } from './worker/worker.js';
+
+/** Files editors write beside the one being saved (vim's swap and its 4913 probe, emacs' locks and backups). */
+const EDITOR_SCRATCH = /^(?:\.#.*|.*~|.*\.sw[a-px]|4913|#.*#)$/;
+
+/** Changes are deployed once the project has been quiet this long (an editor's save is several writes). */
+const QUIET_MS = 300;
 
 export interface EmbeddedOptions {
   readonly projectDir: string;
@@ -35,11 +42,40 @@ export interface EmbeddedOptions {
   readonly log?: (line: string) => void;
   /** Alert delivery: links' base URL, internal webhook hosts allowed, retry delay. */
   readonly alerts?: AlertOptions;
+  /**
+   * Redeploy even when the project's active version came from elsewhere (`kairos deploy`, the API). Without
+   * it, `up` leaves such a version active and says so once.
+   */
+  readonly takeOver?: boolean;
+}
+
+/** A version `up` would have replaced, and did not: it came from `kairos deploy` (or the API), not from `up`. */
+export interface DeployConflict {
+  readonly project: string;
+  readonly version: number;
+  readonly source: string;
+  readonly deployedBy: string | null;
 }
 
 export type DeployReport =
   | { readonly ok: true; readonly version: number; readonly created: boolean; readonly project: string }
-  | { readonly ok: false; readonly problems: readonly ManifestProblem[] };
+  | { readonly ok: false; readonly problems: readonly ManifestProblem[]; readonly conflict?: DeployConflict };
+
+/** `source` of a version `kairos up` deployed. Older versions recorded `host:dir` alone; they count as `up`'s too. */
+export function upSource(projectDir: string): string {
+  return `up:${hostname()}:${projectDir}`;
+}
+
+function fromUp(source: string, projectDir: string): boolean {
+  return source.startsWith('up:') || source === `${hostname()}:${projectDir}`;
+}
+
+/** Says why `up` left a version active: once per version, in one line a user can act on. */
+export function conflictMessage(c: DeployConflict): string {
+  const who = c.deployedBy ? ` by ${c.deployedBy}` : '';
+  const from = c.source.startsWith('deploy:') ? `\`kairos deploy\` (${c.source.slice('deploy:'.length)})` : `an upload (${c.source})`;
+  return `kairos: project ${c.project} v${c.version} was deployed${who} from ${from}, not by this \`kairos up\`; it stays active and changes here are not deployed. Restart with --take-over to deploy this directory over it.`;
+}
 
 export interface Embedded {
   readonly url: string;
@@ -59,21 +95,46 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock });
   const leaseMs = opts.leaseMs ?? 30_000;
-  const engine = new Engine({ db, dataDir, leaseMs, onError: (err) => log(`kairos: ${coerceError(err).message}`) });
+  const engine = new Engine({ db, dataDir, leaseMs, webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
 
-  let deploying: Promise<DeployReport> = Promise.resolve({ ok: false, problems: [] });
+  // One deploy at a time. A failed deploy must not end the chain: the next change deploys again.
+  let deploying: Promise<unknown> = Promise.resolve();
   const redeploy = (): Promise<DeployReport> => {
-    deploying = deploying.then(async () => {
+    const next = deploying.catch(() => undefined).then(async (): Promise<DeployReport> => {
       const result = await loadManifestFile(projectDir);
       if (!result.ok) return { ok: false, problems: result.problems };
-      const outcome = await engine.deploy(projectDir, result.manifest, `${hostname()}:${projectDir}`);
+      if (opts.takeOver !== true) {
+        const active = await activeDeployment(db.kysely, result.manifest.project);
+        if (active && !fromUp(active.source, projectDir)) {
+          return { ok: false, problems: [], conflict: { project: active.project, version: active.version, source: active.source, deployedBy: active.deployed_by ?? null } };
+        }
+      }
+      const outcome = await engine.deploy(projectDir, result.manifest, upSource(projectDir));
       return { ok: true, version: outcome.deployment.version, created: outcome.created, project: outcome.deployment.project };
     });
-    return deploying;
+    deploying = next;
+    return next;
+  };
+  // A conflict is said once per version that caused it.
+  const saidConflict = new Set<string>();
+  const sayConflict = (c: DeployConflict) => {
+    const key = `${c.project}@${c.version}`;
+    if (saidConflict.has(key)) return;
+    saidConflict.add(key);
+    log(conflictMessage(c));
   };
 
-  const first = await redeploy();
-  if (!first.ok) {
+  let first: DeployReport;
+  try {
+    first = await redeploy();
+  } catch (err) {
+    // E.g. a webhook the server refuses: nothing started, nothing stays open.
+    await db.close();
+    throw err;
+  }
+  if (!first.ok && first.conflict) {
+    sayConflict(first.conflict);
+  } else if (!first.ok) {
     const active = await db.kysely.selectFrom('deployments').select(['project', 'version']).where('active', '=', 1).execute();
     if (active.length === 0) {
       await db.close();
@@ -125,12 +186,16 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     watcher = watchProject(
       projectDir,
       [dataDir],
-      () => {
+      (rel) => {
+        // An editor's swap, lock or backup file is not a change to deploy (nor part of a bundle).
+        if (EDITOR_SCRATCH.test(rel.slice(rel.lastIndexOf('/') + 1))) return;
         if (timer) clearTimeout(timer);
         timer = setTimeout(() => {
           redeploy()
             .then((r) => {
-              if (!r.ok) {
+              if (!r.ok && r.conflict) {
+                sayConflict(r.conflict);
+              } else if (!r.ok) {
                 for (const p of r.problems) log(formatProblem(p));
                 log('kairos: the manifest is invalid; the last good deployment stays active');
               } else if (r.created) {
@@ -138,7 +203,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
               }
             })
             .catch((err: unknown) => log(`kairos: deploy failed: ${coerceError(err).message}`));
-        }, 300);
+        }, QUIET_MS);
       },
       (err) => log(`kairos: watching ${projectDir}: ${err.message}`),
     );

@@ -40,6 +40,22 @@ export class ApiError extends Error {
   }
 }
 
+/** One job in GET /api/v1/jobs. */
+export interface JobListing {
+  project: string;
+  name: string;
+  description: string | null;
+  schedule: { cron: string; timezone: string; catchup: string; concurrency: string } | null;
+  params: Record<string, { type: string; default?: unknown; required: boolean; enum?: unknown[]; description?: string }>;
+  pool: string;
+  /** Older servers leave resources and environment out. */
+  resources?: { cpu: number | null; memory_bytes: number | null; gpu: number | null };
+  environment?: string | null;
+  timeout_ms: number | null;
+  retries: number;
+  deployment_version: number;
+}
+
 /** The server could not be reached at all. */
 export class ConnectionError extends Error {
   constructor(
@@ -298,8 +314,9 @@ export class KairosClient {
     return this.json<ScheduleView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/resume`);
   }
 
-  jobs() {
-    return this.json<{ jobs: { project: string; name: string; schedule: unknown }[] }>('GET', '/api/v1/jobs');
+  /** Jobs of the active deployments (of `project` when given), with their params, pool, resources and environment. */
+  jobs(project?: string) {
+    return this.json<{ jobs: JobListing[] }>('GET', `/api/v1/jobs${project ? `?project=${encodeURIComponent(project)}` : ''}`);
   }
 
   /** Sets a secret (the value travels in the body only). */

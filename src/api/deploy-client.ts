@@ -59,7 +59,7 @@ export class DeployClient {
   }
 
   createToken(name: string, scope: string, project: string | null) {
-    return this.call<TokenView & { token: string }>('POST', '/api/v1/tokens', { name, scope, project });
+    return this.call<TokenView & { token: string; first?: boolean; auth_turned_on?: boolean }>('POST', '/api/v1/tokens', { name, scope, project });
   }
 
   listTokens() {

@@ -75,7 +75,7 @@ export async function listTicks(engine: Engine, project: string, job: string, qu
   if (query.from !== undefined) q = q.where('instant', '>=', query.from);
   if (query.to !== undefined) q = q.where('instant', '<=', query.to);
   const rows = await q.orderBy('instant', 'desc').limit(query.limit).execute();
-  return rows.map((t) => ({
+  const entries = rows.map((t) => ({
     instant: iso(t.instant),
     local: formatInZone(s.timezone, Number(t.instant)),
     outcome: t.outcome,
@@ -84,6 +84,19 @@ export async function listTicks(engine: Engine, project: string, job: string, qu
     lateness_ms: Number(t.lateness_ms),
     recorded_at: iso(t.recorded_at),
   }));
+  // A backfill writes no ledger entry (the ledger is what the scheduler decided), but its runs belong to the
+  // schedule's ticks: each tick that only a backfill ran shows as outcome `backfill`, with its run.
+  let bq = db.selectFrom('runs').select(['id', 'scheduled_for', 'created_at']).where('schedule_id', '=', id).where('trigger', '=', 'backfill');
+  if (query.from !== undefined) bq = bq.where('scheduled_for', '>=', query.from);
+  if (query.to !== undefined) bq = bq.where('scheduled_for', '<=', query.to);
+  const backfilled = await bq.orderBy('scheduled_for', 'desc').limit(query.limit).execute();
+  const inLedger = new Set(rows.map((t) => Number(t.instant)));
+  for (const r of backfilled) {
+    const at = Number(r.scheduled_for);
+    if (inLedger.has(at)) continue;
+    entries.push({ instant: iso(at), local: formatInZone(s.timezone, at), outcome: 'backfill', reason: null, run_id: r.id, lateness_ms: 0, recorded_at: iso(r.created_at) });
+  }
+  return entries.sort((a, b) => Date.parse(b.instant ?? '') - Date.parse(a.instant ?? '')).slice(0, query.limit);
 }
 
 export async function setPaused(engine: Engine, project: string, job: string, paused: boolean) {

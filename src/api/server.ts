@@ -307,12 +307,14 @@ export function createApi(opts: ApiOptions): Hono {
   });
 
   app.get('/api/v1/jobs', async (c) => {
-    const deps = (await db.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute()).filter((d) => sees(c, d.project));
+    const project = c.req.query('project');
+    const deps = (await db.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute()).filter((d) => sees(c, d.project) && (!project || d.project === project));
     const jobs = [];
     for (const d of deps) {
       const m = await engine.ctx.manifestOf(d.id);
       for (const j of Object.values(m.jobs)) {
-        jobs.push({ project: d.project, name: j.name, description: j.description, schedule: j.schedule, params: j.params, pool: j.pool, timeout_ms: j.timeoutMs, retries: j.retries.max, deployment_version: d.version });
+        const resources = { cpu: j.resources.cpu, memory_bytes: j.resources.memoryBytes, gpu: j.resources.gpu };
+        jobs.push({ project: d.project, name: j.name, description: j.description, schedule: j.schedule, params: j.params, pool: j.pool, resources, environment: j.environment, timeout_ms: j.timeoutMs, retries: j.retries.max, deployment_version: d.version });
       }
     }
     return c.json({ jobs });

@@ -10,8 +10,8 @@ import { paramEnvValue } from '../manifest/params.js';
 import type { CompiledManifest, RunCommand } from '../manifest/types.js';
 import { coerceError } from '../model/errors.js';
 import { workerBaseEnv } from '../worker/attempt.js';
-import { EnvCache, EnvError, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';
-import type { Check } from './types.js';
+import { EnvCache, EnvError, environmentInputs, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';
+import { step, type Check, type OnCheckProgress } from './types.js';
 
 const SMOKE_TIMEOUT_MS = 5 * 60_000;
 
@@ -25,6 +25,7 @@ export interface CodeCheckOptions {
   readonly dataDir: string;
   /** Environments whose dependencies did not resolve: code that needs them is skipped. */
   readonly broken: ReadonlySet<string>;
+  readonly onProgress?: OnCheckProgress;
 }
 
 export async function codeChecks(manifest: CompiledManifest, projectDir: string, opts: CodeCheckOptions): Promise<Check[]> {
@@ -40,6 +41,8 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
     if (known) return known;
     let result: PreparedEnv | Check;
     try {
+      // Reused when this machine's cache has it (same content hash); a build says so while it runs.
+      if (!(await cache.lookup((await environmentInputs(env, projectDir)).hash))) opts.onProgress?.({ kind: 'start', group: 'code', name: `${what}: building environment ${name}` });
       result = await cache.prepare(env, projectDir, () => {});
     } catch (err) {
       const lines = (err instanceof EnvError ? err.message : coerceError(err).message).split('\n');
@@ -49,6 +52,10 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
     return result;
   };
   const run = async (what: string, argv: string[], cwd: string, envName: string | null, extra: Record<string, string>, timeoutMs: number): Promise<Check> => {
+    const [check] = await step(opts.onProgress, 'code', what, async () => [await runOne(what, argv, cwd, envName, extra, timeoutMs)]);
+    return check as Check;
+  };
+  const runOne = async (what: string, argv: string[], cwd: string, envName: string | null, extra: Record<string, string>, timeoutMs: number): Promise<Check> => {
     const env = await envFor(envName, what);
     if (env && 'status' in env) return { ...env, name: what };
     const started = Date.now();

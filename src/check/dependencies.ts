@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CompiledEnvironment, CompiledManifest } from '../manifest/types.js';
 import { coerceError } from '../model/errors.js';
-import { EnvError, execFile, hasRequirements, indexArgs, installerEnv, PIP_COMMON, resolveInterpreter, tail } from '../worker/envs/index.js';
-import type { Check } from './types.js';
+import { EnvCache, EnvError, environmentInputs, execFile, hasRequirements, indexArgs, installerEnv, PIP_COMMON, resolveInterpreter, tail } from '../worker/envs/index.js';
+import { step, type Check, type OnCheckProgress } from './types.js';
 
 const MISSING = /(?:No matching distribution found for|Could not find a version that satisfies the requirement) ([^\s(]+)/g;
 const MAX_ROUNDS = 20;
@@ -102,17 +102,42 @@ function checkNode(env: Extract<CompiledEnvironment, { kind: 'node' }>, projectD
   }
 }
 
+/**
+ * An environment already built in this machine's cache from the same inputs (requirements, interpreter,
+ * indexes: its content hash) resolved once already: nothing to resolve again, nothing to rebuild.
+ */
+async function alreadyBuilt(env: CompiledEnvironment, projectDir: string, dataDir: string): Promise<Check | null> {
+  const inputs = await environmentInputs(env, projectDir);
+  const record = await new EnvCache(path.join(dataDir, 'envs')).lookup(inputs.hash);
+  if (!record) return null;
+  const n = record.packages.length;
+  return { group: 'dependencies', name: `requirements ${env.name}`, status: 'pass', message: `already built here (environment ${inputs.hash.slice(0, 12)}, ${n} package${n === 1 ? '' : 's'}): nothing to resolve`, details: record.packages.map((p) => `${p.name}==${p.version}`) };
+}
+
+export interface DependencyCheckOptions {
+  /** The data directory whose environment cache is looked in (`<data>/envs`, as the worker's). */
+  readonly dataDir?: string;
+  readonly onProgress?: OnCheckProgress;
+}
+
 /** One or more lines for each environment the manifest defines. */
-export async function dependencyChecks(manifest: CompiledManifest, projectDir: string): Promise<Check[]> {
+export async function dependencyChecks(manifest: CompiledManifest, projectDir: string, opts: DependencyCheckOptions = {}): Promise<Check[]> {
   const checks: Check[] = [];
   for (const env of Object.values(manifest.environments)) {
-    try {
-      if (env.kind === 'python') checks.push(...(await checkPython(env, projectDir)));
-      else if (env.kind === 'node') checks.push(checkNode(env, projectDir));
-    } catch (err) {
-      const message = err instanceof EnvError ? err.message : coerceError(err).message;
-      checks.push({ group: 'dependencies', name: `environment ${env.name}`, status: 'fail', message });
-    }
+    if (env.kind !== 'python' && env.kind !== 'node') continue;
+    const name = env.kind === 'python' ? `requirements ${env.name}` : `packages ${env.name}`;
+    checks.push(
+      ...(await step(opts.onProgress, 'dependencies', name, async () => {
+        try {
+          if (env.kind === 'node') return [checkNode(env, projectDir)];
+          const built = opts.dataDir ? await alreadyBuilt(env, projectDir, opts.dataDir) : null;
+          return built ? [built] : await checkPython(env, projectDir);
+        } catch (err) {
+          const message = err instanceof EnvError ? err.message : coerceError(err).message;
+          return [{ group: 'dependencies', name: `environment ${env.name}`, status: 'fail', message }];
+        }
+      })),
+    );
   }
   if (checks.length === 0) checks.push({ group: 'dependencies', name: 'environments', status: 'pass', message: "no environment defined: jobs use the worker's own tools" });
   return checks;

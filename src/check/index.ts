@@ -12,7 +12,7 @@ import { EnvError, findProgram, interpreterCommand, resolveInterpreter } from '.
 import { codeChecks } from './code.js';
 import { dependencyChecks } from './dependencies.js';
 import { serverChecks, type ServerTarget } from './server.js';
-import { makeReport, type Check, type CheckGroup, type CheckReport } from './types.js';
+import { makeReport, step, type Check, type CheckGroup, type CheckReport, type OnCheckProgress } from './types.js';
 
 export * from './types.js';
 export { formatReport } from './format.js';
@@ -28,6 +28,8 @@ export interface CheckOptions {
   /** Fire times shown per schedule. */
   readonly fireTimes?: number;
   readonly now?: number;
+  /** Told as each step starts and each check ends (the checks of `kairos deploy` show as they run). */
+  readonly onProgress?: OnCheckProgress;
 }
 
 function localChecks(manifest: CompiledManifest, projectDir: string, now: number, count: number): Check[] {
@@ -81,16 +83,24 @@ export async function runChecks(dir: string, options: CheckOptions): Promise<Che
   const manifest = loaded.manifest;
   const skip = new Set(options.skip ?? []);
   const jobs = Object.keys(manifest.jobs);
-  const checks: Check[] = [{ group: 'configuration', name: 'manifest', status: 'pass', message: `project ${manifest.project}, ${jobs.length} job${jobs.length === 1 ? '' : 's'}` }];
-  checks.push(...localChecks(manifest, projectDir, options.now ?? Date.now(), options.fireTimes ?? 3));
-  try {
-    checks.push(...(await serverChecks(manifest, options.server)));
-  } catch (err) {
-    checks.push({ group: 'configuration', name: 'server', status: 'fail', message: coerceError(err).message });
-  }
+  const on = options.onProgress;
+  const dataDir = options.dataDir ?? path.join(projectDir, '.kairos');
+  const checks: Check[] = await step(on, 'configuration', 'manifest', () => [
+    { group: 'configuration', name: 'manifest', status: 'pass', message: `project ${manifest.project}, ${jobs.length} job${jobs.length === 1 ? '' : 's'}` },
+    ...localChecks(manifest, projectDir, options.now ?? Date.now(), options.fireTimes ?? 3),
+  ]);
+  checks.push(
+    ...(await step(on, 'configuration', 'secrets and pools on the server', async () => {
+      try {
+        return await serverChecks(manifest, options.server);
+      } catch (err) {
+        return [{ group: 'configuration', name: 'server', status: 'fail', message: coerceError(err).message }];
+      }
+    })),
+  );
   const broken = new Set<string>();
   if (!skip.has('dependencies')) {
-    const deps = await dependencyChecks(manifest, projectDir);
+    const deps = await dependencyChecks(manifest, projectDir, { dataDir, onProgress: on });
     for (const c of deps) {
       const envName = /^(?:requirements|packages|environment) (.+)$/.exec(c.name)?.[1];
       if (c.status === 'fail' && envName) broken.add(envName);
@@ -102,7 +112,7 @@ export async function runChecks(dir: string, options: CheckOptions): Promise<Che
     for (const env of Object.values(manifest.environments)) {
       if (env.kind === 'python') await resolveInterpreter(env.interpreter).catch((err: unknown) => (err instanceof EnvError ? broken.add(env.name) : undefined));
     }
-    checks.push(...(await codeChecks(manifest, projectDir, { dataDir: options.dataDir ?? path.join(projectDir, '.kairos'), broken })));
+    checks.push(...(await codeChecks(manifest, projectDir, { dataDir, broken, ...(on ? { onProgress: on } : {}) })));
   }
   return makeReport(projectDir, manifest.project, checks);
 }

@@ -37,3 +37,23 @@ export function makeReport(dir: string, project: string | null, checks: readonly
   for (const c of checks) counts[c.status]++;
   return { ok: counts.fail === 0, project, dir, checks, counts, invalidManifest };
 }
+
+/**
+ * What `runChecks` reports while it runs, for a progress display: a step starts (a check or a group of
+ * checks that is about to take time), and each check as it ends.
+ */
+export type CheckProgress =
+  | { readonly kind: 'start'; readonly group: CheckGroup; readonly name: string }
+  | { readonly kind: 'end'; readonly check: Check; readonly ms: number };
+
+export type OnCheckProgress = (e: CheckProgress) => void;
+
+/** Runs one step: says it starts, runs it, says how each of its checks ended. */
+export async function step(on: OnCheckProgress | undefined, group: CheckGroup, name: string, fn: () => Promise<Check[]> | Check[]): Promise<Check[]> {
+  const t0 = Date.now();
+  on?.({ kind: 'start', group, name });
+  const checks = await fn();
+  const ms = Date.now() - t0;
+  for (const check of checks) on?.({ kind: 'end', check, ms });
+  return checks;
+}

@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { onRun } from './run-id.js';
 
 export const cancelCommand: Command = {
   name: 'cancel',
@@ -7,7 +8,7 @@ export const cancelCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run(p, { io, client }) {
-    const run = await client(p).cancelRun(p.positionals[0] ?? '');
+    const run = await onRun(p.positionals[0] ?? '', p.globals.server, (id) => client(p).cancelRun(id));
     if (p.globals.json) io.out(JSON.stringify(run, null, 2) + '\n');
     else io.out(run.state === 'cancelled' ? `run ${run.id} cancelled\n` : run.state === 'running' ? `run ${run.id} is being cancelled\n` : `run ${run.id} already ${run.state}\n`);
   },

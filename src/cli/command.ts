@@ -14,6 +14,8 @@ export interface Command {
   readonly usage: string;
   readonly options: OptionSpec;
   readonly positionals: { readonly min: number; readonly max: number };
+  /** More help for `--help` that depends on the arguments or the server (e.g. a job's parameters). */
+  moreHelp?(p: Parsed, e: CommandEnv): Promise<string>;
   /** Returns the exit code (0 when omitted). */
   run(p: Parsed, e: CommandEnv): Promise<number | void>;
 }

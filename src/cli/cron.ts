@@ -1,4 +1,6 @@
 import { describeCron, dstChangesBetween, formatInZone, isValidTimeZone, nextFire, parseCron } from '../model/cron/index.js';
+import { parseInstant } from '../model/instant.js';
+import { zoneHint } from '../manifest/fields.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { UsageError } from './output.js';
@@ -19,12 +21,14 @@ export const cronCommand: Command = {
     const [sub, expr] = p.positionals;
     if (sub !== 'next') throw new UsageError(`unknown subcommand "cron ${sub}"; usage: kairos ${this.usage}`);
     const zone = stringOption(p.values.tz) ?? 'UTC';
-    if (!isValidTimeZone(zone)) throw new UsageError(`unknown time zone "${zone}"; use an IANA name such as Europe/Berlin or America/New_York`);
+    if (!isValidTimeZone(zone)) throw new UsageError(`unknown time zone "${zone}"${zoneHint(zone)}`);
     const parsed = parseCron(expr ?? '');
     if (!parsed.ok) throw new UsageError(`invalid cron expression "${expr}": ${parsed.error.field}: ${parsed.error.message}`);
     const afterRaw = stringOption(p.values.after);
-    const after = afterRaw === undefined ? Date.now() : Date.parse(afterRaw);
-    if (Number.isNaN(after)) throw new UsageError(`--after must be an ISO-8601 instant such as 2026-03-08T00:00:00Z, got "${afterRaw}"`);
+    // The same reading as every other command: an offset is required (a date alone means 00:00 UTC); a time
+    // without one would silently mean this host's zone.
+    const after = afterRaw === undefined ? Date.now() : parseInstant(afterRaw);
+    if (after === null) throw new UsageError(`--after must be an ISO-8601 instant with an offset, such as 2026-03-08T00:00:00Z (or a date, meaning 00:00 UTC), got "${afterRaw}"`);
     const count = intOption(p.values.count, 'count', 1, 10_000) ?? 5;
     const times: number[] = [];
     let t: number | null = after;

@@ -9,6 +9,7 @@ import type { Command } from './command.js';
 import { gitState } from './git.js';
 import { EXIT } from './output.js';
 import { startProgress } from './progress.js';
+import { checkProgress } from './check-progress.js';
 import { KairosClient } from '../api/client.js';
 import { formatReport, runChecks, type CheckGroup, type CheckReport } from '../check/index.js';
 import { stringOption } from './args.js';
@@ -22,8 +23,8 @@ function mb(n: number): string {
 export const deployCommand: Command = {
   name: 'deploy',
   summary: 'validate, pack and upload a project directory; the server activates it as a new version (--plan: only show what would change)',
-  usage: 'deploy [DIR] [--plan] [--force] [--skip dependencies,code] [--json]',
-  options: { plan: { type: 'boolean' }, force: { type: 'boolean' }, skip: { type: 'string' } },
+  usage: 'deploy [DIR] [--plan] [--force] [--skip dependencies,code] [--data DIR] [--json]',
+  options: { plan: { type: 'boolean' }, force: { type: 'boolean' }, skip: { type: 'string' }, data: { type: 'string' } },
   positionals: { min: 0, max: 1 },
   async run(p, { io }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -40,6 +41,9 @@ export const deployCommand: Command = {
     const secrets = await client.secretNames(manifest.project);
     const plan: DeployPlan = planDeploy((active?.manifest as CompiledManifest | undefined) ?? null, active?.version ?? null, manifest, secrets, Date.now());
     if (!p.globals.json) io.out(formatPlan(plan));
+    if (!p.globals.json && active?.source.startsWith('up:') && p.values.plan !== true) {
+      io.err(`kairos: note: ${manifest.project} v${active.version} came from \`kairos up\` on ${active.source.slice(3)}; after this deploy that \`kairos up\` keeps this version active and stops deploying its own changes (until restarted with --take-over)\n`);
+    }
     if (p.values.plan === true) {
       if (p.globals.json) io.out(JSON.stringify({ plan }, null, 2) + '\n');
       return EXIT.ok;
@@ -54,12 +58,19 @@ export const deployCommand: Command = {
     const skip = (stringOption(p.values.skip) ?? '').split(',').filter(Boolean);
     for (const g of skip) if (g !== 'dependencies' && g !== 'code') throw new UsageError(`--skip takes dependencies and/or code, got "${g}"`);
     const checkClient = new KairosClient(p.globals.server, p.globals.token);
+    const shown = checkProgress(io);
+    const t0 = Date.now();
     let checks: CheckReport;
     try {
-      checks = await runChecks(dir, { server: { client: checkClient, explicit: true }, skip: skip as CheckGroup[] });
+      // The environment cache of this machine's worker (`kairos up DIR` keeps it in DIR/.kairos): a deploy
+      // whose dependencies did not change resolves and builds nothing.
+      const dataDir = stringOption(p.values.data);
+      checks = await runChecks(dir, { server: { client: checkClient, explicit: true }, skip: skip as CheckGroup[], onProgress: (e) => shown.on(e), ...(dataDir ? { dataDir: resolve(dataDir) } : {}) });
     } finally {
+      shown.done();
       checkClient.close();
     }
+    io.err(`kairos: checks ${checks.ok ? 'passed' : 'failed'} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     if (!checks.ok) {
       if (!p.globals.json) io.out(formatReport(checks, { color: io.tty }));
       if (p.values.force !== true) {
@@ -78,7 +89,7 @@ export const deployCommand: Command = {
     let deployment: DeploymentView & { created: boolean };
     try {
       deployment = await client.upload<DeploymentView & { created: boolean }>(
-        { hash: scanned.hash, source: `${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
+        { hash: scanned.hash, source: `deploy:${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
         streamScanned(dir, scanned.entries, (n) => {
           sent += n;
           const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;

@@ -1,5 +1,6 @@
 /** The git commit of a project directory, read with git's argv (never a shell); null outside a checkout. */
 import { execFile } from 'node:child_process';
+import { dirname } from 'node:path';
 
 function git(dir: string, args: readonly string[]): Promise<string | null> {
   return new Promise((resolve) => {
@@ -14,4 +15,18 @@ export async function gitState(dir: string): Promise<{ commit: string; dirty: bo
   // Dirty means changes under DIR itself (a project may live in a folder of a bigger repository).
   const status = await git(dir, ['status', '--porcelain', '--untracked-files=normal', '--', '.']);
   return { commit, dirty: status === null ? true : status.trim() !== '' };
+}
+
+/**
+ * Whether `file` sits in a git work tree where `git add .` would pick it up: inside one, and not ignored.
+ * False outside a work tree (or without git).
+ */
+export async function trackableByGit(file: string): Promise<boolean> {
+  const dir = dirname(file);
+  const inside = await git(dir, ['rev-parse', '--is-inside-work-tree']);
+  if (inside?.trim() !== 'true') return false;
+  // check-ignore exits 0 when ignored, 1 when not; anything else (an error) counts as "cannot tell": no warning.
+  return new Promise((resolve) => {
+    execFile('git', ['-C', dir, 'check-ignore', '-q', '--', file], { timeout: 10_000 }, (err) => resolve((err as { code?: unknown } | null)?.code === 1));
+  });
 }

@@ -1,9 +1,25 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { initTemplate, toProjectName } from '../manifest/index.js';
 import type { Command } from './command.js';
 import { UsageError } from './output.js';
+
+/**
+ * `kairos up` keeps its database and the key that seals secrets in DIR/.kairos: `git add .` must not pick
+ * them up. Adds `.kairos/` to DIR/.gitignore (made if missing); says what it did, or nothing.
+ */
+async function ignoreDataDir(dir: string): Promise<string | null> {
+  const file = join(dir, '.gitignore');
+  const text = await readFile(file, 'utf8').catch(() => null);
+  if (text === null) {
+    await writeFile(file, '# kairos up: database, bundles and the secret key (never commit them)\n.kairos/\n');
+    return `wrote ${file} (ignores .kairos/, where kairos up keeps its database and secret key)`;
+  }
+  if (text.split(/\r?\n/).some((l) => /^\/?\.kairos\/?(\*\*?)?$/.test(l.trim()))) return null;
+  await appendFile(file, `${text === '' || text.endsWith('\n') ? '' : '\n'}# kairos up: database, bundles and the secret key (never commit them)\n.kairos/\n`);
+  return `added .kairos/ to ${file}`;
+}
 
 export const initCommand: Command = {
   name: 'init',
@@ -19,6 +35,7 @@ export const initCommand: Command = {
     if (!/^[a-z][a-z0-9_-]{0,62}$/.test(project)) throw new UsageError(`--project must be lower-case letters, digits, "-" or "_", starting with a letter; got "${project}"`);
     await mkdir(dir, { recursive: true });
     await writeFile(file, initTemplate(project));
-    io.out(`wrote ${file}\nnext: edit it, then \`kairos validate ${p.positionals[0] ?? '.'}\` and \`kairos up ${p.positionals[0] ?? '.'}\`\n`);
+    const ignored = await ignoreDataDir(dir);
+    io.out(`wrote ${file}${ignored ? `\n${ignored}` : ''}\nnext: edit it, then \`kairos validate ${p.positionals[0] ?? '.'}\` and \`kairos up ${p.positionals[0] ?? '.'}\`\n`);
   },
 };

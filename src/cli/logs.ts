@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { printLine } from './logs-print.js';
 import { startProgress } from './progress.js';
+import { onRun } from './run-id.js';
 
 export const logsCommand: Command = {
   name: 'logs',
@@ -10,7 +11,7 @@ export const logsCommand: Command = {
   positionals: { min: 1, max: 1 },
   async run(p, { io, client: mk }) {
     const client = mk(p);
-    const id = p.positionals[0] ?? '';
+    return onRun(p.positionals[0] ?? '', p.globals.server, async (id) => {
     // --json prints one JSON object per line (seq, attempt, ts, stream, line), so it can be streamed.
     const emit = (l: { seq: number; attempt: number; ts: string; stream: string; line: string }) => {
       if (p.globals.json) io.out(JSON.stringify({ seq: l.seq, attempt: l.attempt, ts: l.ts, stream: l.stream, line: l.line }) + '\n');
@@ -38,5 +39,6 @@ export const logsCommand: Command = {
     } finally {
       progress.done();
     }
+    });
   },
 };

@@ -28,6 +28,7 @@ import { rollbackCommand } from './rollback.js';
 import { tokenCommand } from './token.js';
 import { checkCommand } from './check.js';
 import { alertsCommand } from './alerts.js';
+import { jobsCommand } from './jobs.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -37,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   cronCommand,
   upCommand,
   serverCommand,
+  jobsCommand,
   runCommand,
   runsCommand,
   logsCommand,
@@ -84,11 +86,12 @@ export async function execute(argv: readonly string[], io: Io = processIo, env: 
   try {
     if (!cmd) throw new UsageError(`unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
     const p = parse(rest, cmd.options, env, { ...cmd.positionals, usage: `kairos ${cmd.usage}` });
+    const ce: CommandEnv = { io, env, client: (pp) => new KairosClient(pp.globals.server, pp.globals.token) };
     if (p.help) {
       io.out(`usage: kairos ${cmd.usage}\n\n${cmd.summary}\n`);
+      if (cmd.moreHelp) io.out(`\n${await cmd.moreHelp(p, ce)}`);
       return EXIT.ok;
     }
-    const ce: CommandEnv = { io, env, client: (pp) => new KairosClient(pp.globals.server, pp.globals.token) };
     return (await cmd.run(p, ce)) ?? EXIT.ok;
   } catch (err) {
     return reportError(err, io);

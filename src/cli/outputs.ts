@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { onRun } from './run-id.js';
 import { table } from './output.js';
 
 export const outputsCommand: Command = {
@@ -8,7 +9,7 @@ export const outputsCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run(p, { io, client }) {
-    const out = await client(p).outputs(p.positionals[0] ?? '');
+    const out = await onRun(p.positionals[0] ?? '', p.globals.server, (id) => client(p).outputs(id));
     if (p.globals.json) {
       io.out(JSON.stringify(out, null, 2) + '\n');
       return;

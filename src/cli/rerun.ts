@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { onRun } from './run-id.js';
 
 export const rerunCommand: Command = {
   name: 'rerun',
@@ -7,7 +8,7 @@ export const rerunCommand: Command = {
   options: {},
   positionals: { min: 1, max: 1 },
   async run(p, { io, client }) {
-    const run = await client(p).rerun(p.positionals[0] ?? '');
+    const run = await onRun(p.positionals[0] ?? '', p.globals.server, (id) => client(p).rerun(id));
     io.out(p.globals.json ? JSON.stringify(run, null, 2) + '\n' : `${run.id}\n`);
   },
 };

@@ -4,6 +4,8 @@ import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { printLine } from './logs-print.js';
 import { startProgress } from './progress.js';
+import { paramsHelp } from './job-params.js';
+import { coerceError } from '../model/errors.js';
 import { EXIT, UsageError, type Io } from './output.js';
 
 /** `-p NAME=VALUE` pairs; a value is a string, typed by the job's parameter spec on the server. */
@@ -44,6 +46,20 @@ export const runCommand: Command = {
   usage: 'run JOB [-p NAME=VALUE]... [--project P] [--detach] [--json]',
   options: { param: { type: 'string', short: 'p', multiple: true }, project: { type: 'string' }, detach: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
+  async moreHelp(p, { client: mk }) {
+    const name = p.positionals[0];
+    if (!name) return 'give a job to see its parameters: kairos run JOB --help (`kairos jobs` lists jobs)\n';
+    const project = stringOption(p.values.project);
+    let jobs;
+    try {
+      jobs = (await mk(p).jobs(project)).jobs;
+    } catch (err) {
+      return `the parameters of ${name} come from the server, and ${p.globals.server} did not answer: ${coerceError(err).message}\n`;
+    }
+    const matches = jobs.filter((j) => j.name === name);
+    if (matches.length === 0) return `no job "${name}"${project ? ` in project ${project}` : ''} on ${p.globals.server}; jobs: ${[...new Set(jobs.map((j) => j.name))].join(', ') || '(none)'}\n`;
+    return matches.map(paramsHelp).join('\n');
+  },
   async run(p, { io, client: mk }) {
     const client = mk(p);
     const params = parseParamPairs((p.values.param as string[] | undefined) ?? []);

@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
 import { DeployClient, type TokenView } from '../api/deploy-client.js';
-import { createToken, listTokens, revokeToken, tokenView } from '../control/tokens.js';
+import { createToken, listTokens, revokeToken, tokensExist, tokenView } from '../control/tokens.js';
 import { openSqlite, type Db } from '../store/db.js';
 import { stringOption } from './args.js';
 import type { Command } from './command.js';
-import { shortTime, table, UsageError } from './output.js';
+import { shortTime, table, UsageError, type Io } from './output.js';
 
 const USAGE = 'token create NAME --scope read|run|deploy|admin|worker [--project P] | token list | token revoke NAME   [--data DIR | --db sqlite:PATH] [--json]';
 
@@ -19,8 +19,11 @@ async function openDirect(values: Record<string, unknown>): Promise<Db | null> {
   return openSqlite(resolve(dbUrl.slice('sqlite:'.length)));
 }
 
+/** A new token; `auth_turned_on` when it is the first and the server asked for no token until now. */
+type Created = TokenView & { token: string; first?: boolean; auth_turned_on?: boolean };
+
 interface TokenOps {
-  create(name: string, scope: string, project: string | null): Promise<TokenView & { token: string }>;
+  create(name: string, scope: string, project: string | null): Promise<Created>;
   revoke(name: string): Promise<TokenView>;
   list(): Promise<TokenView[]>;
 }
@@ -28,8 +31,11 @@ interface TokenOps {
 function direct(db: Db): TokenOps {
   return {
     create: async (name, scope, project) => {
+      const first = !(await tokensExist(db));
       const r = await createToken(db, { name, scope, project, createdBy: 'local' });
-      return { ...tokenView(r.row), token: r.token };
+      // Directly on the database, nobody can tell whether the server has a bootstrap token: say what the
+      // stored token does (a server without --token asks for one from now on).
+      return { ...tokenView(r.row), token: r.token, first, auth_turned_on: first };
     },
     revoke: async (name) => tokenView(await revokeToken(db, name, null)),
     list: async () => (await listTokens(db, null)).map(tokenView),
@@ -42,6 +48,22 @@ function remote(client: DeployClient): TokenOps {
     revoke: (name) => client.revokeToken(name),
     list: async () => (await client.listTokens()).tokens,
   };
+}
+
+/**
+ * How to use the new token, and, when it was the first, that the server now needs one for everything. The
+ * token itself is repeated only when both stdout and stderr are a terminal (nothing is captured).
+ */
+function printUsage(made: Created, io: Io, server: string | null): void {
+  if (made.auth_turned_on) {
+    const where = server ? `the server at ${server}` : 'a server on this database (unless it has its own --token)';
+    io.err(
+      `kairos: WARNING: this is the first token: from now on ${where} refuses every request without a token\n` +
+        '        (the CLI, `kairos worker`, scripts and the dashboard get 401 unauthorized until they send one).\n',
+    );
+  }
+  const value = io.tty && io.errTty ? made.token : '<the token printed above>';
+  io.err(`kairos: use it:  export KAIROS_TOKEN=${value}   (or --token on each command; see docs/auth.md)\n`);
 }
 
 export const tokenCommand: Command = {
@@ -66,6 +88,7 @@ export const tokenCommand: Command = {
         else {
           io.out(`${made.token}\n`);
           io.err(`kairos: token "${made.name}" (scope ${made.scope}${made.project ? `, project ${made.project}` : ''}) created; it is shown only now, so keep it safe\n`);
+          printUsage(made, io, db ? null : p.globals.server);
         }
         return;
       }

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { trackableByGit } from './git.js';
 import { startEmbedded } from '../embedded.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
@@ -21,8 +22,8 @@ import { formatProblem } from '../manifest/index.js';
 export const upCommand: Command = {
   name: 'up',
   summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
-  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] ${ALERT_USAGE}`,
-  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, ...ALERT_OPTIONS },
+  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] ${ALERT_USAGE}`,
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 1 },
   async run(p, { io, env }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -44,6 +45,7 @@ export const upCommand: Command = {
         leaseMs,
         token: p.globals.token ?? env.KAIROS_TOKEN ?? null,
         alerts,
+        takeOver: p.values['take-over'] === true,
         log: (line) => io.err(line + '\n'),
       });
     } catch (err) {
@@ -55,6 +57,11 @@ export const upCommand: Command = {
       throw err;
     } finally {
       progress.done();
+    }
+    // `git add .` would commit the key that seals this server's secrets.
+    const key = join(up.dataDir, 'secret.key');
+    if (!env.KAIROS_SECRET_KEY && (await trackableByGit(key))) {
+      io.err(`kairos: warning: ${key} (the key your secrets are sealed with) is inside a git work tree and not ignored; add ${relative(dir, up.dataDir) || '.kairos'}/ to .gitignore so that \`git add .\` never commits it\n`);
     }
     io.err(`kairos: up at ${up.url} (data in ${up.dataDir}; tz database ${tzdataVersion()}); Ctrl-C to stop\n`);
     await new Promise<void>((resolveStop) => {

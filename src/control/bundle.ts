@@ -9,8 +9,12 @@ import { join, relative, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { newId } from '../model/ids.js';
 
-/** Never part of a bundle, whatever the ignore files say. */
-const ALWAYS_IGNORED = ['.git/', '.kairos/', '.hg/', '.svn/'];
+/**
+ * Never part of a bundle, whatever the ignore files say: version control, the data directory, and editors'
+ * swap, lock and backup files (they come and go while a file is saved; bundling them would make a version
+ * out of an editor's scratch).
+ */
+const ALWAYS_IGNORED = ['.git/', '.kairos/', '.hg/', '.svn/', '*.swp', '*.swx', '.#*', '*~'];
 
 export interface BundleEntry {
   readonly path: string; // POSIX, relative to the project root

@@ -30,6 +30,11 @@ export interface ControlSettings {
   readonly dataDir: string;
   /** How long a lease lasts without a heartbeat. */
   readonly leaseMs: number;
+  /**
+   * Internal webhook hosts the server allows (`--allow-webhook-hosts`): a deploy whose webhook is internal
+   * and not in this list is refused. Undefined: not checked at deploy (the engine used as a library).
+   */
+  readonly webhookAllowHosts?: readonly string[];
 }
 
 export class Ctx {

@@ -13,6 +13,7 @@ import type { DeploymentsTable } from '../store/schema.js';
 import type { Q } from '../store/runs.js';
 import { scanProject, writeBundle } from './bundle.js';
 import type { Ctx } from './context.js';
+import { assertWebhooksAllowed } from './webhook-check.js';
 
 type DeployRecord = 'deployed_by' | 'git_commit' | 'git_dirty';
 /** A deployment; who deployed it and from which commit is optional (rows read without those columns). */
@@ -64,6 +65,8 @@ export async function deployDirectory(ctx: Ctx, dir: string, manifest: CompiledM
  * in one transaction with its schedules, unless the active version has the same bundle and manifest.
  */
 export async function activateBundle(ctx: Ctx, hash: string, manifest: CompiledManifest, source: string, meta: DeployMeta): Promise<DeployOutcome> {
+  // A webhook the server would refuse to call is refused now, not when its first alert fires.
+  if (ctx.settings.webhookAllowHosts !== undefined) await assertWebhooksAllowed(manifest, ctx.settings.webhookAllowHosts);
   const manifestJson = JSON.stringify(manifest);
   const outcome = await ctx.db.tx(async (trx) => {
     const current = await activeDeployment(trx, manifest.project);

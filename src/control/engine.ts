@@ -23,6 +23,8 @@ export interface EngineOptions {
   readonly leaseMs?: number;
   readonly random?: () => number;
   readonly onError?: (err: unknown) => void;
+  /** See ControlSettings.webhookAllowHosts. */
+  readonly webhookAllowHosts?: readonly string[];
 }
 
 export class Engine implements ControlLink {
@@ -43,7 +45,7 @@ export class Engine implements ControlLink {
   }
 
   constructor(opts: EngineOptions) {
-    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000 }, opts.random);
+    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}) }, opts.random);
     this.onError = opts.onError ?? ((err) => console.error('kairos:', err));
     this.bus.on('work', () => this.workVersion++);
     this.linkPeers(opts.db);

@@ -6,8 +6,9 @@
 import path from 'node:path';
 import * as z from 'zod';
 import { isValidTimeZone, parseCron } from '../model/cron/index.js';
+import { knownTimeZones, suggestTimeZone } from '../model/cron/suggest.js';
 import { parseDuration } from '../model/duration.js';
-import { didYouMean, show, type ProblemCode } from './problems.js';
+import { show, type ProblemCode } from './problems.js';
 
 /**
  * What an error message says is expected at a node (`expected an integer ≥ 0, got "three"`), the code a bad
@@ -168,16 +169,17 @@ export function cronValue(): z.ZodString {
   return expecting(checked, CRON_EXPECTED, 'invalid_cron');
 }
 
-let zoneNames: readonly string[] | undefined;
-function knownZones(): readonly string[] {
-  zoneNames ??= ['UTC', ...Intl.supportedValuesOf('timeZone')];
-  return zoneNames;
+
+/** `; did you mean "America/Los_Angeles"? use an IANA name …` (by alias and city first, spelling last). */
+export function zoneHint(zone: string): string {
+  const s = suggestTimeZone(zone, knownTimeZones());
+  return `${s ? `; did you mean "${s}"?` : ';'} use an IANA name such as "Europe/Paris" or "UTC"`;
 }
 
 export function timeZoneValue(): z.ZodString {
   const checked = z.string().superRefine((zone, ctx) => {
     if (isValidTimeZone(zone)) return;
-    report(ctx, 'invalid_timezone', `unknown time zone ${show(zone)}${didYouMean(zone, knownZones(), 'use an IANA name such as "Europe/Paris" or "UTC"')}`);
+    report(ctx, 'invalid_timezone', `unknown time zone ${show(zone)}${zoneHint(zone)}`);
   });
   return expecting(checked, 'an IANA time zone such as "Europe/Paris" or "UTC"', 'invalid_timezone');
 }
