@@ -16,6 +16,7 @@ import type { Launcher, LocalProcess } from './places/local.js';
 import { Masker, MaskStream } from './mask.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
+import { unavailableReason } from '../store/availability.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -188,8 +189,10 @@ class LogShipper {
           this.onStale();
           return;
         }
-        if (tries >= 20) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
+        // A database that is unavailable (locked, down, disk full) is waited for as long as it takes: the
+        // lines stay here in order and go once it is back. Anything else is given up after about 30 s.
+        if (tries >= 20 && unavailableReason(err) === null) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
       }
     }
   }
@@ -394,6 +397,8 @@ export class AttemptRunner {
     this.startReported = true;
     this.startReport = this.link.started(this.a.lease, info).catch((err: unknown) => {
       if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
+      // Not taken (the database was unavailable): the start goes with the attempt's end instead.
+      else this.startReported = false;
     });
   }
 
@@ -459,8 +464,9 @@ export async function reportWithRetry(fn: () => Promise<void>, onStale?: () => v
         onStale?.();
         return;
       }
-      if (tries >= 30) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
+      // An unavailable database is waited for (the report is sent again until it is taken).
+      if (tries >= 30 && unavailableReason(err) === null) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
     }
   }
 }
