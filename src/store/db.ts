@@ -45,6 +45,12 @@ export interface OpenOptions {
   clock?: Clock;
   /** PostgreSQL only: connections in the pool (default 10). */
   poolSize?: number;
+  /**
+   * SQLite only: how long a write waits for another process's write lock before it is refused as
+   * `unavailable` (default 5 s). A control plane passes less with short leases, so a worker waiting on it
+   * still renews (or hears why not) before its launcher's watchdog fires.
+   */
+  busyTimeoutMs?: number;
 }
 
 /** True when `target` names a PostgreSQL database (a postgres:// or postgresql:// URL) rather than a SQLite file. */
@@ -69,7 +75,7 @@ export async function openSqlite(file: string, opts: OpenOptions = {}): Promise<
   raw.pragma('synchronous = NORMAL');
   // Another process holding the write lock makes us wait, not fail, for up to 5 s; past that the write is
   // refused as `unavailable` (HTTP 503 with Retry-After), well inside a client's 10 s request timeout.
-  raw.pragma('busy_timeout = 5000');
+  raw.pragma(`busy_timeout = ${Math.max(100, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   raw.pragma('foreign_keys = ON');
   // A larger page cache and memory-mapped reads: the scheduler's bursts (thousands of ticks at one instant)
   // and log ingestion touch many pages at once; the defaults (2 MB cache) make them read pages again.
