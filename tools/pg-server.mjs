@@ -3,10 +3,10 @@
  * 127.0.0.1 at a free port (and a unix socket in the same directory), trust authentication, no fsync.
  * Run as root, it runs the server as the `postgres` user (initdb refuses root).
  *
- *   const pg = await startPostgres();   // { url, stop() } or throws with the reason
+ *   const pg = await startPostgres();   // { url, stop(), pause(), resume() } or throws with the reason
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,18 +76,41 @@ export async function startPostgres({ log = () => {} } = {}) {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
+  /** The postmaster's own pid (run as root, `child` is runuser, which need not pass signals on). */
+  const postmasterPid = () => {
+    try {
+      return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+    } catch {
+      return null;
+    }
+  };
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   /** Stops the server ("fast shutdown": clients are disconnected), keeping its data directory. */
-  const halt = () =>
-    new Promise((resolve) => {
-      const c = child;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
-      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      c.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      c.kill('SIGINT');
-    });
+  const halt = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exitedChild = new Promise((resolve) => c.once('exit', resolve));
+    const pid = postmasterPid();
+    if (pid) process.kill(pid, 'SIGINT');
+    c.kill('SIGINT');
+    const deadline = Date.now() + 10_000;
+    while ((pid && alive(pid)) || (c.exitCode === null && c.signalCode === null)) {
+      if (Date.now() > deadline) {
+        if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+        c.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await exitedChild;
+  };
   try {
     await launch();
   } catch (err) {

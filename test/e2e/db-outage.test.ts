@@ -107,12 +107,20 @@ jobs:
     if (pg) {
       await pg.pause();
       const server = pg;
-      released = new Promise<void>((r) => setTimeout(r, OUTAGE_S.postgres * 1000)).then(() => server.resume());
+      let over = false;
+      cleanups.push(() => {
+        over = true;
+      });
+      released = new Promise<void>((r) => setTimeout(r, OUTAGE_S.postgres * 1000)).then(() => (over ? undefined : server.resume()));
     } else {
       released = (await holdExclusive(join(data, 'kairos.db'), OUTAGE_S.sqlite * 1000)).released;
     }
     let refused = 0;
     const statuses = new Set<number>();
+    const fetch = (url: string, init?: RequestInit) =>
+      globalThis.fetch(url, init).catch((err: Error) => {
+        throw new Error(`${err.message} (${String(err.cause)})\n${output().slice(-4000)}`);
+      });
     // Writes while it lasts: a 503 with a stable code and Retry-After, each answered well within a client's patience.
     while (Date.now() - t0 < (OUTAGE_S[dialect] - 4) * 1000) {
       const sent = Date.now();
