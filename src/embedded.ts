@@ -93,8 +93,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const projectDir = resolve(opts.projectDir);
   const dataDir = resolve(opts.dataDir ?? join(projectDir, '.kairos'));
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock });
   const leaseMs = opts.leaseMs ?? 30_000;
+  // A write waits for another process's lock at most a quarter lease (5 s at most), then answers `unavailable`.
+  const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock, busyTimeoutMs: Math.min(5000, Math.floor(leaseMs / 4)) });
   const engine = new Engine({ db, dataDir, leaseMs, webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
 
   // One deploy at a time. A failed deploy must not end the chain: the next change deploys again.

@@ -3,10 +3,10 @@
  * 127.0.0.1 at a free port (and a unix socket in the same directory), trust authentication, no fsync.
  * Run as root, it runs the server as the `postgres` user (initdb refuses root).
  *
- *   const pg = await startPostgres();   // { url, stop() } or throws with the reason
+ *   const pg = await startPostgres();   // { url, stop(), pause(), resume() } or throws with the reason
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,48 +54,83 @@ export async function startPostgres({ log = () => {} } = {}) {
     '-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
     '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
   ]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  let child = null;
   let errText = '';
-  child.stderr.on('data', (c) => {
-    errText += c.toString();
-    if (errText.length > 20_000) errText = errText.slice(-10_000);
-  });
   const url = `postgres://kairos@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kairos'], { encoding: 'utf8' });
-    if (ready.status === 0) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`PostgreSQL did not start: ${errText}`);
+  /** Starts the server on the data directory and waits until it accepts connections. */
+  const launch = async () => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+    child = c;
+    c.stderr.on('data', (chunk) => {
+      errText += chunk.toString();
+      if (errText.length > 20_000) errText = errText.slice(-10_000);
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kairos'], { encoding: 'utf8' });
+      if (ready.status === 0) break;
+      if (c.exitCode !== null || Date.now() > deadline) {
+        c.kill('SIGKILL');
+        throw new Error(`PostgreSQL did not start: ${errText}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 100));
+  };
+  /** The postmaster's own pid (run as root, `child` is runuser, which need not pass signals on). */
+  const postmasterPid = () => {
+    try {
+      return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+    } catch {
+      return null;
+    }
+  };
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** Stops the server ("fast shutdown": clients are disconnected), keeping its data directory. */
+  const halt = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exitedChild = new Promise((resolve) => c.once('exit', resolve));
+    const pid = postmasterPid();
+    if (pid) process.kill(pid, 'SIGINT');
+    c.kill('SIGINT');
+    const deadline = Date.now() + 10_000;
+    while ((pid && alive(pid)) || (c.exitCode === null && c.signalCode === null)) {
+      if (Date.now() > deadline) {
+        if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+        c.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await exitedChild;
+  };
+  try {
+    await launch();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
   log(`PostgreSQL ${bin.split('/').at(-2)} on 127.0.0.1:${port} (data in ${dir})`);
   let stopped = null;
   return {
     url,
+    /** Stops the server for a while (an outage a test causes): same port and data when `resume()` starts it again. */
+    pause: halt,
+    resume: launch,
     stop() {
-      stopped ??= new Promise((resolve) => {
-        const done = () => {
-          rmSync(dir, { recursive: true, force: true });
-          resolve();
-        };
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          done();
-        });
-        // SIGINT: "fast shutdown" (disconnects clients, no waiting for them).
-        child.kill('SIGINT');
-      });
+      stopped ??= halt().then(() => rmSync(dir, { recursive: true, force: true }));
       return stopped;
     },
     /** Synchronous last resort on process exit. */
     killNow() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };

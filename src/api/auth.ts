@@ -11,6 +11,7 @@ import { lookupToken, tokensExist } from '../control/tokens.js';
 import { KairosError } from '../model/errors.js';
 import { allows, type Principal } from '../model/scopes.js';
 import type { Db } from '../store/db.js';
+import { unavailableReason } from '../store/availability.js';
 import { requiredScope } from './scopes.js';
 
 const principals = new WeakMap<Request, Principal>();
@@ -41,7 +42,12 @@ export function authMiddleware(opts: AuthOptions): MiddlewareHandler {
     const now = Date.now();
     if (now - checkedAt < 1000) return false;
     checkedAt = now;
-    enforced = await tokensExist(opts.db);
+    try {
+      enforced = await tokensExist(opts.db);
+    } catch (err) {
+      // The database is unavailable: no token can have been stored meanwhile either; keep what we knew.
+      if (unavailableReason(err) === null) throw err;
+    }
     return enforced;
   };
   return async (c, next) => {

@@ -1,6 +1,7 @@
 /** The one place where domain errors become HTTP statuses. Bodies: `{"error": {"code", "message", "details"?}}`. */
 import type { ErrorCode } from '../model/errors.js';
 import { KairosError } from '../model/errors.js';
+import { asUnavailable } from '../store/availability.js';
 
 const STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_input: 400,
@@ -12,6 +13,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   stale_lease: 409,
   unauthorized: 401,
   forbidden: 403,
+  unavailable: 503,
   internal: 500,
 };
 
@@ -20,6 +22,8 @@ export function errorStatus(code: ErrorCode): number {
 }
 
 export function errorBody(err: unknown): { status: number; body: { error: { code: string; message: string; details?: unknown } } } {
+  // A database that is locked, down or out of space is a 503 the client may retry, never a 500.
+  err = asUnavailable(err);
   if (err instanceof KairosError) {
     const body: { code: string; message: string; details?: unknown } = { code: err.code, message: err.message };
     if (err.details !== undefined) body.details = err.details;

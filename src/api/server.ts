@@ -11,6 +11,8 @@ import { getRun, listAttempts, listRuns, readLogLines } from '../store/runs.js';
 import { requireRun } from '../control/runs.js';
 import { listDeployments } from '../control/deployments.js';
 import { errorBody } from './errors.js';
+import { healthView } from './health.js';
+import { RETRY_AFTER_SECONDS } from '../store/availability.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 import { registerSecretRoutes } from './secrets.js';
 import { attemptView, deploymentView, logLineEvent, logLineView, runView } from './views.js';
@@ -105,7 +107,10 @@ export function createApi(opts: ApiOptions): Hono {
 
   app.onError((err, c) => {
     const { status, body } = errorBody(err);
-    if (status >= 500) console.error('kairos api:', err);
+    if (status === 503) {
+      // The database is locked, down or out of space: say when to try again; not a bug worth a stack trace.
+      c.header('Retry-After', String(RETRY_AFTER_SECONDS));
+    } else if (status >= 500) console.error('kairos api:', err);
     return c.json(body, status as 500);
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
@@ -119,7 +124,7 @@ export function createApi(opts: ApiOptions): Hono {
   app.use('/api/*', auth);
   app.use('/metrics', auth);
 
-  app.get('/api/v1/health', (c) => c.json({ ok: true, version: VERSION, tzdata: tzdataVersion(), dialect: engine.db.dialect, lease_ms: engine.ctx.settings.leaseMs }));
+  app.get('/api/v1/health', (c) => c.json(healthView(engine)));
   app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
   app.get('/api/v1/whoami', (c) => c.json(principalOf(c)));
 

@@ -25,8 +25,9 @@ export const serverCommand: Command = {
     const pg = isPostgresUrl(dbUrl);
     if (!pg && !dbUrl.startsWith('sqlite:')) throw new UsageError(`--db must be postgres://USER@HOST:PORT/DB or sqlite:PATH, got "${pg ? redactUrl(dbUrl) : dbUrl}"`);
     const alerts = alertOptions(p, env);
-    const db = await openDb(pg ? dbUrl : `sqlite:${resolve(dbUrl.slice('sqlite:'.length))}`);
-    const engine = new Engine({ db, dataDir, leaseMs: leaseOption(p.values.lease), webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
+    const leaseMs = leaseOption(p.values.lease);
+    const db = await openDb(pg ? dbUrl : `sqlite:${resolve(dbUrl.slice('sqlite:'.length))}`, { busyTimeoutMs: Math.min(5000, Math.floor((leaseMs ?? 30_000) / 4)) });
+    const engine = new Engine({ db, dataDir, leaseMs, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));

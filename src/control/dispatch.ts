@@ -269,11 +269,24 @@ export async function markStarted(ctx: Ctx, lease: LeaseRef, info: StartedInfo):
   if (Number(updated.numUpdatedRows) !== 1) throw new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} is no longer valid`);
 }
 
+/**
+ * After the database was unavailable (locked, down, disk full), workers could not renew their leases: the
+ * first heartbeat or reaper transaction that gets through extends every running attempt's lease by one lease
+ * period from now, so no run is lost only because the database was. (Issue 21; kept here, small, on purpose.)
+ */
+async function extendLeasesAfterOutage(ctx: Ctx, trx: Q, now: number): Promise<void> {
+  const availability = ctx.db.availability;
+  if (!availability.recoveryPending) return;
+  await trx.updateTable('attempts').set({ lease_expires_at: now + ctx.settings.leaseMs }).where('state', '=', 'running').where('lease_expires_at', '<', now + ctx.settings.leaseMs).execute();
+  availability.recoveryPending = false;
+}
+
 export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
   const refused: LeaseRef[] = [];
   const cancel: string[] = [];
   await ctx.db.tx(async (trx) => {
     const now = ctx.now();
+    await extendLeasesAfterOutage(ctx, trx, now);
     await trx.updateTable('workers').set({ heartbeat_at: now }).where('id', '=', workerId).execute();
     for (const lease of leases) {
       const attempt = await getAttempt(trx, lease.runId, lease.attempt, ctx.db.dialect === 'postgres');
@@ -400,6 +413,7 @@ export async function abandon(ctx: Ctx, lease: LeaseRef, reason: string): Promis
 export async function reapExpired(ctx: Ctx): Promise<number> {
   const changed = await ctx.db.tx(async (trx) => {
     const now = ctx.now();
+    await extendLeasesAfterOutage(ctx, trx, now);
     // PostgreSQL: attempts another control plane is reaping (or a worker is finishing) are locked: skip them.
     const expired = await expiredAttempts(trx, now, ctx.db.dialect === 'postgres');
     const out: { id: string; state: RunState }[] = [];

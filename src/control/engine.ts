@@ -16,6 +16,7 @@ import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
 import { LateCheck, alertsEnqueuedHere } from './alerts.js';
 import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
+import { unavailableReason } from '../store/availability.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -46,7 +47,17 @@ export class Engine implements ControlLink {
 
   constructor(opts: EngineOptions) {
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}) }, opts.random);
-    this.onError = opts.onError ?? ((err) => console.error('kairos:', err));
+    const onError = opts.onError ?? ((err) => console.error('kairos:', err));
+    // The loops meet an unavailable database every second while it lasts: said once per outage, not each time.
+    let outageSaid: number | null | undefined;
+    this.onError = (err) => {
+      if (unavailableReason(err) !== null) {
+        const since = opts.db.availability.lastSuccessAt;
+        if (outageSaid === since) return;
+        outageSaid = since;
+      }
+      onError(err);
+    };
     this.bus.on('work', () => this.workVersion++);
     this.linkPeers(opts.db);
   }

@@ -82,6 +82,9 @@ export async function insertRun(
 }
 
 export async function createRun(ctx: Ctx, req: CreateRunRequest): Promise<RunRow> {
+  for (const [what, v] of [['job', req.job], ['project', req.project]] as const) {
+    if (typeof v === 'string' && /[\u0000-\u001f\u007f]/.test(v)) throw new KairosError('invalid_input', `the ${what} name contains a control character (such as NUL); names are letters, digits, "-" and "_"`);
+  }
   const dep = await resolveProject(ctx.db.kysely, req.project);
   const spec = await jobOf(ctx, dep, req.job);
   const resolved = resolveParams(spec, req.params ?? {});

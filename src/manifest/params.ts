@@ -101,6 +101,11 @@ export function resolveParams(job: CompiledJob, given: Readonly<Record<string, u
       continue;
     }
     if (raw === undefined) continue;
+    if (typeof raw === 'string' && raw.includes('\0')) {
+      // A run's params become environment variables, which cannot hold NUL: refused before a run exists.
+      errors.push(`param "${name}": contains a NUL character (\\u0000), which an environment variable cannot hold`);
+      continue;
+    }
     const parsed = parseParamValue(spec.type, raw, 'loose');
     if (!parsed.ok) {
       errors.push(`param "${name}": expected ${parsed.expected}, got ${show(raw)}`);

@@ -305,6 +305,26 @@ const testCommand = expecting(
 // ---- the document ------------------------------------------------------------------------------------------
 
 /** `pool` and `environment` values must name something the manifest defines. */
+/**
+ * No text of the manifest may hold a NUL character (YAML's "\0"): no command, argument, environment variable
+ * or name can carry one, so a run of it could never start. Reported where it is, key or value.
+ */
+function checkNoNul(doc: unknown, ctx: z.core.$RefinementCtx): void {
+  const message = 'contains a NUL character (\\u0000), which no command, argument, environment variable or name can hold';
+  const walk = (v: unknown, at: PropertyKey[]): void => {
+    if (typeof v === 'string') {
+      if (v.includes('\0')) report(ctx, 'invalid_value', message, at);
+    } else if (Array.isArray(v)) v.forEach((item, i) => walk(item, [...at, i]));
+    else if (isRecord(v)) {
+      for (const [k, item] of Object.entries(v)) {
+        if (k.includes('\0')) report(ctx, 'invalid_value', `the key ${message}`, [...at, k], 'key');
+        walk(item, [...at, k]);
+      }
+    }
+  };
+  walk(doc, []);
+}
+
 function checkReferences(doc: unknown, ctx: z.core.$RefinementCtx): void {
   if (!isRecord(doc)) return;
   const pools = [DEFAULT_POOL, ...(isRecord(doc.pools) ? Object.keys(doc.pools).filter((p) => p !== DEFAULT_POOL) : [])];
@@ -374,6 +394,7 @@ export const manifestSchema = expecting(
   'a mapping with the keys project, defaults, pools, environments, test, jobs',
 )
   .superRefine(checkReferences, { when: (payload) => isRecord(payload.value) })
+  .superRefine(checkNoNul, { when: (payload) => isRecord(payload.value) })
   .meta({
     title: 'Kairos manifest (kairos.yaml)',
     description: '`kairos.yaml` describes the jobs of one project: what they run, when, with which parameters, limits and retries.',

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   stale_lease: 'stale_lease',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
+  /** The database cannot take a write right now (locked, down, disk full): try again (HTTP 503, Retry-After). */
+  unavailable: 'unavailable',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

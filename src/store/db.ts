@@ -8,6 +8,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, PostgresQueryCompiler, SqliteDialect, sql, type QueryCompiler } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
+import { Availability, unavailableError, unavailableReason } from './availability.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -25,6 +26,8 @@ export interface Db {
   /** A write transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so it never fails half-way with SQLITE_BUSY. */
   tx<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** Whether the database could be written lately; a transaction that fails for that reason throws `unavailable`. */
+  readonly availability: Availability;
   /**
    * PostgreSQL only (undefined on SQLite, where one process owns the database): tells the other control
    * planes on this database about an event, and listens for theirs (LISTEN/NOTIFY on one channel).
@@ -42,6 +45,12 @@ export interface OpenOptions {
   clock?: Clock;
   /** PostgreSQL only: connections in the pool (default 10). */
   poolSize?: number;
+  /**
+   * SQLite only: how long a write waits for another process's write lock before it is refused as
+   * `unavailable` (default 5 s). A control plane passes less with short leases, so a worker waiting on it
+   * still renews (or hears why not) before its launcher's watchdog fires.
+   */
+  busyTimeoutMs?: number;
 }
 
 /** True when `target` names a PostgreSQL database (a postgres:// or postgresql:// URL) rather than a SQLite file. */
@@ -64,8 +73,9 @@ export async function openSqlite(file: string, opts: OpenOptions = {}): Promise<
   const raw = new SqliteDatabase(file);
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
-  // Another process holding the write lock makes us wait, not fail: "database is locked" never reaches a user.
-  raw.pragma('busy_timeout = 10000');
+  // Another process holding the write lock makes us wait, not fail, for up to 5 s; past that the write is
+  // refused as `unavailable` (HTTP 503 with Retry-After), well inside a client's 10 s request timeout.
+  raw.pragma(`busy_timeout = ${Math.max(100, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   raw.pragma('foreign_keys = ON');
   // A larger page cache and memory-mapped reads: the scheduler's bursts (thousands of ticks at one instant)
   // and log ingestion touch many pages at once; the defaults (2 MB cache) make them read pages again.
@@ -89,24 +99,54 @@ export async function openSqlite(file: string, opts: OpenOptions = {}): Promise<
   };
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   let depth = 0;
+  const availability = new Availability();
+  /** One failed transaction's error, noted; anything but a busy, locked or full database passes unchanged. */
+  const noted = (err: unknown): unknown => {
+    const reason = unavailableReason(err);
+    if (!reason) return err;
+    availability.failed(reason);
+    // Others waiting behind this one would each wait out the busy timeout: fail them at once for a moment.
+    if (reason === 'busy') availability.failFastUntil = Date.now() + 1000;
+    return unavailableError(reason, err);
+  };
   const db: Db = {
     dialect: 'sqlite',
     kysely,
     clock: opts.clock ?? systemClock,
+    availability,
     async tx(fn) {
+      const failFast = () => {
+        if (availability.down && Date.now() < availability.failFastUntil) throw unavailableError(availability.lastFailure ?? 'busy');
+      };
+      failFast();
       // Kysely's SQLite driver runs everything over one connection behind a mutex; holding it for the
       // whole transaction keeps other statements of this process out of it.
       return kysely.connection().execute(async (conn) => {
         if (depth > 0) throw new Error('nested transactions are not supported');
+        failFast();
+        // A BEGIN that fails (the busy timeout ran out) leaves nothing behind: no depth, no transaction.
+        try {
+          await sql`begin immediate`.execute(conn);
+        } catch (err) {
+          throw noted(err);
+        }
         depth++;
-        await sql`begin immediate`.execute(conn);
         try {
           const result = await fn(conn);
           await sql`commit`.execute(conn);
+          availability.succeeded();
           return result;
         } catch (err) {
-          await sql`rollback`.execute(conn);
-          throw err;
+          // SQLite may have rolled back already (SQLITE_FULL, an I/O error): a second rollback would fail
+          // ("no transaction is active") and hide the real error.
+          if (raw.inTransaction) {
+            try {
+              await sql`rollback`.execute(conn);
+            } catch {
+              // the transaction is gone either way; the error that matters is `err`
+            }
+          }
+          throw noted(err);
         } finally {
           depth--;
         }
@@ -179,7 +219,9 @@ async function measureOffset(kysely: Kysely<Database>): Promise<number> {
  * the local clock plus that offset. Every replica (and so every lease expiry) then agrees on one time.
  */
 export async function openPostgres(url: string, opts: OpenOptions = {}): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types: pgTypes });
+  // A server that does not answer a connection within 5 s is reported unavailable rather than waited for.
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5000 });
+  const availability = new Availability();
   // An idle connection's error (the server restarting) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const kysely = new Kysely<Database>({ dialect: new KairosPostgresDialect({ pool }) });
@@ -204,11 +246,20 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
     peers,
     kysely,
     clock,
+    availability,
     async tx(fn) {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await kysely.transaction().execute(fn);
+          const result = await kysely.transaction().execute(fn);
+          availability.succeeded();
+          return result;
         } catch (err) {
+          const reason = unavailableReason(err);
+          if (reason) {
+            // The server is down, restarting or out of space: a stated condition, retried by the caller.
+            availability.failed(reason);
+            throw unavailableError(reason, err);
+          }
           const code = (err as { code?: unknown } | null)?.code;
           if (typeof code !== 'string' || !RETRYABLE.has(code) || attempt >= MAX_TX_ATTEMPTS) throw err;
           await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));

@@ -16,6 +16,7 @@ import type { Launcher, LocalProcess } from './places/local.js';
 import { Masker, MaskStream } from './mask.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
+import { unavailableReason } from '../store/availability.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -112,6 +113,8 @@ class LogShipper {
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> = Promise.resolve();
   stale = false;
+  /** The attempt's line number from which the log was cut because the store's disk was full (null: not cut). */
+  cutAtLine: number | null = null;
   /** Masks the values of the attempt's secrets in every line before it is kept (null: the job has none). */
   readonly masker: Masker | null;
   private readonly masks = new Map<LogStream, MaskStream>();
@@ -158,6 +161,30 @@ class LogShipper {
     else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.s.flushMs);
   }
 
+  /**
+   * The store's disk is full: this batch and everything after it are dropped (holding them would only fill
+   * memory), and the log ends with a marker saying why and from which line, stored once there is room again
+   * (at the latest when the attempt's own spool files are removed at its end).
+   */
+  private async cut(seq: number): Promise<void> {
+    this.cutAtLine = seq - this.a.logSeqStart;
+    this.truncated = true;
+    this.pending = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const marker: LogLine = { seq, ts: Date.now(), stream: 'system', line: `[kairos] log cut at line ${this.cutAtLine}: no space left on the disk of the control plane's database; that line and later output were not kept` };
+    for (let tries = 0; !this.stale; tries++) {
+      try {
+        if (await this.s.logs.submit(this.a.lease, [marker])) this.stale = true;
+        return;
+      } catch (err) {
+        if (err instanceof KairosError && err.code === 'stale_lease') return;
+        if (tries >= 20 && unavailableReason(err) === null) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
+      }
+    }
+  }
+
   /** Holds a fast producer back while many lines wait to be stored (the spool keeps the job itself going). */
   pace(): Promise<void> {
     return this.pending.length < 20_000 ? Promise.resolve() : this.flush();
@@ -174,7 +201,7 @@ class LogShipper {
   }
 
   private async send(batch: LogLine[]): Promise<void> {
-    if (this.stale) return;
+    if (this.stale || this.cutAtLine !== null) return;
     for (let tries = 0; ; tries++) {
       try {
         if (await this.s.logs.submit(this.a.lease, batch)) {
@@ -188,8 +215,11 @@ class LogShipper {
           this.onStale();
           return;
         }
-        if (tries >= 20) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
+        if (unavailableReason(err) === 'disk_full' && batch[0]) return this.cut(batch[0].seq);
+        // A database that is unavailable (locked, down, disk full) is waited for as long as it takes: the
+        // lines stay here in order and go once it is back. Anything else is given up after about 30 s.
+        if (tries >= 20 && unavailableReason(err) === null) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
       }
     }
   }
@@ -366,6 +396,10 @@ export class AttemptRunner {
     }
     await this.logs.flush();
     if (this.logs.stale) return;
+    if (this.logs.cutAtLine !== null) {
+      const note = `log cut at line ${this.logs.cutAtLine}: no space left on the database's disk`;
+      this.reason = this.reason === null ? note : `${this.reason}; ${note}`;
+    }
     if (this.givenUp !== null) {
       const why = this.givenUp;
       await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
@@ -394,6 +428,8 @@ export class AttemptRunner {
     this.startReported = true;
     this.startReport = this.link.started(this.a.lease, info).catch((err: unknown) => {
       if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
+      // Not taken (the database was unavailable): the start goes with the attempt's end instead.
+      else this.startReported = false;
     });
   }
 
@@ -459,8 +495,9 @@ export async function reportWithRetry(fn: () => Promise<void>, onStale?: () => v
         onStale?.();
         return;
       }
-      if (tries >= 30) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
+      // An unavailable database is waited for (the report is sent again until it is taken).
+      if (tries >= 30 && unavailableReason(err) === null) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
     }
   }
 }

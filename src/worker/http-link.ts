@@ -9,9 +9,14 @@ import { receiveBundle } from '../control/bundle-stream.js';
 import { KairosError } from '../model/errors.js';
 import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from './protocol.js';
 
-/** Errors that crossed the network are classified by code: a stale lease is the worker's business. */
+/**
+ * Errors that crossed the network are classified by code: a stale lease is the worker's business, and so is
+ * a database that is unavailable for a while (503): the server is there, its leases are extended once the
+ * database is back, so the worker keeps its jobs running and sends again.
+ */
 function classify(err: unknown): never {
   if (err instanceof ApiError && err.code === 'stale_lease') throw new KairosError('stale_lease', err.message);
+  if (err instanceof ApiError && err.code === 'unavailable') throw new KairosError('unavailable', err.message, err.details);
   throw err;
 }
 
@@ -47,7 +52,7 @@ export class HttpControlLink implements ControlLink {
   /** Long polling: the server answers as soon as a run is there for us, or after `waitMs` with nothing. */
   async claim(workerId: string, pools: readonly string[], max: number, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<Assignment[]> {
     const path = `/api/v1/workers/${encodeURIComponent(workerId)}/claim`;
-    return (await this.client.post<{ assignments: Assignment[] }>(path, { pools, max, wait_ms: opts.waitMs ?? 0 }, opts.signal, (opts.waitMs ?? 0) + REQUEST_TIMEOUT_MS)).assignments;
+    return (await this.client.post<{ assignments: Assignment[] }>(path, { pools, max, wait_ms: opts.waitMs ?? 0 }, opts.signal, (opts.waitMs ?? 0) + REQUEST_TIMEOUT_MS).catch(classify)).assignments;
   }
 
   async started(lease: LeaseRef, info: StartedInfo): Promise<void> {
@@ -55,7 +60,7 @@ export class HttpControlLink implements ControlLink {
   }
 
   async heartbeat(workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
-    const reply = await this.client.post<HeartbeatReply>(`/api/v1/workers/${encodeURIComponent(workerId)}/heartbeat`, { leases });
+    const reply = await this.client.post<HeartbeatReply>(`/api/v1/workers/${encodeURIComponent(workerId)}/heartbeat`, { leases }).catch(classify);
     for (const runId of reply.cancel) for (const l of this.cancelListeners) l(runId);
     return reply;
   }
@@ -65,7 +70,7 @@ export class HttpControlLink implements ControlLink {
   }
 
   async appendLogsMany(items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]): Promise<{ stale: readonly LeaseRef[] }> {
-    return this.client.post<{ stale: LeaseRef[] }>('/api/v1/leases/logs-many', { items });
+    return this.client.post<{ stale: LeaseRef[] }>('/api/v1/leases/logs-many', { items }).catch(classify);
   }
 
   async finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]> {

@@ -4,6 +4,12 @@
  */
 import { hostname } from 'node:os';
 import { coerceError } from '../model/errors.js';
+import { unavailableReason } from '../store/availability.js';
+
+/** The control plane is there but its database cannot take writes for now (a 503 `unavailable`, or in-process the store's own error). */
+export function isUnavailable(err: unknown): boolean {
+  return unavailableReason(err) !== null;
+}
 import { bundleDir } from '../control/bundle.js';
 import { AttemptRunner, LogBatcher, workerBaseEnv } from './attempt.js';
 import { mkdirSync } from 'node:fs';
@@ -47,6 +53,8 @@ export class Worker {
   private loopDone: Promise<void> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private lastRenewed = Date.now();
+  /** The control plane said its database was unavailable at the last heartbeat. */
+  private dbOutage = false;
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
   private readonly launcher = createLauncher(workerBaseEnv());
@@ -105,7 +113,7 @@ export class Worker {
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
       } catch (err) {
         if (!this.accepting) break; // the long-poll was aborted by stop()
-        this.onError(err);
+        if (!isUnavailable(err) || !this.dbOutage) this.onError(err);
         await this.idle(1000);
       }
     }
@@ -189,6 +197,8 @@ export class Worker {
     const leases = [...this.active.values()].map((r) => r.lease);
     try {
       const reply = await this.link.heartbeat(this.opts.id, leases);
+      if (this.dbOutage) this.onError(new Error('the control plane\'s database is back; leases renewed'));
+      this.dbOutage = false;
       this.lastRenewed = Date.now();
       this.armWatchdog();
       for (const l of reply.refused) {
@@ -199,6 +209,15 @@ export class Worker {
       }
       for (const runId of reply.cancel) this.active.get(runId)?.stop('cancelled', 'cancelled');
     } catch (err) {
+      if (isUnavailable(err)) {
+        // The control plane answered, but its database cannot take the renewal (locked, down, disk full).
+        // It extends running leases once the database is back, so the jobs keep running; said once per outage.
+        if (!this.dbOutage) this.onError(err);
+        this.dbOutage = true;
+        this.lastRenewed = Date.now();
+        this.armWatchdog();
+        return;
+      }
       this.onError(err);
       // Better to kill our jobs than to let a second attempt start beside them once our leases expire.
       if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
