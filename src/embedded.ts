@@ -17,6 +17,7 @@ import { coerceError } from './model/errors.js';
 import { openSqlite, type Clock } from './store/db.js';
 import { VERSION } from './version.js';
 import { Worker } from './worker/worker.js';
+import type { SandboxOptions } from './worker/places/sandbox.js';
 
 export interface EmbeddedOptions {
   readonly projectDir: string;
@@ -35,6 +36,8 @@ export interface EmbeddedOptions {
   readonly log?: (line: string) => void;
   /** Alert delivery: links' base URL, internal webhook hosts allowed, retry delay. */
   readonly alerts?: AlertOptions;
+  /** How the local worker sandboxes jobs (default `auto`; docs/isolation.md). */
+  readonly sandbox?: SandboxOptions;
 }
 
 export type DeployReport =
@@ -102,6 +105,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     ...(opts.maxLogLines !== undefined ? { maxLogLines: opts.maxLogLines } : {}),
     ...(opts.maxLogBytes !== undefined ? { maxLogBytes: opts.maxLogBytes } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
   });
   await worker?.start();
   engine.start();
