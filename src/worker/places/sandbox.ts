@@ -112,8 +112,9 @@ export function sandboxCommand(sb: Sandbox, command: RunCommand, view: SandboxVi
     '--tmpfs',
     '/dev/shm',
   ];
-  for (const d of [view.dataDir, ...sb.hide]) if (existsSync(d)) args.push('--tmpfs', d);
+  // Shared directories first, so that a data directory inside one is still hidden.
   for (const d of sb.bind) if (existsSync(d)) args.push('--bind', d, d);
+  for (const d of [view.dataDir, ...sb.hide]) if (existsSync(d)) args.push('--tmpfs', d);
   for (const d of view.readOnly) args.push('--ro-bind', d, d);
   for (const d of [...view.writable, ...view.writableFiles]) args.push('--bind', d, d);
   args.push('--chdir', view.cwd);
