@@ -1,4 +1,5 @@
 /** The sandbox options `kairos up` and `kairos worker` share (docs/isolation.md), with KAIROS_SANDBOX. */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveSandbox, SANDBOX_MODES, SandboxUnavailable, type SandboxMode, type SandboxOptions } from '../worker/places/sandbox.js';
 import { stringOption } from './args.js';
@@ -18,6 +19,7 @@ export function sandboxOptions(p: Parsed, env: NodeJS.ProcessEnv): SandboxOption
   const mode = stringOption(p.values.sandbox) ?? env.KAIROS_SANDBOX ?? 'auto';
   if (!SANDBOX_MODES.includes(mode as SandboxMode)) throw new UsageError(`--sandbox must be one of ${SANDBOX_MODES.join(', ')}; got "${mode}"`);
   const dirs = (v: unknown) => ((v as string[] | undefined) ?? []).map((d) => resolve(d));
+  for (const d of dirs(p.values['sandbox-bind'])) if (!statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--sandbox-bind ${d}: no such directory`);
   const opts: SandboxOptions = { mode: mode as SandboxMode, bind: dirs(p.values['sandbox-bind']), hide: dirs(p.values['sandbox-hide']) };
   try {
     resolveSandbox(opts);

@@ -72,7 +72,8 @@ describe('kairos on one machine', () => {
     writeProject(dir.path, {
       'kairos.yaml': MANIFEST.replace('${FLAKY}', join(dir.path, 'flaky-count')).replace('${LEDGER}', join(dir.path, 'ledger')),
     });
-    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
+    // flaky and pooled keep their counts in the test's directory: shared with their sandboxes (whose /tmp is their own).
+    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {}, sandbox: { mode: 'auto', bind: [dir.path] } });
     client = new KairosClient(up.url);
   });
 
