@@ -18,6 +18,7 @@ import { coerceError } from './model/errors.js';
 import { openSqlite, type Clock } from './store/db.js';
 import { VERSION } from './version.js';
 import { Worker } from './worker/worker.js';
+import type { SandboxOptions } from './worker/places/sandbox.js';
 
 /** Files editors write beside the one being saved (vim's swap and its 4913 probe, emacs' locks and backups). */
 const EDITOR_SCRATCH = /^(?:\.#.*|.*~|.*\.sw[a-px]|4913|#.*#)$/;
@@ -47,6 +48,8 @@ export interface EmbeddedOptions {
    * it, `up` leaves such a version active and says so once.
    */
   readonly takeOver?: boolean;
+  /** How the local worker sandboxes jobs (default `auto`; docs/isolation.md). */
+  readonly sandbox?: SandboxOptions;
 }
 
 /** A version `up` would have replaced, and did not: it came from `kairos deploy` (or the API), not from `up`. */
@@ -164,6 +167,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     ...(opts.maxLogLines !== undefined ? { maxLogLines: opts.maxLogLines } : {}),
     ...(opts.maxLogBytes !== undefined ? { maxLogBytes: opts.maxLogBytes } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
+    ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
   });
   await worker?.start();
   engine.start();

@@ -1,6 +1,6 @@
 /** Test helpers: temporary projects, waiting for a state (never sleeping), and the CLI as a subprocess. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +99,43 @@ export async function freePort(): Promise<number> {
       s.close(() => r(port));
     });
   });
+}
+
+/** The environment of a process, or null when it is gone or unreadable. */
+function environOf(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return null;
+  }
+}
+
+/** Host pids of the live processes of a run (those with its KAIROS_RUN_ID, and KAIROS_ATTEMPT when given). */
+export function processesOfRun(runId: string, attempt?: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const env = environOf(Number(name));
+    if (env?.includes(`KAIROS_RUN_ID=${runId}`) && (attempt === undefined || env.includes(`KAIROS_ATTEMPT=${attempt}`))) out.push(Number(name));
+  }
+  return out;
+}
+
+/**
+ * The host pid of the process that a run's job knows as `pid`. A sandboxed job has its own PID namespace, so the
+ * pids it prints (`$$`, `$!`) are not the host's; /proc/<pid>/status lists a process's pid in each namespace.
+ * Null when no such process is alive.
+ */
+export function hostPid(runId: string, pid: number): number | null {
+  for (const host of processesOfRun(runId)) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${host}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ns = /^NSpid:\s+(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [host];
+    if (ns[ns.length - 1] === pid) return host;
+  }
+  return null;
 }

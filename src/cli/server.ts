@@ -12,6 +12,7 @@ import { EXIT, UsageError } from './output.js';
 import { leaseOption } from './up.js';
 import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 import { deliverySettings } from '../control/webhooks.js';
+import { scrubCredentials } from './scrub-env.js';
 
 export const serverCommand: Command = {
   name: 'server',
@@ -33,6 +34,8 @@ export const serverCommand: Command = {
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));
     engine.start();
     engine.startAlertDelivery(deliverySettings(alerts, server.url));
+    // The token and the key are read and the engine has loaded the key: they leave this process's environment.
+    scrubCredentials();
     io.err(`kairos: server at ${server.url} (${pg ? `PostgreSQL ${redactUrl(dbUrl)}` : `SQLite ${dbUrl.slice(7)}`}; tz database ${tzdataVersion()})\n`);
     await new Promise<void>((r) => {
       process.once('SIGINT', () => r());

@@ -8,6 +8,8 @@ import { startProgress } from './progress.js';
 import { tzdataVersion } from '../model/cron/index.js';
 import { parseDuration } from '../model/duration.js';
 import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
+import { scrubCredentials } from './scrub-env.js';
+import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
 
 /** `--lease 30s`: how long a worker's claim on an attempt lasts without a heartbeat. */
 export function leaseOption(v: unknown): number | undefined {
@@ -22,8 +24,8 @@ import { formatProblem } from '../manifest/index.js';
 export const upCommand: Command = {
   name: 'up',
   summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
-  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] ${ALERT_USAGE}`,
-  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, ...ALERT_OPTIONS },
+  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] ${SANDBOX_USAGE} ${ALERT_USAGE}`,
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, ...SANDBOX_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 1 },
   async run(p, { io, env }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -33,6 +35,7 @@ export const upCommand: Command = {
     const leaseMs = leaseOption(p.values.lease);
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
     const alerts = alertOptions(p, env);
+    const sandbox = sandboxOptions(p, env);
     let up;
     const progress = startProgress(io, `deploying ${dir}`);
     try {
@@ -46,6 +49,7 @@ export const upCommand: Command = {
         token: p.globals.token ?? env.KAIROS_TOKEN ?? null,
         alerts,
         takeOver: p.values['take-over'] === true,
+        sandbox,
         log: (line) => io.err(line + '\n'),
       });
     } catch (err) {
@@ -63,6 +67,8 @@ export const upCommand: Command = {
     if (!env.KAIROS_SECRET_KEY && (await trackableByGit(key))) {
       io.err(`kairos: warning: ${key} (the key your secrets are sealed with) is inside a git work tree and not ignored; add ${relative(dir, up.dataDir) || '.kairos'}/ to .gitignore so that \`git add .\` never commits it\n`);
     }
+    // The token and the key are read and the engine has loaded the key: they leave this process's environment.
+    scrubCredentials();
     io.err(`kairos: up at ${up.url} (data in ${up.dataDir}; tz database ${tzdataVersion()}); Ctrl-C to stop\n`);
     await new Promise<void>((resolveStop) => {
       let stopping = false;

@@ -8,21 +8,26 @@ import { Worker } from '../worker/worker.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
+import { scrubCredentials } from './scrub-env.js';
+import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
 
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'a worker on any machine that can reach the server: claims runs of its pools and runs them',
-  usage: 'worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS]',
-  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' } },
+  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${SANDBOX_USAGE}`,
+  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...SANDBOX_OPTIONS },
   positionals: { min: 0, max: 0 },
-  async run(p, { io }) {
+  async run(p, { io, env }) {
     const pools = (p.values.pool as string[] | undefined) ?? ['default'];
     for (const pool of pools) if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos-worker');
     // Stable across restarts on the same machine and cache, so a restarted worker finds what it left behind.
     const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
+    const sandbox = sandboxOptions(p, env);
     const link = new HttpControlLink(p.globals.server, p.globals.token);
+    // The link holds the token: it leaves this process's environment, so no job or helper can read it there.
+    scrubCredentials();
     const reg = await link.health().catch((err: unknown) => {
       throw new UsageError(`cannot reach the server at ${p.globals.server}: ${coerceError(err).message}`);
     });
@@ -36,9 +41,10 @@ export const workerCommand: Command = {
       heartbeatMs: Math.min(1000, Math.floor(reg.leaseMs / 3)),
       claimWaitMs: 20_000,
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
+      sandbox,
     });
     await worker.start();
-    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir})\n`);
+    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
     await new Promise<void>((done) => {
       let stopping = false;
       const onSignal = () => {

@@ -17,6 +17,7 @@ import { Masker, MaskStream } from './mask.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 import { unavailableReason } from '../store/availability.js';
+import { sandboxCommand, sandboxExit, type Sandbox } from './places/sandbox.js';
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -36,6 +37,8 @@ export interface AttemptSettings {
   readonly maxLogBytes: number;
   /** This machine's environment cache; jobs that name an environment need it. */
   readonly envs?: EnvCache;
+  /** The sandbox every job runs in (places/sandbox.ts); none when null or absent. */
+  readonly sandbox?: Sandbox | null;
 }
 
 const RESERVED_ENV = ['KAIROS_TOKEN', 'KAIROS_SECRET_KEY'];
@@ -326,8 +329,10 @@ export class AttemptRunner {
       }
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
+      const sandbox = this.s.sandbox ?? null;
+      const view = { dataDir: this.s.dataDir, readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output], cwd };
       const proc = await this.s.launcher.launch({
-        command: a.spec.run,
+        command: sandbox ? sandboxCommand(sandbox, a.spec.run, view) : a.spec.run,
         cwd,
         env: { ...this.env(paths), ...this.environment?.vars },
         mkdirs: [paths.artifacts],
@@ -354,7 +359,7 @@ export class AttemptRunner {
         const ms = a.spec.timeoutMs;
         timeout = setTimeout(() => this.stop('timed_out', `timed out after ${ms}ms`), ms);
       }
-      const exit = await proc.exited;
+      const exit = sandbox ? sandboxExit(await proc.exited) : await proc.exited;
       if (this.startedTimer) clearTimeout(this.startedTimer);
       if (timeout) clearTimeout(timeout);
       if (this.killTimer) clearTimeout(this.killTimer);

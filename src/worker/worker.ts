@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
+import { resolveSandbox, type Sandbox, type SandboxOptions } from './places/sandbox.js';
 import type { Assignment, ControlLink } from './protocol.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
 
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   readonly claimWaitMs?: number;
   /** Size and age limits of the environment cache under `<dataDir>/envs`. */
   readonly envCache?: EnvCacheOptions;
+  /** How jobs are sandboxed (default `auto`: bubblewrap where it is installed; see docs/isolation.md). */
+  readonly sandbox?: SandboxOptions;
 }
 
 export class Worker {
@@ -60,6 +63,8 @@ export class Worker {
   private readonly launcher = createLauncher(workerBaseEnv());
   private readonly logBatcher: LogBatcher;
   private envs: EnvCache | undefined;
+  /** Null: jobs run unsandboxed. */
+  readonly sandbox: Sandbox | null;
 
   constructor(
     private readonly link: ControlLink,
@@ -67,6 +72,7 @@ export class Worker {
   ) {
     this.onError = opts.onError ?? ((err) => console.error('kairos worker:', coerceError(err).message));
     this.logBatcher = new LogBatcher(link);
+    this.sandbox = resolveSandbox(opts.sandbox);
   }
 
   get running(): number {
@@ -139,6 +145,7 @@ export class Worker {
       maxLogLines: this.opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       ...(this.envs ? { envs: this.envs } : {}),
+      sandbox: this.sandbox,
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;

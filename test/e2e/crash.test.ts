@@ -25,7 +25,8 @@ jobs:
   });
   const port = await freePort();
   const client = new KairosClient(`http://127.0.0.1:${port}`);
-  const args = ['up', join(dir.path, 'project'), '--port', String(port), '--data', join(dir.path, 'data')];
+  // The jobs append to a ledger in the test's directory: shared with their sandboxes (whose /tmp is their own).
+  const args = ['up', join(dir.path, 'project'), '--port', String(port), '--data', join(dir.path, 'data'), '--sandbox-bind', dir.path];
   const all = async (): Promise<RunView[]> => (await client.listRuns({ job: 'every-second', limit: 1000 })).runs;
 
   const finishedBefore = new Map<string, string>();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
 import { attemptPaths } from '../../src/worker/attempt.js';
-import { isAlive, tempDir, waitFor, writeProject } from '../helpers.js';
+import { hostPid, processesOfRun, isAlive, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const SPAWNER = [
   'P=$KAIROS_ARTIFACTS/pids',
@@ -47,17 +47,19 @@ describe('descendants', () => {
   test('cancelling a run kills its background, nohup and setsid descendants', async () => {
     const run = await client.createRun('spawner', {});
     await waitFor('the descendants', async () => (await client.logs(run.id)).lines.some((l) => l.line === 'spawned'), 20_000);
-    const pids = pidsOf(run.id);
+    // What the job printed are pids in its sandbox's namespace (if any): find them on this machine.
+    const pids = pidsOf(run.id).map((p) => hostPid(run.id, p));
     assert.equal(pids.length, 4);
-    assert.ok(pids.every(isAlive), 'all four are running before the cancel');
+    assert.ok(pids.every((p) => p !== null && isAlive(p)), 'all four are running before the cancel');
     await client.cancelRun(run.id);
     assert.equal((await client.getRun(run.id, 30)).state, 'cancelled');
-    for (const pid of pids) await waitFor(`descendant ${pid} to be gone`, () => !isAlive(pid), 5000);
+    for (const pid of pids) await waitFor(`descendant ${pid} to be gone`, () => pid === null || !isAlive(pid), 5000);
   });
 
   test('a run that ends leaves none of its descendants running', async () => {
     const run = await client.createRun('quick', {});
     assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
-    for (const pid of pidsOf(run.id)) await waitFor(`descendant ${pid} to be gone`, () => !isAlive(pid), 5000);
+    assert.equal(pidsOf(run.id).length, 4);
+    await waitFor('every descendant to be gone', () => processesOfRun(run.id).length === 0, 5000);
   });
 });

@@ -56,7 +56,7 @@ jobs:
   });
 
   const startWorker = (host: NetHost, id: string) => {
-    const w = host.spawnCli(['worker', '--server', `http://${host.peerIp}:${port}`, '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '1', '--grace', '1'], { KAIROS_TOKEN: TOKEN });
+    const w = host.spawnCli(['worker', '--server', `http://${host.peerIp}:${port}`, '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '1', '--grace', '1', '--sandbox-bind', dir.path], { KAIROS_TOKEN: TOKEN });
     procs.push(w);
     return w;
   };

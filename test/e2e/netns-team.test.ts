@@ -74,7 +74,7 @@ describe('a team on several hosts: PostgreSQL, two replicas, three workers, a la
     // Workers 0 and 1 talk to replica 0, worker 2 to replica 1.
     for (let i = 0; i < 3; i++) {
       const h = hosts[i]!;
-      procs.push(h.spawnCli(['worker', '--server', `http://${h.peerIp}:${ports[i < 2 ? 0 : 1]}`, '--id', `host-${i}`, '--data', join(dir.path, `cache-${i}`), '--concurrency', '2', '--grace', '1'], { KAIROS_TOKEN: tokens.workers! }));
+      procs.push(h.spawnCli(['worker', '--server', `http://${h.peerIp}:${ports[i < 2 ? 0 : 1]}`, '--id', `host-${i}`, '--data', join(dir.path, `cache-${i}`), '--concurrency', '2', '--grace', '1', '--sandbox-bind', marks], { KAIROS_TOKEN: tokens.workers! }));
     }
     await waitFor('three workers to register', async () => (await db.kysely.selectFrom('workers').select('id').execute()).length === 3, 30_000);
   });

@@ -35,7 +35,7 @@ describe('control-plane replicas on PostgreSQL', { skip: !PG_URL && !CI ? 'Postg
     return r;
   };
   const startWorker = (id: string, replica: number) => {
-    const w = spawnCli(['worker', '--server', `http://127.0.0.1:${ports[replica]}`, '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '4', '--grace', '1']);
+    const w = spawnCli(['worker', '--server', `http://127.0.0.1:${ports[replica]}`, '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '4', '--grace', '1', '--sandbox-bind', marks]);
     procs.push(w);
     return w;
   };
@@ -150,7 +150,7 @@ jobs:
   });
 
   test('a run created through one replica starts on a worker long-polling the other; a client waiting on the first hears it end', { timeout: 60_000 }, async () => {
-    procs.push(spawnCli(['worker', '--server', `http://127.0.0.1:${ports[1]}`, '--id', 'wo', '--pool', 'other', '--data', join(dir.path, 'cache-wo'), '--grace', '1']));
+    procs.push(spawnCli(['worker', '--server', `http://127.0.0.1:${ports[1]}`, '--id', 'wo', '--pool', 'other', '--data', join(dir.path, 'cache-wo'), '--grace', '1', '--sandbox-bind', marks]));
     await waitFor('worker wo to register', async () => (await db.kysely.selectFrom('workers').select('id').where('id', '=', 'wo').executeTakeFirst()) !== undefined, 30_000);
     const first = new KairosClient(`http://127.0.0.1:${ports[0]}`);
     for (let i = 0; i < 3; i++) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
 import { attemptPaths } from '../../src/worker/attempt.js';
-import { cli, isAlive, tempDir, waitFor, writeProject } from '../helpers.js';
+import { cli, processesOfRun, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const MANIFEST = `
 project: e2e
@@ -72,7 +72,8 @@ describe('kairos on one machine', () => {
     writeProject(dir.path, {
       'kairos.yaml': MANIFEST.replace('${FLAKY}', join(dir.path, 'flaky-count')).replace('${LEDGER}', join(dir.path, 'ledger')),
     });
-    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
+    // flaky and pooled keep their counts in the test's directory: shared with their sandboxes (whose /tmp is their own).
+    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {}, sandbox: { mode: 'auto', bind: [dir.path] } });
     client = new KairosClient(up.url);
   });
 
@@ -120,7 +121,8 @@ describe('kairos on one machine', () => {
     assert.match(done.reason ?? '', /timed out/);
     const pids = readFileSync(join(attemptPaths(up.dataDir, run.id, 1).artifacts, 'pids'), 'utf8').trim().split('\n').map(Number);
     assert.equal(pids.length, 2);
-    for (const pid of pids) await waitFor(`grandchild ${pid} to be gone`, () => !isAlive(pid), 5000);
+    // The pids are the job's own (its sandbox has its own PID namespace): look for its processes by its run id.
+    await waitFor('every process of the run to be gone', () => processesOfRun(run.id).length === 0, 5000);
   });
 
   test('a cancelled run ends cancelled within its grace period, its handler having run', async () => {

@@ -16,8 +16,9 @@ describe('remote workers', () => {
   let client: KairosClient;
   const procs: ReturnType<typeof spawnCli>[] = [];
   const server = () => `http://127.0.0.1:${port}`;
+  // The jobs leave marks in the test's directory: shared with their sandboxes (which otherwise have a /tmp of their own).
   const startWorker = (id: string) => {
-    const w = spawnCli(['worker', '--server', server(), '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '1', '--grace', '1']);
+    const w = spawnCli(['worker', '--server', server(), '--id', id, '--data', join(dir.path, `cache-${id}`), '--concurrency', '1', '--grace', '1', '--sandbox-bind', dir.path]);
     procs.push(w);
     return w;
   };

@@ -35,7 +35,8 @@ jobs:
     schedule: "* * * * * *"
 `,
     });
-    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
+    // The jobs append to a ledger in the test's directory: shared with their sandboxes (whose /tmp is their own).
+    up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {}, sandbox: { mode: 'auto', bind: [dir.path] } });
     client = new KairosClient(up.url);
   });
 

@@ -10,8 +10,8 @@
  * ends or is cancelled everything in its cgroup is killed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface Limits {
   readonly memoryBytes: number | null;
@@ -74,6 +74,16 @@ function pidsIn(dirs: readonly string[]): number[] {
   const pids = new Set<number>();
   for (const d of dirs) for (const l of safeRead(join(d, 'cgroup.procs')).split('\n')) if (l.trim()) pids.add(Number(l));
   return [...pids];
+}
+
+/**
+ * Kills everything in the cgroups whose `cgroup.procs` files are given, and removes them with `remove`: what the
+ * Node.js launcher does when its worker dies (the native launcher does the same in C).
+ */
+export async function killCgroupsOf(procsFiles: readonly string[], remove: boolean): Promise<void> {
+  const dirs = procsFiles.map((f) => dirname(f));
+  for (const d of dirs) await killAllIn([d], existsSync(join(d, 'cgroup.kill')) ? join(d, 'cgroup.kill') : null);
+  if (remove) for (const d of dirs) await removeDir(d);
 }
 
 async function killAllIn(dirs: readonly string[], v2Kill: string | null): Promise<void> {
@@ -185,8 +195,15 @@ export function cgroupPrefix(workerId: string): string {
   return `kairos-${createHash('sha256').update(workerId).digest('hex').slice(0, 10)}`;
 }
 
-/** Kills what is left in the cgroups a previous incarnation of this worker made, and removes them. */
-export async function cleanupStaleCgroups(workerId: string): Promise<number> {
+/** How long an empty attempt cgroup of another worker is left alone: it may be about to receive its job. */
+const EMPTY_CGROUP_AGE_MS = 60_000;
+
+/**
+ * Kills what is left in the cgroups a previous incarnation of this worker made, and removes them. Empty attempt
+ * cgroups of any worker (a killed server or worker leaves them behind) go too, once a minute old: an attempt
+ * that is over has nothing in its cgroup, and one that just started has its job in it within that minute.
+ */
+export async function cleanupStaleCgroups(workerId: string, now = Date.now()): Promise<number> {
   const prefix = cgroupPrefix(workerId) + '-';
   const paths = ownPaths();
   const parents = existsSync('/sys/fs/cgroup/cgroup.controllers')
@@ -196,13 +213,17 @@ export async function cleanupStaleCgroups(workerId: string): Promise<number> {
   for (const parent of parents) {
     let names: string[];
     try {
-      names = readdirSync(parent).filter((n) => n.startsWith(prefix));
+      names = readdirSync(parent).filter((n) => /^kairos-[0-9a-f]{10}-/.test(n));
     } catch {
       continue;
     }
     for (const n of names) {
-      found++;
       const dir = join(parent, n);
+      if (!n.startsWith(prefix)) {
+        const old = (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now) < now - EMPTY_CGROUP_AGE_MS;
+        if (!old || pidsIn([dir]).length > 0) continue;
+      }
+      found++;
       await killAllIn([dir], existsSync(join(dir, 'cgroup.kill')) ? join(dir, 'cgroup.kill') : null);
       await removeDir(dir);
     }

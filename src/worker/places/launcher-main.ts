@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { LineSplitter } from '../lines.js';
+import { killCgroupsOf } from './cgroups.js';
 
 type In =
   | { t: 'launch'; id: string; file: string; args: string[]; cwd: string; env: Record<string, string>; mkdirs: string[]; cgroupProcs: string[] }
@@ -20,6 +21,8 @@ type In =
   | { t: 'watchdog'; ms: number };
 
 const groups = new Map<string, number>();
+/** The cgroups each running job joined: they hold what left its process group (setsid). */
+const cgroupsOf = new Map<string, readonly string[]>();
 
 function send(msg: unknown): void {
   process.send?.(msg);
@@ -88,6 +91,7 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
     err.end();
     box.flush();
     groups.delete(m.id);
+    cgroupsOf.delete(m.id);
     send({ t: 'exit', id: m.id, ...exit });
   };
   child.on('error', (e) => {
@@ -107,6 +111,7 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
       }
     }
     groups.set(m.id, pid);
+    cgroupsOf.set(m.id, m.cgroupProcs);
     send({ t: 'started', id: m.id, pid, procStart: startTime(pid), at: Date.now() });
   });
   child.on('exit', (code, signal) => {
@@ -131,6 +136,7 @@ process.on('message', (m: In) => {
     watchdog = m.ms > 0 ? setTimeout(() => {
       // The worker has not renewed in time: its leases may be gone, so its jobs go now.
       for (const pid of groups.values()) killGroup(pid, 'SIGKILL');
+      void killCgroupsOf([...cgroupsOf.values()].flat(), false);
     }, m.ms) : null;
   } else if (m.t === 'launch') launch(m);
   else if (m.t === 'signal') {
@@ -139,7 +145,8 @@ process.on('message', (m: In) => {
   }
 });
 
+// The worker is gone: its jobs' groups, then everything left in their cgroups, and the cgroups themselves.
 process.on('disconnect', () => {
   for (const pid of groups.values()) killGroup(pid, 'SIGKILL');
-  process.exit(0);
+  void killCgroupsOf([...cgroupsOf.values()].flat(), true).finally(() => process.exit(0));
 });

@@ -26,10 +26,11 @@
  *                       'Q' id u64(bytes)                              the job's stdout file (<spool>.out) holds this many
  *                       'X' id i32(exit code) i32(signal)              exited (after its output)
  *                       'E' id message                                 could not start
- * When its stdin closes (the worker died or stopped), it kills every job's process group and exits. The
- * watchdog covers a worker that is alive but stuck (frozen, or cut off from the control plane): it arms it
- * after each renewal of its leases, for less than the lease, so its jobs die before anyone else may take
- * over their runs.
+ * When its stdin closes or its stdout breaks (the worker died or stopped), it kills every job's process group
+ * and then everything left in the jobs' cgroups (what escaped the group with setsid), removes those cgroups and
+ * exits. The watchdog covers a worker that is alive but stuck (frozen, or cut off from the control plane): it
+ * arms it after each renewal of its leases, for less than the lease, so its jobs die (cgroups included) before
+ * anyone else may take over their runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +55,7 @@ extern char **environ;
 #define MAX_JOBS 4096
 #define ID_MAX 64
 #define DRAIN_MS 2000
+#define MAX_CGROUPS 16
 
 struct job {
   int used;
@@ -70,6 +72,8 @@ struct job {
   int outfile;       /* spooled jobs: the file the job's stdout is (no pipe: a pipe costs a fast writer a
                       * quarter of its speed), else -1 */
   uint64_t out_announced; /* its size when last announced ('Q') */
+  char *cgroups[MAX_CGROUPS]; /* directories of the cgroups it joined: they hold what left its process group */
+  int cgc;
 };
 
 static struct job jobs[MAX_JOBS];
@@ -90,6 +94,8 @@ static int64_t wall_ms(void) {
   return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static void kill_all_and_exit(void);
+
 static void write_all(int fd, const void *p, size_t n) {
   const char *c = p;
   while (n > 0) {
@@ -101,7 +107,8 @@ static void write_all(int fd, const void *p, size_t n) {
         poll(&pf, 1, 1000);
         continue;
       }
-      _exit(3); /* the worker is gone */
+      if (fd == 1) kill_all_and_exit(); /* the worker is gone */
+      _exit(3);
     }
     c += w;
     n -= (size_t)w;
@@ -164,163 +171,205 @@ static void fail(const char *id, const char *what, int err) {
   send_frame('E', id, msg, strlen(msg) + 1);
 }
 
-/* Parses a launch frame: fields are NUL-terminated strings after the type byte. */
-static void do_launch(const unsigned char *p, size_t n) {
+/* A launch request as parsed from its frame; the strings point into the frame. */
+struct launch_req {
+  const char *id, *cwd, *mkd;
+  char **argv, **envp; /* NULL-terminated, allocated (the strings are not) */
+  const char *cgroups[MAX_CGROUPS];
+  uint32_t cgc;
+  uint64_t rlimit_as;
+  const char *spool_path; /* "" when output goes in frames */
+};
+
+static void free_req(struct launch_req *q) {
+  free(q->argv);
+  free(q->envp);
+  q->argv = q->envp = NULL;
+}
+
+static uint32_t get_u32(const char *s) {
+  return (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+}
+
+/* Reads `n` NUL-terminated strings from *s into out; 0 when the frame ends first. */
+static int take_strings(const char **s, const char *end, const char **out, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    const char *z = memchr(*s, 0, (size_t)(end - *s));
+    if (!z) return 0;
+    out[i] = *s;
+    *s = z + 1;
+  }
+  return 1;
+}
+
+/* Parses a launch frame (fields are NUL-terminated strings after the type byte). Returns 1 when `q` is
+ * complete; 0 when the frame is malformed, having said so to the worker when it could tell which job. */
+static int parse_launch(const unsigned char *p, size_t n, struct launch_req *q) {
   const char *end = (const char *)p + n;
   const char *s = (const char *)p;
   const char *fields[3];
-  for (int i = 0; i < 3; i++) {
-    const char *z = memchr(s, 0, (size_t)(end - s));
-    if (!z) return;
-    fields[i] = s;
-    s = z + 1;
-  }
-  const char *id = fields[0], *cwd = fields[1], *mkd = fields[2];
-  if (strlen(id) >= ID_MAX) return;
-  if (s + 4 > end) return;
-  uint32_t argc = (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+  memset(q, 0, sizeof *q);
+  q->spool_path = "";
+  if (!take_strings(&s, end, fields, 3)) return 0;
+  q->id = fields[0];
+  q->cwd = fields[1];
+  q->mkd = fields[2];
+  if (strlen(q->id) >= ID_MAX) return 0;
+  if (s + 4 > end) return 0;
+  uint32_t argc = get_u32(s);
   s += 4;
-  if (argc == 0 || argc > 100000) { fail(id, "bad launch request", EINVAL); return; }
-  char **argv = calloc(argc + 1, sizeof(char *));
-  for (uint32_t i = 0; i < argc; i++) {
-    const char *z = memchr(s, 0, (size_t)(end - s));
-    if (!z) { free(argv); return; }
-    argv[i] = (char *)s;
-    s = z + 1;
-  }
-  if (s + 4 > end) { free(argv); return; }
-  uint32_t envc = (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+  if (argc == 0 || argc > 100000) { fail(q->id, "bad launch request", EINVAL); return 0; }
+  q->argv = calloc(argc + 1, sizeof(char *));
+  if (!take_strings(&s, end, (const char **)q->argv, argc) || s + 4 > end) goto bad;
+  uint32_t envc = get_u32(s);
   s += 4;
-  char **envp = calloc(envc + 1, sizeof(char *));
-  for (uint32_t i = 0; i < envc; i++) {
-    const char *z = memchr(s, 0, (size_t)(end - s));
-    if (!z) { free(argv); free(envp); return; }
-    envp[i] = (char *)s;
-    s = z + 1;
-  }
-  uint32_t cgc = 0;
-  const char *cgroups[16];
+  if (envc > 1000000) goto bad;
+  q->envp = calloc(envc + 1, sizeof(char *));
+  if (!take_strings(&s, end, (const char **)q->envp, envc)) goto bad;
   if (s + 4 <= end) {
-    cgc = (unsigned char)s[0] | ((unsigned char)s[1] << 8) | ((unsigned char)s[2] << 16) | ((uint32_t)(unsigned char)s[3] << 24);
+    q->cgc = get_u32(s);
     s += 4;
   }
-  if (cgc > 16) { fail(id, "too many cgroups", EINVAL); free(argv); free(envp); return; }
-  for (uint32_t i = 0; i < cgc; i++) {
-    const char *z = memchr(s, 0, (size_t)(end - s));
-    if (!z) { free(argv); free(envp); return; }
-    cgroups[i] = s;
-    s = z + 1;
-  }
-  uint64_t rlimit_as = 0;
+  if (q->cgc > MAX_CGROUPS) { fail(q->id, "too many cgroups", EINVAL); free_req(q); return 0; }
+  if (!take_strings(&s, end, q->cgroups, q->cgc)) goto bad;
   if (s + 8 <= end) {
-    for (int i = 7; i >= 0; i--) rlimit_as = (rlimit_as << 8) | (unsigned char)s[i];
+    for (int i = 7; i >= 0; i--) q->rlimit_as = (q->rlimit_as << 8) | (unsigned char)s[i];
     s += 8;
   }
-  const char *spool_path = "";
   if (s < end) {
     const char *z = memchr(s, 0, (size_t)(end - s));
-    if (z) { spool_path = s; s = z + 1; }
+    if (z) { q->spool_path = s; s = z + 1; }
   }
+  return 1;
+bad:
+  free_req(q);
+  return 0;
+}
 
-  struct job *j = NULL;
-  for (int i = 0; i < MAX_JOBS; i++)
-    if (!jobs[i].used) { j = &jobs[i]; break; }
-  if (!j) { fail(id, "too many jobs", EAGAIN); free(argv); free(envp); return; }
-  if (mkdir_p(mkd) < 0) { fail(id, mkd, errno); free(argv); free(envp); return; }
-  int po[2], pe[2], px[2];
-  if (pipe(po) < 0) { fail(id, "pipe", errno); free(argv); free(envp); return; }
-  if (pipe(pe) < 0) { fail(id, "pipe", errno); close(po[0]); close(po[1]); free(argv); free(envp); return; }
-  if (pipe2(px, O_CLOEXEC) < 0) { fail(id, "pipe", errno); close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); free(argv); free(envp); return; }
+/* In the forked child: join the cgroups, take the limits, and exec; on failure, the errno goes to `report`. */
+static void exec_child(const struct launch_req *q, int outfd, int errfd, int report) {
+  /* Its own session and process group, stdin from /dev/null, output to the pipes (or the stdout file). */
+  setsid();
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
+  dup2(outfd, 1);
+  dup2(errfd, 2);
+  if (outfd > 2) close(outfd);
+  if (errfd > 2) close(errfd);
+  int err = 0;
+  char pidtext[32];
+  int pidlen = snprintf(pidtext, sizeof pidtext, "%d", (int)getpid());
+  for (uint32_t i = 0; i < q->cgc && !err; i++) {
+    int fd = open(q->cgroups[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pidtext, (size_t)pidlen) != pidlen) err = errno ? errno : EIO;
+    if (fd >= 0) close(fd);
+  }
+  if (!err && q->rlimit_as > 0) {
+    struct rlimit rl = {(rlim_t)q->rlimit_as, (rlim_t)q->rlimit_as};
+    if (setrlimit(RLIMIT_AS, &rl) < 0) err = errno;
+  }
+  if (!err && q->cwd[0] && chdir(q->cwd) < 0) err = errno;
+  if (!err) {
+    environ = q->envp; /* execvp looks PATH up in the job's environment, as Node's spawn does */
+    execvp(q->argv[0], q->argv);
+    err = errno;
+  }
+  (void)!write(report, &err, sizeof err);
+  _exit(127);
+}
+
+/* Remembers the directories of the cgroups a job joins, to empty them if the worker dies. */
+static void keep_cgroups(struct job *j, const struct launch_req *q) {
+  j->cgc = 0;
+  for (uint32_t i = 0; i < q->cgc; i++) {
+    const char *slash = strrchr(q->cgroups[i], '/');
+    if (!slash || slash == q->cgroups[i]) continue;
+    j->cgroups[j->cgc++] = strndup(q->cgroups[i], (size_t)(slash - q->cgroups[i]));
+  }
+}
+
+static void drop_cgroups(struct job *j) {
+  for (int i = 0; i < j->cgc; i++) free(j->cgroups[i]);
+  j->cgc = 0;
+}
+
+/* Starts the job `q` asks for in slot `j`: pipes, fork, exec; reports 'S' or 'E'. Every failure goes through the
+ * one cleanup at the end. */
+static void spawn_job(struct job *j, const struct launch_req *q) {
+  int po[2] = {-1, -1}, pe[2] = {-1, -1}, px[2] = {-1, -1};
+  int outfile = -1;
+  const char *what = NULL;
+  int err = 0;
+  if (mkdir_p(q->mkd) < 0) { what = q->mkd; err = errno; goto out; }
+  if (pipe(po) < 0 || pipe(pe) < 0 || pipe2(px, O_CLOEXEC) < 0) { what = "pipe"; err = errno; goto out; }
   /* Spooled jobs write stdout straight to a file (<spool>.out) that the worker reads behind them; stderr goes
    * through a deep pipe into the framed spool. Best effort: without the file, stdout uses its pipe too. */
-  int outfile = -1;
-  if (spool_path[0]) {
+  if (q->spool_path[0]) {
     char outpath[4200];
-    if (snprintf(outpath, sizeof outpath, "%s.out", spool_path) < (int)sizeof outpath)
+    if (snprintf(outpath, sizeof outpath, "%s.out", q->spool_path) < (int)sizeof outpath)
       outfile = open(outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     (void)fcntl(po[0], F_SETPIPE_SZ, 1 << 20);
     (void)fcntl(pe[0], F_SETPIPE_SZ, 1 << 20);
   }
   pid_t pid = fork();
-  if (pid < 0) {
-    fail(id, "fork", errno);
-    close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); close(px[0]); close(px[1]);
-    if (outfile >= 0) close(outfile);
-    free(argv); free(envp);
-    return;
-  }
+  if (pid < 0) { what = "fork"; err = errno; goto out; }
   if (pid == 0) {
-    /* The child: its own session and process group, stdin from /dev/null, output to the pipes. */
-    setsid();
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
-    dup2(outfile >= 0 ? outfile : po[1], 1);
-    dup2(pe[1], 2);
-    close(po[0]); close(po[1]); close(pe[0]); close(pe[1]); close(px[0]);
-    int err = 0;
-    char pidtext[32];
-    int pidlen = snprintf(pidtext, sizeof pidtext, "%d", (int)getpid());
-    for (uint32_t i = 0; i < cgc && !err; i++) {
-      int fd = open(cgroups[i], O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write(fd, pidtext, (size_t)pidlen) != pidlen) err = errno ? errno : EIO;
-      if (fd >= 0) close(fd);
-    }
-    if (!err && rlimit_as > 0) {
-      struct rlimit rl = {(rlim_t)rlimit_as, (rlim_t)rlimit_as};
-      if (setrlimit(RLIMIT_AS, &rl) < 0) err = errno;
-    }
-    if (!err && cwd[0] && chdir(cwd) < 0) err = errno;
-    if (!err) {
-      environ = envp; /* execvp looks PATH up in the job's environment, as Node's spawn does */
-      execvp(argv[0], argv);
-      err = errno;
-    }
-    (void)!write(px[1], &err, sizeof err);
-    _exit(127);
+    close(po[0]); close(pe[0]); close(px[0]);
+    if (outfile >= 0) close(po[1]);
+    exec_child(q, outfile >= 0 ? outfile : po[1], pe[1], px[1]);
   }
-  close(po[1]);
-  close(pe[1]);
-  close(px[1]);
-  int err = 0;
+  close(po[1]); po[1] = -1;
+  close(pe[1]); pe[1] = -1;
+  close(px[1]); px[1] = -1;
   ssize_t r;
   do r = read(px[0], &err, sizeof err); while (r < 0 && errno == EINTR);
-  close(px[0]);
-  const char *argv0 = argv[0];
-  free(argv);
-  free(envp);
   if (r == (ssize_t)sizeof err) {
     /* exec failed: the child exits 127 at once; reap it here. */
-    close(po[0]);
-    close(pe[0]);
-    if (outfile >= 0) close(outfile);
     waitpid(pid, NULL, 0);
-    char what[300];
-    snprintf(what, sizeof what, "cannot start %.200s", argv0);
-    fail(id, what, err);
-    return;
+    char msg[300];
+    snprintf(msg, sizeof msg, "cannot start %.200s", q->argv[0]);
+    fail(q->id, msg, err);
+    err = 0; /* said already */
+    goto out;
   }
   memset(j, 0, sizeof *j);
   j->spool = -1;
-  j->spool_path = spool_path[0] ? strdup(spool_path) : NULL;
+  j->spool_path = q->spool_path[0] ? strdup(q->spool_path) : NULL;
   j->used = 1;
-  strcpy(j->id, id);
+  strcpy(j->id, q->id);
   j->pid = pid;
-  j->out = po[0];
-  j->err = pe[0];
-  j->outfile = outfile;
-  if (outfile >= 0) { close(po[0]); j->out = -1; }
-  else set_nonblock_cloexec(j->out);
+  j->err = pe[0]; pe[0] = -1;
+  j->outfile = outfile; outfile = -1;
+  if (j->outfile >= 0) j->out = -1;
+  else { j->out = po[0]; po[0] = -1; set_nonblock_cloexec(j->out); }
   set_nonblock_cloexec(j->err);
+  keep_cgroups(j, q);
   unsigned char body[12];
   put_u32(body, (uint32_t)pid);
   int64_t t = wall_ms();
   for (int i = 0; i < 8; i++) body[4 + i] = (unsigned char)((t >> (8 * i)) & 0xff);
-  send_frame('S', id, body, 12);
+  send_frame('S', q->id, body, 12);
+out:
+  if (what) fail(q->id, what, err);
+  int fds[] = {po[0], po[1], pe[0], pe[1], px[0], px[1], outfile};
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+    if (fds[i] >= 0) close(fds[i]);
+}
+
+static void do_launch(const unsigned char *p, size_t n) {
+  struct launch_req q;
+  if (!parse_launch(p, n, &q)) return;
+  struct job *j = NULL;
+  for (int i = 0; i < MAX_JOBS && !j; i++)
+    if (!jobs[i].used) j = &jobs[i];
+  if (j) spawn_job(j, &q);
+  else fail(q.id, "too many jobs", EAGAIN);
+  free_req(&q);
 }
 
 static void do_signal(const unsigned char *p, size_t n) {
@@ -347,9 +396,73 @@ static void handle_frame(const unsigned char *p, size_t n) {
   else if (p[0] == 'W') do_watchdog(p + 1, n - 1);
 }
 
-static void kill_all_and_exit(void) {
+/* Writes `text` to the file `path`; 0 on success. */
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = (ssize_t)strlen(text);
+  int ok = write(fd, text, (size_t)n) == n;
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+/* SIGKILLs every process listed in <dir>/cgroup.procs; returns how many it found. */
+static int kill_listed(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  FILE *f = fopen(path, "re");
+  if (!f) return 0;
+  int found = 0, pid;
+  while (fscanf(f, "%d", &pid) == 1) {
+    found++;
+    kill(pid, SIGKILL);
+  }
+  fclose(f);
+  return found;
+}
+
+/* Kills everything in a cgroup, whatever its process group or session: cgroup.kill where the kernel has it
+ * (cgroup v2, Linux 5.14+); else frozen (v2's cgroup.freeze, so nothing forks meanwhile) and killed pid by pid
+ * until it is empty; cgroup v1 has no freezer in our cgroups, so there the loop runs until nothing is left. */
+static void kill_cgroup(const char *dir) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+  if (write_file(path, "1") == 0) return;
+  snprintf(path, sizeof path, "%s/cgroup.freeze", dir);
+  int frozen = write_file(path, "1") == 0;
+  for (int i = 0; i < 200 && kill_listed(dir) > 0; i++) {
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (frozen) write_file(path, "0"); /* killed processes leave a frozen cgroup only once thawed */
+}
+
+/* Removes an emptied cgroup; its last processes may take a moment to leave. */
+static void remove_cgroup(const char *dir) {
+  for (int i = 0; i < 100; i++) {
+    if (rmdir(dir) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY) return;
+    kill_listed(dir);
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Kills every job: its process group, then its cgroups (which hold what escaped the group with setsid). */
+static void kill_all_jobs(int remove) {
   for (int i = 0; i < MAX_JOBS; i++)
     if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
+  for (int i = 0; i < MAX_JOBS; i++) {
+    if (!jobs[i].used) continue;
+    for (int c = 0; c < jobs[i].cgc; c++) kill_cgroup(jobs[i].cgroups[c]);
+    if (remove)
+      for (int c = 0; c < jobs[i].cgc; c++) remove_cgroup(jobs[i].cgroups[c]);
+  }
+}
+
+/* The worker is gone: nothing of its attempts may outlive it, and their cgroups go too. */
+static void kill_all_and_exit(void) {
+  kill_all_jobs(1);
   _exit(0);
 }
 
@@ -483,6 +596,7 @@ static void finish_if_done(struct job *j) {
   put_u32(body, (uint32_t)j->code);
   put_u32(body + 4, (uint32_t)j->sig);
   send_frame('X', j->id, body, 8);
+  drop_cgroups(j);
   j->used = 0;
 }
 
@@ -551,8 +665,7 @@ int main(void) {
     if (watchdog_deadline && now_ms() >= watchdog_deadline) {
       /* The worker has not renewed in time: its leases may be gone, so its jobs go now. */
       watchdog_deadline = 0;
-      for (int i = 0; i < MAX_JOBS; i++)
-        if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
+      kill_all_jobs(0);
     }
     reap();
     for (int i = 0; i < MAX_JOBS; i++)

@@ -77,7 +77,8 @@ export class NativeLauncher implements Launcher {
 
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.child && this.child.exitCode === null && !this.child.stdin.destroyed) return this.child;
-    const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'] }) as unknown as ChildProcessWithoutNullStreams;
+    // Its own environment is the scrubbed base (no token of the worker's): each job's comes in its launch frame.
+    const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...this.baseEnv } }) as unknown as ChildProcessWithoutNullStreams;
     child.stdout.on('data', (c: Buffer) => this.onData(c));
     child.stdin.on('error', () => {});
     child.on('exit', () => {
