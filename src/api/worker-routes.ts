@@ -8,7 +8,7 @@ import { stream } from 'hono/streaming';
 import type { Engine } from '../control/engine.js';
 import { streamBundle } from '../control/bundle-stream.js';
 import { KairosError } from '../model/errors.js';
-import type { AttemptResult, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import type { AttemptResult, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 
 type Body = Record<string, unknown>;
 

@@ -7,7 +7,7 @@ import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../control/bundle.js';
 import { receiveBundle } from '../control/bundle-stream.js';
 import { KairosError } from '../model/errors.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from './protocol.js';
+import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 
 /** Errors that crossed the network are classified by code: a stale lease is the worker's business. */
 function classify(err: unknown): never {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
-import type { Assignment, ControlLink } from './protocol.js';
+import type { Assignment, ControlLink } from '../protocol/worker.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
 
 /**
