@@ -1,3 +1,4 @@
+// @ts-check
 // One job: its schedule in words and next fire times, success rate, durations and outcomes, every metric it
 // reports plotted over its runs, and the tick ledger (fired, skipped and why, late).
 import { fill, api, duration, errorBox, every, h, link, memo, stateBadge, time } from '../lib.js';
@@ -30,7 +31,7 @@ export async function renderJob(main, [project, name], _query, signal) {
   let drawnSchedule = '';
   let drawnTicks = '';
   const load = async () => {
-    const [detail, metrics] = await Promise.all([api(`${base}?count=5`, { signal }), api(`${base}/metrics`, { signal })]);
+    const [detail, metrics] = /** @type {[import('../lib.js').Reply<'deployments', 'job'>, import('../lib.js').Reply<'deployments', 'jobMetrics'>]} */ (await Promise.all([api(`${base}?count=5`, { signal }), api(`${base}/metrics`, { signal })]));
     const { job, schedule, stats, recent } = detail;
     document.title = `${project}/${name} · Kairos`;
     headOnce([job.description], () => fill(head,
@@ -71,7 +72,7 @@ export async function renderJob(main, [project, name], _query, signal) {
       }
     }
     if (schedule) {
-      const { ticks } = await api(`/schedules/${encodeURIComponent(project)}/${encodeURIComponent(name)}/ticks?limit=50`, { signal });
+      const { ticks } = /** @type {import('../lib.js').Reply<'schedules', 'ticks'>} */ (await api(`/schedules/${encodeURIComponent(project)}/${encodeURIComponent(name)}/ticks?limit=50`, { signal }));
       const ticksKey = JSON.stringify(ticks);
       if (ticksKey === drawnTicks) return;
       drawnTicks = ticksKey;
