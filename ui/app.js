@@ -1,3 +1,4 @@
+// @ts-check
 // The dashboard's router: history-based, so every page has a real URL (/runs/ID, /jobs/PROJECT/JOB) that the
 // server answers with index.html. Each page renders into <main> and gets an AbortSignal that ends its
 // polling and streams when the user leaves it.
@@ -10,6 +11,8 @@ import { renderRunForm } from './pages/run-form.js';
 import { renderWorkers } from './pages/workers.js';
 import { renderDeployments } from './pages/deployments.js';
 
+/** @typedef {(main: HTMLElement, params: string[], query: URLSearchParams, signal: AbortSignal) => Promise<void>} Page */
+/** @type {[RegExp, string, () => Page][]} */
 const ROUTES = [
   [/^\/(?:runs\/?)?$/, 'runs', () => renderRuns],
   [/^\/runs\/([0-9a-z]+)$/, 'runs', () => renderRun],
@@ -29,7 +32,7 @@ async function route() {
   const main = document.getElementById('main');
   const path = location.pathname;
   const found = ROUTES.map(([re, section, page]) => ({ m: re.exec(path), section, page })).find((r) => r.m);
-  for (const a of document.querySelectorAll('.top nav a')) {
+  for (const a of /** @type {NodeListOf<HTMLAnchorElement>} */ (document.querySelectorAll('.top nav a'))) {
     if (found && a.dataset.section === found.section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
@@ -56,7 +59,7 @@ export function navigate(href, { replace = false } = {}) {
 // Same-origin links are routed here; modified clicks (new tab, download) are left to the browser.
 document.addEventListener('click', (e) => {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-  const a = e.target instanceof Element ? e.target.closest('a[href]') : null;
+  const a = e.target instanceof Element ? /** @type {HTMLAnchorElement | null} */ (e.target.closest('a[href]')) : null;
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.getAttribute('href'), location.href);
   if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
@@ -72,7 +75,7 @@ document.addEventListener('keydown', (e) => {
   if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
   const t = e.target;
   if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement) return;
-  const f = document.querySelector('[data-filter]');
+  const f = /** @type {HTMLElement | null} */ (document.querySelector('[data-filter]'));
   if (f) {
     e.preventDefault();
     f.focus();

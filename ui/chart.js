@@ -1,3 +1,4 @@
+// @ts-check
 // Hand-written SVG charts: bars for durations and outcomes (a metric over time is in time-chart.js).
 // Each mark carries a <title> (hover, screen readers) and links to its run.
 import { duration, s } from './lib.js';

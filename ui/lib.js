@@ -1,5 +1,16 @@
+// @ts-check
 // Shared helpers of the dashboard: building DOM safely, calling the public API with the user's token,
 // formatting times. Every value from the API reaches the page as text (textContent), never as HTML.
+
+/**
+ * The answer of one route of the API contract (src/api/contract/): `Reply<'runs', 'get'>` is what
+ * GET /api/v1/runs/{id} returns. Pages cast `api()` results to it, so the dashboard is type-checked against
+ * the schemas the server validates with (`tsc -p ui/tsconfig.json`, part of `npm test`).
+ * @template {keyof Api} G
+ * @template {keyof Api[G]} K
+ * @typedef {Api[G][K] extends import('../src/api/contract/index.js').RouteSpec ? import('../src/api/contract/index.js').Answer<Api[G][K]> : never} Reply
+ */
+/** @typedef {typeof import('../src/api/contract/index.js').API} Api */
 
 /** h('a', {href: '/x', class: 'y'}, 'text', child) → an element. Attributes starting with "on" are listeners. */
 export function h(tag, attrs = {}, ...children) {
@@ -44,13 +55,14 @@ export function token() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+/** @type {Promise<void> | null} */
 let asking = null;
 /** Shows the token dialog once, however many requests were refused at the same time. */
 export function askToken(why) {
   asking ??= new Promise((resolve) => {
-    const dialog = document.getElementById('token-dialog');
+    const dialog = /** @type {HTMLDialogElement} */ (document.getElementById('token-dialog'));
     const form = document.getElementById('token-form');
-    const input = document.getElementById('token-input');
+    const input = /** @type {HTMLInputElement} */ (document.getElementById('token-input'));
     const text = document.getElementById('token-why');
     if (why && token()) text.textContent = `The server refused the token: ${why}. Paste a valid one; it is kept for this browser tab only.`;
     input.value = '';
@@ -76,9 +88,15 @@ export function authHeaders() {
   return t ? { authorization: `Bearer ${t}` } : {};
 }
 
-/** Calls /api/v1 + path. Asks for the token on 401 and tries again; other errors throw ApiError. */
+/**
+ * Calls /api/v1 + path. Asks for the token on 401 and tries again; other errors throw ApiError.
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, signal?: AbortSignal }} [opts]
+ * @returns {Promise<any>} the answer: each call site casts it to its route's `Reply`
+ */
 export async function api(path, { method = 'GET', body, signal } = {}) {
   for (;;) {
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json', ...authHeaders() };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });

@@ -1,253 +1,133 @@
-/** The typed client of the HTTP API: what the CLI (and later the dashboard) use. No state is written anywhere else. */
-import * as http from 'node:http';
-import * as https from 'node:https';
-import type { RunView, LogLineView } from './views.js';
-import type { SecretView } from '../control/secrets.js';
-import type { AlertView } from './alerts.js';
+/**
+ * The one typed client of the HTTP API: what the CLI, the remote worker's link (src/worker/http-link.ts) and
+ * the tests use. Every call goes through `call(route, …)` with a route of the contract (src/api/contract/),
+ * so its path, body and answer are typed by the same schemas the server validates with. No state is
+ * written anywhere else.
+ */
+import type * as http from 'node:http';
+import type { z } from 'zod';
+import type { DeepReadonly } from '../protocol/worker.js';
+import { API, type Answer, type RouteSpec } from './contract/index.js';
+import { ApiError, ConnectionError, Transport, readBody } from './client-transport.js';
 
-export async function readBody(res: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
+export { ApiError, ConnectionError, apiError, readBody } from './client-transport.js';
+export type {
+  JobView as JobListing,
+  AlertViewBody as AlertView,
+  BackfillView,
+  DeploymentView,
+  LogLineView,
+  RunView,
+  ScheduleView,
+  SecretView,
+  StreamEvent,
+  TickView,
+  TokenView,
+  WorkerView,
+} from './contract/index.js';
+import type { StreamEvent } from './contract/index.js';
+
+type Scalar = string | number | boolean;
+export interface CallArgs<R extends RouteSpec> {
+  readonly params?: Readonly<Record<string, Scalar>>;
+  readonly query?: Readonly<Record<string, Scalar | null | undefined>>;
+  readonly body?: R['body'] extends z.ZodType ? DeepReadonly<z.input<R['body']>> : never;
+  readonly signal?: AbortSignal;
+  /** A request whose connection stays silent this long fails (as unreachable). */
+  readonly timeoutMs?: number;
 }
 
-/** Turns a non-2xx answer into an ApiError (the body's stable code and message when it has them). */
-export async function apiError(res: http.IncomingMessage, method: string, path: string): Promise<ApiError> {
-  const status = res.statusCode ?? 0;
-  let code = 'http_' + status;
-  let message = `${method} ${path}: HTTP ${status}`;
-  let details: unknown;
-  try {
-    const b = JSON.parse(await readBody(res)) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (b.error?.code) code = b.error.code;
-    if (b.error?.message) message = b.error.message;
-    details = b.error?.details;
-  } catch {
-    // not JSON
-  }
-  return new ApiError(status, code, message, details);
+/** A route's path with its parameters filled in and the query appended (empty values left out). */
+export function pathOf(r: RouteSpec, params: Readonly<Record<string, Scalar>> = {}, query: Readonly<Record<string, Scalar | null | undefined>> = {}): string {
+  const path = r.path.replace(/:([A-Za-z_]+)/g, (_, k: string) => {
+    const v = params[k];
+    if (v === undefined) throw new Error(`${r.path}: path parameter "${k}" is missing`);
+    return encodeURIComponent(String(v));
+  });
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
+  const q = qs.toString();
+  return q ? `${path}?${q}` : path;
 }
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
-/** One job in GET /api/v1/jobs. */
-export interface JobListing {
-  project: string;
-  name: string;
-  description: string | null;
-  schedule: { cron: string; timezone: string; catchup: string; concurrency: string } | null;
-  params: Record<string, { type: string; default?: unknown; required: boolean; enum?: unknown[]; description?: string }>;
-  pool: string;
-  /** Older servers leave resources and environment out. */
-  resources?: { cpu: number | null; memory_bytes: number | null; gpu: number | null };
-  environment?: string | null;
-  timeout_ms: number | null;
-  retries: number;
-  deployment_version: number;
-}
-
-/** The server could not be reached at all. */
-export class ConnectionError extends Error {
-  constructor(
-    readonly url: string,
-    cause: unknown,
-  ) {
-    super(`cannot reach the Kairos server at ${url} (${cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause)}); is \`kairos up\` running? (--server / KAIROS_SERVER)`);
-    this.name = 'ConnectionError';
-  }
-}
-
-export interface ScheduleView {
-  project: string;
-  job: string;
-  cron: string;
-  timezone: string;
-  description: string | null;
-  catchup: string;
-  concurrency: string;
-  paused: boolean;
-  next_fire_at: string | null;
-  last_tick_at: string | null;
-  next: { at: string; local: string }[];
-  /** Set when a change of the zone's UTC offset (daylight saving) falls within the previewed fire times. */
-  dst_note: string | null;
-  dst_changes: { at: string; offset_before: string; offset_after: string }[];
-}
-
-export interface TickView {
-  instant: string;
-  /** The instant in the schedule's zone. */
-  local: string;
-  outcome: string;
-  reason: string | null;
-  run_id: string | null;
-  lateness_ms: number;
-  recorded_at: string;
-}
-
-export interface BackfillView {
-  project: string;
-  job: string;
-  timezone: string;
-  concurrency: string;
-  serial: boolean;
-  dry_run: boolean;
-  ticks: number;
-  existing: number;
-  planned: { scheduled_for: string; local: string }[];
-  created: RunView[];
-}
-
-export interface WorkerView {
-  id: string;
-  host: string;
-  pools: string[];
-  capacity: number;
-  version: string;
-  alive: boolean;
-  started_at: string | null;
-  heartbeat_at: string | null;
-}
-
-export type StreamEvent = ({ type: 'line' } & LogLineView) | { type: 'end'; state: string; exit_code: number | null; reason: string | null; next_after: number };
 
 export class KairosClient {
-  readonly base: string;
+  private readonly http: Transport;
 
   /**
    * `timeoutMs`: a request whose connection stays silent this long fails (as unreachable). Workers set it: a
    * request caught in a network cut would otherwise wait for TCP to give up, minutes later.
    */
-  constructor(
-    server: string,
-    private readonly token: string | null = null,
-    private readonly opts: { timeoutMs?: number } = {},
-  ) {
-    this.base = server.replace(/\/+$/, '');
-    this.transport = this.base.startsWith('https:') ? https : http;
-    // Idle kept-alive sockets are unref'd by the agent, so they never hold a process open.
-    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: 64 });
+  constructor(server: string, token: string | null = null, opts: { timeoutMs?: number } = {}) {
+    this.http = new Transport(server, token, opts.timeoutMs);
   }
 
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { accept: 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  get base(): string {
+    return this.http.base;
   }
 
-  /** One HTTP exchange over a kept-alive connection (node:http: less overhead per call than fetch). */
-  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = this.opts.timeoutMs): Promise<http.IncomingMessage> {
-    const url = new URL(this.base + path);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers = this.headers(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {});
-    let res: http.IncomingMessage;
-    try {
-      res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const req = this.transport.request(url, { method, headers, agent: this.agent, signal }, resolve);
-        req.on('error', reject);
-        if (timeoutMs) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        req.end(payload);
-      });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      throw new ConnectionError(this.base, err);
-    }
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw await apiError(res, method, path);
-    return res;
+  /** One route of the contract: its answer as the route's schema says. */
+  async call<R extends RouteSpec>(r: R, args: CallArgs<R> = {}): Promise<Answer<R>> {
+    const res = await this.http.request(r.method.toUpperCase(), pathOf(r, args.params, args.query), args.body, args.signal, args.timeoutMs);
+    return this.http.parse<Answer<R>>(res);
   }
 
-  /** The body of an answer as JSON; a connection that breaks while it is read is a ConnectionError. */
-  private async parse<T>(res: http.IncomingMessage): Promise<T> {
-    let text: string;
-    try {
-      text = await readBody(res);
-    } catch (err) {
-      throw new ConnectionError(this.base, err);
-    }
-    return JSON.parse(text) as T;
-  }
-
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return this.parse<T>(await this.request(method, path, body));
-  }
-
-  /** A JSON POST to any API path (the worker protocol uses this). */
-  async post<T>(path: string, body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<T> {
-    return this.parse<T>(await this.request('POST', path, body, signal, timeoutMs ?? this.opts.timeoutMs));
-  }
-
-  /** A GET whose body is read as a stream of bytes. */
-  async getStream(path: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
-    return (await this.request('GET', path, undefined, signal)) as AsyncIterable<Buffer>;
+  /** A route whose answer is a stream of bytes (the bundle, the plain-text log). */
+  async stream<R extends RouteSpec>(r: R, args: CallArgs<R> = {}): Promise<http.IncomingMessage> {
+    return this.http.request(r.method.toUpperCase(), pathOf(r, args.params, args.query), undefined, args.signal, args.timeoutMs);
   }
 
   /** Closes kept-alive connections. */
   close(): void {
-    this.agent.destroy();
+    this.http.close();
   }
 
   health() {
-    return this.json<{ ok: boolean; version: string; tzdata: string }>('GET', '/api/v1/health');
+    return this.call(API.ops.health);
+  }
+
+  whoami() {
+    return this.call(API.access.whoami);
   }
 
   createRun(job: string, params: Record<string, unknown>, project?: string) {
-    return this.json<RunView>('POST', '/api/v1/runs', { job, params, ...(project ? { project } : {}) });
+    return this.call(API.runs.create, { body: { job, params, ...(project ? { project } : {}) } });
   }
 
   getRun(id: string, waitSeconds = 0) {
-    return this.json<RunView>('GET', `/api/v1/runs/${encodeURIComponent(id)}${waitSeconds > 0 ? `?wait=${waitSeconds}` : ''}`);
+    return this.call(API.runs.get, { params: { id }, query: { wait: waitSeconds > 0 ? waitSeconds : undefined } });
   }
 
-  listRuns(q: { project?: string; job?: string; state?: string; trigger?: string; limit?: number; before?: string }) {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') qs.set(k, String(v));
-    return this.json<{ runs: RunView[]; next_before: string | null }>('GET', `/api/v1/runs?${qs}`);
+  listRuns(q: { project?: string; job?: string; state?: string; trigger?: string; limit?: number; before?: string; since?: string; until?: string }) {
+    return this.call(API.runs.list, { query: q });
   }
 
   listAlerts(q: { project?: string; job?: string; run?: string; state?: string; limit?: number }) {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') qs.set(k, String(v));
-    return this.json<{ alerts: AlertView[] }>('GET', `/api/v1/alerts?${qs}`);
+    return this.call(API.ops.alerts, { query: q });
   }
 
   /** The Prometheus exposition at /metrics, as text. */
   async metricsText(): Promise<string> {
-    return readBody(await this.request('GET', '/metrics'));
+    return readBody(await this.stream(API.ops.metrics));
   }
 
   cancelRun(id: string) {
-    return this.json<RunView>('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+    return this.call(API.runs.cancel, { params: { id } });
   }
 
   rerun(id: string) {
-    return this.json<RunView>('POST', `/api/v1/runs/${encodeURIComponent(id)}/rerun`);
+    return this.call(API.runs.rerun, { params: { id } });
   }
 
   attempts(id: string) {
-    return this.json<{ attempts: Record<string, unknown>[] }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/attempts`);
+    return this.call(API.runs.attempts, { params: { id } });
   }
 
   outputs(id: string) {
-    return this.json<{ metrics: { attempt: number; name: string; value: number; step: number | null; ts: string }[]; artifacts: { attempt: number; path: string; size: number; sha256: string }[] }>(
-      'GET',
-      `/api/v1/runs/${encodeURIComponent(id)}/outputs`,
-    );
+    return this.call(API.runs.outputs, { params: { id } });
   }
 
   logs(id: string, after = 0, limit = 5000) {
-    return this.json<{ lines: LogLineView[]; next_after: number; state: string; more: boolean }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/logs?after=${after}&limit=${limit}`);
+    return this.call(API.runs.logs, { params: { id }, query: { after, limit } });
   }
 
   /** Follows a run's log live from `after`, yielding lines then one `end` event; reconnects after a drop without gaps or duplicates. */
@@ -257,7 +137,7 @@ export class KairosClient {
     for (;;) {
       let res: http.IncomingMessage;
       try {
-        res = await this.request('GET', `/api/v1/runs/${encodeURIComponent(id)}/logs/stream?after=${cursor}`, undefined, signal);
+        res = await this.stream(API.runs.logsStream, { params: { id }, query: { after: cursor }, signal });
       } catch (err) {
         if (err instanceof ConnectionError && failures < 30 && !signal?.aborted) {
           failures++;
@@ -291,59 +171,97 @@ export class KairosClient {
   }
 
   schedules(project?: string) {
-    return this.json<{ schedules: ScheduleView[] }>('GET', `/api/v1/schedules${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+    return this.call(API.schedules.list, { query: { project } });
   }
 
   ticks(project: string, job: string, limit = 100, range: { from?: string; to?: string } = {}) {
-    const qs = new URLSearchParams({ limit: String(limit) });
-    if (range.from) qs.set('from', range.from);
-    if (range.to) qs.set('to', range.to);
-    return this.json<{ ticks: TickView[] }>('GET', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/ticks?${qs}`);
+    return this.call(API.schedules.ticks, { params: { project, job }, query: { limit, ...range } });
   }
 
   /** One run per tick of the job's schedule in [from, to] (ISO-8601); idempotent. */
   backfill(project: string, job: string, from: string, to: string, dryRun = false) {
-    return this.json<BackfillView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/backfill`, { from, to, dry_run: dryRun });
+    return this.call(API.schedules.backfill, { params: { project, job }, body: { from, to, dry_run: dryRun } });
   }
 
   pause(project: string, job: string) {
-    return this.json<ScheduleView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/pause`);
+    return this.call(API.schedules.pause, { params: { project, job } });
   }
 
   resume(project: string, job: string) {
-    return this.json<ScheduleView>('POST', `/api/v1/schedules/${encodeURIComponent(project)}/${encodeURIComponent(job)}/resume`);
+    return this.call(API.schedules.resume, { params: { project, job } });
   }
 
   /** Jobs of the active deployments (of `project` when given), with their params, pool, resources and environment. */
   jobs(project?: string) {
-    return this.json<{ jobs: JobListing[] }>('GET', `/api/v1/jobs${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+    return this.call(API.deployments.jobs, { query: { project } });
   }
 
   /** Sets a secret (the value travels in the body only). */
   setSecret(project: string, name: string, value: string) {
-    return this.json<SecretView>('PUT', `/api/v1/secrets/${encodeURIComponent(project)}/${encodeURIComponent(name)}`, { value });
+    return this.call(API.access.setSecret, { params: { project, name }, body: { value } });
   }
 
   listSecrets(project?: string) {
-    return this.json<{ secrets: SecretView[] }>('GET', `/api/v1/secrets${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+    return this.call(API.access.listSecrets, { query: { project } });
   }
 
   deleteSecret(project: string, name: string) {
-    return this.json<{ deleted: boolean }>('DELETE', `/api/v1/secrets/${encodeURIComponent(project)}/${encodeURIComponent(name)}`);
-  }
-
-  deployments(project?: string) {
-    return this.json<{ deployments: Record<string, unknown>[] }>('GET', `/api/v1/deployments${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+    return this.call(API.access.deleteSecret, { params: { project, name } });
   }
 
   /** Secret names (never values) of a project, for `kairos check`. */
-  async secretNames(project: string): Promise<{ name: string; project: string; updated_at: string | null }[]> {
-    const body = await this.json<unknown>('GET', `/api/v1/secrets?project=${encodeURIComponent(project)}`);
-    const list = Array.isArray(body) ? body : (body as { secrets?: unknown }).secrets;
-    return Array.isArray(list) ? (list as { name: string; project: string; updated_at: string | null }[]) : [];
+  async secretNames(project: string) {
+    return (await this.listSecrets(project)).secrets;
   }
 
-  workers() {
-    return this.json<{ workers: WorkerView[] }>('GET', '/api/v1/workers').then((b) => b.workers);
+  /** Names of the secrets set for `project` for a deploy's plan; `null` with the reason when they cannot be checked. */
+  async secretNamesForPlan(project: string): Promise<{ names: string[] } | { names: null; reason: string }> {
+    try {
+      return { names: (await this.secretNames(project)).map((s) => s.name) };
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return { names: null, reason: 'this server has no secrets API' };
+      if (err instanceof ApiError && (err.status === 403 || err.status === 401)) return { names: null, reason: `not allowed to list secrets (${err.message})` };
+      throw err;
+    }
+  }
+
+  deployments(project?: string) {
+    return this.call(API.deployments.list, { query: { project } });
+  }
+
+  /** The active version of `project` with its compiled manifest, or null when it has none. */
+  async active(project: string) {
+    try {
+      return await this.call(API.deployments.active, { params: { project } });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  activate(project: string, version: number) {
+    return this.call(API.deployments.activate, { params: { project, version } });
+  }
+
+  /** Deploys a bundle stream (`query`: hash, and commit, dirty, source when known). */
+  upload(query: { hash: string; commit?: string; dirty?: string; source?: string }, body: AsyncIterable<Buffer>) {
+    const r = API.deployments.upload;
+    return this.http.upload<Answer<typeof r>>(pathOf(r, {}, query), r.rawBody.contentType, body);
+  }
+
+  createToken(name: string, scope: string, project: string | null) {
+    return this.call(API.access.createToken, { body: { name, scope, project } });
+  }
+
+  listTokens() {
+    return this.call(API.access.listTokens);
+  }
+
+  revokeToken(name: string) {
+    return this.call(API.access.revokeToken, { params: { name } });
+  }
+
+  async workers() {
+    return (await this.call(API.ops.workers)).workers;
   }
 }

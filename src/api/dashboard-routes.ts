@@ -10,21 +10,18 @@ import { activeDeployment } from '../control/deployments.js';
 import { KairosError } from '../model/errors.js';
 import { isTerminal, type RunState } from '../model/run-state.js';
 import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
-import { iso } from './views.js';
+import { iso, jobView } from './views.js';
+import { API } from './contract/index.js';
+import { input } from './input.js';
 import { listSchedules } from './schedules.js';
 import { jobMetrics } from './job-metrics.js';
 
-type IntParam = (c: Context, name: string, dflt: number, min: number, max: number) => number;
 /**
  * Whether the caller may see a project's objects. Everyone, until tokens limited to a project exist; then
  * createApi passes the auth module's check, and another project's job or deployment answers as one that
  * does not exist.
  */
 export type Visible = (c: Context, project: string) => boolean;
-
-function jobView(project: string, version: number, j: CompiledJob) {
-  return { project, name: j.name, description: j.description, schedule: j.schedule, params: j.params, pool: j.pool, timeout_ms: j.timeoutMs, retries: j.retries.max, deployment_version: version };
-}
 
 /** Fields of a job that differ between two compiled manifests, by name (JSON comparison of each field). */
 function changedFields(a: CompiledJob, b: CompiledJob): string[] {
@@ -36,11 +33,12 @@ function changedFields(a: CompiledJob, b: CompiledJob): string[] {
   return out.sort();
 }
 
-export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: IntParam, visible: Visible = () => true): void {
+export function registerDashboardRoutes(app: Hono, engine: Engine, visible: Visible = () => true): void {
   const db = engine.db.kysely;
 
   // Workers: a worker is alive when it has not stopped and renewed within two lease periods.
-  app.get('/api/v1/workers', async (c) => {
+  app.get(API.ops.workers.path, async (c) => {
+    await input(c, API.ops.workers);
     const now = engine.ctx.now();
     const leaseMs = engine.ctx.settings.leaseMs;
     const rows = await db.selectFrom('workers').selectAll().orderBy('id').execute();
@@ -79,12 +77,12 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
   }
 
   // One job: its definition, its schedule in words with the next fire times, and its recent outcomes.
-  app.get('/api/v1/jobs/:project/:job', async (c) => {
-    const project = c.req.param('project');
-    const name = c.req.param('job');
-    const recentN = intParam(c, 'recent', 100, 1, 1000);
+  app.get(API.deployments.job.path, async (c) => {
+    const { params, query } = await input(c, API.deployments.job);
+    const { project, job: name } = params;
+    const recentN = query.recent ?? 100;
     const { version, job } = await requireJob(c, project, name);
-    const schedule = job.schedule ? ((await listSchedules(engine, project, intParam(c, 'count', 5, 0, 50), name))[0] ?? null) : null;
+    const schedule = job.schedule ? ((await listSchedules(engine, project, query.count ?? 5, name))[0] ?? null) : null;
     // The runs_job index (project, job, created_at): the newest N runs, whatever the history's length.
     const recent = await db
       .selectFrom('runs')
@@ -121,10 +119,10 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
 
   // Each metric a job reports, one point per run at its logical time, with the job's metric thresholds
   // (src/api/job-metrics.ts). A job no longer deployed still shows its history, without thresholds.
-  app.get('/api/v1/jobs/:project/:job/metrics', async (c) => {
-    const project = c.req.param('project');
-    const name = c.req.param('job');
-    const limit = intParam(c, 'runs', 100, 1, 1000);
+  app.get(API.deployments.jobMetrics.path, async (c) => {
+    const { params, query } = await input(c, API.deployments.jobMetrics);
+    const { project, job: name } = params;
+    const limit = query.runs ?? 100;
     if (!visible(c, project)) await requireJob(c, project, name); // answers not_found
     let job: CompiledJob | null = null;
     let missing: unknown = null;
@@ -140,9 +138,10 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, intParam: Int
 
   // What a deployment changed against the version before it: jobs added, removed or changed (and which
   // fields), files added, removed or changed (from the two content-addressed bundles).
-  app.get('/api/v1/deployments/:id/diff', async (c) => {
-    const dep = await db.selectFrom('deployments').selectAll().where('id', '=', c.req.param('id')).executeTakeFirst();
-    if (!dep || !visible(c, dep.project)) throw new KairosError('not_found', `deployment ${c.req.param('id')} not found`);
+  app.get(API.deployments.diff.path, async (c) => {
+    const { id } = (await input(c, API.deployments.diff)).params;
+    const dep = await db.selectFrom('deployments').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!dep || !visible(c, dep.project)) throw new KairosError('not_found', `deployment ${id} not found`);
     const prev = await db.selectFrom('deployments').selectAll().where('project', '=', dep.project).where('version', '<', dep.version).orderBy('version', 'desc').limit(1).executeTakeFirst();
     const to = await engine.ctx.manifestOf(dep.id);
     const from = prev ? await engine.ctx.manifestOf(prev.id) : null;

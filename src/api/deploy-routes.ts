@@ -12,6 +12,8 @@ import { deployUpload, limitsFromEnv } from '../control/upload.js';
 import { KairosError } from '../model/errors.js';
 import { principalOf, sees } from './auth.js';
 import { deploymentView } from './views.js';
+import { API } from './contract/index.js';
+import { input } from './input.js';
 
 export type UploadLimits = BundleLimits;
 
@@ -29,15 +31,14 @@ async function* requestBody(c: Context): AsyncGenerator<Buffer> {
 export function registerDeployRoutes(app: Hono, engine: Engine, limits?: UploadLimits): void {
   const bundleLimits = limits ?? limitsFromEnv(process.env);
 
-  app.post('/api/v1/deployments', async (c) => {
+  const D = API.deployments;
+  app.post(D.upload.path, async (c) => {
+    const { query } = await input(c, D.upload);
     const me = principalOf(c);
-    const commit = c.req.query('commit');
-    if (commit !== undefined && !/^[0-9a-f]{7,64}$/.test(commit)) throw new KairosError('invalid_input', 'query parameter "commit" must be a git commit id (hex)');
-    const dirty = c.req.query('dirty');
-    const source = c.req.query('source') ?? 'upload';
-    if (source.length > 300) throw new KairosError('invalid_input', 'query parameter "source" is longer than 300 characters');
+    const { commit, dirty } = query;
+    const source = query.source ?? 'upload';
     const outcome = await deployUpload(engine.ctx, requestBody(c), {
-      hash: c.req.query('hash') ?? '',
+      hash: query.hash,
       limits: bundleLimits,
       source,
       meta: { deployedBy: me.name, gitCommit: commit ?? null, gitDirty: dirty === undefined ? null : dirty === '1' || dirty === 'true' },
@@ -49,18 +50,15 @@ export function registerDeployRoutes(app: Hono, engine: Engine, limits?: UploadL
     return c.json({ ...deploymentView(outcome.deployment), created: outcome.created }, outcome.created ? 201 : 200);
   });
 
-  app.get('/api/v1/deployments/:project/active', async (c) => {
-    const project = c.req.param('project');
+  app.get(D.active.path, async (c) => {
+    const { project } = (await input(c, D.active)).params;
     const dep = sees(c, project) ? await activeDeployment(engine.db.kysely, project) : undefined;
     if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
-    return c.json({ ...deploymentView(dep), manifest: JSON.parse(dep.manifest_json) as unknown });
+    return c.json({ ...deploymentView(dep), manifest: JSON.parse(dep.manifest_json) as Record<string, unknown> });
   });
 
-  app.post('/api/v1/deployments/:project/:version/activate', async (c) => {
-    const project = c.req.param('project');
-    const raw = c.req.param('version');
-    const version = Number(raw.replace(/^v/, ''));
-    if (!Number.isInteger(version) || version < 1) throw new KairosError('invalid_input', `version must be a positive integer such as 3 (or v3), got "${raw}"`);
+  app.post(D.activate.path, async (c) => {
+    const { project, version } = (await input(c, D.activate)).params;
     if (!sees(c, project)) throw new KairosError('not_found', `project "${project}" has no version ${version}`);
     const row = await activateVersion(engine.ctx, project, version);
     return c.json(deploymentView(row));

@@ -8,6 +8,8 @@ import { matchedRoutes } from 'hono/route';
 import type { Engine } from '../control/engine.js';
 import { ALERT_STATES } from '../model/alerts.js';
 import { RUN_STATE_LIST } from '../model/run-state.js';
+import { API } from './contract/index.js';
+import { input } from './input.js';
 
 /** Seconds; the default buckets of Prometheus client libraries, which suit HTTP latency. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -164,7 +166,8 @@ export async function renderMetrics(engine: Engine, m: ApiMetrics): Promise<stri
 }
 
 export function registerMetricsRoute(app: Hono, engine: Engine, m: ApiMetrics): void {
-  app.get('/metrics', async (c) => {
+  app.get(API.ops.metrics.path, async (c) => {
+    await input(c, API.ops.metrics);
     const text = await renderMetrics(engine, m);
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
   });

@@ -6,7 +6,6 @@ import type { Engine } from '../control/engine.js';
 import { scheduleId } from '../control/deployments.js';
 import { setSchedulePaused } from '../control/scheduler.js';
 import { backfill } from '../control/backfill.js';
-import { parseInstant } from '../model/instant.js';
 import { iso, runView } from './views.js';
 
 /** One sentence naming each change of the zone's UTC offset among the previewed fire times, or null. */
@@ -111,16 +110,9 @@ export async function setPaused(engine: Engine, project: string, job: string, pa
   return all.find((s) => s.job === job);
 }
 
-/** POST …/backfill: `{from, to, dry_run?}` with ISO-8601 instants. */
-export async function runBackfill(engine: Engine, project: string, job: string, body: Record<string, unknown>) {
-  const instant = (name: 'from' | 'to'): number => {
-    const v = body[name];
-    const t = typeof v === 'string' ? parseInstant(v) : null;
-    if (t === null) throw new KairosError('invalid_input', `field "${name}" must be an ISO-8601 instant with an offset, such as 2026-01-01T00:00:00Z (or a date, meaning 00:00 UTC), got ${JSON.stringify(v) ?? 'nothing'}`);
-    return t;
-  };
-  if (body.dry_run !== undefined && typeof body.dry_run !== 'boolean') throw new KairosError('invalid_input', 'field "dry_run" must be a boolean');
-  const r = await backfill(engine.ctx, { project, job, from: instant('from'), to: instant('to'), dryRun: body.dry_run === true });
+/** POST …/backfill: `{from, to, dry_run?}`, the instants already parsed (epoch ms) by the contract. */
+export async function runBackfill(engine: Engine, project: string, job: string, body: { from: number; to: number; dry_run?: boolean }) {
+  const r = await backfill(engine.ctx, { project, job, from: body.from, to: body.to, dryRun: body.dry_run === true });
   return {
     project: r.project,
     job: r.job,

@@ -1,11 +1,10 @@
 /**
  * The HTTP API under /api/v1. Handlers are thin: parse the request, call the engine, shape the answer.
  */
-import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { stream } from 'hono/streaming';
 import { KairosError } from '../model/errors.js';
-import { isRunState, isTerminal, type RunState } from '../model/run-state.js';
+import { isTerminal, type RunState } from '../model/run-state.js';
 import type { Engine } from '../control/engine.js';
 import { getRun, listAttempts, listRuns, readLogLines } from '../store/runs.js';
 import { requireRun } from '../control/runs.js';
@@ -15,12 +14,11 @@ import { healthView } from './health.js';
 import { RETRY_AFTER_SECONDS } from '../store/availability.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 import { registerSecretRoutes } from './secrets.js';
-import { attemptView, deploymentView, logLineEvent, logLineView, runView } from './views.js';
+import { attemptView, deploymentView, jobView, logLineEvent, logLineView, runView } from './views.js';
 import { withEnvHashes } from './env-views.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerUi } from './ui.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
-import { parseInstant } from '../model/instant.js';
 import { openApiDocument } from './openapi.js';
 import { VERSION } from '../version.js';
 import { tzdataVersion } from '../model/cron/index.js';
@@ -29,6 +27,8 @@ import { registerTokenRoutes } from './token-routes.js';
 import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
 import { registerAlertRoutes } from './alerts.js';
 import { ApiMetrics, registerMetricsRoute } from './metrics.js';
+import { API } from './contract/index.js';
+import { input } from './input.js';
 
 export interface ApiOptions {
   readonly engine: Engine;
@@ -38,56 +38,10 @@ export interface ApiOptions {
   readonly bundleLimits?: UploadLimits;
 }
 
-function intParam(c: Context, name: string, dflt: number, min: number, max: number): number {
-  const raw = c.req.query(name);
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new KairosError('invalid_input', `query parameter "${name}" must be an integer from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
-
-function instantParam(c: Context, name: string): number | undefined {
-  const raw = c.req.query(name);
-  if (raw === undefined || raw === '') return undefined;
-  const t = parseInstant(raw);
-  if (t === null) throw new KairosError('invalid_input', `query parameter "${name}" must be an ISO-8601 instant such as 2026-01-01T00:00:00Z, got "${raw}"`);
-  return t;
-}
-
-const MAX_BODY_BYTES = 1024 * 1024;
-
-/** Reads the body straight from Node's request: cheaper than building a Web Request stream for it. */
-async function bodyText(c: Context): Promise<string> {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming) return c.req.text();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new KairosError('invalid_input', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function jsonBody(c: Context): Promise<Record<string, unknown>> {
-  const text = await bodyText(c);
-  if (text.trim() === '') return {};
-  try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch {
-    throw new KairosError('invalid_input', 'the request body must be a JSON object');
-  }
-}
-
 /** A schedule route's project, when the caller may see it; else the answer for a project with no such schedule. */
-function visibleSchedule(c: Context, message: (project: string, job: string) => string): { project: string; job: string } {
-  const project = c.req.param('project') ?? '';
-  const job = c.req.param('job') ?? '';
-  if (!sees(c, project)) throw new KairosError('not_found', message(project, job));
-  return { project, job };
+function visibleSchedule(c: Context, p: { project: string; job: string }, message: (project: string, job: string) => string): { project: string; job: string } {
+  if (!sees(c, p.project)) throw new KairosError('not_found', message(p.project, p.job));
+  return p;
 }
 
 export function createApi(opts: ApiOptions): Hono {
@@ -124,47 +78,44 @@ export function createApi(opts: ApiOptions): Hono {
   app.use('/api/*', auth);
   app.use('/metrics', auth);
 
-  app.get('/api/v1/health', (c) => c.json(healthView(engine)));
-  app.get('/api/v1/openapi.json', (c) => c.json(openApiDocument()));
-  app.get('/api/v1/whoami', (c) => c.json(principalOf(c)));
+  const { runs: R, schedules: S } = API;
+  app.get(API.ops.health.path, async (c) => {
+    await input(c, API.ops.health);
+    return c.json(healthView(engine));
+  });
+  app.get(API.ops.openapi.path, async (c) => {
+    await input(c, API.ops.openapi);
+    return c.json(openApiDocument());
+  });
+  app.get(API.access.whoami.path, async (c) => {
+    await input(c, API.access.whoami);
+    return c.json(principalOf(c));
+  });
 
-  app.get('/api/v1/runs', async (c) => {
-    const limit = intParam(c, 'limit', 50, 1, 1000);
-    const stateParam = c.req.query('state');
-    const states = stateParam ? stateParam.split(',') : undefined;
-    for (const s of states ?? []) if (!isRunState(s)) throw new KairosError('invalid_input', `unknown state "${s}"; states: queued, running, succeeded, failed, timed_out, cancelled, skipped`);
-    const beforeRaw = c.req.query('before');
-    let before: { createdAt: number; id: string } | undefined;
-    if (beforeRaw) {
-      const m = /^(\d+):([0-9a-z]+)$/.exec(beforeRaw);
-      if (!m) throw new KairosError('invalid_input', 'query parameter "before" must be a cursor returned as "next_before"');
-      before = { createdAt: Number(m[1]), id: m[2] ?? '' };
-    }
-    const project = listingProject(c, c.req.query('project'));
+  app.get(R.list.path, async (c) => {
+    const { query: q } = await input(c, R.list);
+    const limit = q.limit ?? 50;
+    const m = q.before ? /^(\d+):([0-9a-z]+)$/.exec(q.before) : null;
+    const before = m ? { createdAt: Number(m[1]), id: m[2] ?? '' } : undefined;
+    const project = listingProject(c, q.project);
     if (project === false) return c.json({ runs: [], next_before: null });
-    const since = instantParam(c, 'since');
-    const until = instantParam(c, 'until');
-    const rows = await listRuns(db, { project, job: c.req.query('job'), states, trigger: c.req.query('trigger'), limit, before, since, until });
+    const rows = await listRuns(db, { project, job: q.job, states: q.state, trigger: q.trigger, limit, before, since: q.since, until: q.until });
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
     return c.json({ runs: await withEnvHashes(db, rows.map(runView)), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
   });
 
-  app.post('/api/v1/runs', async (c) => {
-    const body = await jsonBody(c);
-    if (typeof body.job !== 'string' || body.job === '') throw new KairosError('invalid_input', 'field "job" (a job name) is required');
-    if (body.project !== undefined && typeof body.project !== 'string') throw new KairosError('invalid_input', 'field "project" must be a string');
-    if (body.params !== undefined && (typeof body.params !== 'object' || body.params === null || Array.isArray(body.params))) {
-      throw new KairosError('invalid_input', 'field "params" must be an object of parameter values');
-    }
+  app.post(R.create.path, async (c) => {
+    const { body } = await input(c, R.create);
     const own = principalOf(c).project;
     if (own !== null && body.project !== undefined && body.project !== own) throw new KairosError('not_found', `project "${body.project}" has no active deployment`);
-    const run = await engine.createRun({ project: (body.project as string | undefined) ?? own ?? undefined, job: body.job, params: (body.params ?? {}) as Record<string, unknown>, trigger: 'manual' });
+    const run = await engine.createRun({ project: body.project ?? own ?? undefined, job: body.job, params: body.params ?? {}, trigger: 'manual' });
     return c.json(runView(run), 201);
   });
 
-  app.get('/api/v1/runs/:id', async (c) => {
-    const id = c.req.param('id');
-    const waitS = intParam(c, 'wait', 0, 0, 300);
+  app.get(R.get.path, async (c) => {
+    const { params, query } = await input(c, R.get);
+    const id = params.id;
+    const waitS = query.wait ?? 0;
     let run = await requireRun(db, id);
     if (waitS > 0 && !isTerminal(run.state as RunState)) {
       await new Promise<void>((resolve) => {
@@ -188,13 +139,13 @@ export function createApi(opts: ApiOptions): Hono {
     return c.json((await withEnvHashes(db, [runView(run)]))[0]);
   });
 
-  app.get('/api/v1/runs/:id/attempts', async (c) => {
-    const run = await requireRun(db, c.req.param('id'));
+  app.get(R.attempts.path, async (c) => {
+    const run = await requireRun(db, (await input(c, R.attempts)).params.id);
     return c.json({ attempts: (await listAttempts(db, run.id)).map(attemptView) });
   });
 
-  app.get('/api/v1/runs/:id/outputs', async (c) => {
-    const run = await requireRun(db, c.req.param('id'));
+  app.get(R.outputs.path, async (c) => {
+    const run = await requireRun(db, (await input(c, R.outputs)).params.id);
     const metrics = await db.selectFrom('metrics').select(['attempt', 'name', 'value', 'step', 'ts']).where('run_id', '=', run.id).orderBy('id').execute();
     const artifacts = await db.selectFrom('artifacts').select(['attempt', 'path', 'size', 'sha256']).where('run_id', '=', run.id).orderBy('attempt').orderBy('path').execute();
     return c.json({
@@ -203,30 +154,26 @@ export function createApi(opts: ApiOptions): Hono {
     });
   });
 
-  app.post('/api/v1/runs/:id/cancel', async (c) => c.json(runView(await engine.cancelRun(c.req.param('id')))));
-  app.post('/api/v1/runs/:id/rerun', async (c) => c.json(runView(await engine.rerun(c.req.param('id'))), 201));
+  app.post(R.cancel.path, async (c) => c.json(runView(await engine.cancelRun((await input(c, R.cancel)).params.id))));
+  app.post(R.rerun.path, async (c) => c.json(runView(await engine.rerun((await input(c, R.rerun)).params.id)), 201));
 
-  app.get('/api/v1/runs/:id/logs', async (c) => {
-    const run = await requireRun(db, c.req.param('id'));
-    const after = intParam(c, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
-    const limit = intParam(c, 'limit', 5000, 1, 50000);
-    const attemptQ = c.req.query('attempt');
-    const attempt = attemptQ ? intParam(c, 'attempt', 1, 1, 1000) : undefined;
-    const lines = await readLogLines(db, run.id, after, limit, attempt);
+  app.get(R.logs.path, async (c) => {
+    const { params, query } = await input(c, R.logs);
+    const run = await requireRun(db, params.id);
+    const after = query.after ?? 0;
+    const limit = query.limit ?? 5000;
+    const lines = await readLogLines(db, run.id, after, limit, query.attempt);
     const last = lines[lines.length - 1];
     return c.json({ lines: lines.map(logLineView), next_after: last ? Number(last.seq) : after, state: run.state, more: lines.length === limit });
   });
 
   // The whole log as plain text (one line per stored line), streamed: for downloads and for checking a big
   // log byte for byte. `stream` keeps one stream only (stdout, stderr or system).
-  app.get('/api/v1/runs/:id/logs/text', async (c) => {
-    const run = await requireRun(db, c.req.param('id'));
-    const only = c.req.query('stream');
-    if (only !== undefined && only !== 'stdout' && only !== 'stderr' && only !== 'system') {
-      throw new KairosError('invalid_input', `query parameter "stream" must be stdout, stderr or system, got "${only}"`);
-    }
-    const attemptQ = c.req.query('attempt');
-    const attempt = attemptQ ? intParam(c, 'attempt', 1, 1, 1000) : undefined;
+  app.get(R.logsText.path, async (c) => {
+    const { params, query } = await input(c, R.logsText);
+    const run = await requireRun(db, params.id);
+    const only = query.stream;
+    const attempt = query.attempt;
     c.header('content-type', 'text/plain; charset=utf-8');
     c.header('cache-control', 'no-store');
     return stream(c, async (s) => {
@@ -247,9 +194,10 @@ export function createApi(opts: ApiOptions): Hono {
 
   // Live log: newline-delimited JSON. Resumes after `after` (the last seq the follower has), so a follower
   // that reconnects gets no gap and no duplicate. Ends with {"type":"end"} once the run is terminal.
-  app.get('/api/v1/runs/:id/logs/stream', async (c) => {
-    const run = await requireRun(db, c.req.param('id'));
-    let after = intParam(c, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+  app.get(R.logsStream.path, async (c) => {
+    const { params, query } = await input(c, R.logsStream);
+    const run = await requireRun(db, params.id);
+    let after = query.after ?? 0;
     c.header('content-type', 'application/x-ndjson; charset=utf-8');
     c.header('cache-control', 'no-store');
     return stream(c, async (s) => {
@@ -290,48 +238,58 @@ export function createApi(opts: ApiOptions): Hono {
     });
   });
 
-  app.get('/api/v1/schedules', async (c) => {
-    const project = listingProject(c, c.req.query('project'));
-    return c.json({ schedules: project === false ? [] : await listSchedules(engine, project, intParam(c, 'count', 3, 0, 50)) });
+  app.get(S.list.path, async (c) => {
+    const { query } = await input(c, S.list);
+    const project = listingProject(c, query.project);
+    return c.json({ schedules: project === false ? [] : await listSchedules(engine, project, query.count ?? 3) });
   });
-  app.get('/api/v1/schedules/:project/:job/ticks', async (c) =>
-    c.json({ ticks: await listTicks(engine, visibleSchedule(c, (p, j) => `job "${j}" of project "${p}" has never had a schedule`).project, c.req.param('job'), { limit: intParam(c, 'limit', 100, 1, 5000), from: instantParam(c, 'from'), to: instantParam(c, 'to') }) }),
-  );
-  app.post('/api/v1/schedules/:project/:job/backfill', async (c) => {
-    const r = await runBackfill(engine, visibleSchedule(c, (p) => `project "${p}" has no active deployment`).project, c.req.param('job'), await jsonBody(c));
+  app.get(S.ticks.path, async (c) => {
+    const { params, query } = await input(c, S.ticks);
+    const { project, job } = visibleSchedule(c, params, (p, j) => `job "${j}" of project "${p}" has never had a schedule`);
+    return c.json({ ticks: await listTicks(engine, project, job, { limit: query.limit ?? 100, from: query.from, to: query.to }) });
+  });
+  app.post(S.backfill.path, async (c) => {
+    const { params, body } = await input(c, S.backfill);
+    const { project, job } = visibleSchedule(c, params, (p) => `project "${p}" has no active deployment`);
+    const r = await runBackfill(engine, project, job, body);
     return c.json(r, r.created.length > 0 ? 201 : 200);
   });
   const noSchedule = (p: string, j: string) => `job "${j}" of project "${p}" has no schedule`;
-  app.post('/api/v1/schedules/:project/:job/pause', async (c) => c.json(await setPaused(engine, visibleSchedule(c, noSchedule).project, c.req.param('job'), true)));
-  app.post('/api/v1/schedules/:project/:job/resume', async (c) => c.json(await setPaused(engine, visibleSchedule(c, noSchedule).project, c.req.param('job'), false)));
+  for (const [spec, paused] of [
+    [S.pause, true],
+    [S.resume, false],
+  ] as const) {
+    app.post(spec.path, async (c) => {
+      const { project, job } = visibleSchedule(c, (await input(c, spec)).params, noSchedule);
+      return c.json(await setPaused(engine, project, job, paused));
+    });
+  }
 
-  app.get('/api/v1/deployments', async (c) => {
-    const project = listingProject(c, c.req.query('project'));
-    const rows = project === false ? [] : await listDeployments(db, project, intParam(c, 'limit', 50, 1, 1000));
+  app.get(API.deployments.list.path, async (c) => {
+    const { query } = await input(c, API.deployments.list);
+    const project = listingProject(c, query.project);
+    const rows = project === false ? [] : await listDeployments(db, project, query.limit ?? 50);
     return c.json({ deployments: rows.map(deploymentView) });
   });
 
-  app.get('/api/v1/jobs', async (c) => {
-    const project = c.req.query('project');
-    const deps = (await db.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute()).filter((d) => sees(c, d.project) && (!project || d.project === project));
+  app.get(API.deployments.jobs.path, async (c) => {
+    const { query } = await input(c, API.deployments.jobs);
+    const deps = (await db.selectFrom('deployments').selectAll().where('active', '=', 1).orderBy('project').execute()).filter((d) => sees(c, d.project) && (!query.project || d.project === query.project));
     const jobs = [];
     for (const d of deps) {
       const m = await engine.ctx.manifestOf(d.id);
-      for (const j of Object.values(m.jobs)) {
-        const resources = { cpu: j.resources.cpu, memory_bytes: j.resources.memoryBytes, gpu: j.resources.gpu };
-        jobs.push({ project: d.project, name: j.name, description: j.description, schedule: j.schedule, params: j.params, pool: j.pool, resources, environment: j.environment, timeout_ms: j.timeoutMs, retries: j.retries.max, deployment_version: d.version });
-      }
+      for (const j of Object.values(m.jobs)) jobs.push(jobView(d.project, d.version, j));
     }
     return c.json({ jobs });
   });
 
-  registerAlertRoutes(app, engine, intParam);
+  registerAlertRoutes(app, engine);
   registerMetricsRoute(app, engine, apiMetrics);
-  registerWorkerRoutes(app, engine, jsonBody);
-  registerSecretRoutes(app, engine, jsonBody);
-  registerTokenRoutes(app, engine, jsonBody);
+  registerWorkerRoutes(app, engine);
+  registerSecretRoutes(app, engine);
+  registerTokenRoutes(app, engine);
   registerDeployRoutes(app, engine, opts.bundleLimits);
-  registerDashboardRoutes(app, engine, intParam, sees);
+  registerDashboardRoutes(app, engine, sees);
   // Last: the dashboard's files at `/`, for every GET the API did not answer.
   registerUi(app);
   return app;

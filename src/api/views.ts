@@ -1,32 +1,17 @@
-/** The JSON shapes the API returns. Field names are part of the user contract (DESIGN.md). */
+/**
+ * Rows as the API returns them. The shapes are the contract's (src/api/contract/): each builder is typed by
+ * the schema's inferred type, so a field missing or misspelt here does not compile. Field names are part of
+ * the user contract (DESIGN.md).
+ */
 import type { AttemptRow, LogLineRow, RunRow } from '../store/runs.js';
 import type { DeploymentRow } from '../control/deployments.js';
+import type { CompiledJob } from '../manifest/types.js';
+import type { AttemptView, DeploymentView, JobView, LogLineView, RunView } from './contract/index.js';
+
+export type { AttemptView, DeploymentView, JobView, LogLineView, RunView };
 
 export function iso(ms: number | bigint | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
-}
-
-export interface RunView {
-  id: string;
-  project: string;
-  job: string;
-  state: string;
-  attempt: number;
-  trigger: string;
-  scheduled_for: string | null;
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  reason: string | null;
-  params: Record<string, unknown>;
-  pool: string;
-  deployment_id: string;
-  bundle_hash: string;
-  rerun_of: string | null;
-  cancel_requested: boolean;
-  /** The environment's content hash recorded by the latest attempt that ran in one (null: none). */
-  env_hash?: string | null;
 }
 
 export function runView(r: RunRow): RunView {
@@ -34,7 +19,7 @@ export function runView(r: RunRow): RunView {
     id: r.id,
     project: r.project,
     job: r.job,
-    state: r.state,
+    state: r.state as RunView['state'],
     attempt: r.attempt,
     trigger: r.trigger,
     scheduled_for: iso(r.scheduled_for),
@@ -52,7 +37,7 @@ export function runView(r: RunRow): RunView {
   };
 }
 
-export function attemptView(a: AttemptRow) {
+export function attemptView(a: AttemptRow): AttemptView {
   return {
     number: a.number,
     state: a.state,
@@ -68,14 +53,6 @@ export function attemptView(a: AttemptRow) {
   };
 }
 
-export interface LogLineView {
-  seq: number;
-  attempt: number;
-  ts: string;
-  stream: string;
-  line: string;
-}
-
 // Consecutive lines mostly share their millisecond: format each timestamp once.
 let lastTs = NaN;
 let lastIso = '';
@@ -88,7 +65,7 @@ function isoOf(ts: number): string {
 }
 
 export function logLineView(l: LogLineRow): LogLineView {
-  return { seq: Number(l.seq), attempt: l.attempt, ts: isoOf(Number(l.ts)), stream: l.stream, line: l.line };
+  return { seq: Number(l.seq), attempt: l.attempt, ts: isoOf(Number(l.ts)), stream: l.stream as LogLineView['stream'], line: l.line };
 }
 
 /** One line of the live stream as NDJSON text: `{"type":"line",...logLineView}`, built without an object per line. */
@@ -96,7 +73,7 @@ export function logLineEvent(l: LogLineRow): string {
   return `{"type":"line","seq":${Number(l.seq)},"attempt":${l.attempt},"ts":"${isoOf(Number(l.ts))}","stream":"${l.stream}","line":${JSON.stringify(l.line)}}`;
 }
 
-export function deploymentView(d: DeploymentRow) {
+export function deploymentView(d: DeploymentRow): DeploymentView {
   return {
     id: d.id,
     project: d.project,
@@ -108,5 +85,22 @@ export function deploymentView(d: DeploymentRow) {
     deployed_by: d.deployed_by ?? null,
     git_commit: d.git_commit ?? null,
     git_dirty: d.git_dirty === null || d.git_dirty === undefined ? null : d.git_dirty === 1,
+  };
+}
+
+/** A job of an active deployment as the API shows it. */
+export function jobView(project: string, version: number, j: CompiledJob): JobView {
+  return {
+    project,
+    name: j.name,
+    description: j.description,
+    schedule: j.schedule as unknown as JobView['schedule'],
+    params: j.params as unknown as JobView['params'],
+    pool: j.pool,
+    resources: { cpu: j.resources.cpu, memory_bytes: j.resources.memoryBytes, gpu: j.resources.gpu },
+    environment: j.environment,
+    timeout_ms: j.timeoutMs,
+    retries: j.retries.max,
+    deployment_version: version,
   };
 }

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { DeployClient, type DeploymentView } from '../api/deploy-client.js';
 import { scanProject } from '../control/bundle.js';
 import { streamScanned } from '../control/bundle-stream.js';
 import { formatPlan, planDeploy, type DeployPlan } from '../control/plan.js';
@@ -36,9 +35,9 @@ export const deployCommand: Command = {
       return EXIT.usage;
     }
     const manifest = loaded.manifest;
-    const client = new DeployClient(p.globals.server, p.globals.token);
+    const client = new KairosClient(p.globals.server, p.globals.token);
     const active = await client.active(manifest.project);
-    const secrets = await client.secretNames(manifest.project);
+    const secrets = await client.secretNamesForPlan(manifest.project);
     const plan: DeployPlan = planDeploy((active?.manifest as CompiledManifest | undefined) ?? null, active?.version ?? null, manifest, secrets, Date.now());
     if (!p.globals.json) io.out(formatPlan(plan));
     if (!p.globals.json && active?.source.startsWith('up:') && p.values.plan !== true) {
@@ -86,9 +85,9 @@ export const deployCommand: Command = {
     const total = scanned.totalBytes + scanned.entries.reduce((n, e) => n + JSON.stringify(e).length + 1, 0);
     let sent = 0;
     const progress = startProgress(io, `uploading ${scanned.entries.length} files, ${mb(total)}`);
-    let deployment: DeploymentView & { created: boolean };
+    let deployment: Awaited<ReturnType<KairosClient['upload']>>;
     try {
-      deployment = await client.upload<DeploymentView & { created: boolean }>(
+      deployment = await client.upload(
         { hash: scanned.hash, source: `deploy:${hostname()}:${dir}`, ...(git ? { commit: git.commit, dirty: git.dirty ? '1' : '0' } : {}) },
         streamScanned(dir, scanned.entries, (n) => {
           sent += n;

@@ -1,4 +1,4 @@
-import { DeployClient } from '../api/deploy-client.js';
+import { KairosClient } from '../api/client.js';
 import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { shortTime, table } from './output.js';
@@ -10,7 +10,7 @@ export const deploymentsCommand: Command = {
   options: { project: { type: 'string' } },
   positionals: { min: 0, max: 0 },
   async run(p, { io }) {
-    const { deployments } = await new DeployClient(p.globals.server, p.globals.token).deployments(stringOption(p.values.project));
+    const { deployments } = await new KairosClient(p.globals.server, p.globals.token).deployments(stringOption(p.values.project));
     if (p.globals.json) {
       io.out(JSON.stringify(deployments, null, 2) + '\n');
       return;

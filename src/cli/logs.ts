@@ -1,3 +1,4 @@
+import type { LogLineView } from '../api/client.js';
 import type { Command } from './command.js';
 import { printLine } from './logs-print.js';
 import { startProgress } from './progress.js';
@@ -13,7 +14,7 @@ export const logsCommand: Command = {
     const client = mk(p);
     return onRun(p.positionals[0] ?? '', p.globals.server, async (id) => {
     // --json prints one JSON object per line (seq, attempt, ts, stream, line), so it can be streamed.
-    const emit = (l: { seq: number; attempt: number; ts: string; stream: string; line: string }) => {
+    const emit = (l: LogLineView) => {
       if (p.globals.json) io.out(JSON.stringify({ seq: l.seq, attempt: l.attempt, ts: l.ts, stream: l.stream, line: l.line }) + '\n');
       else printLine(l, io);
     };

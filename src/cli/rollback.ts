@@ -1,4 +1,4 @@
-import { DeployClient } from '../api/deploy-client.js';
+import { KairosClient } from '../api/client.js';
 import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { UsageError } from './output.js';
@@ -13,7 +13,7 @@ export const rollbackCommand: Command = {
     const raw = p.positionals[0] ?? '';
     const version = Number(raw.replace(/^v/, ''));
     if (!Number.isInteger(version) || version < 1) throw new UsageError(`VERSION must be a version number such as 3 or v3, got "${raw}"`);
-    const client = new DeployClient(p.globals.server, p.globals.token);
+    const client = new KairosClient(p.globals.server, p.globals.token);
     let project = stringOption(p.values.project);
     if (!project) {
       const projects = [...new Set((await client.deployments()).deployments.map((d) => d.project))];

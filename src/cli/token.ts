@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { DeployClient, type TokenView } from '../api/deploy-client.js';
+import { KairosClient, type TokenView } from '../api/client.js';
 import { createToken, listTokens, revokeToken, tokensExist, tokenView } from '../control/tokens.js';
 import { openSqlite, type Db } from '../store/db.js';
 import { stringOption } from './args.js';
@@ -42,7 +42,7 @@ function direct(db: Db): TokenOps {
   };
 }
 
-function remote(client: DeployClient): TokenOps {
+function remote(client: KairosClient): TokenOps {
   return {
     create: (name, scope, project) => client.createToken(name, scope, project),
     revoke: (name) => client.revokeToken(name),
@@ -80,7 +80,7 @@ export const tokenCommand: Command = {
     if (action === 'create' && !stringOption(p.values.scope)) throw new UsageError('--scope is required: read, run, deploy, admin or worker');
     const db = await openDirect(p.values);
     // One set of operations, on the database directly or through the server.
-    const ops: TokenOps = db ? direct(db) : remote(new DeployClient(p.globals.server, p.globals.token));
+    const ops: TokenOps = db ? direct(db) : remote(new KairosClient(p.globals.server, p.globals.token));
     try {
       if (action === 'create') {
         const made = await ops.create(name ?? '', stringOption(p.values.scope) ?? '', stringOption(p.values.project) ?? null);

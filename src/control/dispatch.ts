@@ -9,7 +9,7 @@ import { transition, type AttemptOutcome, type RunState } from '../model/run-sta
 import { insertLogChunk } from '../store/logs.js';
 import { anyDueQueued, expiredAttempts, getAttempt, getRun, lockKey, liveAttemptsOfWorker, maxLogSeq, dueQueuedRuns, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../store/runs.js';
 import type { RunsTable } from '../store/schema.js';
-import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, RecordedEnvironment, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import type { Assignment, AttemptResult, HeartbeatReply, LeaseRef, LogLine, RecordedEnvironment, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
 import type { Ctx } from './context.js';
 import { openRunSecrets } from './secrets.js';

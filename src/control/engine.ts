@@ -4,7 +4,7 @@
  */
 import type { CompiledManifest } from '../manifest/types.js';
 import type { Db } from '../store/db.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
+import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
 import * as dispatch from './dispatch.js';

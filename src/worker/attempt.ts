@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { localDate } from '../model/cron/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
-import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
+import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
 
 const STARTED_REPORT_DELAY_MS = 50;
 import type { Launcher, LocalProcess } from './places/local.js';

@@ -7,7 +7,10 @@ import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../control/bundle.js';
 import { receiveBundle } from '../control/bundle-stream.js';
 import { KairosError } from '../model/errors.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from './protocol.js';
+import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import { API } from '../api/contract/index.js';
+
+const W = API.workers;
 
 /**
  * Errors that crossed the network are classified by code: a stale lease is the worker's business, and so is
@@ -38,47 +41,47 @@ export class HttpControlLink implements ControlLink {
   /** Checks the server is there and learns its lease length. */
   async health(): Promise<{ leaseMs: number }> {
     const h = await this.client.health();
-    return { leaseMs: (h as { lease_ms?: number }).lease_ms ?? 30_000 };
+    return { leaseMs: h.lease_ms ?? 30_000 };
   }
 
   async registerWorker(info: WorkerInfo): Promise<void> {
-    await this.client.post('/api/v1/workers', info);
+    await this.client.call(W.register, { body: info });
   }
 
   async recoverWorker(workerId: string) {
-    return (await this.client.post<{ attempts: { lease: LeaseRef; pid: number | null; procStart: string | null }[] }>(`/api/v1/workers/${encodeURIComponent(workerId)}/recover`, {})).attempts;
+    return (await this.client.call(W.recover, { params: { id: workerId }, body: {} })).attempts;
   }
 
   /** Long polling: the server answers as soon as a run is there for us, or after `waitMs` with nothing. */
   async claim(workerId: string, pools: readonly string[], max: number, opts: { waitMs?: number; signal?: AbortSignal } = {}): Promise<Assignment[]> {
-    const path = `/api/v1/workers/${encodeURIComponent(workerId)}/claim`;
-    return (await this.client.post<{ assignments: Assignment[] }>(path, { pools, max, wait_ms: opts.waitMs ?? 0 }, opts.signal, (opts.waitMs ?? 0) + REQUEST_TIMEOUT_MS).catch(classify)).assignments;
+    const waitMs = opts.waitMs ?? 0;
+    return (await this.client.call(W.claim, { params: { id: workerId }, body: { pools, max, wait_ms: waitMs }, signal: opts.signal, timeoutMs: waitMs + REQUEST_TIMEOUT_MS }).catch(classify)).assignments;
   }
 
   async started(lease: LeaseRef, info: StartedInfo): Promise<void> {
-    await this.client.post('/api/v1/leases/started', { lease, info }).catch(classify);
+    await this.client.call(W.started, { body: { lease, info } }).catch(classify);
   }
 
   async heartbeat(workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
-    const reply = await this.client.post<HeartbeatReply>(`/api/v1/workers/${encodeURIComponent(workerId)}/heartbeat`, { leases }).catch(classify);
+    const reply = await this.client.call(W.heartbeat, { params: { id: workerId }, body: { leases } }).catch(classify);
     for (const runId of reply.cancel) for (const l of this.cancelListeners) l(runId);
     return reply;
   }
 
   async appendLogs(lease: LeaseRef, lines: readonly LogLine[]): Promise<void> {
-    await this.client.post('/api/v1/leases/logs', { lease, lines }).catch(classify);
+    await this.client.call(W.logs, { body: { lease, lines } }).catch(classify);
   }
 
   async appendLogsMany(items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]): Promise<{ stale: readonly LeaseRef[] }> {
-    return this.client.post<{ stale: LeaseRef[] }>('/api/v1/leases/logs-many', { items }).catch(classify);
+    return this.client.call(W.logsMany, { body: { items } }).catch(classify);
   }
 
-  async finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]> {
-    return (await this.client.post<{ assignments: Assignment[] }>('/api/v1/leases/finish', { lease, result, next }).catch(classify)).assignments;
+  async finish(lease: LeaseRef, result: AttemptResult, next?: NextClaim): Promise<Assignment[]> {
+    return (await this.client.call(W.finish, { body: { lease, result, ...(next ? { next } : {}) } }).catch(classify)).assignments;
   }
 
   async abandon(lease: LeaseRef, reason: string): Promise<void> {
-    await this.client.post('/api/v1/leases/abandon', { lease, reason }).catch(classify);
+    await this.client.call(W.abandon, { body: { lease, reason } }).catch(classify);
   }
 
   /** The claim itself long-polls, so there is nothing to wait for here: claim again at once. */
@@ -92,7 +95,7 @@ export class HttpControlLink implements ControlLink {
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
-    await this.client.post(`/api/v1/workers/${encodeURIComponent(workerId)}/stop`, {});
+    await this.client.call(W.stop, { params: { id: workerId }, body: {} });
   }
 
   /** Downloads a bundle into the worker's cache unless it is there already (one download per hash at a time). */
@@ -103,7 +106,7 @@ export class HttpControlLink implements ControlLink {
       p = stat(dest).then(
         () => undefined,
         async () => {
-          await receiveBundle(await this.client.getStream(`/api/v1/bundles/${hash}`), dataDir, hash);
+          await receiveBundle(await this.client.stream(W.bundle, { params: { hash } }), dataDir, hash);
         },
       );
       this.downloads.set(hash, p);

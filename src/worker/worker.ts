@@ -18,7 +18,7 @@ import { killStaleGroup } from './places/local.js';
 import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import { resolveSandbox, type Sandbox, type SandboxOptions } from './places/sandbox.js';
-import type { Assignment, ControlLink } from './protocol.js';
+import type { Assignment, ControlLink } from '../protocol/worker.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
 
 /**

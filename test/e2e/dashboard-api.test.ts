@@ -196,8 +196,7 @@ test('with a visibility check (tokens limited to a project), another project’s
       const { status, body } = errorBody(err);
       return c.json(body, status as 404);
     });
-    const int = (c: { req: { query(n: string): string | undefined } }, n: string, d: number) => Number(c.req.query(n) ?? d);
-    registerDashboardRoutes(app, up.engine, int, (_c, project) => project === 'someone-else');
+    registerDashboardRoutes(app, up.engine, (_c, project) => project === 'someone-else');
     const dep = (await up.engine.db.kysely.selectFrom('deployments').select('id').executeTakeFirstOrThrow()).id;
     for (const path of ['/api/v1/jobs/hidden/j', '/api/v1/jobs/hidden/j/metrics', `/api/v1/deployments/${dep}/diff`]) {
       const res = await app.request(path);
@@ -206,7 +205,7 @@ test('with a visibility check (tokens limited to a project), another project’s
     }
     // Without the check (the default), the same job is there.
     const open = new Hono();
-    registerDashboardRoutes(open, up.engine, int);
+    registerDashboardRoutes(open, up.engine);
     assert.equal((await open.request('/api/v1/jobs/hidden/j')).status, 200);
   } finally {
     await up.stop(1000);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Engine } from '../../src/control/engine.js';
 import { compileManifestText } from '../../src/manifest/index.js';
 import { openDb, type Db, type Dialect } from '../../src/store/db.js';
-import type { Assignment } from '../../src/worker/protocol.js';
+import type { Assignment } from '../../src/protocol/worker.js';
 import { dialectTest, freshTarget } from '../dialects.js';
 import { tempDir, writeProject } from '../helpers.js';
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Deployments: each version of each project, who made it and when, and what it changed.
 import { fill, api, errorBox, every, h, time } from '../lib.js';
 
@@ -11,7 +12,7 @@ export async function renderDeployments(main, _params, _query, signal) {
   const open = new Set();
   let shown = '';
   const load = async () => {
-    const { deployments } = await api('/deployments?limit=100', { signal });
+    const { deployments } = /** @type {import('../lib.js').Reply<'deployments', 'list'>} */ (await api('/deployments?limit=100', { signal }));
     const key = deployments.map((d) => `${d.id}:${d.active}`).join(',');
     if (key === shown) return;
     shown = key;
@@ -22,7 +23,7 @@ export async function renderDeployments(main, _params, _query, signal) {
         const showDiff = async () => {
           const cell = diffRow.firstChild;
           try {
-            const diff = await api(`/deployments/${d.id}/diff`, { signal });
+            const diff = /** @type {import('../lib.js').Reply<'deployments', 'diff'>} */ (await api(`/deployments/${d.id}/diff`, { signal }));
             fill(cell,
               h('p', {}, diff.previous ? `v${diff.previous.version} → v${diff.version}` : `v${diff.version}: first version`),
               h('div', { class: 'cols' },

@@ -1,3 +1,4 @@
+// @ts-check
 // One job: its schedule in words and next fire times, success rate, durations and outcomes, every metric it
 // reports plotted over its runs, and the tick ledger (fired, skipped and why, late).
 import { fill, api, duration, errorBox, every, h, link, memo, stateBadge, time } from '../lib.js';
@@ -31,7 +32,7 @@ export async function renderJob(main, [project, name], query, signal) {
   let drawnSchedule = '';
   let drawnTicks = '';
   const load = async () => {
-    const [detail] = await Promise.all([api(`${base}?count=5`, { signal }), metrics.refresh(signal)]);
+    const [detail] = /** @type {[import('../lib.js').Reply<'deployments', 'job'>, unknown]} */ (await Promise.all([api(`${base}?count=5`, { signal }), metrics.refresh(signal)]));
     const { job, schedule, stats, recent } = detail;
     document.title = `${project}/${name} · Kairos`;
     headOnce([job.description], () => fill(head,
@@ -67,7 +68,7 @@ export async function renderJob(main, [project, name], query, signal) {
       }
     }
     if (schedule) {
-      const { ticks } = await api(`/schedules/${encodeURIComponent(project)}/${encodeURIComponent(name)}/ticks?limit=50`, { signal });
+      const { ticks } = /** @type {import('../lib.js').Reply<'schedules', 'ticks'>} */ (await api(`/schedules/${encodeURIComponent(project)}/${encodeURIComponent(name)}/ticks?limit=50`, { signal }));
       const ticksKey = JSON.stringify(ticks);
       if (ticksKey === drawnTicks) return;
       drawnTicks = ticksKey;

@@ -1,3 +1,4 @@
+// @ts-check
 // Jobs of the active deployments, with their schedules in words and next fire times.
 import { fill, api, every, h, link, memo, time } from '../lib.js';
 
@@ -9,7 +10,7 @@ export async function renderJobs(main, _params, _query, signal) {
   );
   const once = memo();
   const load = async () => {
-    const [{ jobs }, { schedules }] = await Promise.all([api('/jobs', { signal }), api('/schedules?count=1', { signal })]);
+    const [{ jobs }, { schedules }] = /** @type {[import('../lib.js').Reply<'deployments', 'jobs'>, import('../lib.js').Reply<'schedules', 'list'>]} */ (await Promise.all([api('/jobs', { signal }), api('/schedules?count=1', { signal })]));
     const sched = new Map(schedules.map((x) => [`${x.project}/${x.job}`, x]));
     once([jobs, schedules.map((x) => [x.project, x.job, x.cron, x.description, x.paused, x.next_fire_at])], () => fill(tbody,
       ...jobs.map((j) => {

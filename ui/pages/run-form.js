@@ -1,3 +1,4 @@
+// @ts-check
 // An ad-hoc run, with a form generated from the job's typed parameters. The server validates again (422 with
 // the reason); the form only helps: the right input for each type, enums as choices, defaults filled in.
 import { fill, api, errorBox, go, h, link } from '../lib.js';
@@ -40,7 +41,7 @@ function collect(form, params) {
 }
 
 export async function renderRunForm(main, [project, name], _query, signal) {
-  const { job } = await api(`/jobs/${encodeURIComponent(project)}/${encodeURIComponent(name)}?recent=1&count=0`, { signal });
+  const { job } = /** @type {import('../lib.js').Reply<'deployments', 'job'>} */ (await api(`/jobs/${encodeURIComponent(project)}/${encodeURIComponent(name)}?recent=1&count=0`, { signal }));
   const params = job.params ?? {};
   const msg = h('div', { role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start run');
@@ -55,7 +56,7 @@ export async function renderRunForm(main, [project, name], _query, signal) {
     submit.disabled = true;
     fill(msg);
     try {
-      const run = await api('/runs', { method: 'POST', body: { project, job: name, params: collect(form, params) } });
+      const run = /** @type {import('../lib.js').Reply<'runs', 'create'>} */ (await api('/runs', { method: 'POST', body: { project, job: name, params: collect(form, params) } }));
       go(`/runs/${run.id}`);
     } catch (err) {
       fill(msg, errorBox(err));

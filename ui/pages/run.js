@@ -1,10 +1,11 @@
+// @ts-check
 // One run: what it is (job, parameters, logical time, deployment), what happened (attempts, a timeline, exit
 // code and reason), its log (live while it runs, searchable) and its outputs; cancel and rerun.
 import { fill, memo, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, TERMINAL } from '../lib.js';
 import { logLines, wrapToggle } from '../log-view.js';
 
 export async function renderRun(main, [id], _query, signal) {
-  let run = await api(`/runs/${id}`, { signal });
+  let run = /** @type {import('../lib.js').Reply<'runs', 'get'>} */ (await api(`/runs/${id}`, { signal }));
   const head = h('div');
   const facts = h('div');
   const attemptsBox = h('div');
@@ -17,7 +18,7 @@ export async function renderRun(main, [id], _query, signal) {
   cancelBtn.addEventListener('click', async () => {
     cancelBtn.disabled = true;
     try {
-      run = await api(`/runs/${run.id}/cancel`, { method: 'POST' });
+      run = /** @type {import('../lib.js').Reply<'runs', 'cancel'>} */ (await api(`/runs/${run.id}/cancel`, { method: 'POST' }));
       draw();
       rerunBtn.focus(); // the cancel button is now disabled and would drop the keyboard focus
       fill(msg, h('p', {}, run.state === 'cancelled' ? 'Cancelled.' : 'Cancel requested; the run is stopping.'));
@@ -29,7 +30,7 @@ export async function renderRun(main, [id], _query, signal) {
   rerunBtn.addEventListener('click', async () => {
     rerunBtn.disabled = true;
     try {
-      const next = await api(`/runs/${run.id}/rerun`, { method: 'POST' });
+      const next = /** @type {import('../lib.js').Reply<'runs', 'rerun'>} */ (await api(`/runs/${run.id}/rerun`, { method: 'POST' }));
       go(`/runs/${next.id}`);
     } catch (err) {
       fill(msg, errorBox(err));
@@ -122,7 +123,7 @@ export async function renderRun(main, [id], _query, signal) {
   };
 
   const loadOutputs = async () => {
-    const o = await api(`/runs/${run.id}/outputs`, { signal });
+    const o = /** @type {import('../lib.js').Reply<'runs', 'outputs'>} */ (await api(`/runs/${run.id}/outputs`, { signal }));
     fill(outputsBox,
       o.metrics.length === 0 ? h('p', { class: 'muted' }, 'No metrics.') : h('table', { 'aria-label': 'Metrics' }, h('thead', {}, h('tr', {}, ['metric', 'value', 'step', 'attempt', 'at'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.value), h('td', { class: 'num' }, m.step ?? ''), h('td', { class: 'num' }, m.attempt), h('td', {}, time(m.ts)))))),
       o.artifacts.length === 0 ? h('p', { class: 'muted' }, 'No artifacts.') : h('table', { 'aria-label': 'Artifacts' }, h('thead', {}, h('tr', {}, ['artifact', 'size', 'sha256', 'attempt'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.artifacts.map((a) => h('tr', {}, h('td', {}, h('code', {}, a.path)), h('td', { class: 'num' }, `${a.size} B`), h('td', { class: 'mono' }, a.sha256.slice(0, 16)), h('td', { class: 'num' }, a.attempt))))),
@@ -131,7 +132,7 @@ export async function renderRun(main, [id], _query, signal) {
 
   const refresh = async () => {
     const wasTerminal = TERMINAL.has(run.state);
-    [run, { attempts }] = await Promise.all([api(`/runs/${id}`, { signal }), api(`/runs/${id}/attempts`, { signal })]);
+    [run, { attempts }] = /** @type {[import('../lib.js').Reply<'runs', 'get'>, import('../lib.js').Reply<'runs', 'attempts'>]} */ (await Promise.all([api(`/runs/${id}`, { signal }), api(`/runs/${id}/attempts`, { signal })]));
     draw();
     if (TERMINAL.has(run.state) && !wasTerminal) await loadOutputs();
   };

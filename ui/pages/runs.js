@@ -1,3 +1,4 @@
+// @ts-check
 // Runs: a filtered, keyset-paginated list, newest first. The first page follows new runs live (polled with
 // the same filter); older pages are fixed. One API call per screen, answered from an index: no counts.
 import { fill, api, duration, every, go, h, link, qs, runDuration, stateBadge, time, errorBox } from '../lib.js';
@@ -113,7 +114,7 @@ export async function renderRuns(main, _params, query, signal) {
   };
 
   const load = async () => {
-    const r = await api('/runs' + qs({ ...base, before: f.before }), { signal });
+    const r = /** @type {import('../lib.js').Reply<'runs', 'list'>} */ (await api('/runs' + qs({ ...base, before: f.before }), { signal }));
     draw(r.runs);
     drawPager(r.next_before);
   };

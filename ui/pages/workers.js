@@ -1,3 +1,4 @@
+// @ts-check
 // Workers and pools: who is alive, their capacity, and what each one runs now.
 import { fill, api, every, h, link, memo, stateBadge, time } from '../lib.js';
 
@@ -8,7 +9,7 @@ export async function renderWorkers(main, _params, _query, signal) {
   const poolsOnce = memo();
   const workersOnce = memo();
   const load = async () => {
-    const [{ workers }, { jobs }] = await Promise.all([api('/workers', { signal }), api('/jobs', { signal })]);
+    const [{ workers }, { jobs }] = /** @type {[import('../lib.js').Reply<'ops', 'workers'>, import('../lib.js').Reply<'deployments', 'jobs'>]} */ (await Promise.all([api('/workers', { signal }), api('/jobs', { signal })]));
     const pools = new Map();
     const pool = (n) => {
       if (!pools.has(n)) pools.set(n, { name: n, workers: 0, alive: 0, capacity: 0, running: 0, jobs: [] });
