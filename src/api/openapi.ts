@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 document served at /api/v1/openapi.json. Keep it in step with ./server.ts (a test checks every route is listed). */
 import { VERSION } from '../version.js';
 import { requiredScope } from './scopes.js';
+import { REASON_CODE_LIST } from '../model/reasons.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const run = { $ref: '#/components/schemas/Run' };
@@ -44,6 +45,7 @@ export function openApiDocument(): Record<string, unknown> {
             finished_at: { type: ['string', 'null'], format: 'date-time' },
             exit_code: { type: ['integer', 'null'] },
             reason: { type: ['string', 'null'] },
+            reason_code: { enum: [...REASON_CODE_LIST, null], description: 'why it ended, as a stable code (docs/runs.md)' },
             params: { type: 'object' },
           },
         },

@@ -126,8 +126,10 @@ export function createApi(opts: ApiOptions): Hono {
   app.get('/api/v1/runs', async (c) => {
     const limit = intParam(c, 'limit', 50, 1, 1000);
     const stateParam = c.req.query('state');
-    const states = stateParam ? stateParam.split(',') : undefined;
-    for (const s of states ?? []) if (!isRunState(s)) throw new KairosError('invalid_input', `unknown state "${s}"; states: queued, running, succeeded, failed, timed_out, cancelled, skipped`);
+    const states = stateParam?.split(',').map((s) => {
+      if (!isRunState(s)) throw new KairosError('invalid_input', `unknown state "${s}"; states: queued, running, succeeded, failed, timed_out, cancelled, skipped`);
+      return s;
+    });
     const beforeRaw = c.req.query('before');
     let before: { createdAt: number; id: string } | undefined;
     if (beforeRaw) {

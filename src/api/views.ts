@@ -19,6 +19,8 @@ export interface RunView {
   finished_at: string | null;
   exit_code: number | null;
   reason: string | null;
+  /** Why it ended (or why its last attempt ended, while a retry waits), as a stable code: docs/runs.md. */
+  reason_code: string | null;
   params: Record<string, unknown>;
   pool: string;
   deployment_id: string;
@@ -43,6 +45,7 @@ export function runView(r: RunRow): RunView {
     finished_at: iso(r.finished_at),
     exit_code: r.exit_code,
     reason: r.reason,
+    reason_code: r.reason_code ?? null,
     params: JSON.parse(r.params_json) as Record<string, unknown>,
     pool: r.pool,
     deployment_id: r.deployment_id,
@@ -62,6 +65,7 @@ export function attemptView(a: AttemptRow) {
     finished_at: iso(a.finished_at),
     exit_code: a.exit_code,
     reason: a.reason,
+    reason_code: a.reason_code ?? null,
     pid: a.pid,
     env_hash: a.env_hash ?? null,
     env_packages: a.env_packages_json ? (JSON.parse(a.env_packages_json) as { name: string; version: string }[]) : null,

@@ -102,7 +102,7 @@ export function registerWorkerRoutes(app: Hono, engine: Engine, readBody: (c: Co
 
   app.post('/api/v1/leases/abandon', async (c) => {
     const b = await readBody(c);
-    await engine.abandon(lease(b), String(b.reason ?? 'given up by the worker'));
+    await engine.abandon(lease(b), String(b.reason ?? 'given up by the worker'), b.reason_code);
     return c.json({ ok: true });
   });
 

@@ -23,6 +23,7 @@ function payloadOf(run: RunRow, event: AlertKind, extra: Partial<AlertPayload> =
     run_id: run.id,
     state: run.state,
     reason: run.reason,
+    reason_code: run.reason_code,
     exit_code: run.exit_code,
     attempt: run.attempt,
     scheduled_for: run.scheduled_for === null ? null : new Date(Number(run.scheduled_for)).toISOString(),

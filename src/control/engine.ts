@@ -7,7 +7,7 @@ import type { Db } from '../store/db.js';
 import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../worker/protocol.js';
 import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
-import * as dispatch from './dispatch.js';
+import * as dispatch from './dispatch/index.js';
 import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
@@ -183,8 +183,9 @@ export class Engine implements ControlLink {
   finish(lease: LeaseRef, result: AttemptResult, next?: dispatch.ClaimRequest): Promise<Assignment[]> {
     return dispatch.finish(this.ctx, lease, result, next);
   }
-  abandon(lease: LeaseRef, reason: string): Promise<void> {
-    return dispatch.abandon(this.ctx, lease, reason);
+  /** `reasonCode`: the worker's (checked: anything but lost, node_failure or shutdown is recorded as lost). */
+  abandon(lease: LeaseRef, reason: string, reasonCode?: unknown): Promise<void> {
+    return dispatch.abandon(this.ctx, lease, reason, reasonCode);
   }
 
   async waitForWork(_pools: readonly string[], since: number, timeoutMs: number, signal: AbortSignal): Promise<number> {

@@ -90,6 +90,8 @@ export interface AlertPayload {
   readonly run_id: string;
   readonly state: string;
   readonly reason: string | null;
+  /** The run's reason as a stable code (docs/runs.md); absent from alerts enqueued before the codes. */
+  readonly reason_code?: string | null;
   readonly exit_code: number | null;
   readonly attempt: number;
   readonly scheduled_for: string | null;
@@ -130,7 +132,7 @@ export function alertBody(format: NotifyFormat, b: AlertBody): Record<string, un
         text,
         blocks: [
           { type: 'section', text: { type: 'mrkdwn', text: `*${escapeSlack(alertText(b))}*` } },
-          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${b.url}|Open run ${b.run_id}> · state ${b.state} · attempt ${b.attempt}` }] },
+          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${b.url}|Open run ${b.run_id}> · state ${b.state}${b.reason_code ? ` (${b.reason_code})` : ''} · attempt ${b.attempt}` }] },
         ],
       };
     }

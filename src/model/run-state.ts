@@ -41,6 +41,9 @@ export function isRunState(s: string): s is RunState {
 /** How one attempt ended. `lost`: its lease expired (worker died, network cut). */
 export const ATTEMPT_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+/** An attempt's state: `running` under its lease, then how it ended. */
+export const ATTEMPT_STATES = ['running', ...ATTEMPT_OUTCOMES] as const;
+export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
 export const TRIGGERS = ['schedule', 'manual', 'backfill', 'rerun'] as const;
 export type Trigger = (typeof TRIGGERS)[number];

@@ -8,6 +8,8 @@ import { m0007Secrets } from './migrations/0007_secrets.js';
 import { m0004 } from './migrations/0004_environments.js';
 import { m0005Alerts } from './migrations/0005_alerts.js';
 import { m0008 } from './migrations/0008_dashboard_indexes.js';
+import { m0009 } from './migrations/0009_state_checks.js';
+import { m0010 } from './migrations/0010_reason_codes.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -212,6 +214,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005_alerts': m0005Alerts,
   '0007_secrets': m0007Secrets,
   '0008_dashboard_indexes': m0008,
+  '0009_state_checks': m0009,
+  '0010_reason_codes': m0010,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { paramEnvValue } from '../manifest/index.js';
 import { localDate } from '../model/cron/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
+import type { ReasonCode } from '../model/reasons.js';
 import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
 
 const STARTED_REPORT_DELAY_MS = 50;
@@ -199,6 +200,7 @@ export class AttemptRunner {
   private proc: LocalProcess | null = null;
   private outcome: WorkerOutcome | null = null;
   private reason: string | null = null;
+  private reasonCode: ReasonCode | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private startedTimer: NodeJS.Timeout | null = null;
   private startedInfo: StartedInfo | null = null;
@@ -229,6 +231,7 @@ export class AttemptRunner {
     if (this.outcome) return;
     this.outcome = outcome;
     this.reason = reason;
+    this.reasonCode = outcome === 'cancelled' ? 'cancelled' : 'time_limit';
     const p = this.proc;
     if (!p) return;
     p.signalGroup('SIGTERM');
@@ -247,6 +250,7 @@ export class AttemptRunner {
     this.givenUp = why;
     this.outcome = this.outcome ?? 'failed';
     this.reason = why;
+    this.reasonCode = 'lost';
     this.proc?.signalGroup('SIGKILL');
   }
 
@@ -334,11 +338,13 @@ export class AttemptRunner {
       if (!this.outcome && cgroup?.oomKilled()) {
         this.outcome = 'failed';
         this.reason = `killed: out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})`;
+        this.reasonCode = 'out_of_memory';
         this.logs.add('system', `[kairos] ${this.reason}`);
       }
       if (!this.outcome) {
         this.outcome = exit.exitCode === 0 ? 'succeeded' : 'failed';
         this.reason = exit.exitCode === 0 ? null : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+        this.reasonCode = exit.exitCode === 0 ? null : exit.signal ? 'signal' : 'exit_code';
       }
     } catch (err) {
       this.outcome = 'failed';
@@ -347,9 +353,11 @@ export class AttemptRunner {
         // The installer's own words, line by line; the reason keeps the first line.
         const lines = err.message.split('\n');
         this.reason = lines[0] ?? err.message;
+        this.reasonCode = 'env_build_failed';
         for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
       } else {
         this.reason = `could not start: ${coerceError(err).message}`;
+        this.reasonCode = 'could_not_start';
         this.logs.add('system', `[kairos] ${this.reason}`);
       }
     }
@@ -368,13 +376,13 @@ export class AttemptRunner {
     if (this.logs.stale) return;
     if (this.givenUp !== null) {
       const why = this.givenUp;
-      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
+      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`, 'lost'), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
       return;
     }
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
     const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
-    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}), ...env };
+    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
   }
 

@@ -7,7 +7,7 @@ import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../control/bundle.js';
 import { receiveBundle } from '../control/bundle-stream.js';
 import { KairosError } from '../model/errors.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from './protocol.js';
+import type { AbandonCode, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from './protocol.js';
 
 /** Errors that crossed the network are classified by code: a stale lease is the worker's business. */
 function classify(err: unknown): never {
@@ -72,8 +72,8 @@ export class HttpControlLink implements ControlLink {
     return (await this.client.post<{ assignments: Assignment[] }>('/api/v1/leases/finish', { lease, result, next }).catch(classify)).assignments;
   }
 
-  async abandon(lease: LeaseRef, reason: string): Promise<void> {
-    await this.client.post('/api/v1/leases/abandon', { lease, reason }).catch(classify);
+  async abandon(lease: LeaseRef, reason: string, reasonCode?: AbandonCode): Promise<void> {
+    await this.client.post('/api/v1/leases/abandon', { lease, reason, ...(reasonCode ? { reason_code: reasonCode } : {}) }).catch(classify);
   }
 
   /** The claim itself long-polls, so there is nothing to wait for here: claim again at once. */

@@ -3,6 +3,7 @@
  * later, over HTTP for remote workers: plain JSON data only.
  */
 import type { CompiledEnvironment, CompiledJob, ParamValue } from '../manifest/types.js';
+import type { ReasonCode } from '../model/reasons.js';
 
 /** Proof that a worker holds an attempt. Every report carries it; a stale one is refused. */
 export interface LeaseRef {
@@ -73,6 +74,8 @@ export interface AttemptResult {
   readonly outcome: WorkerOutcome;
   readonly exitCode: number | null;
   readonly reason: string | null;
+  /** Why it ended, as a stable code (null when it succeeded); absent from workers older than the codes. */
+  readonly reasonCode?: ReasonCode | null;
   readonly metrics: readonly Metric[];
   readonly artifacts: readonly Artifact[];
   /** The start report, when the process ended before it was sent on its own. */
@@ -80,6 +83,9 @@ export interface AttemptResult {
   /** The environment the attempt ran in (absent: the worker's own tools); packages null if it was not built. */
   readonly environment?: { readonly hash: string; readonly packages: RecordedEnvironment['packages'] | null };
 }
+
+/** Why a worker gives an attempt up: it could not renew the lease, it restarted, or it is shutting down. */
+export type AbandonCode = Extract<ReasonCode, 'lost' | 'node_failure' | 'shutdown'>;
 
 export interface StartedInfo {
   readonly pid: number;
@@ -121,7 +127,7 @@ export interface ControlLink {
   /** Ends an attempt; with `next`, claims the worker's next runs in the same exchange. */
   finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]>;
   /** Gives an attempt up as lost (its process is gone); the run is retried or failed by policy. */
-  abandon(lease: LeaseRef, reason: string): Promise<void>;
+  abandon(lease: LeaseRef, reason: string, reasonCode?: AbandonCode): Promise<void>;
   /**
    * Resolves with the current work version when claimable work may exist (the version moved past `since`),
    * or after `timeoutMs`. Claiming with the version seen before the claim means no wake-up is ever missed.

@@ -87,7 +87,7 @@ export class Worker {
     const stale = await this.link.recoverWorker(this.opts.id);
     for (const s of stale) {
       if (s.pid !== null) killStaleGroup(s.pid, s.procStart);
-      await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running').catch(this.onError);
+      await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running', 'node_failure').catch(this.onError);
     }
   }
 
@@ -224,7 +224,7 @@ export class Worker {
       const left = [...this.active.values()];
       for (const r of left) r.kill('worker shutting down');
       await all();
-      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished').catch(this.onError);
+      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished', 'shutdown').catch(this.onError);
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.launcher.close();
