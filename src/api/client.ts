@@ -4,6 +4,10 @@ import * as https from 'node:https';
 import type { RunView, LogLineView } from './views.js';
 import type { SecretView } from '../control/secrets.js';
 import type { AlertView } from './alerts.js';
+import { backoffDelay, type Backoff } from '../model/retry.js';
+
+/** Reconnecting a live log after a drop: 100 ms doubling to 2 s, spread ±20%. */
+const RECONNECT_BACKOFF: Backoff = { baseMs: 100, factor: 2, maxMs: 2000, jitter: 0.4 };
 
 export async function readBody(res: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -245,7 +249,7 @@ export class KairosClient {
       } catch (err) {
         if (err instanceof ConnectionError && failures < 30 && !signal?.aborted) {
           failures++;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
+          await new Promise((r) => setTimeout(r, backoffDelay(RECONNECT_BACKOFF, failures, Math.random())));
           continue;
         }
         throw err;

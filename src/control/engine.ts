@@ -16,6 +16,7 @@ import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
 import { LateCheck, alertsEnqueuedHere } from './alerts.js';
 import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
+import { Loop } from '../lib/loop.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -29,7 +30,7 @@ export class Engine implements ControlLink {
   readonly bus = new Bus();
   readonly ctx: Ctx;
   private scheduler: Scheduler | null = null;
-  private reaper: NodeJS.Timeout | null = null;
+  private reaper: Loop | null = null;
   private lateCheck: LateCheck | null = null;
   private delivery: AlertDelivery | null = null;
   private wakeDelivery: ((e: { id: string; state: string }) => void) | null = null;
@@ -92,21 +93,19 @@ export class Engine implements ControlLink {
     this.scheduler = new Scheduler(this.ctx, this.onError);
     this.scheduler.start();
     const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));
-    this.reaper = setInterval(() => {
-      dispatch.reapExpired(this.ctx).catch(this.onError);
-    }, every);
-    this.reaper.unref();
+    this.reaper = new Loop({ pass: async () => void (await dispatch.reapExpired(this.ctx)), everyMs: every, onError: this.onError });
+    this.reaper.start();
     this.lateCheck = new LateCheck(this.ctx, this.onError, () => this.delivery?.wake());
     this.lateCheck.start();
   }
 
-  stopLoops(): void {
-    this.scheduler?.stop();
+  /** Stops the scheduler, the reaper and the late check; resolves when their passes in flight have finished. */
+  async stopLoops(): Promise<void> {
+    const loops = [this.scheduler, this.reaper, this.lateCheck];
     this.scheduler = null;
-    if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
-    this.lateCheck?.stop();
     this.lateCheck = null;
+    await Promise.all(loops.map((l) => l?.stop()));
   }
 
   /** Starts delivering alerts; started once the API listens, so that links in alerts have their base. */

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { NotifyFormat, NotifyRule } from '../manifest/types.js';
 import type { RunState } from './run-state.js';
+import { backoffDelay } from './retry.js';
 
 export const ALERT_KINDS = {
   failure: 'failure',
@@ -161,8 +162,7 @@ export type DeliveryDecision = { readonly kind: 'retry'; readonly delayMs: numbe
 /** After `attempts` failed attempts: wait (exponential, ±20% jitter from `random` in [0,1)) or give up. */
 export function nextDelivery(policy: DeliveryPolicy, attempts: number, random: number): DeliveryDecision {
   if (attempts >= policy.maxAttempts) return { kind: 'fail' };
-  const base = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
-  return { kind: 'retry', delayMs: Math.round(base * (0.8 + 0.4 * random)) };
+  return { kind: 'retry', delayMs: backoffDelay({ baseMs: policy.baseDelayMs, factor: 2, maxMs: policy.maxDelayMs, jitter: 0.4 }, attempts, random) };
 }
 
 // ── which addresses a webhook may reach ──

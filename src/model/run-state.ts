@@ -14,6 +14,7 @@
  * Terminal states never change. Cancel is idempotent.
  */
 import type { RetryOn, RetryPolicy } from '../manifest/types.js';
+import { backoffDelay } from './retry.js';
 
 export const RUN_STATES = {
   queued: 'queued',
@@ -80,9 +81,7 @@ export function decideRetry(policy: RetryPolicy, attempt: number, outcome: Attem
 
 /** Delay before attempt `attempt + 1`: delay × backoff^(attempt-1), capped, with ± jitter/2 spread. */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: number): number {
-  const base = Math.min(policy.maxDelayMs, policy.delayMs * Math.pow(policy.backoff, Math.max(0, attempt - 1)));
-  const spread = base * policy.jitter * (random - 0.5);
-  return Math.max(0, Math.round(base + spread));
+  return backoffDelay({ baseMs: policy.delayMs, factor: policy.backoff, maxMs: policy.maxDelayMs, jitter: policy.jitter }, attempt, random);
 }
 
 function terminalFor(outcome: AttemptOutcome): RunState {

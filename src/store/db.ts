@@ -9,6 +9,8 @@ import { Kysely, Migrator, PostgresDialect, PostgresQueryCompiler, SqliteDialect
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
+import { retrying } from '../lib/retry.js';
+import type { Backoff } from '../model/retry.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -153,6 +155,8 @@ class KairosPostgresDialect extends PostgresDialect {
 /** SQLSTATEs a transaction is retried on: serialization_failure and deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_TX_ATTEMPTS = 8;
+/** A few milliseconds, growing, fully randomised: the two transactions that collided must not collide again. */
+const TX_BACKOFF: Backoff = { baseMs: 5, factor: 1.5, maxMs: 50, jitter: 2 };
 /** How often the offset to the database's clock is measured again. */
 const CLOCK_REMEASURE_MS = 10_000;
 
@@ -204,16 +208,8 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
     peers,
     kysely,
     clock,
-    async tx(fn) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await kysely.transaction().execute(fn);
-        } catch (err) {
-          const code = (err as { code?: unknown } | null)?.code;
-          if (typeof code !== 'string' || !RETRYABLE.has(code) || attempt >= MAX_TX_ATTEMPTS) throw err;
-          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-        }
-      }
+    tx(fn) {
+      return retrying(() => kysely.transaction().execute(fn), { backoff: TX_BACKOFF, maxTries: MAX_TX_ATTEMPTS, fatal: (err) => !RETRYABLE.has(String((err as { code?: unknown } | null)?.code)) });
     },
     async close() {
       if (timer) clearInterval(timer);

@@ -10,6 +10,8 @@ import { paramEnvValue } from '../manifest/index.js';
 import { localDate } from '../model/cron/index.js';
 import { coerceError, KairosError } from '../model/errors.js';
 import type { ReasonCode } from '../model/reasons.js';
+import type { Backoff } from '../model/retry.js';
+import { retrying } from '../lib/retry.js';
 import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from './protocol.js';
 
 const STARTED_REPORT_DELAY_MS = 50;
@@ -176,22 +178,16 @@ class LogShipper {
 
   private async send(batch: LogLine[]): Promise<void> {
     if (this.stale) return;
-    for (let tries = 0; ; tries++) {
-      try {
-        if (await this.s.logs.submit(this.a.lease, batch)) {
-          this.stale = true;
-          this.onStale();
-        }
-        return;
-      } catch (err) {
-        if (err instanceof KairosError && err.code === 'stale_lease') {
-          this.stale = true;
-          this.onStale();
-          return;
-        }
-        if (tries >= 20) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
-      }
+    let stale: boolean;
+    try {
+      stale = await retrying(() => this.s.logs.submit(this.a.lease, batch), { backoff: REPORT_BACKOFF, maxTries: 21, fatal: isStaleLease });
+    } catch (err) {
+      if (!isStaleLease(err)) throw err;
+      stale = true;
+    }
+    if (stale) {
+      this.stale = true;
+      this.onStale();
     }
   }
 }
@@ -458,17 +454,17 @@ function listArtifacts(dir: string): Artifact[] {
 
 /** Reports survive a busy moment of the control plane; a stale lease ends the attempt's story. */
 export async function reportWithRetry(fn: () => Promise<void>, onStale?: () => void): Promise<void> {
-  for (let tries = 0; ; tries++) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      if (err instanceof KairosError && err.code === 'stale_lease') {
-        onStale?.();
-        return;
-      }
-      if (tries >= 30) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** tries)));
-    }
+  try {
+    await retrying(fn, { backoff: REPORT_BACKOFF, maxTries: 31, fatal: isStaleLease });
+  } catch (err) {
+    if (!isStaleLease(err)) throw err;
+    onStale?.();
   }
+}
+
+/** How reports wait out a busy or unreachable control plane: 50 ms doubling to 2 s (about a minute in 31 tries). */
+const REPORT_BACKOFF: Backoff = { baseMs: 50, factor: 2, maxMs: 2000, jitter: 0 };
+
+function isStaleLease(err: unknown): boolean {
+  return err instanceof KairosError && err.code === 'stale_lease';
 }
