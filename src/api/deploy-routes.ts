@@ -12,6 +12,7 @@ import { deployUpload, limitsFromEnv } from '../control/upload.js';
 import { KairosError } from '../model/errors.js';
 import { principalOf, sees } from './auth.js';
 import { deploymentView } from './views.js';
+import { readCompiledManifest } from '../manifest/upgrade.js';
 
 export type UploadLimits = BundleLimits;
 
@@ -53,7 +54,7 @@ export function registerDeployRoutes(app: Hono, engine: Engine, limits?: UploadL
     const project = c.req.param('project');
     const dep = sees(c, project) ? await activeDeployment(engine.db.kysely, project) : undefined;
     if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
-    return c.json({ ...deploymentView(dep), manifest: JSON.parse(dep.manifest_json) as unknown });
+    return c.json({ ...deploymentView(dep), manifest: readCompiledManifest(dep.manifest_json) });
   });
 
   app.post('/api/v1/deployments/:project/:version/activate', async (c) => {

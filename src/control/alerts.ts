@@ -11,9 +11,9 @@ import { getRun, type Q, type RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
 import { Loop } from '../lib/loop.js';
 
-/** The rules of a job (compiled manifests from before alerts existed have none). */
+/** The rules of a job. */
 export function rulesOf(spec: CompiledJob): readonly NotifyRule[] {
-  return spec.notify ?? [];
+  return spec.notify;
 }
 
 function payloadOf(run: RunRow, event: AlertKind, extra: Partial<AlertPayload> = {}): AlertPayload {
