@@ -5,7 +5,9 @@
 import { hostname } from 'node:os';
 import { coerceError } from '../model/errors.js';
 import { bundleDir } from '../control/bundle.js';
-import { AttemptRunner, LogBatcher, workerBaseEnv } from './attempt.js';
+import { AttemptRunner } from './attempt.js';
+import { LogBatcher } from './log-shipping.js';
+import { workerBaseEnv } from '../model/run-env.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
@@ -49,7 +51,7 @@ export class Worker {
   private lastRenewed = Date.now();
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
-  private readonly launcher = createLauncher(workerBaseEnv());
+  private readonly launcher = createLauncher(workerBaseEnv(process.env));
   private readonly logBatcher: LogBatcher;
   private envs: EnvCache | undefined;
 
