@@ -83,7 +83,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'run', ...json(run) }, ...errors },
         },
       },
-      '/api/v1/runs/{id}/attempts': { get: { summary: "A run's attempts", parameters: [idParam], responses: { '200': { description: 'attempts' }, ...errors } } },
+      '/api/v1/runs/{id}/attempts': { get: { summary: "A run's attempts, each with its state, exit code, reason and reason_code", parameters: [idParam], responses: { '200': { description: 'attempts' }, ...errors } } },
       '/api/v1/runs/{id}/outputs': { get: { summary: "A run's metrics and artifacts", parameters: [idParam], responses: { '200': { description: 'outputs' }, ...errors } } },
       '/api/v1/runs/{id}/cancel': { post: { summary: 'Cancel a run (idempotent)', parameters: [idParam], responses: { '200': { description: 'run', ...json(run) }, ...errors } } },
       '/api/v1/runs/{id}/rerun': { post: { summary: 'Repeat a run with the same deployment, parameters and logical time', parameters: [idParam], responses: { '201': { description: 'new run', ...json(run) }, ...errors } } },
@@ -247,7 +247,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/leases/logs': { post: { summary: "Log lines of an attempt {lease, lines}", responses: { '200': { description: 'ok' }, '409': { description: 'stale lease', ...json(error) } } } },
       '/api/v1/leases/logs-many': { post: { summary: 'Log lines of several attempts {items: [{lease, lines}]}; returns the stale leases', responses: { '200': { description: 'stale' }, ...errors } } },
       '/api/v1/leases/finish': { post: { summary: 'An attempt ended {lease, result, next?}; claims the next runs when asked', responses: { '200': { description: 'assignments' }, '409': { description: 'stale lease', ...json(error) } } } },
-      '/api/v1/leases/abandon': { post: { summary: 'Give an attempt up as lost {lease, reason}', responses: { '200': { description: 'ok' }, '409': { description: 'stale lease', ...json(error) } } } },
+      '/api/v1/leases/abandon': { post: { summary: 'Give an attempt up as lost {lease, reason, reason_code?: lost | node_failure | shutdown}', responses: { '200': { description: 'ok' }, '409': { description: 'stale lease', ...json(error) } } } },
       '/api/v1/bundles/{hash}': { get: { summary: "A deployment's bundle as a stream of entries (JSON header line, then the bytes)", parameters: [{ name: 'hash', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'bundle', content: { 'application/x-kairos-bundle': {} } }, ...errors } } },
     },
   };

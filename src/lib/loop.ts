@@ -30,11 +30,11 @@ export class Loop {
 
   constructor(private readonly o: LoopOptions) {}
 
-  /** Starts the loop with a pass now. */
-  start(): void {
+  /** Starts the loop: its first pass now, or `firstInMs` from now. */
+  start(firstInMs = 0): void {
     if (this.started) return;
     this.started = true;
-    this.arm(0);
+    this.arm(firstInMs);
   }
 
   /** A pass may have work now: run one soon (after the one in flight, if any). */

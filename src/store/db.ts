@@ -9,6 +9,7 @@ import { Kysely, Migrator, PostgresDialect, PostgresQueryCompiler, SqliteDialect
 import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
+import { Loop } from '../lib/loop.js';
 import { retrying } from '../lib/retry.js';
 import type { Backoff } from '../model/retry.js';
 
@@ -188,7 +189,7 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
   pool.on('error', () => undefined);
   const kysely = new Kysely<Database>({ dialect: new KairosPostgresDialect({ pool }) });
   let offset = 0;
-  let timer: NodeJS.Timeout | null = null;
+  let remeasure: Loop | null = null;
   const clock: Clock = opts.clock ?? { now: () => Date.now() + offset };
   if (!opts.clock) {
     try {
@@ -197,10 +198,9 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
       await kysely.destroy();
       throw new Error(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    timer = setInterval(() => {
-      measureOffset(kysely).then((o) => (offset = o), () => undefined);
-    }, CLOCK_REMEASURE_MS);
-    timer.unref();
+    // A failed measurement keeps the last offset; the next one comes as usual.
+    remeasure = new Loop({ pass: async () => void (offset = await measureOffset(kysely)), everyMs: CLOCK_REMEASURE_MS, onError: () => undefined });
+    remeasure.start(CLOCK_REMEASURE_MS);
   }
   const peers = pgPeers(url, kysely);
   const db: Db = {
@@ -212,7 +212,7 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
       return retrying(() => kysely.transaction().execute(fn), { backoff: TX_BACKOFF, maxTries: MAX_TX_ATTEMPTS, fatal: (err) => !RETRYABLE.has(String((err as { code?: unknown } | null)?.code)) });
     },
     async close() {
-      if (timer) clearInterval(timer);
+      await remeasure?.stop();
       await peers.close();
       await kysely.destroy();
     },
