@@ -177,7 +177,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   try {
     server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token) || (await tokensExist(db)));
   } catch (err) {
-    engine.stopLoops();
+    await engine.stopLoops();
     await worker?.stop(0);
     await db.close();
     throw err;
@@ -224,7 +224,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     stop(graceMs = 30_000) {
       stopped ??= (async () => {
         watcher?.close();
-        engine.stopLoops();
+        await engine.stopLoops();
         await worker?.stop(graceMs);
         await server.close();
         await engine.stopAlertDelivery();

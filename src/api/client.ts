@@ -9,6 +9,10 @@ import type { z } from 'zod';
 import type { DeepReadonly } from '../protocol/worker.js';
 import { API, type Answer, type RouteSpec } from './contract/index.js';
 import { ApiError, ConnectionError, Transport, readBody } from './client-transport.js';
+import { backoffDelay, type Backoff } from '../model/retry.js';
+
+/** Reconnecting a live log after a drop: 100 ms doubling to 2 s, spread ±20%. */
+const RECONNECT_BACKOFF: Backoff = { baseMs: 100, factor: 2, maxMs: 2000, jitter: 0.4 };
 
 export { ApiError, ConnectionError, apiError, readBody } from './client-transport.js';
 export type {
@@ -141,7 +145,7 @@ export class KairosClient {
       } catch (err) {
         if (err instanceof ConnectionError && failures < 30 && !signal?.aborted) {
           failures++;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * failures)));
+          await new Promise((r) => setTimeout(r, backoffDelay(RECONNECT_BACKOFF, failures, Math.random())));
           continue;
         }
         throw err;

@@ -14,6 +14,7 @@ import { principalOf, sees } from './auth.js';
 import { deploymentView } from './views.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';
+import { readCompiledManifest } from '../manifest/upgrade.js';
 
 export type UploadLimits = BundleLimits;
 
@@ -54,7 +55,7 @@ export function registerDeployRoutes(app: Hono, engine: Engine, limits?: UploadL
     const { project } = (await input(c, D.active)).params;
     const dep = sees(c, project) ? await activeDeployment(engine.db.kysely, project) : undefined;
     if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
-    return c.json({ ...deploymentView(dep), manifest: JSON.parse(dep.manifest_json) as Record<string, unknown> });
+    return c.json({ ...deploymentView(dep), manifest: readCompiledManifest(dep.manifest_json) });
   });
 
   app.post(D.activate.path, async (c) => {

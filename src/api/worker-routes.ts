@@ -66,7 +66,7 @@ export function registerWorkerRoutes(app: Hono, engine: Engine): void {
 
   app.post(W.abandon.path, async (c) => {
     const { body } = await input(c, W.abandon);
-    await engine.abandon(body.lease, body.reason ?? 'given up by the worker');
+    await engine.abandon(body.lease, body.reason ?? 'given up by the worker', body.reason_code);
     return c.json({ ok: true as const });
   });
 

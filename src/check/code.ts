@@ -6,10 +6,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { paramEnvValue } from '../manifest/params.js';
-import type { CompiledManifest, RunCommand } from '../manifest/types.js';
+import type { CompiledManifest, ParamValue, RunCommand } from '../manifest/types.js';
 import { coerceError } from '../model/errors.js';
-import { workerBaseEnv } from '../worker/attempt.js';
+import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import { EnvCache, EnvError, environmentInputs, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';
 import { step, type Check, type OnCheckProgress } from './types.js';
 
@@ -59,7 +58,7 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
     const env = await envFor(envName, what);
     if (env && 'status' in env) return { ...env, name: what };
     const started = Date.now();
-    const r = await execFile(argv, { cwd, env: { ...workerBaseEnv(), ...extra, ...env?.vars, KAIROS_CHECK: '1' }, timeoutMs }).catch((err: unknown) => ({
+    const r = await execFile(argv, { cwd, env: { ...workerBaseEnv(process.env), ...extra, ...env?.vars, KAIROS_CHECK: '1' }, timeoutMs }).catch((err: unknown) => ({
       code: 127,
       signal: null,
       stdout: '',
@@ -92,17 +91,22 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
       try {
         const artifacts = path.join(scratch, 'artifacts');
         mkdirSync(artifacts);
-        const vars: Record<string, string> = {
-          ...job.env,
-          KAIROS_RUN_ID: 'check',
-          KAIROS_PROJECT: manifest.project,
-          KAIROS_JOB: job.name,
-          KAIROS_ATTEMPT: '1',
-          KAIROS_SCHEDULED_FOR: new Date().toISOString(),
-          KAIROS_OUTPUT: path.join(scratch, 'output.jsonl'),
-          KAIROS_ARTIFACTS: artifacts,
-        };
-        for (const [name, p] of Object.entries(job.params)) if (p.default !== undefined) vars[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(p.default);
+        const params: Record<string, ParamValue> = {};
+        for (const [name, p] of Object.entries(job.params)) if (p.default !== undefined) params[name] = p.default;
+        // The same variables a real run gets (src/model/run-env.ts), with "check" for the ids it has none of.
+        const vars = runEnv({
+          runId: 'check',
+          project: manifest.project,
+          job: job.name,
+          attempt: 1,
+          scheduledFor: Date.now(),
+          timezone: job.schedule?.timezone ?? manifest.defaults.timezone,
+          deploymentId: 'check',
+          params,
+          env: job.env,
+          outputFile: path.join(scratch, 'output.jsonl'),
+          artifactsDir: artifacts,
+        });
         const cwd = job.workdir ? path.join(projectDir, job.workdir) : projectDir;
         checks.push(await run(what, commandArgv(job.run, job.check), cwd, job.environment, vars, Math.min(job.timeoutMs ?? SMOKE_TIMEOUT_MS, SMOKE_TIMEOUT_MS)));
       } finally {

@@ -41,7 +41,7 @@ export const serverCommand: Command = {
       process.once('SIGINT', () => r());
       process.once('SIGTERM', () => r());
     });
-    engine.stopLoops();
+    await engine.stopLoops();
     await server.close();
     await engine.stopAlertDelivery();
     await db.close();

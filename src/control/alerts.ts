@@ -9,10 +9,11 @@ import { newId } from '../model/ids.js';
 import type { RunState } from '../model/run-state.js';
 import { getRun, type Q, type RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
+import { Loop } from '../lib/loop.js';
 
-/** The rules of a job (compiled manifests from before alerts existed have none). */
+/** The rules of a job. */
 export function rulesOf(spec: CompiledJob): readonly NotifyRule[] {
-  return spec.notify ?? [];
+  return spec.notify;
 }
 
 function payloadOf(run: RunRow, event: AlertKind, extra: Partial<AlertPayload> = {}): AlertPayload {
@@ -23,6 +24,7 @@ function payloadOf(run: RunRow, event: AlertKind, extra: Partial<AlertPayload> =
     run_id: run.id,
     state: run.state,
     reason: run.reason,
+    reason_code: run.reason_code,
     exit_code: run.exit_code,
     attempt: run.attempt,
     scheduled_for: run.scheduled_for === null ? null : new Date(Number(run.scheduled_for)).toISOString(),
@@ -172,36 +174,33 @@ export async function checkLate(ctx: Ctx, seen: Set<string>): Promise<number> {
 
 /** The late check, every `everyMs`. */
 export class LateCheck {
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
+  private readonly loop: Loop;
   /** Alerts this process already enqueued (or found enqueued): not looked at again. Bounded by clearing. */
   private readonly seen = new Set<string>();
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly onError: (err: unknown) => void,
+    onError: (err: unknown) => void,
     /** Told when a pass enqueued alerts. */
     private readonly onEnqueued: () => void = () => {},
-    private readonly everyMs = 1000,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = true;
-      if (this.seen.size > 100_000) this.seen.clear();
-      checkLate(this.ctx, this.seen)
-        .then((n) => {
-          if (n > 0) this.onEnqueued();
-        })
-        .catch(this.onError)
-        .finally(() => (this.running = false));
-    }, this.everyMs);
-    this.timer.unref();
+    everyMs = 1000,
+  ) {
+    this.loop = new Loop({
+      pass: async () => {
+        if (this.seen.size > 100_000) this.seen.clear();
+        if ((await checkLate(this.ctx, this.seen)) > 0) this.onEnqueued();
+      },
+      everyMs,
+      onError,
+    });
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Stops; resolves when the pass in flight has finished. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

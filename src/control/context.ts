@@ -1,6 +1,7 @@
 /** What the control plane's parts share: the store, the event bus, and settings. */
 import { EventEmitter } from 'node:events';
 import type { CompiledManifest } from '../manifest/types.js';
+import { readCompiledManifest } from '../manifest/upgrade.js';
 import type { Kysely } from 'kysely';
 import type { Db } from '../store/db.js';
 import type { Database } from '../store/schema.js';
@@ -58,7 +59,7 @@ export class Ctx {
     if (cached) return cached;
     const row = await q.selectFrom('deployments').select('manifest_json').where('id', '=', deploymentId).executeTakeFirst();
     if (!row) throw new KairosError('not_found', `deployment ${deploymentId} not found`);
-    const manifest = JSON.parse(row.manifest_json) as CompiledManifest;
+    const manifest = readCompiledManifest(row.manifest_json);
     this.manifests.set(deploymentId, manifest);
     return manifest;
   }

@@ -14,6 +14,8 @@ import type { Q } from '../store/runs.js';
 import { scanProject, writeBundle } from './bundle.js';
 import type { Ctx } from './context.js';
 import { assertWebhooksAllowed } from './webhook-check.js';
+import { readCompiledManifest } from '../manifest/upgrade.js';
+import { isDeepStrictEqual } from 'node:util';
 
 type DeployRecord = 'deployed_by' | 'git_commit' | 'git_dirty';
 /** A deployment; who deployed it and from which commit is optional (rows read without those columns). */
@@ -70,7 +72,8 @@ export async function activateBundle(ctx: Ctx, hash: string, manifest: CompiledM
   const manifestJson = JSON.stringify(manifest);
   const outcome = await ctx.db.tx(async (trx) => {
     const current = await activeDeployment(trx, manifest.project);
-    if (current && current.bundle_hash === hash && current.manifest_json === manifestJson) {
+    // Unchanged: the same bundle and the same manifest (one stored by an earlier Kairos compared once upgraded).
+    if (current && current.bundle_hash === hash && (current.manifest_json === manifestJson || isDeepStrictEqual(readCompiledManifest(current.manifest_json), manifest))) {
       return { deployment: current, created: false };
     }
     const now = ctx.now();
@@ -110,7 +113,7 @@ export async function activateVersion(ctx: Ctx, project: string, version: number
     const target = await trx.selectFrom('deployments').selectAll().where('project', '=', project).where('version', '=', version).executeTakeFirst();
     if (!target) throw new KairosError('not_found', `project "${project}" has no version ${version}`);
     if (target.active === 1) return target;
-    const manifest = JSON.parse(target.manifest_json) as CompiledManifest;
+    const manifest = readCompiledManifest(target.manifest_json);
     await trx.updateTable('deployments').set({ active: 0 }).where('project', '=', project).where('active', '=', 1).execute();
     await trx.updateTable('deployments').set({ active: 1 }).where('id', '=', target.id).execute();
     await syncSchedules(trx, manifest, target.id, ctx.now());

@@ -7,7 +7,7 @@ import type { Db } from '../store/db.js';
 import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
-import * as dispatch from './dispatch.js';
+import * as dispatch from './dispatch/index.js';
 import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
 import { assertTzdata } from './tzdata.js';
@@ -17,6 +17,7 @@ import { LateCheck, alertsEnqueuedHere } from './alerts.js';
 import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 import { unavailableReason } from '../store/availability.js';
+import { Loop } from '../lib/loop.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -32,7 +33,7 @@ export class Engine implements ControlLink {
   readonly bus = new Bus();
   readonly ctx: Ctx;
   private scheduler: Scheduler | null = null;
-  private reaper: NodeJS.Timeout | null = null;
+  private reaper: Loop | null = null;
   private lateCheck: LateCheck | null = null;
   private delivery: AlertDelivery | null = null;
   private wakeDelivery: ((e: { id: string; state: string }) => void) | null = null;
@@ -105,21 +106,19 @@ export class Engine implements ControlLink {
     this.scheduler = new Scheduler(this.ctx, this.onError);
     this.scheduler.start();
     const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));
-    this.reaper = setInterval(() => {
-      dispatch.reapExpired(this.ctx).catch(this.onError);
-    }, every);
-    this.reaper.unref();
+    this.reaper = new Loop({ pass: async () => void (await dispatch.reapExpired(this.ctx)), everyMs: every, onError: this.onError });
+    this.reaper.start();
     this.lateCheck = new LateCheck(this.ctx, this.onError, () => this.delivery?.wake());
     this.lateCheck.start();
   }
 
-  stopLoops(): void {
-    this.scheduler?.stop();
+  /** Stops the scheduler, the reaper and the late check; resolves when their passes in flight have finished. */
+  async stopLoops(): Promise<void> {
+    const loops = [this.scheduler, this.reaper, this.lateCheck];
     this.scheduler = null;
-    if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
-    this.lateCheck?.stop();
     this.lateCheck = null;
+    await Promise.all(loops.map((l) => l?.stop()));
   }
 
   /** Starts delivering alerts; started once the API listens, so that links in alerts have their base. */
@@ -196,8 +195,9 @@ export class Engine implements ControlLink {
   finish(lease: LeaseRef, result: AttemptResult, next?: dispatch.ClaimRequest): Promise<Assignment[]> {
     return dispatch.finish(this.ctx, lease, result, next);
   }
-  abandon(lease: LeaseRef, reason: string): Promise<void> {
-    return dispatch.abandon(this.ctx, lease, reason);
+  /** `reasonCode`: the worker's (checked: anything but lost, node_failure or shutdown is recorded as lost). */
+  abandon(lease: LeaseRef, reason: string, reasonCode?: unknown): Promise<void> {
+    return dispatch.abandon(this.ctx, lease, reason, reasonCode);
   }
 
   async waitForWork(_pools: readonly string[], since: number, timeoutMs: number, signal: AbortSignal): Promise<number> {

@@ -3,7 +3,8 @@ import { resolveParams } from '../manifest/index.js';
 import type { CompiledJob, ParamValue } from '../manifest/types.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
-import { transition, type RunState, type Trigger } from '../model/run-state.js';
+import type { RunState, Trigger } from '../model/run-state.js';
+import { transitionRun } from '../store/transitions.js';
 import { getRun, insertRunRow, type Q, type RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
 import { activeDeployment, activeDeployments, type DeploymentRow } from './deployments.js';
@@ -75,6 +76,7 @@ export async function insertRun(
     finished_at: null,
     exit_code: null,
     reason: null,
+    reason_code: null,
     log_seq: 0,
   };
   await insertRunRow(trx, row);
@@ -103,21 +105,10 @@ export async function requireRun(q: Q, id: string): Promise<RunRow> {
 
 /** Applies a cancel inside a transaction; returns whether the worker must be told. */
 export async function cancelInTx(trx: Q, run: RunRow, now: number, why: string): Promise<{ state: RunState; signal: boolean }> {
-  const t = transition({ state: run.state as RunState, attempt: run.attempt, cancelRequested: run.cancel_requested === 1 }, { kind: 'cancel' }, now);
-  if (!t.ok) throw new KairosError('conflict', t.error);
-  if (!t.changed) return { state: run.state as RunState, signal: false };
-  if (t.next.state === 'cancelled') {
-    await trx
-      .updateTable('runs')
-      .set({ state: 'cancelled', cancel_requested: 1, finished_at: now, reason: why })
-      .where('id', '=', run.id)
-      .where('state', '=', 'queued')
-      .execute();
-    return { state: 'cancelled', signal: false };
-  }
-  // Only while it is still in the state read (on PostgreSQL a worker's finish may have ended it meanwhile).
-  const marked = await trx.updateTable('runs').set({ cancel_requested: 1, reason: why }).where('id', '=', run.id).where('state', '=', run.state).executeTakeFirst();
-  if (Number(marked.numUpdatedRows) === 0) return { state: run.state as RunState, signal: false };
+  // A queued run ends now; a running one is flagged (the worker ends it). Either only while the run is still
+  // in the state read: on PostgreSQL a worker's finish may have ended it meanwhile.
+  const t = await transitionRun(trx, run, { kind: 'cancel' }, now, (t) => (t.next.state === 'cancelled' ? { finished_at: now, reason: why, reason_code: 'cancelled' } : { reason: why }));
+  if (!t || !t.changed) return { state: run.state, signal: false };
   return { state: t.next.state, signal: t.effects.some((e) => e.kind === 'signal_cancel') };
 }
 

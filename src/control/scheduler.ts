@@ -6,22 +6,23 @@
  */
 import type { Selectable } from 'kysely';
 import type { CatchupPolicy, CompiledJob, ConcurrencyPolicy } from '../manifest/types.js';
+import { planCatchup, type MissedCause } from '../model/catchup.js';
 import { resolveParams } from '../manifest/index.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
 import { nextFire, parseCron, type CronExpr } from '../model/cron/index.js';
-import { LATE_AFTER_MS, TICK_OUTCOME, firedOutcome, type TickOutcome } from '../model/tick.js';
+import { TICK_OUTCOME, firedOutcome, type TickOutcome } from '../model/tick.js';
 import { moveCursors, writeTicks, type BatchWrites } from './ledger.js';
 import { activeRunsOfJob, type Q, type RunRow } from '../store/runs.js';
 import type { SchedulesTable } from '../store/schema.js';
 import type { Ctx } from './context.js';
 import type { DeploymentRow } from './deployments.js';
 import { insertRun, cancelInTx, jobOf } from './runs.js';
+import { Loop } from '../lib/loop.js';
 
 type ScheduleRow = Selectable<SchedulesTable>;
 
-/** How far behind its instant a tick may be decided and still count as on time (`fired`, and run under `catchup: none`). */
-export const ON_TIME_TOLERANCE_MS = LATE_AFTER_MS;
+export { ON_TIME_TOLERANCE_MS } from '../model/catchup.js';
 /** At most this many ticks are examined after one downtime; older ones are summarised. */
 const MAX_TICKS_SCANNED = 100_000;
 /** Skipped ticks recorded one by one after a downtime; beyond this only the count goes in the reason. */
@@ -29,34 +30,7 @@ const MAX_SKIPS_RECORDED = 1_000;
 
 // ── deciding ticks ──
 
-export type TickDecision = { kind: 'fire'; instant: number; catchup: boolean } | { kind: 'skip'; instant: number; reason: string };
-
-/** Why due ticks were not decided at their instant: the scheduler was not running, or the schedule was paused. */
-export type MissedCause = 'downtime' | 'pause';
-
-/**
- * Pure: which of the due ticks fire under a catch-up policy. `due` is ascending, every instant ≤ now.
- * none: only the latest, and only if it is on time; latest: only the latest; all: the most recent
- * `maxCatchup`, oldest first. The rest are skipped with the reason (after a pause: "paused").
- */
-export function planCatchup(due: readonly number[], now: number, policy: CatchupPolicy, maxCatchup: number, cause: MissedCause = 'downtime'): TickDecision[] {
-  const n = due.length;
-  const paused = cause === 'pause';
-  return due.map((instant, i): TickDecision => {
-    const latest = i === n - 1;
-    switch (policy) {
-      case 'none':
-        if (latest && now - instant <= ON_TIME_TOLERANCE_MS) return { kind: 'fire', instant, catchup: false };
-        return { kind: 'skip', instant, reason: paused ? 'paused' : 'missed (catchup: none)' };
-      case 'latest':
-        if (latest) return { kind: 'fire', instant, catchup: n > 1 || now - instant > ON_TIME_TOLERANCE_MS };
-        return { kind: 'skip', instant, reason: paused ? 'paused' : 'missed; a later tick ran instead (catchup: latest)' };
-      case 'all':
-        if (i >= n - maxCatchup) return { kind: 'fire', instant, catchup: n > 1 || now - instant > ON_TIME_TOLERANCE_MS };
-        return { kind: 'skip', instant, reason: paused ? `paused; beyond max_catchup ${maxCatchup} (catchup: all)` : `missed; beyond max_catchup ${maxCatchup} (catchup: all)` };
-    }
-  });
-}
+export { planCatchup, type MissedCause, type TickDecision } from '../model/catchup.js';
 
 /** The ticks after `cursor` up to `now`, and `next`: the first tick after the last of them (or after `cursor`). */
 function dueTicks(cron: CronExpr, zone: string, cursor: number, now: number): { due: number[]; dropped: number; next: number | null } {
@@ -361,57 +335,39 @@ export async function setSchedulePaused(ctx: Ctx, id: string, paused: boolean): 
 
 /** Runs scheduler passes at the right moments until stopped. */
 export class Scheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private again = false;
-  private stopped = false;
+  private readonly loop: Loop;
   private readonly onChange = () => this.poke();
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly onError: (err: unknown) => void,
-  ) {}
+    onError: (err: unknown) => void,
+  ) {
+    this.loop = new Loop({
+      pass: async () => {
+        const at = (await schedulerPass(this.ctx)).nextWakeAt;
+        // Wake at least once a minute even with nothing due, so a wall-clock jump is noticed.
+        return at === null ? 60_000 : Math.min(60_000, Math.max(0, at - this.ctx.now()));
+      },
+      everyMs: 60_000,
+      errorDelayMs: 1000,
+      onError,
+      keepAlive: true,
+    });
+  }
 
   start(): void {
     this.ctx.bus.on('schedules', this.onChange);
-    this.poke();
+    this.loop.start();
   }
 
-  stop(): void {
-    this.stopped = true;
+  /** Stops; resolves when the pass in flight has finished. */
+  async stop(): Promise<void> {
     this.ctx.bus.off('schedules', this.onChange);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    await this.loop.stop();
   }
 
   /** Look again now. */
   poke(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.running = true;
-    schedulerPass(this.ctx)
-      .then((pass) => this.arm(pass.nextWakeAt), (err: unknown) => {
-        this.onError(err);
-        this.arm(this.ctx.now() + 1000);
-      })
-      .finally(() => {
-        this.running = false;
-        if (this.again) {
-          this.again = false;
-          this.poke();
-        }
-      });
-  }
-
-  private arm(at: number | null): void {
-    if (this.stopped) return;
-    // Wake at least once a minute even with nothing due, so a wall-clock jump is noticed.
-    const delay = at === null ? 60_000 : Math.min(60_000, Math.max(0, at - this.ctx.now()));
-    this.timer = setTimeout(() => this.poke(), delay);
+    this.loop.wake();
   }
 }

@@ -17,6 +17,7 @@ import { coerceError } from '../model/errors.js';
 import { VERSION } from '../version.js';
 import type { NotifyFormat } from '../manifest/types.js';
 import type { Ctx } from './context.js';
+import { Loop } from '../lib/loop.js';
 
 export interface DeliverySettings {
   /** Base of the links in alerts: `<publicUrl>/runs/<id>`. */
@@ -206,58 +207,24 @@ async function nextDue(ctx: Ctx): Promise<number | null> {
  * replicas enqueue), and is woken at once when this process enqueues one (`wake`).
  */
 export class AlertDelivery {
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private running = false;
-  private wakeRequested = false;
-  /** When the pending timer fires, and when the last pass began (process time: only for pacing). */
-  private timerAt = 0;
-  private lastPassAt = 0;
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly loop: Loop;
 
   constructor(
     private readonly ctx: Ctx,
     private readonly settings: DeliverySettings,
-    private readonly onError: (err: unknown) => void,
+    onError: (err: unknown) => void,
     private readonly everyMs = 1000,
-  ) {}
+  ) {
+    this.loop = new Loop({ pass: () => this.pass(), everyMs, onError, wakeGapMs: WAKE_GAP_MS });
+  }
 
   start(): void {
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Alerts may be due now (a run ended, a late check enqueued some). Wakes coalesce: at most one pass per WAKE_GAP_MS. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.wakeRequested = true;
-      return;
-    }
-    const at = this.lastPassAt + WAKE_GAP_MS;
-    if (this.timer && this.timerAt <= at) return;
-    this.schedule(Math.max(0, at - Date.now()));
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = Date.now() + ms;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.lastPassAt = Date.now();
-      this.running = true;
-      this.wakeRequested = false;
-      this.inFlight = this.pass()
-        .catch((err: unknown) => {
-          this.onError(err);
-          return this.everyMs;
-        })
-        .then((delay) => {
-          this.running = false;
-          this.schedule(this.wakeRequested ? Math.min(delay, WAKE_GAP_MS) : delay);
-        });
-    }, ms);
-    this.timer.unref();
+    this.loop.wake();
   }
 
   /** One pass; returns how long to sleep before the next. */
@@ -268,11 +235,8 @@ export class AlertDelivery {
     return Math.max(0, Math.min(this.everyMs, next - this.ctx.now()));
   }
 
-  /** Stops taking alerts; waits for the POSTs in flight (each bounded by its timeout). */
+  /** Stops taking alerts; waits for the pass in flight and its POSTs (each bounded by its timeout). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.inFlight.catch(() => undefined);
+    await this.loop.stop();
   }
 }

@@ -27,6 +27,7 @@ import { sortProblems } from './problems.js';
 import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type ManifestDocument, type RetriesDocument } from './schema.js';
 import { readYaml } from './yaml-source.js';
 import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
+import { COMPILED_MANIFEST_VERSION } from './types.js';
 
 /** The file `kairos validate DIR` and `kairos deploy DIR` read. */
 export const MANIFEST_FILE_NAME = 'kairos.yaml';
@@ -146,7 +147,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     workdir: j.workdir === undefined ? null : normaliseWorkdir(j.workdir),
     environment: j.environment ?? null,
     check: j.check === undefined ? null : j.check === true ? [] : [...j.check],
-    notify: j.notify === undefined ? (defaults.notify ?? []) : compileNotify(j.notify, `jobs.${name}.notify`),
+    notify: j.notify === undefined ? defaults.notify : compileNotify(j.notify, `jobs.${name}.notify`),
   };
 }
 
@@ -189,6 +190,7 @@ export function compileDocument(doc: ManifestDocument): CompiledManifest {
   for (const [name, p] of Object.entries(doc.pools ?? {})) pools[name] = { name, concurrency: p.concurrency ?? null };
   const environments = Object.fromEntries(Object.entries(doc.environments ?? {}).map(([name, e]) => [name, compileEnvironment(name, e)]));
   return {
+    version: COMPILED_MANIFEST_VERSION,
     project: doc.project,
     defaults,
     pools,

@@ -3,6 +3,7 @@
  * the JSON Schema, the `init` template and the reference page — plus run-time param handling.
  */
 export * from './types.js';
+export { upgradeCompiledManifest, readCompiledManifest } from './upgrade.js';
 export { compileManifestText, loadManifestFile, compileDocument, MANIFEST_FILE_NAME } from './compile.js';
 export { formatProblem, PROBLEM_CODES, type ProblemCode } from './problems.js';
 export { manifestJsonSchema, SCHEMA_FILE_NAME } from './json-schema.js';

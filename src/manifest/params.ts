@@ -126,12 +126,5 @@ export function resolveParams(job: CompiledJob, given: Readonly<Record<string, u
   return errors.length > 0 ? { ok: false, errors } : { ok: true, values: Object.fromEntries(values) };
 }
 
-/** The text a param value has in the run's environment: dates stay `YYYY-MM-DD`, booleans `true`/`false`. */
-export function paramEnvValue(v: ParamValue): string {
-  return typeof v === 'string' ? v : String(v);
-}
-
-/** `KAIROS_PARAM_<NAME>`, the name upper-cased. */
-export function paramEnvName(name: string): string {
-  return `KAIROS_PARAM_${name.toUpperCase()}`;
-}
+/** The text a param value has in the run's environment (dates stay `YYYY-MM-DD`, booleans `true`/`false`), and its name. */
+export { paramEnvValue, paramEnvName } from '../model/run-env.js';

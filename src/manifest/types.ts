@@ -94,10 +94,10 @@ export interface CompiledJob {
   /** Relative to the project root, normalised, never escaping it; null = the root. */
   readonly workdir: string | null;
   readonly environment: string | null;
-  /** The job's own `notify` rules, or else the defaults' (manifests compiled before alerts existed lack it). */
-  readonly notify?: readonly NotifyRule[];
+  /** The job's own `notify` rules, or else the defaults'. */
+  readonly notify: readonly NotifyRule[];
   /** `kairos check` smoke run: null = none; [] = the command as is; otherwise arguments appended to it. */
-  readonly check?: readonly string[] | null;
+  readonly check: readonly string[] | null;
 }
 
 /**
@@ -130,7 +130,15 @@ export interface CompiledPool {
   readonly concurrency: number | null;
 }
 
+/**
+ * The shape of the compiled manifest. Deployments keep theirs in the database as JSON: one compiled by an
+ * earlier shape is brought to this one by `upgradeCompiledManifest` (./upgrade.ts) when it is read back.
+ * Raise it (and teach the upgrade) whenever the shape changes.
+ */
+export const COMPILED_MANIFEST_VERSION = 2;
+
 export interface CompiledManifest {
+  readonly version: typeof COMPILED_MANIFEST_VERSION;
   readonly project: string;
   readonly defaults: {
     readonly timezone: string;
@@ -138,13 +146,13 @@ export interface CompiledManifest {
     readonly graceMs: number;
     readonly retries: RetryPolicy;
     readonly pool: string;
-    readonly notify?: readonly NotifyRule[];
+    readonly notify: readonly NotifyRule[];
   };
   /** Always holds the pool `default`. */
   readonly pools: Readonly<Record<string, CompiledPool>>;
   readonly environments: Readonly<Record<string, CompiledEnvironment>>;
-  /** The project's test command (`kairos check`); absent in manifests compiled before it existed. */
-  readonly test?: CompiledTest | null;
+  /** The project's test command (`kairos check`), or null. */
+  readonly test: CompiledTest | null;
   readonly jobs: Readonly<Record<string, CompiledJob>>;
 }
 

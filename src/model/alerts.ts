@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { NotifyFormat, NotifyRule } from '../manifest/types.js';
 import type { RunState } from './run-state.js';
+import { backoffDelay } from './retry.js';
 
 export const ALERT_KINDS = {
   failure: 'failure',
@@ -90,6 +91,8 @@ export interface AlertPayload {
   readonly run_id: string;
   readonly state: string;
   readonly reason: string | null;
+  /** The run's reason as a stable code (docs/runs.md); absent from alerts enqueued before the codes. */
+  readonly reason_code?: string | null;
   readonly exit_code: number | null;
   readonly attempt: number;
   readonly scheduled_for: string | null;
@@ -130,7 +133,7 @@ export function alertBody(format: NotifyFormat, b: AlertBody): Record<string, un
         text,
         blocks: [
           { type: 'section', text: { type: 'mrkdwn', text: `*${escapeSlack(alertText(b))}*` } },
-          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${b.url}|Open run ${b.run_id}> · state ${b.state} · attempt ${b.attempt}` }] },
+          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${b.url}|Open run ${b.run_id}> · state ${b.state}${b.reason_code ? ` (${b.reason_code})` : ''} · attempt ${b.attempt}` }] },
         ],
       };
     }
@@ -159,8 +162,7 @@ export type DeliveryDecision = { readonly kind: 'retry'; readonly delayMs: numbe
 /** After `attempts` failed attempts: wait (exponential, ±20% jitter from `random` in [0,1)) or give up. */
 export function nextDelivery(policy: DeliveryPolicy, attempts: number, random: number): DeliveryDecision {
   if (attempts >= policy.maxAttempts) return { kind: 'fail' };
-  const base = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
-  return { kind: 'retry', delayMs: Math.round(base * (0.8 + 0.4 * random)) };
+  return { kind: 'retry', delayMs: backoffDelay({ baseMs: policy.baseDelayMs, factor: 2, maxMs: policy.maxDelayMs, jitter: 0.4 }, attempts, random) };
 }
 
 // ── which addresses a webhook may reach ──

@@ -14,6 +14,7 @@
  * Terminal states never change. Cancel is idempotent.
  */
 import type { RetryOn, RetryPolicy } from '../manifest/types.js';
+import { backoffDelay } from './retry.js';
 
 export const RUN_STATES = {
   queued: 'queued',
@@ -41,6 +42,9 @@ export function isRunState(s: string): s is RunState {
 /** How one attempt ended. `lost`: its lease expired (worker died, network cut). */
 export const ATTEMPT_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+/** An attempt's state: `running` under its lease, then how it ended. */
+export const ATTEMPT_STATES = ['running', ...ATTEMPT_OUTCOMES] as const;
+export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
 export const TRIGGERS = ['schedule', 'manual', 'backfill', 'rerun'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
@@ -77,9 +81,7 @@ export function decideRetry(policy: RetryPolicy, attempt: number, outcome: Attem
 
 /** Delay before attempt `attempt + 1`: delay × backoff^(attempt-1), capped, with ± jitter/2 spread. */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: number): number {
-  const base = Math.min(policy.maxDelayMs, policy.delayMs * Math.pow(policy.backoff, Math.max(0, attempt - 1)));
-  const spread = base * policy.jitter * (random - 0.5);
-  return Math.max(0, Math.round(base + spread));
+  return backoffDelay({ baseMs: policy.delayMs, factor: policy.backoff, maxMs: policy.maxDelayMs, jitter: policy.jitter }, attempt, random);
 }
 
 function terminalFor(outcome: AttemptOutcome): RunState {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { CompiledEnvironment, CompiledJob, ParamValue } from '../manifest/types.js';
+import { REASON_CODE_LIST, type ReasonCode } from '../model/reasons.js';
 
 /** Bounds that keep one request from holding unbounded memory; far above what a real worker sends. */
 export const PROTOCOL_LIMITS = {
@@ -129,6 +130,8 @@ export const attemptResultSchema = z.strictObject({
   outcome: z.enum(WORKER_OUTCOMES),
   exitCode: z.number().int().min(-1_000_000).max(1_000_000).nullable(),
   reason: text.nullable(),
+  /** Why it ended, as a stable code (null when it succeeded); absent from workers older than the codes. */
+  reasonCode: z.enum(REASON_CODE_LIST as [ReasonCode, ...ReasonCode[]]).nullable().optional(),
   metrics: z.array(metricSchema).max(PROTOCOL_LIMITS.outputs),
   artifacts: z.array(artifactSchema).max(PROTOCOL_LIMITS.outputs),
   /** The start report, when the process ended before it was sent on its own. */
@@ -137,6 +140,10 @@ export const attemptResultSchema = z.strictObject({
   environment: z.strictObject({ hash: name, packages: recordedEnvironmentSchema.shape.packages.nullable() }).optional(),
 });
 export type AttemptResult = DeepReadonly<z.infer<typeof attemptResultSchema>>;
+
+/** Why a worker gives an attempt up: it could not renew the lease, it restarted, or it is shutting down. */
+export const ABANDON_CODES = ['lost', 'node_failure', 'shutdown'] as const satisfies readonly ReasonCode[];
+export type AbandonCode = (typeof ABANDON_CODES)[number];
 
 const pools = z.array(name).min(1).max(PROTOCOL_LIMITS.pools);
 const workerId = z.string().regex(/^[A-Za-z0-9@._:-]{1,80}$/, '1-80 characters of letters, digits, @ . _ : -');
@@ -185,7 +192,7 @@ export const workerBodies = {
     request: z.strictObject({ lease: leaseRefSchema, result: attemptResultSchema, next: nextClaimSchema.optional() }),
     response: z.strictObject({ assignments: z.array(assignmentSchema) }),
   },
-  abandon: { request: z.strictObject({ lease: leaseRefSchema, reason: text.optional() }), response: z.strictObject({ ok: z.literal(true) }) },
+  abandon: { request: z.strictObject({ lease: leaseRefSchema, reason: text.optional(), reason_code: z.enum(ABANDON_CODES).optional() }), response: z.strictObject({ ok: z.literal(true) }) },
 } as const;
 
 /** The control plane as a worker sees it. */
@@ -205,7 +212,7 @@ export interface ControlLink {
   /** Ends an attempt; with `next`, claims the worker's next runs in the same exchange. */
   finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]>;
   /** Gives an attempt up as lost (its process is gone); the run is retried or failed by policy. */
-  abandon(lease: LeaseRef, reason: string): Promise<void>;
+  abandon(lease: LeaseRef, reason: string, reasonCode?: AbandonCode): Promise<void>;
   /**
    * Resolves with the current work version when claimable work may exist (the version moved past `since`),
    * or after `timeoutMs`. Claiming with the version seen before the claim means no wake-up is ever missed.

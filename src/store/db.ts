@@ -10,6 +10,9 @@ import pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import { Availability, unavailableError, unavailableReason } from './availability.js';
 import type { Database } from './schema.js';
+import { Loop } from '../lib/loop.js';
+import { retrying } from '../lib/retry.js';
+import type { Backoff } from '../model/retry.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -193,6 +196,8 @@ class KairosPostgresDialect extends PostgresDialect {
 /** SQLSTATEs a transaction is retried on: serialization_failure and deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_TX_ATTEMPTS = 8;
+/** A few milliseconds, growing, fully randomised: the two transactions that collided must not collide again. */
+const TX_BACKOFF: Backoff = { baseMs: 5, factor: 1.5, maxMs: 50, jitter: 2 };
 /** How often the offset to the database's clock is measured again. */
 const CLOCK_REMEASURE_MS = 10_000;
 
@@ -226,7 +231,7 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
   pool.on('error', () => undefined);
   const kysely = new Kysely<Database>({ dialect: new KairosPostgresDialect({ pool }) });
   let offset = 0;
-  let timer: NodeJS.Timeout | null = null;
+  let remeasure: Loop | null = null;
   const clock: Clock = opts.clock ?? { now: () => Date.now() + offset };
   if (!opts.clock) {
     try {
@@ -235,10 +240,9 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
       await kysely.destroy();
       throw new Error(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    timer = setInterval(() => {
-      measureOffset(kysely).then((o) => (offset = o), () => undefined);
-    }, CLOCK_REMEASURE_MS);
-    timer.unref();
+    // A failed measurement keeps the last offset; the next one comes as usual.
+    remeasure = new Loop({ pass: async () => void (offset = await measureOffset(kysely)), everyMs: CLOCK_REMEASURE_MS, onError: () => undefined });
+    remeasure.start(CLOCK_REMEASURE_MS);
   }
   const peers = pgPeers(url, kysely);
   const db: Db = {
@@ -267,7 +271,7 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
       }
     },
     async close() {
-      if (timer) clearInterval(timer);
+      await remeasure?.stop();
       await peers.close();
       await kysely.destroy();
     },

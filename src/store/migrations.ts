@@ -8,7 +8,9 @@ import { m0007Secrets } from './migrations/0007_secrets.js';
 import { m0004 } from './migrations/0004_environments.js';
 import { m0005Alerts } from './migrations/0005_alerts.js';
 import { m0008 } from './migrations/0008_dashboard_indexes.js';
-import { m0009 } from './migrations/0009_runs_logical_time.js';
+import { m0009 } from './migrations/0009_state_checks.js';
+import { m0010 } from './migrations/0010_reason_codes.js';
+import { m0011 } from './migrations/0011_runs_logical_time.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -213,7 +215,9 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005_alerts': m0005Alerts,
   '0007_secrets': m0007Secrets,
   '0008_dashboard_indexes': m0008,
-  '0009_runs_logical_time': m0009,
+  '0009_state_checks': m0009,
+  '0010_reason_codes': m0010,
+  '0011_runs_logical_time': m0011,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,5 +1,6 @@
 /** Queries over runs, attempts, logs and outputs. Callers pass the handle: the database or a transaction. */
 import { sql, type Kysely, type Selectable } from 'kysely';
+import type { RunState } from '../model/run-state.js';
 import type { AttemptsTable, Database, RunsTable } from './schema.js';
 export { maxLogSeq, readLogLines, type LogLineRow } from './logs.js';
 
@@ -14,7 +15,7 @@ export async function getRun(q: Q, id: string): Promise<RunRow | undefined> {
 export interface RunFilter {
   project?: string;
   job?: string;
-  states?: readonly string[];
+  states?: readonly RunState[];
   trigger?: string;
   limit: number;
   /** Keyset pagination: runs created strictly before this (created_at, id). */
@@ -127,7 +128,7 @@ export async function liveAttemptsOfWorker(q: Q, workerId: string): Promise<Atte
 /** Every column of runs, in insert order. The type check below fails to compile when a column is not listed. */
 const RUN_COLUMNS = [
   'id', 'project', 'job', 'deployment_id', 'bundle_hash', 'state', 'trigger', 'attempt', 'params_json', 'scheduled_for', 'schedule_id',
-  'pool', 'serial', 'cancel_requested', 'rerun_of', 'created_at', 'not_before', 'started_at', 'finished_at', 'exit_code', 'reason', 'log_seq',
+  'pool', 'serial', 'cancel_requested', 'rerun_of', 'created_at', 'not_before', 'started_at', 'finished_at', 'exit_code', 'reason', 'reason_code', 'log_seq',
 ] as const satisfies readonly (keyof RunRow)[];
 const everyRunColumn: [Exclude<keyof RunRow, (typeof RUN_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyRunColumn;

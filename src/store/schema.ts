@@ -1,5 +1,7 @@
 /** Table types for the query layer. Times are epoch milliseconds (bigint), booleans 0/1, JSON as text. */
 import type { Generated } from 'kysely';
+import type { ReasonCode } from '../model/reasons.js';
+import type { AttemptState, RunState } from '../model/run-state.js';
 
 export interface DeploymentsTable {
   id: string;
@@ -52,7 +54,8 @@ export interface RunsTable {
   job: string;
   deployment_id: string;
   bundle_hash: string;
-  state: string;
+  /** One of the run states; a CHECK constraint refuses anything else (0009). */
+  state: RunState;
   trigger: string;
   attempt: number;
   params_json: string;
@@ -69,13 +72,16 @@ export interface RunsTable {
   finished_at: number | null;
   exit_code: number | null;
   reason: string | null;
+  /** Why it ended (or why its last attempt ended, while it waits for a retry), as a stable code (0010). */
+  reason_code: ReasonCode | null;
   log_seq: number;
 }
 
 export interface AttemptsTable {
   run_id: string;
   number: number;
-  state: string;
+  /** `running` or how it ended; a CHECK constraint refuses anything else (0009). */
+  state: AttemptState;
   worker_id: string;
   lease_token: string;
   lease_expires_at: number;
@@ -84,6 +90,8 @@ export interface AttemptsTable {
   finished_at: number | null;
   exit_code: number | null;
   reason: string | null;
+  /** Why it ended, as a stable code (0010). */
+  reason_code: ReasonCode | null;
   pid: number | null;
   proc_start: string | null;
   /** The environment's content hash (0004); null for `system` or before the environment was ready. */

@@ -3,21 +3,26 @@
  * ship its log lines in order within about a second, enforce its timeout, obey a cancel, and report how it
  * ended with its metrics and artifacts.
  */
-import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { paramEnvValue } from '../manifest/index.js';
-import { localDate } from '../model/cron/index.js';
-import { coerceError, KairosError } from '../model/errors.js';
-import type { Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, LogLine, LogStream, Metric, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
-
-const STARTED_REPORT_DELAY_MS = 50;
+import { join } from 'node:path';
+import { coerceError } from '../model/errors.js';
+import { runEnv, workerBaseEnv } from '../model/run-env.js';
+import type { ReasonCode } from '../model/reasons.js';
+import { retrying } from '../lib/retry.js';
+import type { Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
 import type { Launcher, LocalProcess } from './places/local.js';
-import { Masker, MaskStream } from './mask.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
-import { unavailableReason } from '../store/availability.js';
+import { unavailableReason } from '../model/unavailable.js';
 import { sandboxCommand, sandboxExit, type Sandbox } from './places/sandbox.js';
+import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
+import { attemptPaths, listArtifacts, readMetrics } from './outputs.js';
+
+export { attemptPaths } from './outputs.js';
+export { LogBatcher } from './log-shipping.js';
+export { workerBaseEnv } from '../model/run-env.js';
+
+/** The start is reported this much later, so a short job reports its start with its end in one transaction. */
+const STARTED_REPORT_DELAY_MS = 50;
 
 export interface AttemptSettings {
   readonly dataDir: string;
@@ -41,197 +46,11 @@ export interface AttemptSettings {
   readonly sandbox?: Sandbox | null;
 }
 
-const RESERVED_ENV = ['KAIROS_TOKEN', 'KAIROS_SECRET_KEY'];
-
-/** Where an attempt's outputs live: one directory for artifacts, one file for metrics, under <data>/attempts. */
-export function attemptPaths(dataDir: string, runId: string, attempt: number): { artifacts: string; output: string } {
-  const base = join(dataDir, 'attempts', `${runId}.${attempt}`);
-  return { artifacts: base, output: `${base}.output.jsonl` };
-}
-
-/**
- * The environment every job starts from: the worker's own, minus Kairos' credentials and variables, plus
- * defaults that suit shared, immutable bundles (no __pycache__ written into them; unbuffered Python output,
- * so lines reach the log as they are printed). A job's `env` and the KAIROS_* variables go on top.
- */
-export function workerBaseEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || RESERVED_ENV.includes(k) || k.startsWith('KAIROS_')) continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-/**
- * Coalesces the log batches of all attempts on this worker into one report (one transaction) at a time:
- * with a hundred chatty jobs, a hundred small transactions a flush would fall behind; one does not.
- */
-export class LogBatcher {
-  private queue: { lease: LeaseRef; lines: readonly LogLine[]; resolve: (stale: boolean) => void; reject: (err: unknown) => void }[] = [];
-  private draining = false;
-
-  constructor(private readonly link: ControlLink) {}
-
-  /** Resolves true when the lease was stale (the lines were refused). */
-  submit(lease: LeaseRef, lines: readonly LogLine[]): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ lease, lines, resolve, reject });
-      if (!this.draining) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) {
-        const items = this.queue.splice(0);
-        try {
-          const { stale } = await this.link.appendLogsMany(items.map(({ lease, lines }) => ({ lease, lines })));
-          const staleKeys = new Set(stale.map((l) => `${l.runId}/${l.attempt}/${l.token}`));
-          for (const i of items) i.resolve(staleKeys.has(`${i.lease.runId}/${i.lease.attempt}/${i.lease.token}`));
-        } catch (err) {
-          for (const i of items) i.reject(err);
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-}
-
-/**
- * A batch is shipped when this many lines wait (or after flushMs): a fast producer's lines go to the store in
- * batches of this size, each one chunk row, so fewer and larger writes.
- */
-const FLUSH_LINES = 4000;
-
-/** Batches an attempt's log lines and ships them in order, one batch in flight at a time. */
-class LogShipper {
-  private pending: LogLine[] = [];
-  private seq: number;
-  private bytes = 0;
-  private count = 0;
-  private truncated = false;
-  private timer: NodeJS.Timeout | null = null;
-  private inflight: Promise<void> = Promise.resolve();
-  stale = false;
-  /** The attempt's line number from which the log was cut because the store's disk was full (null: not cut). */
-  cutAtLine: number | null = null;
-  /** Masks the values of the attempt's secrets in every line before it is kept (null: the job has none). */
-  readonly masker: Masker | null;
-  private readonly masks = new Map<LogStream, MaskStream>();
-
-  constructor(
-    private readonly a: Assignment,
-    private readonly s: AttemptSettings,
-    private readonly onStale: () => void,
-  ) {
-    this.seq = a.logSeqStart;
-    const values = Object.values(a.secrets ?? {});
-    this.masker = values.length > 0 ? new Masker(values) : null;
-  }
-
-  /** A line, or with `lineEnd` false the piece of one that goes on in the next call. */
-  add(stream: LogStream, line: string, lineEnd = true): void {
-    const masker = this.masker;
-    if (!masker) return this.keep(stream, line);
-    let m = this.masks.get(stream);
-    if (!m) this.masks.set(stream, (m = new MaskStream(masker, (text) => this.keep(stream, text))));
-    m.write(line, lineEnd);
-  }
-
-  /** Lets out what masking holds back (the end of the attempt's output). */
-  release(): void {
-    for (const m of this.masks.values()) m.release();
-  }
-
-  private keep(stream: LogStream, line: string): void {
-    if (this.truncated) return;
-    if (this.count >= this.s.maxLogLines || this.bytes + line.length > this.s.maxLogBytes) {
-      this.truncated = true;
-      this.push('system', `[kairos] log truncated: this run's log reached its cap (${this.s.maxLogLines} lines or ${this.s.maxLogBytes} bytes); later output was not kept`);
-      return;
-    }
-    this.count++;
-    this.bytes += line.length;
-    this.push(stream, line);
-  }
-
-  private push(stream: LogStream, line: string): void {
-    this.pending.push({ seq: ++this.seq, ts: Date.now(), stream, line });
-    if (this.pending.length >= FLUSH_LINES) this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.s.flushMs);
-  }
-
-  /**
-   * The store's disk is full: this batch and everything after it are dropped (holding them would only fill
-   * memory), and the log ends with a marker saying why and from which line, stored once there is room again
-   * (at the latest when the attempt's own spool files are removed at its end).
-   */
-  private async cut(seq: number): Promise<void> {
-    this.cutAtLine = seq - this.a.logSeqStart;
-    this.truncated = true;
-    this.pending = [];
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const marker: LogLine = { seq, ts: Date.now(), stream: 'system', line: `[kairos] log cut at line ${this.cutAtLine}: no space left on the disk of the control plane's database; that line and later output were not kept` };
-    for (let tries = 0; !this.stale; tries++) {
-      try {
-        if (await this.s.logs.submit(this.a.lease, [marker])) this.stale = true;
-        return;
-      } catch (err) {
-        if (err instanceof KairosError && err.code === 'stale_lease') return;
-        if (tries >= 20 && unavailableReason(err) === null) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
-      }
-    }
-  }
-
-  /** Holds a fast producer back while many lines wait to be stored (the spool keeps the job itself going). */
-  pace(): Promise<void> {
-    return this.pending.length < 20_000 ? Promise.resolve() : this.flush();
-  }
-
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.pending.length === 0) return this.inflight;
-    const batch = this.pending;
-    this.pending = [];
-    this.inflight = this.inflight.then(() => this.send(batch));
-    return this.inflight;
-  }
-
-  private async send(batch: LogLine[]): Promise<void> {
-    if (this.stale || this.cutAtLine !== null) return;
-    for (let tries = 0; ; tries++) {
-      try {
-        if (await this.s.logs.submit(this.a.lease, batch)) {
-          this.stale = true;
-          this.onStale();
-        }
-        return;
-      } catch (err) {
-        if (err instanceof KairosError && err.code === 'stale_lease') {
-          this.stale = true;
-          this.onStale();
-          return;
-        }
-        if (unavailableReason(err) === 'disk_full' && batch[0]) return this.cut(batch[0].seq);
-        // A database that is unavailable (locked, down, disk full) is waited for as long as it takes: the
-        // lines stay here in order and go once it is back. Anything else is given up after about 30 s.
-        if (tries >= 20 && unavailableReason(err) === null) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
-      }
-    }
-  }
-}
-
 export class AttemptRunner {
   private proc: LocalProcess | null = null;
   private outcome: WorkerOutcome | null = null;
   private reason: string | null = null;
+  private reasonCode: ReasonCode | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private startedTimer: NodeJS.Timeout | null = null;
   private startedInfo: StartedInfo | null = null;
@@ -262,6 +81,7 @@ export class AttemptRunner {
     if (this.outcome) return;
     this.outcome = outcome;
     this.reason = reason;
+    this.reasonCode = outcome === 'cancelled' ? 'cancelled' : 'time_limit';
     const p = this.proc;
     if (!p) return;
     p.signalGroup('SIGTERM');
@@ -280,6 +100,7 @@ export class AttemptRunner {
     this.givenUp = why;
     this.outcome = this.outcome ?? 'failed';
     this.reason = why;
+    this.reasonCode = 'lost';
     this.proc?.signalGroup('SIGKILL');
   }
 
@@ -294,22 +115,20 @@ export class AttemptRunner {
   /** The job's own variables; the launcher puts them over the worker's base environment. */
   private env(paths: { artifacts: string; output: string }): Record<string, string> {
     const a = this.a;
-    const env: Record<string, string> = { ...a.spec.env, ...a.secrets };
-    for (const [name, value] of Object.entries(a.run.params)) env[`KAIROS_PARAM_${name.toUpperCase()}`] = paramEnvValue(value);
-    Object.assign(env, {
-      KAIROS_RUN_ID: a.run.id,
-      KAIROS_PROJECT: a.run.project,
-      KAIROS_JOB: a.run.job,
-      KAIROS_ATTEMPT: String(a.lease.attempt),
-      KAIROS_SCHEDULED_FOR: new Date(a.run.scheduledFor ?? Date.now()).toISOString(),
-      // The logical time's calendar date where the schedule lives: "the day this run is for".
-      KAIROS_SCHEDULED_DATE: localDate(a.run.timezone, a.run.scheduledFor ?? Date.now()),
-      KAIROS_TIMEZONE: a.run.timezone,
-      KAIROS_OUTPUT: paths.output,
-      KAIROS_ARTIFACTS: paths.artifacts,
-      KAIROS_DEPLOYMENT: a.deploymentId,
+    return runEnv({
+      runId: a.run.id,
+      project: a.run.project,
+      job: a.run.job,
+      attempt: a.lease.attempt,
+      scheduledFor: a.run.scheduledFor ?? Date.now(),
+      timezone: a.run.timezone,
+      deploymentId: a.deploymentId,
+      params: a.run.params,
+      env: a.spec.env,
+      ...(a.secrets ? { secrets: a.secrets } : {}),
+      outputFile: paths.output,
+      artifactsDir: paths.artifacts,
     });
-    return env;
   }
 
   private async run(): Promise<void> {
@@ -369,11 +188,13 @@ export class AttemptRunner {
       if (!this.outcome && cgroup?.oomKilled()) {
         this.outcome = 'failed';
         this.reason = `killed: out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})`;
+        this.reasonCode = 'out_of_memory';
         this.logs.add('system', `[kairos] ${this.reason}`);
       }
       if (!this.outcome) {
         this.outcome = exit.exitCode === 0 ? 'succeeded' : 'failed';
         this.reason = exit.exitCode === 0 ? null : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+        this.reasonCode = exit.exitCode === 0 ? null : exit.signal ? 'signal' : 'exit_code';
       }
     } catch (err) {
       this.outcome = 'failed';
@@ -382,16 +203,18 @@ export class AttemptRunner {
         // The installer's own words, line by line; the reason keeps the first line.
         const lines = err.message.split('\n');
         this.reason = lines[0] ?? err.message;
+        this.reasonCode = 'env_build_failed';
         for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
       } else {
         this.reason = `could not start: ${coerceError(err).message}`;
+        this.reasonCode = 'could_not_start';
         this.logs.add('system', `[kairos] ${this.reason}`);
       }
     }
     await cgroup?.remove();
     await this.environment?.release();
-    const metrics = this.readMetrics(paths.output);
-    const artifacts = listArtifacts(paths.artifacts);
+    const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
+    const artifacts = await listArtifacts(paths.artifacts);
     const masker = this.logs.masker;
     if (masker) {
       // What reaches the API besides the log: the reason and metric names.
@@ -399,7 +222,7 @@ export class AttemptRunner {
       for (const [i, m] of metrics.entries()) metrics[i] = { ...m, name: masker.mask(m.name) };
       this.logs.release();
     }
-    await this.logs.flush();
+    await this.logs.settled();
     if (this.logs.stale) return;
     if (this.logs.cutAtLine !== null) {
       const note = `log cut at line ${this.logs.cutAtLine}: no space left on the database's disk`;
@@ -407,13 +230,13 @@ export class AttemptRunner {
     }
     if (this.givenUp !== null) {
       const why = this.givenUp;
-      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
+      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`, 'lost'), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
       return;
     }
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
     const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
-    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, metrics, artifacts, ...(started ? { started } : {}), ...env };
+    const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
   }
 
@@ -432,77 +255,21 @@ export class AttemptRunner {
     if (!info || this.startReported) return;
     this.startReported = true;
     this.startReport = this.link.started(this.a.lease, info).catch((err: unknown) => {
-      if (err instanceof KairosError && err.code === 'stale_lease') this.kill('lease lost before start');
+      if (isStaleLease(err)) this.kill('lease lost before start');
       // Not taken (the database was unavailable): the start goes with the attempt's end instead.
       else this.startReported = false;
     });
   }
-
-  /** Metrics are JSON lines `{"name": ..., "value": ..., "step": ...}`; a malformed line is reported, not fatal. */
-  private readMetrics(file: string): Metric[] {
-    // Most jobs report no metrics: look without throwing (an exception per run costs more than the look).
-    if (!statSync(file, { throwIfNoEntry: false })) return [];
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return [];
-    }
-    const metrics: Metric[] = [];
-    const now = Date.now();
-    text.split('\n').forEach((raw, i) => {
-      const line = raw.trim();
-      if (!line) return;
-      try {
-        const v = JSON.parse(line) as { name?: unknown; value?: unknown; step?: unknown };
-        if (typeof v.name !== 'string' || v.name === '' || typeof v.value !== 'number' || !Number.isFinite(v.value)) throw new Error('expected {"name": string, "value": number, "step"?: integer}');
-        const step = typeof v.step === 'number' && Number.isInteger(v.step) ? v.step : null;
-        metrics.push({ name: v.name.slice(0, 200), value: v.value, step, ts: now });
-      } catch (err) {
-        this.logs.add('system', `[kairos] KAIROS_OUTPUT line ${i + 1} ignored: ${coerceError(err).message}`);
-      }
-    });
-    return metrics;
-  }
-}
-
-function listArtifacts(dir: string): Artifact[] {
-  const out: Artifact[] = [];
-  function walk(d: string): void {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      return;
-    }
-    for (const name of names.sort()) {
-      const abs = join(d, name);
-      const st = lstatSync(abs);
-      if (st.isDirectory()) walk(abs);
-      else if (st.isFile()) {
-        const data = readFileSync(abs);
-        out.push({ path: relative(dir, abs), size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
-      }
-    }
-  }
-  walk(dir);
-  return out;
 }
 
 /** Reports survive a busy moment of the control plane; a stale lease ends the attempt's story. */
 export async function reportWithRetry(fn: () => Promise<void>, onStale?: () => void): Promise<void> {
-  for (let tries = 0; ; tries++) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      if (err instanceof KairosError && err.code === 'stale_lease') {
-        onStale?.();
-        return;
-      }
-      // An unavailable database is waited for (the report is sent again until it is taken).
-      if (tries >= 30 && unavailableReason(err) === null) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
-    }
+  try {
+    // An unavailable database is waited for (the report is sent again until it is taken).
+    await retrying(fn, { backoff: REPORT_BACKOFF, maxTries: 31, fatal: isStaleLease, outlasts: (err) => unavailableReason(err) !== null });
+  } catch (err) {
+    if (!isStaleLease(err)) throw err;
+    onStale?.();
   }
 }
+

@@ -7,7 +7,7 @@ import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../control/bundle.js';
 import { receiveBundle } from '../control/bundle-stream.js';
 import { KairosError } from '../model/errors.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import type { AbandonCode, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { API } from '../api/contract/index.js';
 
 const W = API.workers;
@@ -80,8 +80,8 @@ export class HttpControlLink implements ControlLink {
     return (await this.client.call(W.finish, { body: { lease, result, ...(next ? { next } : {}) } }).catch(classify)).assignments;
   }
 
-  async abandon(lease: LeaseRef, reason: string): Promise<void> {
-    await this.client.call(W.abandon, { body: { lease, reason } }).catch(classify);
+  async abandon(lease: LeaseRef, reason: string, reasonCode?: AbandonCode): Promise<void> {
+    await this.client.call(W.abandon, { body: { lease, reason, ...(reasonCode ? { reason_code: reasonCode } : {}) } }).catch(classify);
   }
 
   /** The claim itself long-polls, so there is nothing to wait for here: claim again at once. */

@@ -4,14 +4,16 @@
  */
 import { hostname } from 'node:os';
 import { coerceError } from '../model/errors.js';
-import { unavailableReason } from '../store/availability.js';
+import { unavailableReason } from '../model/unavailable.js';
 
 /** The control plane is there but its database cannot take writes for now (a 503 `unavailable`, or in-process the store's own error). */
 export function isUnavailable(err: unknown): boolean {
   return unavailableReason(err) !== null;
 }
 import { bundleDir } from '../control/bundle.js';
-import { AttemptRunner, LogBatcher, workerBaseEnv } from './attempt.js';
+import { AttemptRunner } from './attempt.js';
+import { LogBatcher } from './log-shipping.js';
+import { workerBaseEnv } from '../model/run-env.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
@@ -60,7 +62,7 @@ export class Worker {
   private dbOutage = false;
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
-  private readonly launcher = createLauncher(workerBaseEnv());
+  private readonly launcher = createLauncher(workerBaseEnv(process.env));
   private readonly logBatcher: LogBatcher;
   private envs: EnvCache | undefined;
   /** Null: jobs run unsandboxed. */
@@ -101,7 +103,7 @@ export class Worker {
     const stale = await this.link.recoverWorker(this.opts.id);
     for (const s of stale) {
       if (s.pid !== null) killStaleGroup(s.pid, s.procStart);
-      await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running').catch(this.onError);
+      await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running', 'node_failure').catch(this.onError);
     }
   }
 
@@ -250,7 +252,7 @@ export class Worker {
       const left = [...this.active.values()];
       for (const r of left) r.kill('worker shutting down');
       await all();
-      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished').catch(this.onError);
+      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished', 'shutdown').catch(this.onError);
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.launcher.close();

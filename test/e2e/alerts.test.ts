@@ -138,6 +138,7 @@ jobs:
       run_id: run.id,
       state: 'failed',
       reason: 'exit code 3',
+      reason_code: 'exit_code',
       exit_code: 3,
       attempt: 1,
       scheduled_for: run.scheduled_for,

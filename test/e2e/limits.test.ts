@@ -40,6 +40,7 @@ jobs:
     const done = await client.getRun(run.id, 60);
     assert.equal(done.state, 'failed');
     assert.equal(done.reason, 'killed: out of memory (limit 64Mi)');
+    assert.equal(done.reason_code, 'out_of_memory');
     const lines = (await client.logs(run.id)).lines.map((l) => l.line);
     assert.ok(lines.some((l) => /limits: memory 64Mi \(cgroup/.test(l)), lines.join('\n'));
     assert.ok(!lines.includes('allocated'));

@@ -19,6 +19,8 @@ pools:
 jobs:
   exit3:
     run: "echo before-exit; exit 3"
+  killed:
+    run: "echo killing-myself; kill -KILL $$"
   hello:
     run: ["sh", "-c", "echo hello from $KAIROS_JOB run $KAIROS_RUN_ID attempt $KAIROS_ATTEMPT; echo to-stderr >&2"]
   dated:
@@ -89,6 +91,17 @@ describe('kairos on one machine', () => {
     const { runs } = await client.listRuns({ job: 'exit3' });
     assert.equal(runs[0]?.state, 'failed');
     assert.equal(runs[0]?.exit_code, 3);
+    assert.equal(runs[0]?.reason_code, 'exit_code');
+    const { attempts } = await client.attempts(runs[0]?.id ?? '');
+    assert.equal(attempts[0]?.reason_code, 'exit_code');
+  });
+
+  test('a run killed by a signal says so in its reason code, beside the reason', async () => {
+    const run = await client.createRun('killed', {});
+    const done = await client.getRun(run.id, 30);
+    assert.equal(done.state, 'failed');
+    assert.equal(done.reason_code, 'signal');
+    assert.match(done.reason ?? '', /killed by SIGKILL/);
   });
 
   test('a run sees the documented environment, stdout and stderr kept with their stream', async () => {
@@ -119,6 +132,7 @@ describe('kairos on one machine', () => {
     const done = await client.getRun(run.id, 30);
     assert.equal(done.state, 'timed_out');
     assert.match(done.reason ?? '', /timed out/);
+    assert.equal(done.reason_code, 'time_limit');
     const pids = readFileSync(join(attemptPaths(up.dataDir, run.id, 1).artifacts, 'pids'), 'utf8').trim().split('\n').map(Number);
     assert.equal(pids.length, 2);
     // The pids are the job's own (its sandbox has its own PID namespace): look for its processes by its run id.
@@ -133,6 +147,7 @@ describe('kairos on one machine', () => {
     assert.equal(r.code, 0, r.stderr);
     const done = await client.getRun(run.id, 30);
     assert.equal(done.state, 'cancelled');
+    assert.equal(done.reason_code, 'cancelled');
     assert.ok(Date.now() - t0 < 2000 + 1500, 'ended within the grace period');
     assert.ok((await client.logs(run.id)).lines.some((l) => l.line === 'got-term'));
     // Cancel is idempotent.
@@ -246,7 +261,7 @@ describe('kairos on one machine', () => {
     assert.equal(r.code, 0, r.stderr);
     const runs = JSON.parse(r.stdout) as Record<string, unknown>[];
     assert.equal(runs.length, 5);
-    for (const field of ['id', 'project', 'job', 'state', 'attempt', 'trigger', 'scheduled_for', 'created_at', 'started_at', 'finished_at', 'exit_code']) {
+    for (const field of ['id', 'project', 'job', 'state', 'attempt', 'trigger', 'scheduled_for', 'created_at', 'started_at', 'finished_at', 'exit_code', 'reason', 'reason_code']) {
       assert.ok(field in (runs[0] ?? {}), `field ${field}`);
     }
     const created = runs.map((x) => String(x.created_at));

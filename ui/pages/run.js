@@ -96,6 +96,7 @@ export async function renderRun(main, [id], _query, signal) {
         h('dt', {}, 'state'), h('dd', { 'data-field': 'state' }, stateBadge(r.state), r.cancel_requested && !TERMINAL.has(r.state) ? ' (cancel requested)' : ''),
         h('dt', {}, 'exit code'), h('dd', { 'data-field': 'exit_code' }, r.exit_code ?? '—'),
         h('dt', {}, 'reason'), h('dd', { 'data-field': 'reason', class: r.reason && r.state !== 'succeeded' ? 'reason' : undefined }, r.reason ?? '—'),
+        r.reason_code ? [h('dt', {}, 'reason code'), h('dd', {}, h('code', { 'data-field': 'reason_code', title: 'stable code: see docs/runs.md' }, r.reason_code))] : null,
         h('dt', {}, 'trigger'), h('dd', {}, r.trigger, r.rerun_of ? [' of ', link(`/runs/${r.rerun_of}`, h('code', { 'data-field': 'rerun_of' }, r.rerun_of))] : ''),
         h('dt', {}, 'logical time'), h('dd', {}, time(r.scheduled_for)),
         h('dt', {}, 'parameters'), h('dd', { 'data-field': 'params' }, params.length === 0 ? '—' : h('ul', { class: 'plain' }, params.map(([k, v]) => h('li', {}, h('code', {}, `${k} = ${JSON.stringify(v)}`))))),
@@ -116,7 +117,7 @@ export async function renderRun(main, [id], _query, signal) {
             'table',
             { 'aria-label': 'Attempts' },
             h('thead', {}, h('tr', {}, ['#', 'state', 'worker', 'started', 'finished', 'exit', 'reason'].map((c) => h('th', { scope: 'col' }, c)))),
-            h('tbody', {}, attempts.map((a) => h('tr', {}, h('td', {}, a.number), h('td', {}, stateBadge(a.state)), h('td', {}, h('code', {}, a.worker_id)), h('td', {}, time(a.started_at ?? a.claimed_at)), h('td', {}, time(a.finished_at)), h('td', {}, a.exit_code ?? ''), h('td', {}, a.reason ?? '')))),
+            h('tbody', {}, attempts.map((a) => h('tr', {}, h('td', {}, a.number), h('td', {}, stateBadge(a.state)), h('td', {}, h('code', {}, a.worker_id)), h('td', {}, time(a.started_at ?? a.claimed_at)), h('td', {}, time(a.finished_at)), h('td', {}, a.exit_code ?? ''), h('td', {}, a.reason_code ? h('code', {}, a.reason_code) : '', a.reason_code && a.reason ? ' ' : '', a.reason ?? '')))),
           ),
     );
     fill(timelineBox, timeline(r, attempts));

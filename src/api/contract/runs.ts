@@ -1,5 +1,6 @@
 /** Runs, their attempts, outputs and logs: requests and answers. */
 import { z } from 'zod';
+import { REASON_CODE_LIST, type ReasonCode } from '../../model/reasons.js';
 import { RUN_STATE_LIST, type RunState } from '../../model/run-state.js';
 import { LOG_STREAMS } from '../../protocol/worker.js';
 import { LIMITS, isoTime, isoTimeOrNull, instant, name, noBody, pathName, queryInt, route } from './common.js';
@@ -20,6 +21,7 @@ export const runViewSchema = z
     finished_at: isoTimeOrNull,
     exit_code: z.number().int().nullable(),
     reason: z.string().nullable(),
+    reason_code: z.enum(REASON_CODE_LIST as [ReasonCode, ...ReasonCode[]]).nullable().describe('why it ended, as a stable code (docs/runs.md)'),
     params: z.record(z.string(), z.unknown()),
     pool: z.string(),
     deployment_id: z.string(),
@@ -42,6 +44,7 @@ export const attemptViewSchema = z
     finished_at: isoTimeOrNull,
     exit_code: z.number().int().nullable(),
     reason: z.string().nullable(),
+    reason_code: z.enum(REASON_CODE_LIST as [ReasonCode, ...ReasonCode[]]).nullable().describe('why it ended, as a stable code (docs/runs.md)'),
     pid: z.number().int().nullable(),
     env_hash: z.string().nullable(),
     env_packages: z.array(z.strictObject({ name: z.string(), version: z.string() })).nullable(),

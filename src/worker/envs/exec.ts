@@ -68,6 +68,8 @@ export function execFile(argv: readonly string[], opts: ExecOptions = {}): Promi
       if (partial && opts.onLine) opts.onLine(partial);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
+    // A command that exits without reading its input closes the pipe first: EPIPE then is no error of ours.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -1,0 +1,79 @@
+/**
+ * Leases: the one check every lease-bearing report goes through (`requireLease`, or `leaseHolder` where a
+ * stale lease is an answer rather than an error), and their renewal by heartbeats. A report is checked in
+ * the same transaction that applies it, so a worker that comes back after its lease was given up cannot
+ * change anything.
+ */
+import { KairosError } from '../../model/errors.js';
+import { getAttempt, getRun, type AttemptRow, type Q, type RunRow } from '../../store/runs.js';
+import type { HeartbeatReply, LeaseRef } from '../../protocol/worker.js';
+import type { Ctx } from '../context.js';
+
+export interface LeaseCheck {
+  /** PostgreSQL: lock the attempt (and the run), so a reaper on another control plane cannot end it meanwhile. */
+  readonly lock?: boolean;
+  /** Also refuse a lease that expired before this instant, even if the reaper has not ended its attempt yet. */
+  readonly liveAt?: number;
+}
+
+export function staleLease(lease: LeaseRef, why = 'is no longer valid'): KairosError {
+  return new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} ${why}`);
+}
+
+/** The running attempt a lease names, or null when the lease is stale (wrong token, attempt ended, expired). */
+export async function leaseHolder(trx: Q, lease: LeaseRef, check: LeaseCheck = {}): Promise<AttemptRow | null> {
+  const attempt = await getAttempt(trx, lease.runId, lease.attempt, check.lock === true);
+  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') return null;
+  if (check.liveAt !== undefined && Number(attempt.lease_expires_at) < check.liveAt) return null;
+  return attempt;
+}
+
+/** The live attempt a lease names and its run, or a `stale_lease` error. */
+export async function requireLease(trx: Q, lease: LeaseRef, check: LeaseCheck = {}): Promise<{ attempt: AttemptRow; run: RunRow }> {
+  const attempt = await leaseHolder(trx, lease, check);
+  if (!attempt) throw staleLease(lease);
+  const run = check.lock ? await trx.selectFrom('runs').selectAll().where('id', '=', lease.runId).forUpdate().executeTakeFirst() : await getRun(trx, lease.runId);
+  if (!run) throw staleLease(lease, 'names a run that is gone');
+  return { attempt, run };
+}
+
+/** Renews the leases a worker still holds; says which it no longer holds and which of its runs must cancel. */
+/**
+ * After the database was unavailable (locked, down, disk full), workers could not renew their leases: the
+ * first heartbeat or reaper transaction that gets through extends every running attempt's lease by one lease
+ * period from now, so no run is lost only because the database was.
+ */
+export async function extendLeasesAfterOutage(ctx: Ctx, trx: Q, now: number): Promise<void> {
+  const availability = ctx.db.availability;
+  if (!availability.recoveryPending) return;
+  await trx.updateTable('attempts').set({ lease_expires_at: now + ctx.settings.leaseMs }).where('state', '=', 'running').where('lease_expires_at', '<', now + ctx.settings.leaseMs).execute();
+  availability.recoveryPending = false;
+}
+
+export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
+  const refused: LeaseRef[] = [];
+  const cancel: string[] = [];
+  await ctx.db.tx(async (trx) => {
+    const now = ctx.now();
+    await extendLeasesAfterOutage(ctx, trx, now);
+    await trx.updateTable('workers').set({ heartbeat_at: now }).where('id', '=', workerId).execute();
+    for (const lease of leases) {
+      let held: { attempt: AttemptRow; run: RunRow };
+      try {
+        held = await requireLease(trx, lease, { lock: ctx.db.dialect === 'postgres', liveAt: now });
+      } catch (err) {
+        if (!(err instanceof KairosError && err.code === 'stale_lease')) throw err;
+        refused.push(lease);
+        continue;
+      }
+      await trx
+        .updateTable('attempts')
+        .set({ lease_expires_at: now + ctx.settings.leaseMs })
+        .where('run_id', '=', lease.runId)
+        .where('number', '=', lease.attempt)
+        .execute();
+      if (held.run.cancel_requested === 1) cancel.push(lease.runId);
+    }
+  });
+  return { refused, cancel };
+}
