@@ -13,7 +13,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 const DRAIN_FACTOR = 16;
 
 /** Reads the body straight from Node's request: cheaper than building a Web Request stream for it. */
-export async function bodyText(c: Context): Promise<string> {
+export async function bodyText(c: Context, maxBytes = MAX_BODY_BYTES): Promise<string> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (!incoming) return c.req.text();
   const chunks: Buffer[] = [];
@@ -22,16 +22,16 @@ export async function bodyText(c: Context): Promise<string> {
     size += chunk.length;
     // Past the limit the rest is read and dropped (up to a bound), so the client hears the 400 rather than
     // a reset connection; a body far past it is cut off.
-    if (size > MAX_BODY_BYTES * DRAIN_FACTOR) break;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    if (size > Math.max(maxBytes, MAX_BODY_BYTES * DRAIN_FACTOR)) break;
+    if (size <= maxBytes) chunks.push(chunk);
   }
-  if (size > MAX_BODY_BYTES) throw new KairosError('invalid_input', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (size > maxBytes) throw new KairosError('invalid_input', `the request body is larger than ${maxBytes} bytes`);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The body as a JSON object; an empty body is `{}`. */
-export async function jsonBody(c: Context): Promise<Record<string, unknown>> {
-  const text = await bodyText(c);
+export async function jsonBody(c: Context, maxBytes = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
+  const text = await bodyText(c, maxBytes);
   if (text.trim() === '') return {};
   let v: unknown;
   try {
@@ -83,6 +83,6 @@ export async function input<R extends RouteSpec>(c: Context, r: R): Promise<Inpu
   const params = r.params ? parsePart(r.params, c.req.param(), 'path parameter') : {};
   const query = parsePart(r.query ?? noBody, queryObject(c), 'query parameter');
   let body: unknown = {};
-  if (r.method !== 'get' && !r.rawBody) body = parsePart(r.body ?? noBody, await jsonBody(c), 'field');
+  if (r.method !== 'get' && !r.rawBody) body = parsePart(r.body ?? noBody, await jsonBody(c, r.maxBodyBytes), 'field');
   return { params, query, body } as Input<R>;
 }

@@ -28,6 +28,8 @@ export interface RouteSpec {
   readonly body?: z.ZodType;
   /** A body that is not JSON (the bundle stream of a deploy), described but read by the route itself. */
   readonly rawBody?: { readonly contentType: string; readonly description: string };
+  /** The largest JSON body taken (default 1 MiB): worker reports of log lines and outputs are larger. */
+  readonly maxBodyBytes?: number;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** Answers with an error body beyond the ones every route may give (400, 401, 403, and 404 with path parameters). */
   readonly errors?: Readonly<Record<number, string>>;

@@ -6,6 +6,12 @@ import { route } from './common.js';
 const workerId = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9@._:-]{1,80}$/, 'must be 1-80 characters of letters, digits, @ . _ : -').describe('worker id') });
 const staleLease = { 409: 'stale_lease: the lease is no longer this worker’s (expired, or the attempt was given to another)' } as const;
 
+/**
+ * Worker reports carry batches of log lines (up to 4,000 lines of up to 16 KiB each per attempt, several
+ * attempts in one `logs-many`) and an attempt's outputs: far more than an ordinary request.
+ */
+export const WORKER_REPORT_BYTES = 512 * 1024 * 1024;
+
 export const workerRoutes = {
   register: route({
     method: 'post',
@@ -58,6 +64,7 @@ export const workerRoutes = {
     method: 'post',
     path: '/api/v1/leases/logs',
     summary: 'Log lines of one attempt',
+    maxBodyBytes: WORKER_REPORT_BYTES,
     body: workerBodies.logs.request,
     responses: { 200: { description: 'ok', schema: workerBodies.logs.response } },
     errors: staleLease,
@@ -66,6 +73,7 @@ export const workerRoutes = {
     method: 'post',
     path: '/api/v1/leases/logs-many',
     summary: 'Log lines of several attempts in one transaction; the answer names the stale leases',
+    maxBodyBytes: WORKER_REPORT_BYTES,
     body: workerBodies.logsMany.request,
     responses: { 200: { description: 'stale leases', schema: workerBodies.logsMany.response } },
   }),
@@ -73,6 +81,7 @@ export const workerRoutes = {
     method: 'post',
     path: '/api/v1/leases/finish',
     summary: "An attempt's end (outcome, exit code, metrics, artifacts); with `next`, claims the worker's next runs in the same exchange",
+    maxBodyBytes: WORKER_REPORT_BYTES,
     body: workerBodies.finish.request,
     responses: { 200: { description: 'next assignments', schema: workerBodies.finish.response } },
     errors: staleLease,
