@@ -38,11 +38,13 @@ const text = z.string().max(PROTOCOL_LIMITS.text);
 const epochMs = z.number().int().min(0).max(8.64e15);
 
 /** Proof that a worker holds an attempt. Every report carries it; a stale one is refused. */
-export const leaseRefSchema = z.strictObject({
-  runId: name,
-  attempt: z.number().int().min(1).max(1_000_000),
-  token: name,
-});
+export const leaseRefSchema = z
+  .strictObject({
+    runId: name,
+    attempt: z.number().int().min(1).max(1_000_000),
+    token: name,
+  })
+  .meta({ id: 'LeaseRef' });
 export type LeaseRef = DeepReadonly<z.infer<typeof leaseRefSchema>>;
 
 /** The environment an attempt ran in: its content hash and every package it held. */
@@ -85,18 +87,20 @@ export const assignmentSchema = z.strictObject({
   environment: opaque<CompiledEnvironment>('the compiled environment (src/manifest/types.ts CompiledEnvironment)').nullable().optional(),
   /** For a rerun or a retry: the environment recorded with the original, to be used again exactly. */
   pinnedEnvironment: recordedEnvironmentSchema.nullable().optional(),
-});
+}).meta({ id: 'Assignment' });
 export type Assignment = DeepReadonly<z.infer<typeof assignmentSchema>>;
 
 export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
 export type LogStream = (typeof LOG_STREAMS)[number];
 
-export const logLineSchema = z.strictObject({
-  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  ts: epochMs,
-  stream: z.enum(LOG_STREAMS),
-  line: z.string().max(PROTOCOL_LIMITS.lineChars),
-});
+export const logLineSchema = z
+  .strictObject({
+    seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    ts: epochMs,
+    stream: z.enum(LOG_STREAMS),
+    line: z.string().max(PROTOCOL_LIMITS.lineChars),
+  })
+  .meta({ id: 'WorkerLogLine' });
 export type LogLine = DeepReadonly<z.infer<typeof logLineSchema>>;
 
 export const metricSchema = z.strictObject({
@@ -138,7 +142,7 @@ export const attemptResultSchema = z.strictObject({
   started: startedInfoSchema.optional(),
   /** The environment the attempt ran in (absent: the worker's own tools); packages null if it was not built. */
   environment: z.strictObject({ hash: name, packages: recordedEnvironmentSchema.shape.packages.nullable() }).optional(),
-});
+}).meta({ id: 'AttemptResult' });
 export type AttemptResult = DeepReadonly<z.infer<typeof attemptResultSchema>>;
 
 /** Why a worker gives an attempt up: it could not renew the lease, it restarted, or it is shutting down. */
