@@ -123,7 +123,7 @@ export function metricsPanel(base, query, signal) {
       splitSel.value = state.split;
       if (splitSel.value !== state.split) splitSel.value = state.split = 'trigger';
     });
-    paramsOnce([vary.map(([k, m]) => [k, [...m.keys()]]), [...state.params]], () => {
+    paramsOnce(vary.map(([k, m]) => [k, [...m.keys()]]), () => {
       fill(paramBox, vary.map(([k, m]) => {
         const sel = h('select', { 'data-param-filter': k }, h('option', { value: '' }, 'any'), [...m.keys()].sort().map((key) => h('option', { value: key }, String(m.get(key)))));
         const chosen = state.params.get(k);
