@@ -166,23 +166,35 @@ class LogShipper {
    * memory), and the log ends with a marker saying why and from which line, stored once there is room again
    * (at the latest when the attempt's own spool files are removed at its end).
    */
-  private async cut(seq: number): Promise<void> {
+  private cut(seq: number): void {
     this.cutAtLine = seq - this.a.logSeqStart;
     this.truncated = true;
     this.pending = [];
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const marker: LogLine = { seq, ts: Date.now(), stream: 'system', line: `[kairos] log cut at line ${this.cutAtLine}: no space left on the disk of the control plane's database; that line and later output were not kept` };
-    for (let tries = 0; !this.stale; tries++) {
-      try {
-        if (await this.s.logs.submit(this.a.lease, [marker])) this.stale = true;
-        return;
-      } catch (err) {
-        if (err instanceof KairosError && err.code === 'stale_lease') return;
-        if (tries >= 20 && unavailableReason(err) === null) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
+    // Not awaited by the reader of the job's output: the room it needs may come only when the attempt's
+    // spool files are removed at its end. The attempt waits for it before it reports (see `settled`).
+    this.marker = (async () => {
+      for (let tries = 0; !this.stale; tries++) {
+        try {
+          if (await this.s.logs.submit(this.a.lease, [marker])) this.stale = true;
+          return;
+        } catch (err) {
+          if (err instanceof KairosError && err.code === 'stale_lease') return;
+          if (tries >= 20 && unavailableReason(err) === null) return;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(tries, 10))));
+        }
       }
-    }
+    })();
+  }
+
+  private marker: Promise<void> = Promise.resolve();
+
+  /** Every line shipped, and the marker of a cut log stored. */
+  async settled(): Promise<void> {
+    await this.flush();
+    await this.marker;
   }
 
   /** Holds a fast producer back while many lines wait to be stored (the spool keeps the job itself going). */
@@ -394,7 +406,7 @@ export class AttemptRunner {
       for (const [i, m] of metrics.entries()) metrics[i] = { ...m, name: masker.mask(m.name) };
       this.logs.release();
     }
-    await this.logs.flush();
+    await this.logs.settled();
     if (this.logs.stale) return;
     if (this.logs.cutAtLine !== null) {
       const note = `log cut at line ${this.logs.cutAtLine}: no space left on the database's disk`;
