@@ -229,6 +229,9 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
   const availability = new Availability();
   // An idle connection's error (the server restarting) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor a checked-out connection's (the server shut down mid-transaction): the query in flight fails with it,
+  // and that error is what the caller sees (`unavailable`); unheard, the event would end the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const kysely = new Kysely<Database>({ dialect: new KairosPostgresDialect({ pool }) });
   let offset = 0;
   let remeasure: Loop | null = null;

@@ -48,7 +48,7 @@ jobs:
     });
     assert.equal(proc.child.exitCode, null, `the server is still up\n${proc.output().slice(-3000)}`);
     assert.ok(sawLowDisk, 'the health route reported low disk space while the disk was full');
-    assert.match(ended.reason ?? '', /log cut at line \d+: no space left/, `the run's reason says why: ${ended.reason}`);
+    assert.match(ended.reason ?? "", /log cut at line \d+: no space left/, `the run reason says why: ${ended.reason}\n${proc.output().slice(-3000)}`);
 
     // The log: lines 1..N-1 in order, then the marker naming line N.
     const lines: { stream: string; line: string }[] = [];

@@ -68,6 +68,7 @@ struct job {
   char *spool_path;  /* where output is spooled (NULL: sent in 'O' frames); the file is made on first output */
   int spool;         /* the spool file once made, else -1 */
   uint64_t spooled;  /* bytes written to the spool */
+  int spool_full;    /* a write to the spool failed (ENOSPC): the job's stderr is drained and dropped from then on */
   int dirty;         /* spooled bytes not yet announced */
   int outfile;       /* spooled jobs: the file the job's stdout is (no pipe: a pipe costs a fast writer a
                       * quarter of its speed), else -1 */
@@ -95,6 +96,20 @@ static int64_t wall_ms(void) {
 }
 
 static void kill_all_and_exit(void);
+/* Writes all `n` bytes to a file; -1 when it cannot (a full disk): the caller decides, the launcher stays. */
+static int write_some(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
 
 static void write_all(int fd, const void *p, size_t n) {
   const char *c = p;
@@ -339,6 +354,7 @@ static void spawn_job(struct job *j, const struct launch_req *q) {
   }
   memset(j, 0, sizeof *j);
   j->spool = -1;
+  j->spool_full = 0;
   j->spool_path = q->spool_path[0] ? strdup(q->spool_path) : NULL;
   j->used = 1;
   strcpy(j->id, q->id);
@@ -500,11 +516,16 @@ static int spool_bytes(struct job *j, int fd, size_t n, unsigned char *buf, size
     if (m > 0) { n -= (size_t)m; continue; }
     if (m < 0 && errno == EINTR) continue;
     if (m < 0 && (errno == EINVAL || errno == ENOSYS)) { no_splice = 1; break; }
+    if (m < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) return -2;
     return -1;
   }
   while (n > 0) {
     ssize_t r = read(fd, buf, n < cap ? n : cap);
-    if (r > 0) { write_all(j->spool, buf, (size_t)r); n -= (size_t)r; continue; }
+    if (r > 0) {
+      if (write_some(j->spool, buf, (size_t)r) < 0) return -2;
+      n -= (size_t)r;
+      continue;
+    }
     if (r < 0 && errno == EINTR) continue;
     return -1;
   }
@@ -517,6 +538,14 @@ static void pump(struct job *j, int *fd, unsigned char stream) {
   for (;;) {
     /* Spooling: ask how much is waiting, frame it, and let the kernel move it to the spool file. */
     int avail = 0;
+    if (j->spool_full) {
+      /* The spool's disk is full: drain the job's stderr and drop it, so the job is not stopped by a full
+       * pipe or a SIGPIPE; the worker cuts the log with a marker. */
+      ssize_t r = read(*fd, buf + 1, sizeof buf - 1);
+      if (r > 0 || (r < 0 && errno == EINTR)) continue;
+      if (r == 0) { close(*fd); *fd = -1; }
+      return;
+    }
     if (j->spool_path && ioctl(*fd, FIONREAD, &avail) == 0 && avail > 0) {
       if (j->spool < 0) {
         j->spool = open(j->spool_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -525,8 +554,11 @@ static void pump(struct job *j, int *fd, unsigned char stream) {
       unsigned char head[5];
       head[0] = stream;
       put_u32(head + 1, (uint32_t)avail);
-      write_all(j->spool, head, 5);
-      if (spool_bytes(j, *fd, (size_t)avail, buf + 1, sizeof buf - 1) < 0) { close(*fd); *fd = -1; return; }
+      if (write_some(j->spool, head, 5) < 0) { j->spool_full = 1; continue; }
+      int moved = spool_bytes(j, *fd, (size_t)avail, buf + 1, sizeof buf - 1);
+      /* A partial frame past `spooled` is never announced, so never read. */
+      if (moved == -2) { j->spool_full = 1; continue; }
+      if (moved < 0) { close(*fd); *fd = -1; return; }
       j->spooled += 5 + (uint64_t)avail;
       j->dirty = 1;
       continue;
@@ -541,8 +573,7 @@ static void pump(struct job *j, int *fd, unsigned char stream) {
         unsigned char head[5];
         head[0] = stream;
         put_u32(head + 1, (uint32_t)r);
-        write_all(j->spool, head, 5);
-        write_all(j->spool, buf + 1, (size_t)r);
+        if (write_some(j->spool, head, 5) < 0 || write_some(j->spool, buf + 1, (size_t)r) < 0) { j->spool_full = 1; continue; }
         j->spooled += 5 + (uint64_t)r;
         j->dirty = 1;
       } else {
