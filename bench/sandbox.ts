@@ -81,8 +81,8 @@ ${r.cores} cores, Node ${r.node}, load average ${r.load.toFixed(1)} at the end; 
 
 - Cost of the sandbox per run (median of the per-round differences): **${f(r.median_paired_cost_ms)} ms** (target < 20 ms).
 ${r.load > r.cores ? `- This machine was overloaded during the run (load average ${r.load.toFixed(1)} on ${r.cores} cores): starting \`/bin/true\`
-  without the sandbox took ${f(r.median_without_ms)} ms, against 1–2 ms on an idle machine, and the sandbox starts four
-  processes where a plain run starts one, so its cost is inflated alike (ratio with/without: ${(r.median_with_ms / r.median_without_ms).toFixed(1)}). The
+  without the sandbox took ${f(r.median_without_ms)} ms, against 1–2 ms on an idle machine, and a sandboxed run starts
+  three processes and four programs where a plain run starts one, so its cost is inflated alike (ratio with/without: ${(r.median_with_ms / r.median_without_ms).toFixed(1)}). The
   figure against the target needs a rerun on a quiet machine.
 ` : ''}`,
   );
