@@ -69,7 +69,8 @@ export const upCommand: Command = {
     }
     // The token and the key are read and the engine has loaded the key: they leave this process's environment.
     scrubCredentials();
-    io.err(`kairos: up at ${up.url} (data in ${up.dataDir}; tz database ${tzdataVersion()}); Ctrl-C to stop\n`);
+    const sandboxed = up.worker ? `; jobs ${up.worker.sandbox ? 'sandboxed by bwrap' : 'not sandboxed'}` : '';
+    io.err(`kairos: up at ${up.url} (data in ${up.dataDir}; tz database ${tzdataVersion()}${sandboxed}); Ctrl-C to stop\n`);
     await new Promise<void>((resolveStop) => {
       let stopping = false;
       const onSignal = (sig: NodeJS.Signals) => {

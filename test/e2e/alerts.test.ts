@@ -108,7 +108,8 @@ jobs:
 `,
     });
     const port = await freePort();
-    up = spawnCli(['up', dir.path, '--port', String(port), '--data', join(dir.path, 'data'), '--allow-webhook-hosts', '127.0.0.1', '--webhook-retry-delay', '200ms', '--public-url', PUBLIC]);
+    // flip looks for a flag in the test's directory: shared with the sandbox (whose /tmp is its own).
+    up = spawnCli(['up', dir.path, '--port', String(port), '--data', join(dir.path, 'data'), '--allow-webhook-hosts', '127.0.0.1', '--webhook-retry-delay', '200ms', '--public-url', PUBLIC, '--sandbox-bind', dir.path]);
     client = new KairosClient(`http://127.0.0.1:${port}`);
     await waitFor('the server', () => client.health(), 20_000);
   });

@@ -217,16 +217,19 @@ export async function cleanupStaleCgroups(workerId: string, now = Date.now()): P
     } catch {
       continue;
     }
-    for (const n of names) {
-      const dir = join(parent, n);
-      if (!n.startsWith(prefix)) {
-        const old = (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now) < now - EMPTY_CGROUP_AGE_MS;
-        if (!old || pidsIn([dir]).length > 0) continue;
-      }
-      found++;
-      await killAllIn([dir], existsSync(join(dir, 'cgroup.kill')) ? join(dir, 'cgroup.kill') : null);
-      await removeDir(dir);
-    }
+    const stale = names.map((n) => join(parent, n)).filter((dir) => {
+      if (dir.slice(parent.length + 1).startsWith(prefix)) return true;
+      const old = (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now) < now - EMPTY_CGROUP_AGE_MS;
+      return old && pidsIn([dir]).length === 0;
+    });
+    found += stale.length;
+    // All at once: a worker that died with a hundred jobs must not wait for them one by one.
+    await Promise.all(
+      stale.map(async (dir) => {
+        await killAllIn([dir], existsSync(join(dir, 'cgroup.kill')) ? join(dir, 'cgroup.kill') : null);
+        await removeDir(dir);
+      }),
+    );
   }
   return found;
 }

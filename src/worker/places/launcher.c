@@ -437,43 +437,73 @@ static int kill_listed(const char *dir) {
   return found;
 }
 
-/* Kills everything in a cgroup, whatever its process group or session: cgroup.kill where the kernel has it
- * (cgroup v2, Linux 5.14+); else frozen (v2's cgroup.freeze, so nothing forks meanwhile) and killed pid by pid
- * until it is empty; cgroup v1 has no freezer in our cgroups, so there the loop runs until nothing is left. */
-static void kill_cgroup(const char *dir) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/cgroup.kill", dir);
-  if (write_file(path, "1") == 0) return;
-  snprintf(path, sizeof path, "%s/cgroup.freeze", dir);
-  int frozen = write_file(path, "1") == 0;
-  for (int i = 0; i < 200 && kill_listed(dir) > 0; i++) {
-    struct timespec ts = {0, 10 * 1000000};
-    nanosleep(&ts, NULL);
-  }
-  if (frozen) write_file(path, "0"); /* killed processes leave a frozen cgroup only once thawed */
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
 }
 
-/* Removes an emptied cgroup; its last processes may take a moment to leave. */
-static void remove_cgroup(const char *dir) {
-  for (int i = 0; i < 100; i++) {
-    if (rmdir(dir) == 0 || errno == ENOENT) return;
-    if (errno != EBUSY) return;
-    kill_listed(dir);
-    struct timespec ts = {0, 10 * 1000000};
-    nanosleep(&ts, NULL);
+/* Reaps whatever of our own children has died: a zombie is still listed in its cgroup until it is reaped. */
+static void reap_quietly(void) {
+  while (waitpid(-1, NULL, WNOHANG) > 0) {}
+}
+
+/* Kills everything in the given cgroups, whatever its process group or session: cgroup.kill where the kernel has
+ * it (cgroup v2, Linux 5.14+); else each cgroup is frozen (v2's cgroup.freeze, so nothing forks meanwhile) and its
+ * processes killed pid by pid until it is empty (cgroup v1 has no freezer in our cgroups: there the loop runs
+ * until nothing is left). All cgroups at once, for at most about two seconds. `may_reap`: the launcher is on its way
+ * out, so its own dead children (still listed while they are zombies) are reaped here, their exits unreported. */
+static void kill_cgroups(char **dirs, int n, int may_reap) {
+  char path[4200];
+  int frozen[n > 0 ? n : 1];
+  for (int i = 0; i < n; i++) {
+    frozen[i] = 0;
+    snprintf(path, sizeof path, "%s/cgroup.kill", dirs[i]);
+    if (write_file(path, "1") == 0) continue;
+    snprintf(path, sizeof path, "%s/cgroup.freeze", dirs[i]);
+    frozen[i] = write_file(path, "1") == 0;
+  }
+  for (int round = 0; round < 200; round++) {
+    int left = 0;
+    for (int i = 0; i < n; i++) left += kill_listed(dirs[i]);
+    if (left == 0) break;
+    if (may_reap) reap_quietly();
+    sleep_ms(10);
+    if (may_reap) reap_quietly();
+  }
+  for (int i = 0; i < n; i++) {
+    if (!frozen[i]) continue; /* killed processes leave a frozen cgroup only once thawed */
+    snprintf(path, sizeof path, "%s/cgroup.freeze", dirs[i]);
+    write_file(path, "0");
+  }
+}
+
+/* Removes emptied cgroups; their last processes may take a moment to leave. */
+static void remove_cgroups(char **dirs, int n) {
+  for (int round = 0; round < 100; round++) {
+    int busy = 0;
+    for (int i = 0; i < n; i++) {
+      if (!dirs[i]) continue;
+      if (rmdir(dirs[i]) == 0 || errno != EBUSY) { dirs[i] = NULL; continue; }
+      busy++;
+      kill_listed(dirs[i]);
+    }
+    if (busy == 0) return;
+    reap_quietly();
+    sleep_ms(10);
   }
 }
 
 /* Kills every job: its process group, then its cgroups (which hold what escaped the group with setsid). */
 static void kill_all_jobs(int remove) {
-  for (int i = 0; i < MAX_JOBS; i++)
-    if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
+  static char *dirs[MAX_JOBS * MAX_CGROUPS];
+  int n = 0;
   for (int i = 0; i < MAX_JOBS; i++) {
     if (!jobs[i].used) continue;
-    for (int c = 0; c < jobs[i].cgc; c++) kill_cgroup(jobs[i].cgroups[c]);
-    if (remove)
-      for (int c = 0; c < jobs[i].cgc; c++) remove_cgroup(jobs[i].cgroups[c]);
+    if (jobs[i].pid > 0 && !jobs[i].exited) kill(-jobs[i].pid, SIGKILL);
+    for (int c = 0; c < jobs[i].cgc; c++) dirs[n++] = jobs[i].cgroups[c];
   }
+  kill_cgroups(dirs, n, remove);
+  if (remove) remove_cgroups(dirs, n);
 }
 
 /* The worker is gone: nothing of its attempts may outlive it, and their cgroups go too. */

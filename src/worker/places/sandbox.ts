@@ -18,6 +18,7 @@
  * --ignore-signal`), and the job itself with every signal back to its default (`env --default-signal`).
  * bwrap reports a job killed by signal N as exit status 128+N; `sandboxExit` turns that back into the signal.
  */
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunCommand } from '../../manifest/types.js';
@@ -62,13 +63,29 @@ function findProgram(name: string, path = process.env.PATH ?? '/usr/bin:/bin'): 
   return null;
 }
 
-/** The sandbox a worker uses, from its options; throws SandboxUnavailable when `bwrap` is asked for and missing. */
+const NAMESPACES = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--cap-drop', 'ALL'];
+
+/** Why bwrap cannot make a sandbox here (no namespaces allowed, say, in a container), or null when it can. */
+const probed = new Map<string, string | null>();
+function probe(bwrap: string): string | null {
+  if (!probed.has(bwrap)) {
+    const r = spawnSync(bwrap, [...NAMESPACES, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--', 'true'], { encoding: 'utf8', timeout: 30_000 });
+    probed.set(bwrap, r.status === 0 ? null : (r.stderr || r.error?.message || `exit ${r.status}`).trim());
+  }
+  return probed.get(bwrap) ?? null;
+}
+
+/**
+ * The sandbox a worker uses, from its options. `bwrap` is tried once: with `auto`, a machine where it is missing
+ * or cannot make namespaces runs jobs unsandboxed; with `bwrap`, that throws SandboxUnavailable.
+ */
 export function resolveSandbox(opts: SandboxOptions = { mode: 'auto' }): Sandbox | null {
   if (opts.mode === 'none') return null;
   const bwrap = findProgram('bwrap');
   const env = findProgram('env');
-  if (!bwrap || !env) {
-    if (opts.mode === 'bwrap') throw new SandboxUnavailable('--sandbox bwrap: bwrap is not installed (Debian: apt-get install bubblewrap); or run with --sandbox none');
+  const why = !bwrap || !env ? 'bwrap is not installed (Debian: apt-get install bubblewrap)' : probe(bwrap);
+  if (why !== null || !bwrap || !env) {
+    if (opts.mode === 'bwrap') throw new SandboxUnavailable(`--sandbox bwrap: ${why ?? 'bwrap is missing'}; or run with --sandbox none`);
     return null;
   }
   return { bwrap, env, hide: opts.hide ?? [], bind: opts.bind ?? [] };
@@ -92,12 +109,7 @@ export function sandboxCommand(sb: Sandbox, command: RunCommand, view: SandboxVi
   const inner = command.kind === 'shell' ? ['/bin/sh', '-c', command.script] : [...command.argv];
   for (const f of view.writableFiles) if (!existsSync(f)) writeFileSync(f, '', { flag: 'a' });
   const args = [
-    '--die-with-parent',
-    '--unshare-pid',
-    '--unshare-ipc',
-    '--unshare-uts',
-    '--cap-drop',
-    'ALL',
+    ...NAMESPACES,
     '--ro-bind',
     '/',
     '/',
