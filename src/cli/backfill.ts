@@ -22,7 +22,7 @@ export function readBound(raw: string | undefined, name: 'from' | 'to', zone: st
     return name === 'from' ? day.startMs : day.endMs;
   }
   const t = parseInstant(raw);
-  if (t === null) throw new UsageError(`--${name} must be a date (2026-11-28: a whole day in the job's time zone) or an ISO-8601 instant with an offset such as 2026-11-28T06:00:00Z; got "${raw}"`);
+  if (t === null) throw new UsageError(`--${name} must be an ISO-8601 instant with an offset, such as 2026-11-28T06:00:00Z, or a date alone (2026-11-28: that whole day in the job's time zone); got "${raw}"`);
   return t;
 }
 

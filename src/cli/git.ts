@@ -1,5 +1,6 @@
 /** The git commit of a project directory, read with git's argv (never a shell); null outside a checkout. */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 function git(dir: string, args: readonly string[]): Promise<string | null> {
@@ -22,7 +23,9 @@ export async function gitState(dir: string): Promise<{ commit: string; dirty: bo
  * False outside a work tree (or without git).
  */
 export async function trackableByGit(file: string): Promise<boolean> {
-  const dir = dirname(file);
+  // The nearest folder that exists (the data directory may not yet).
+  let dir = dirname(file);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   const inside = await git(dir, ['rev-parse', '--is-inside-work-tree']);
   if (inside?.trim() !== 'true') return false;
   // check-ignore exits 0 when ignored, 1 when not; anything else (an error) counts as "cannot tell": no warning.

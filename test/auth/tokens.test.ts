@@ -147,8 +147,9 @@ describe('tokens and scopes', () => {
     assert.equal((await status('GET', '/api/v1/deployments/alpha/active', tok)).status, 404);
     // through the CLI
     const logs = await kairos(['logs', runs.alpha ?? ''], tok);
-    assert.equal(logs.code, 2);
-    assert.match(logs.stderr, /not found/);
+    // An unknown run is not bad usage: exit 1, as for a run that does not exist.
+    assert.equal(logs.code, 1);
+    assert.match(logs.stderr, new RegExp(`no run "${runs.alpha}"`));
   });
 
   test('a token in the URL is refused, even a valid one', async () => {
