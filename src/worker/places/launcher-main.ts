@@ -22,7 +22,8 @@ type In =
 const groups = new Map<string, number>();
 
 function send(msg: unknown): void {
-  process.send?.(msg);
+  // With a callback a send into a closed channel is not an 'error' event; the 'disconnect' handler exits.
+  process.send?.(msg, undefined, undefined, () => {});
 }
 
 function startTime(pid: number): string | null {
@@ -77,8 +78,8 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
   const box = new Outbox(m.id);
   const out = new LineSplitter((l, more) => box.add('stdout', l, more));
   const err = new LineSplitter((l, more) => box.add('stderr', l, more));
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdout.on('data', (c: Buffer) => out.push(c)).on('error', () => {});
+  child.stderr.on('data', (c: Buffer) => err.push(c)).on('error', () => {});
   let exit: { exitCode: number; signal: string | null } | null = null;
   let done = false;
   const finish = () => {

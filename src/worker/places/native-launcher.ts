@@ -79,7 +79,14 @@ export class NativeLauncher implements Launcher {
     if (this.child && this.child.exitCode === null && !this.child.stdin.destroyed) return this.child;
     const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'] }) as unknown as ChildProcessWithoutNullStreams;
     child.stdout.on('data', (c: Buffer) => this.onData(c));
+    // Its pipes break only when it dies, and its exit (or spawn error) below ends its jobs.
     child.stdin.on('error', () => {});
+    child.stdout.on('error', () => {});
+    child.on('error', () => {
+      // It could not be started (or signalled): its jobs end as if it had exited.
+      if (this.child === child) this.child = null;
+      endOrphanedJobs(this.jobs);
+    });
     child.on('exit', () => {
       if (this.child === child) this.child = null;
       this.buf = Buffer.alloc(0);
