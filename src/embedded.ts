@@ -102,6 +102,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     ...(opts.maxLogLines !== undefined ? { maxLogLines: opts.maxLogLines } : {}),
     ...(opts.maxLogBytes !== undefined ? { maxLogBytes: opts.maxLogBytes } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
+    onNotice: (message) => log(`kairos worker: ${message}`),
   });
   await worker?.start();
   engine.start();

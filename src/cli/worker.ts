@@ -36,6 +36,7 @@ export const workerCommand: Command = {
       heartbeatMs: Math.min(1000, Math.floor(reg.leaseMs / 3)),
       claimWaitMs: 20_000,
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
+      onNotice: (message) => io.err(`kairos worker: ${message}\n`),
     });
     await worker.start();
     io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir})\n`);

@@ -13,6 +13,7 @@ import { createLauncher } from './places/launchers.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import type { Assignment, ControlLink } from './protocol.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
+import { LinkState, retryDelayMs } from './reconnect.js';
 
 /**
  * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   readonly maxLogLines?: number;
   readonly maxLogBytes?: number;
   readonly onError?: (err: unknown) => void;
+  /** What the worker says that is not an error (the control plane answering again). Default: stderr. */
+  readonly onNotice?: (message: string) => void;
   /** How often leases are renewed (default: a third of the lease). Remote workers also learn of cancels then. */
   readonly heartbeatMs?: number;
   /** How long a claim may wait on the server for a run (remote workers long-poll; 0 in-process). */
@@ -52,6 +55,9 @@ export class Worker {
   private readonly launcher = createLauncher(workerBaseEnv());
   private readonly logBatcher: LogBatcher;
   private envs: EnvCache | undefined;
+  private readonly linkState: LinkState;
+  /** Claims that failed in a row: the pause before the next one grows with them. */
+  private claimFailures = 0;
 
   constructor(
     private readonly link: ControlLink,
@@ -59,6 +65,7 @@ export class Worker {
   ) {
     this.onError = opts.onError ?? ((err) => console.error('kairos worker:', coerceError(err).message));
     this.logBatcher = new LogBatcher(link);
+    this.linkState = new LinkState(this.onError, opts.onNotice ?? ((m) => console.error(`kairos worker: ${m}`)));
   }
 
   get running(): number {
@@ -99,14 +106,20 @@ export class Worker {
       try {
         const free = this.opts.capacity - this.active.size;
         const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free, { waitMs: this.opts.claimWaitMs ?? 0, signal: this.abort.signal }) : [];
+        if (free > 0) {
+          this.claimFailures = 0;
+          this.linkState.ok('claim');
+        }
         if (assignments.length > 0) this.armWatchdog();
         for (const a of assignments) this.run(a);
         // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
       } catch (err) {
         if (!this.accepting) break; // the long-poll was aborted by stop()
-        this.onError(err);
-        await this.idle(1000);
+        // A server that is gone fails a claim at once: pause (growing, jittered) before the next, and say it
+        // once, not once per try. A heartbeat that gets through again ends the pause early.
+        this.linkState.failed('claim', err);
+        await this.pause(retryDelayMs(++this.claimFailures, Math.random()));
       }
     }
   }
@@ -166,6 +179,22 @@ export class Worker {
     this.wakeUp?.();
   }
 
+  /** Waits `ms`, or less when stop() is called or wake() says the control plane answers again. */
+  private pause(ms: number): Promise<void> {
+    if (!this.accepting) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener('abort', done);
+        if (this.wakeUp === done) this.wakeUp = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.abort.signal.addEventListener('abort', done);
+      this.wakeUp = done;
+    });
+  }
+
   private idle(ms = 1000): Promise<void> {
     if (!this.accepting) return Promise.resolve();
     const local = new AbortController();
@@ -190,6 +219,8 @@ export class Worker {
     try {
       const reply = await this.link.heartbeat(this.opts.id, leases);
       this.lastRenewed = Date.now();
+      // The control plane is back: a claim waiting out its pause may try now.
+      if (this.linkState.ok('heartbeat') && this.claimFailures > 0) this.wake();
       this.armWatchdog();
       for (const l of reply.refused) {
         const runner = this.active.get(l.runId);
@@ -199,7 +230,7 @@ export class Worker {
       }
       for (const runId of reply.cancel) this.active.get(runId)?.stop('cancelled', 'cancelled');
     } catch (err) {
-      this.onError(err);
+      this.linkState.failed('heartbeat', err);
       // Better to kill our jobs than to let a second attempt start beside them once our leases expire.
       if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
         for (const r of this.active.values()) r.giveUp('the worker could not renew its lease (the control plane was unreachable)');
