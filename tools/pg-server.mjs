@@ -1,12 +1,13 @@
 /**
  * A throwaway PostgreSQL server for tests and benchmarks: initdb in a temporary directory, listening on
  * 127.0.0.1 at a free port (and a unix socket in the same directory), trust authentication, no fsync.
- * Run as root, it runs the server as the `postgres` user (initdb refuses root).
+ * Run as root, it runs the server as the `postgres` user (initdb refuses root), through `runuser`: the server
+ * is then not our child, so it is stopped by its own pid (from postmaster.pid), never by signalling runuser.
  *
  *   const pg = await startPostgres();   // { url, stop() } or throws with the reason
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,34 @@ export function findPostgresBin() {
   const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
   if (which.status === 0 && which.stdout.trim()) return join(which.stdout.trim(), '..');
   return null;
+}
+
+/** The postmaster's pid from its data directory (its first line), or null before it wrote it. */
+function postmasterPid(data) {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Alive and not a zombie (a zombie has exited: only its exit status waits to be collected). */
+function running(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
 }
 
 function freePort() {
@@ -54,7 +83,8 @@ export async function startPostgres({ log = () => {} } = {}) {
     '-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port),
     '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
   ]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  // Its own process group (runuser, the postmaster and its backends), so a last-resort kill reaches them all.
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let errText = '';
   child.stderr.on('data', (c) => {
     errText += c.toString();
@@ -66,36 +96,45 @@ export async function startPostgres({ log = () => {} } = {}) {
     const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kairos'], { encoding: 'utf8' });
     if (ready.status === 0) break;
     if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
+      signal(-child.pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`PostgreSQL did not start: ${errText}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   log(`PostgreSQL ${bin.split('/').at(-2)} on 127.0.0.1:${port} (data in ${dir})`);
+  const pid = postmasterPid(data);
   let stopped = null;
+  let gone = false;
   return {
     url,
+    /** The postmaster's own pid. */
+    pid,
+    /** Fast shutdown of the postmaster itself; after 15 s, SIGKILL to its whole process group. */
     stop() {
-      stopped ??= new Promise((resolve) => {
-        const done = () => {
-          rmSync(dir, { recursive: true, force: true });
-          resolve();
-        };
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          done();
-        });
+      stopped ??= (async () => {
         // SIGINT: "fast shutdown" (disconnects clients, no waiting for them).
-        child.kill('SIGINT');
-      });
+        if (pid !== null) signal(pid, 'SIGINT');
+        else signal(child.pid, 'SIGINT');
+        const deadline = Date.now() + 15_000;
+        while ((pid !== null && running(pid)) || (child.exitCode === null && child.signalCode === null)) {
+          if (Date.now() > deadline) {
+            signal(-child.pid, 'SIGKILL');
+            if (pid !== null) signal(pid, 'SIGKILL');
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        gone = true;
+        rmSync(dir, { recursive: true, force: true });
+      })();
       return stopped;
     },
     /** Synchronous last resort on process exit. */
     killNow() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (gone) return;
+      signal(-child.pid, 'SIGKILL');
+      if (pid !== null) signal(pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
