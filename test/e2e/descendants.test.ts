@@ -51,13 +51,13 @@ describe('descendants', () => {
     assert.equal(pids.length, 4);
     assert.ok(pids.every(isAlive), 'all four are running before the cancel');
     await client.cancelRun(run.id);
-    assert.equal((await client.getRun(run.id, 30)).state, 'cancelled');
+    assert.equal((await client.getRun(run.id, 120)).state, 'cancelled');
     for (const pid of pids) await waitFor(`descendant ${pid} to be gone`, () => !isAlive(pid), 5000);
   });
 
   test('a run that ends leaves none of its descendants running', async () => {
     const run = await client.createRun('quick', {});
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     for (const pid of pidsOf(run.id)) await waitFor(`descendant ${pid} to be gone`, () => !isAlive(pid), 5000);
   });
 });

@@ -24,7 +24,7 @@ function runTools(file: string): Promise<{ code: number | null; out: string }> {
   return exited(child).then((code) => ({ code, out }));
 }
 
-test('a test run whose test leaves a process running fails, names it and kills it', { timeout: 120_000 }, async (t) => {
+test('a test run whose test leaves a process running fails, names it and kills it', { timeout: 600_000 }, async (t) => {
   const dir = tempDir('kairos-leak-');
   t.after(() => dir.cleanup());
   const pidFile = join(dir.path, 'pid');
@@ -54,7 +54,7 @@ test('passes but forgets its child', () => {
   await waitFor('the leaked process to be killed', () => !isAlive(pid), 30_000);
 });
 
-test('a test run that leaves nothing running passes', { timeout: 120_000 }, async (t) => {
+test('a test run that leaves nothing running passes', { timeout: 600_000 }, async (t) => {
   const dir = tempDir('kairos-leak-');
   t.after(() => dir.cleanup());
   const file = join(dir.path, 'tidy.test.mjs');
