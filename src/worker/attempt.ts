@@ -247,6 +247,8 @@ export class AttemptRunner {
     this.givenUp = why;
     this.outcome = this.outcome ?? 'failed';
     this.reason = why;
+    // The run's log says why its job ended here (it is shipped before the attempt is reported lost).
+    this.logs.add('system', `[kairos] killed: ${why}`);
     this.proc?.signalGroup('SIGKILL');
   }
 

@@ -251,11 +251,11 @@ export class Worker {
     const timedOut = await Promise.race([all().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
     clearTimeout(timer);
     if (timedOut) {
-      // Release what is left: kill it and give the attempts up, so the runs are retried by policy.
-      const left = [...this.active.values()];
-      for (const r of left) r.kill('worker shutting down');
+      // Release what is left: kill it and give the attempts up (lost), so the runs are retried by policy. Each
+      // run's log says why its job was killed, before the attempt is reported lost.
+      const why = `the worker shut down and its grace period (${Math.round(graceMs / 100) / 10} s) ran out before the attempt finished: its job was killed`;
+      for (const r of this.active.values()) r.giveUp(why);
       await all();
-      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished').catch(this.onError);
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.launcher.close();
