@@ -107,6 +107,16 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** A process's start time (clock ticks since boot), or null when it is gone: with its pid, its identity. */
+export function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** A free loopback port, by binding port 0 and releasing it. */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KairosClient } from '../../src/api/client.js';
-import { exited, freePort, isAlive, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
+import { exited, freePort, isAlive, processStart, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const JOBS = 100;
 
@@ -63,13 +63,15 @@ jobs:
       const files = readdirSync(rec).filter((f) => f.endsWith('.1.printed'));
       return files.length === JOBS && files.every((f) => printingSince(f) < Date.now() - 1500);
     }, 60_000, 50);
+    // Each job's identity (pid and start time) while it runs: on a busy machine a pid is soon reused.
+    const pids = readdirSync(rec).filter((f) => f.endsWith('.1.life')).map((f) => Number(readFileSync(join(rec, f), 'utf8').split(' ')[2]));
+    assert.equal(pids.length, JOBS);
+    const jobs = pids.map((pid) => ({ pid, start: processStart(pid) }));
     killedAt = Date.now();
     first.child.kill('SIGKILL');
     await exited(first.child);
     // The launcher takes the jobs with it: no attempt of the dead worker keeps running.
-    const pids = readdirSync(rec).filter((f) => f.endsWith('.1.life')).map((f) => Number(readFileSync(join(rec, f), 'utf8').split(' ')[2]));
-    assert.equal(pids.length, JOBS);
-    await waitFor('the first attempts to be gone', () => pids.every((pid) => !isAlive(pid)), 120_000);
+    await waitFor('the first attempts to be gone', () => jobs.every((j) => j.start === null || !isAlive(j.pid) || processStart(j.pid) !== j.start), 120_000);
     const deadBy = Date.now();
 
     const second = spawnCli(args);
