@@ -168,6 +168,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     ...(opts.maxLogBytes !== undefined ? { maxLogBytes: opts.maxLogBytes } : {}),
     onError: (err) => log(`kairos worker: ${coerceError(err).message}`),
     ...(opts.sandbox ? { sandbox: opts.sandbox } : {}),
+    onNotice: (message) => log(`kairos worker: ${message}`),
   });
   await worker?.start();
   engine.start();

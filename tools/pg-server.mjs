@@ -1,12 +1,13 @@
 /**
  * A throwaway PostgreSQL server for tests and benchmarks: initdb in a temporary directory, listening on
  * 127.0.0.1 at a free port (and a unix socket in the same directory), trust authentication, no fsync.
- * Run as root, it runs the server as the `postgres` user (initdb refuses root).
+ * Run as root, it runs the server as the `postgres` user (initdb refuses root), through `runuser`: the server
+ * is then not our child, so it is stopped by its own pid (from postmaster.pid), never by signalling runuser.
  *
- *   const pg = await startPostgres();   // { url, stop(), pause(), resume() } or throws with the reason
+ *   const pg = await startPostgres();   // { url, stop() } or throws with the reason
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,34 @@ export function findPostgresBin() {
   const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
   if (which.status === 0 && which.stdout.trim()) return join(which.stdout.trim(), '..');
   return null;
+}
+
+/** The postmaster's pid from its data directory (its first line), or null before it wrote it. */
+function postmasterPid(data) {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Alive and not a zombie (a zombie has exited: only its exit status waits to be collected). */
+function running(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid, sig) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
 }
 
 function freePort() {
@@ -55,11 +84,13 @@ export async function startPostgres({ log = () => {} } = {}) {
     '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
   ]);
   let child = null;
+  let pid = null;
   let errText = '';
   const url = `postgres://kairos@127.0.0.1:${port}/postgres`;
   /** Starts the server on the data directory and waits until it accepts connections. */
   const launch = async () => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+    // Its own process group (runuser, the postmaster and its backends), so a last-resort kill reaches them all.
+    const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     child = c;
     c.stderr.on('data', (chunk) => {
       errText += chunk.toString();
@@ -70,46 +101,31 @@ export async function startPostgres({ log = () => {} } = {}) {
       const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'kairos'], { encoding: 'utf8' });
       if (ready.status === 0) break;
       if (c.exitCode !== null || Date.now() > deadline) {
-        c.kill('SIGKILL');
+        signal(-c.pid, 'SIGKILL');
         throw new Error(`PostgreSQL did not start: ${errText}`);
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+    pid = postmasterPid(data);
   };
-  /** The postmaster's own pid (run as root, `child` is runuser, which need not pass signals on). */
-  const postmasterPid = () => {
-    try {
-      return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
-    } catch {
-      return null;
-    }
-  };
-  const alive = (pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  /** Stops the server ("fast shutdown": clients are disconnected), keeping its data directory. */
+  /** Fast shutdown of the postmaster itself (as root `child` is runuser); after 15 s, SIGKILL to its whole group. Keeps the data. */
   const halt = async () => {
     const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exitedChild = new Promise((resolve) => c.once('exit', resolve));
-    const pid = postmasterPid();
-    if (pid) process.kill(pid, 'SIGINT');
-    c.kill('SIGINT');
-    const deadline = Date.now() + 10_000;
-    while ((pid && alive(pid)) || (c.exitCode === null && c.signalCode === null)) {
+    if (!c) return;
+    // SIGINT: "fast shutdown" (disconnects clients, no waiting for them).
+    if (pid !== null) signal(pid, 'SIGINT');
+    else signal(c.pid, 'SIGINT');
+    const deadline = Date.now() + 15_000;
+    while ((pid !== null && running(pid)) || (c.exitCode === null && c.signalCode === null)) {
       if (Date.now() > deadline) {
-        if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
-        c.kill('SIGKILL');
+        signal(-c.pid, 'SIGKILL');
+        if (pid !== null) signal(pid, 'SIGKILL');
         break;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    await exitedChild;
+    child = null;
+    pid = null;
   };
   try {
     await launch();
@@ -119,18 +135,29 @@ export async function startPostgres({ log = () => {} } = {}) {
   }
   log(`PostgreSQL ${bin.split('/').at(-2)} on 127.0.0.1:${port} (data in ${dir})`);
   let stopped = null;
+  let gone = false;
   return {
     url,
+    /** The postmaster's own pid (null while paused). */
+    get pid() {
+      return pid;
+    },
     /** Stops the server for a while (an outage a test causes): same port and data when `resume()` starts it again. */
     pause: halt,
     resume: launch,
     stop() {
-      stopped ??= halt().then(() => rmSync(dir, { recursive: true, force: true }));
+      stopped ??= (async () => {
+        await halt();
+        gone = true;
+        rmSync(dir, { recursive: true, force: true });
+      })();
       return stopped;
     },
     /** Synchronous last resort on process exit. */
     killNow() {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (gone) return;
+      if (child) signal(-child.pid, 'SIGKILL');
+      if (pid !== null) signal(pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };

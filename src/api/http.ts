@@ -27,6 +27,8 @@ export async function listen(app: Hono, host: string, port: number, hasToken: bo
     });
     server.listen(port, host, () => resolve());
   });
+  // Once listening, an error (e.g. out of file descriptors while accepting) is said, not a crash of the server.
+  server.on('error', (err) => console.error(`kairos: the HTTP server: ${err.message}`));
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {

@@ -42,6 +42,7 @@ export const workerCommand: Command = {
       claimWaitMs: 20_000,
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
       sandbox,
+      onNotice: (message) => io.err(`kairos worker: ${message}\n`),
     });
     await worker.start();
     io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);

@@ -8,7 +8,7 @@ import { coerceError } from '../model/errors.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import type { ReasonCode } from '../model/reasons.js';
 import { retrying } from '../lib/retry.js';
-import type { Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
+import type { AbandonCode, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
 import type { Launcher, LocalProcess } from './places/local.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
@@ -89,18 +89,22 @@ export class AttemptRunner {
   }
 
   private givenUp: string | null = null;
+  private givenUpCode: AbandonCode = 'lost';
 
   /**
    * The lease could not be renewed (the control plane is unreachable): kill the job now, before the lease runs
    * out and another attempt may start; keep its log and, once the control plane answers again, report the
    * attempt lost (refused if its lease has expired meanwhile).
    */
-  giveUp(why: string): void {
+  giveUp(why: string, code: AbandonCode = 'lost'): void {
     if (this.givenUp !== null || this.logs.stale) return;
     this.givenUp = why;
     this.outcome = this.outcome ?? 'failed';
     this.reason = why;
-    this.reasonCode = 'lost';
+    this.reasonCode = code;
+    this.givenUpCode = code;
+    // The run's log says why its job ended here (it is shipped before the attempt is reported lost).
+    this.logs.add('system', `[kairos] killed: ${why}`);
     this.proc?.signalGroup('SIGKILL');
   }
 
@@ -230,7 +234,7 @@ export class AttemptRunner {
     }
     if (this.givenUp !== null) {
       const why = this.givenUp;
-      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`, 'lost'), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
+      await reportWithRetry(() => this.link.abandon(a.lease, `lost: ${why}`, this.givenUpCode), () => this.s.onRefused?.(a.lease, 'that the attempt was lost'));
       return;
     }
     await this.startReport;

@@ -22,6 +22,7 @@ import { cleanupStaleCgroups } from './places/cgroups.js';
 import { resolveSandbox, type Sandbox, type SandboxOptions } from './places/sandbox.js';
 import type { Assignment, ControlLink } from '../protocol/worker.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
+import { LinkState, retryDelayMs } from './reconnect.js';
 
 /**
  * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   readonly maxLogLines?: number;
   readonly maxLogBytes?: number;
   readonly onError?: (err: unknown) => void;
+  /** What the worker says that is not an error (the control plane answering again). Default: stderr. */
+  readonly onNotice?: (message: string) => void;
   /** How often leases are renewed (default: a third of the lease). Remote workers also learn of cancels then. */
   readonly heartbeatMs?: number;
   /** How long a claim may wait on the server for a run (remote workers long-poll; 0 in-process). */
@@ -67,6 +70,9 @@ export class Worker {
   private envs: EnvCache | undefined;
   /** Null: jobs run unsandboxed. */
   readonly sandbox: Sandbox | null;
+  private readonly linkState: LinkState;
+  /** Claims that failed in a row: the pause before the next one grows with them. */
+  private claimFailures = 0;
 
   constructor(
     private readonly link: ControlLink,
@@ -75,6 +81,7 @@ export class Worker {
     this.onError = opts.onError ?? ((err) => console.error('kairos worker:', coerceError(err).message));
     this.logBatcher = new LogBatcher(link);
     this.sandbox = resolveSandbox(opts.sandbox);
+    this.linkState = new LinkState(this.onError, opts.onNotice ?? ((m) => console.error(`kairos worker: ${m}`)));
   }
 
   get running(): number {
@@ -115,14 +122,26 @@ export class Worker {
       try {
         const free = this.opts.capacity - this.active.size;
         const assignments = free > 0 ? await this.link.claim(this.opts.id, this.opts.pools, free, { waitMs: this.opts.claimWaitMs ?? 0, signal: this.abort.signal }) : [];
+        if (free > 0) {
+          this.claimFailures = 0;
+          this.linkState.ok('claim');
+        }
         if (assignments.length > 0) this.armWatchdog();
         for (const a of assignments) this.run(a);
         // Fewer than asked for: the queue is drained for now, so wait for news instead of asking again.
         if (assignments.length < free || this.active.size >= this.opts.capacity) await this.idle();
       } catch (err) {
         if (!this.accepting) break; // the long-poll was aborted by stop()
-        if (!isUnavailable(err) || !this.dbOutage) this.onError(err);
-        await this.idle(1000);
+        if (isUnavailable(err)) {
+          // The control plane answered, but its database is unavailable: said once per outage.
+          if (!this.dbOutage) this.onError(err);
+          await this.idle(1000);
+        } else {
+          // A server that is gone fails a claim at once: pause (growing, jittered) before the next, and say it
+          // once, not once per try. A heartbeat that gets through again ends the pause early.
+          this.linkState.failed('claim', err);
+          await this.pause(retryDelayMs(++this.claimFailures, Math.random()));
+        }
       }
     }
   }
@@ -183,6 +202,22 @@ export class Worker {
     this.wakeUp?.();
   }
 
+  /** Waits `ms`, or less when stop() is called or wake() says the control plane answers again. */
+  private pause(ms: number): Promise<void> {
+    if (!this.accepting) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener('abort', done);
+        if (this.wakeUp === done) this.wakeUp = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.abort.signal.addEventListener('abort', done);
+      this.wakeUp = done;
+    });
+  }
+
   private idle(ms = 1000): Promise<void> {
     if (!this.accepting) return Promise.resolve();
     const local = new AbortController();
@@ -209,6 +244,8 @@ export class Worker {
       if (this.dbOutage) this.onError(new Error('the control plane\'s database is back; leases renewed'));
       this.dbOutage = false;
       this.lastRenewed = Date.now();
+      // The control plane is back: a claim waiting out its pause may try now.
+      if (this.linkState.ok('heartbeat') && this.claimFailures > 0) this.wake();
       this.armWatchdog();
       for (const l of reply.refused) {
         const runner = this.active.get(l.runId);
@@ -227,7 +264,7 @@ export class Worker {
         this.armWatchdog();
         return;
       }
-      this.onError(err);
+      this.linkState.failed('heartbeat', err);
       // Better to kill our jobs than to let a second attempt start beside them once our leases expire.
       if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
         for (const r of this.active.values()) r.giveUp('the worker could not renew its lease (the control plane was unreachable)');
@@ -248,11 +285,11 @@ export class Worker {
     const timedOut = await Promise.race([all().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
     clearTimeout(timer);
     if (timedOut) {
-      // Release what is left: kill it and give the attempts up, so the runs are retried by policy.
-      const left = [...this.active.values()];
-      for (const r of left) r.kill('worker shutting down');
+      // Release what is left: kill it and give the attempts up (lost), so the runs are retried by policy. Each
+      // run's log says why its job was killed, before the attempt is reported lost.
+      const why = `the worker shut down and its grace period (${Math.round(graceMs / 100) / 10} s) ran out before the attempt finished: its job was killed`;
+      for (const r of this.active.values()) r.giveUp(why, 'shutdown');
       await all();
-      for (const r of left) await this.link.abandon(r.lease, 'lost: the worker shut down before the attempt finished', 'shutdown').catch(this.onError);
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.launcher.close();

@@ -123,7 +123,7 @@ jobs:
 
   const runToEnd = async (job: string) => {
     const run = await client.createRun(job, {});
-    return client.getRun(run.id, 30);
+    return client.getRun(run.id, 120);
   };
   const alertsOf = async (runId: string) => (await client.listAlerts({ run: runId })).alerts;
 

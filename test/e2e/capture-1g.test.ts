@@ -67,7 +67,7 @@ test('a job printing 1 GiB at full speed has every byte stored', async () => {
   const run = await client.createRun('flood', { copy });
   const started = Date.now();
   const done = await waitFor('the flood run to end', async () => {
-    const r = await client.getRun(run.id, 60);
+    const r = await client.getRun(run.id, 120);
     return r.state === 'succeeded' || r.state === 'failed' || r.state === 'timed_out' ? r : null;
   }, 20 * 60_000);
   console.log(`# 1 GiB captured in ${((Date.now() - started) / 1000).toFixed(1)} s`);

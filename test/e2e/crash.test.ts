@@ -10,7 +10,7 @@ import { KairosClient } from '../../src/api/client.js';
 import type { RunView } from '../../src/api/views.js';
 import { exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
-test('SIGKILL of kairos up loses no finished run and creates no duplicate run for any tick', { timeout: 180_000 }, async () => {
+test('SIGKILL of kairos up loses no finished run and creates no duplicate run for any tick', { timeout: 600_000 }, async () => {
   const dir = tempDir();
   const ledger = join(dir.path, 'ledger.txt');
   writeProject(dir.path, {
@@ -74,7 +74,7 @@ jobs:
   }
 });
 
-test('Ctrl-C (SIGTERM) lets a running job finish within the grace period, then exits 0', { timeout: 60_000 }, async () => {
+test('Ctrl-C (SIGTERM) lets a running job finish within the grace period, then exits 0', { timeout: 600_000 }, async () => {
   const dir = tempDir();
   writeProject(dir.path, { 'kairos.yaml': 'project: graceful\njobs:\n  short:\n    run: "echo begin; sleep 1; echo done"\n' });
   const port = await freePort();

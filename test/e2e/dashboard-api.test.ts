@@ -111,7 +111,7 @@ describe('the dashboard files and read endpoints', () => {
   test("GET /api/v1/jobs/{project}/{job} gives the success rate and recent durations; …/metrics one point per run", async () => {
     const ids: string[] = [];
     for (const v of [0.5, 0, 0.75]) ids.push((await client.createRun('scored', { v }, 'dapi')).id);
-    for (const id of ids) await client.getRun(id, 30);
+    for (const id of ids) await client.getRun(id, 120);
     const { status, json } = await get('/api/v1/jobs/dapi/scored');
     assert.equal(status, 200);
     assert.equal(json.job.name, 'scored');

@@ -23,10 +23,10 @@ test('a run executes in its deployment snapshot: editing files during the run do
     const redeployed = await up.redeploy();
     assert.ok(redeployed.ok && redeployed.created && redeployed.version === 2);
     writeFileSync(join(dir.path, 'go'), '');
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     assert.deepEqual((await client.logs(run.id)).lines.map((l) => l.line), ['version one', 'version one']);
     const next = await client.createRun('read', {});
-    assert.equal((await client.getRun(next.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(next.id, 120)).state, 'succeeded');
     assert.deepEqual((await client.logs(next.id)).lines.map((l) => l.line), ['version two', 'version two']);
     const deps = await client.deployments();
     assert.deepEqual(deps.deployments.map((d) => [d.version, d.active]), [[2, true], [1, false]]);
@@ -49,7 +49,7 @@ test('an invalid edit leaves the last good deployment active and reports file, l
     const deps = await client.deployments();
     assert.equal(deps.deployments.length, 1, 'nothing new was deployed');
     const run = await client.createRun('a', {});
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     // A valid edit deploys a new version, again by itself.
     writeFileSync(join(dir.path, 'kairos.yaml'), 'project: keep\njobs:\n  a:\n    run: "echo a"\n  b:\n    run: "echo b"\n');
     await waitFor('version 2', async () => (await client.deployments()).deployments.length === 2, 10_000);
@@ -86,7 +86,7 @@ test('bundles honour .gitignore and .kairosignore, and never include .git or the
   try {
     const client = new KairosClient(up.url);
     const run = await client.createRun('a', {});
-    await client.getRun(run.id, 30);
+    await client.getRun(run.id, 120);
     const listing = (await client.logs(run.id)).lines.map((l) => l.line);
     assert.ok(listing.includes('src') && listing.includes('kairos.yaml'));
     assert.ok(!listing.includes('app.log') && !listing.includes('build') && !listing.includes('.git'));

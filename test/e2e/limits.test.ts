@@ -37,7 +37,7 @@ jobs:
 
   test('a job over its memory limit is killed, and its reason says so', async () => {
     const run = await client.createRun('hog', {});
-    const done = await client.getRun(run.id, 60);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'failed');
     assert.equal(done.reason, 'killed: out of memory (limit 64Mi)');
     assert.equal(done.reason_code, 'out_of_memory');
@@ -48,12 +48,12 @@ jobs:
 
   test('a job within its memory limit runs normally', async () => {
     const run = await client.createRun('modest', {});
-    assert.equal((await client.getRun(run.id, 60)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
   });
 
   test('a CPU limit holds a busy job to its share of a core', async () => {
     const run = await client.createRun('spin', {});
-    assert.equal((await client.getRun(run.id, 60)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     const line = (await client.logs(run.id)).lines.map((l) => l.line).find((l) => l.startsWith('share '));
     const share = Number(line?.split(' ')[1]);
     assert.ok(share > 0 && share < 0.5, `the job got ${share} of a core with a limit of 0.25`);

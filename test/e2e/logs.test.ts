@@ -36,7 +36,7 @@ jobs:
 
   test('a line longer than the limit is split, not dropped', async () => {
     const run = await client.createRun('long-line', {});
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     const lines = (await client.logs(run.id)).lines.map((l) => l.line);
     assert.ok(lines.slice(0, -1).every((l) => l.length <= MAX_LINE_CHARS));
     assert.equal(lines.slice(0, -1).join(''), 'x'.repeat(40000));
@@ -45,7 +45,7 @@ jobs:
 
   test('a log over its cap ends with an explicit truncation marker', async () => {
     const run = await client.createRun('chatty', {});
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     const { lines } = await client.logs(run.id, 0, 5000);
     assert.equal(lines.length, 1001);
     assert.equal(lines[999]?.line, 'n 999');

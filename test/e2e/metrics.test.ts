@@ -152,7 +152,7 @@ jobs:
     const ok2 = await client.createRun('ok', {});
     const bad = await client.createRun('bad', {});
     const waiting = await client.createRun('waiting', {});
-    for (const r of [ok1, ok2, bad]) assert.notEqual((await client.getRun(r.id, 30)).state, 'queued');
+    for (const r of [ok1, ok2, bad]) assert.notEqual((await client.getRun(r.id, 120)).state, 'queued');
     // A miss, for the latency histogram's status label, and a path no route knows.
     assert.equal((await fetch(`${base}/api/v1/runs/nope`, { headers: { authorization: `Bearer ${token}` } })).status, 404);
     assert.equal((await fetch(`${base}/api/v1/no-such-thing/123`, { headers: { authorization: `Bearer ${token}` } })).status, 404);

@@ -61,7 +61,7 @@ jobs:
     return w;
   };
 
-  test('a worker cut off past its lease: retried on another host, its job killed, its late reports refused', { timeout: 120_000 }, async () => {
+  test('a worker cut off past its lease: retried on another host, its job killed, its late reports refused', { timeout: 600_000 }, async () => {
     const [hostA, hostB] = hosts as [NetHost, NetHost];
     const a = startWorker(hostA, 'host-a');
     const run = await client.createRun('slow', {});

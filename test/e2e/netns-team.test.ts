@@ -91,7 +91,7 @@ describe('a team on several hosts: PostgreSQL, two replicas, three workers, a la
     dir.cleanup();
   });
 
-  test('the laptop plans and deploys with a deploy token; a read token is refused', { timeout: 120_000 }, async () => {
+  test('the laptop plans and deploys with a deploy token; a read token is refused', { timeout: 600_000 }, async () => {
     const refused = await fromLaptop(['deploy', project], tokens.viewer!);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /has scope read; POST \/api\/v1\/deployments needs deploy/);
@@ -105,7 +105,7 @@ describe('a team on several hosts: PostgreSQL, two replicas, three workers, a la
     assert.deepEqual([out.deployment.version, out.deployment.deployed_by], [1, 'laptop']);
   });
 
-  test('a schedule with seconds fires exactly once per tick for a minute while a replica is killed and restarted; every run ends on a worker', { timeout: 240_000 }, async () => {
+  test('a schedule with seconds fires exactly once per tick for a minute while a replica is killed and restarted; every run ends on a worker', { timeout: 600_000 }, async () => {
     const runs = () => db.kysely.selectFrom('runs').select(['id', 'scheduled_for', 'state']).where('job', '=', 'tick').execute();
     await waitFor('the first scheduled runs', async () => (await runs()).length >= 5, 30_000);
     const start = Date.now();
@@ -139,7 +139,7 @@ describe('a team on several hosts: PostgreSQL, two replicas, three workers, a la
     assert.ok(new Set(byWorker.map((a) => a.worker_id)).size >= 2, 'runs went to several hosts');
   });
 
-  test('the laptop deploys a second version and rolls back to the first', { timeout: 120_000 }, async () => {
+  test('the laptop deploys a second version and rolls back to the first', { timeout: 600_000 }, async () => {
     writeProject(dir.path, { 'project/kairos.yaml': V1(marks) + '  extra:\n    run: "true"\n' });
     const plan = await fromLaptop(['deploy', project, '--plan'], tokens.laptop!);
     assert.match(plan.stdout, /\+ job extra/);

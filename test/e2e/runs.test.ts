@@ -119,7 +119,7 @@ describe('kairos on one machine', () => {
 
   test('a run knows its logical time and that time\'s date in its schedule\'s zone', async () => {
     const run = await client.createRun('dated', {});
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     const [iso, date, zone] = ((await client.logs(run.id)).lines[0]?.line ?? '').split(' ');
     assert.equal(iso, run.scheduled_for);
     assert.equal(zone, 'Pacific/Auckland');
@@ -129,7 +129,7 @@ describe('kairos on one machine', () => {
 
   test('a run past its timeout ends timed_out and leaves no process behind, grandchildren included', async () => {
     const run = await client.createRun('slow', {});
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'timed_out');
     assert.match(done.reason ?? '', /timed out/);
     assert.equal(done.reason_code, 'time_limit');
@@ -142,13 +142,14 @@ describe('kairos on one machine', () => {
   test('a cancelled run ends cancelled within its grace period, its handler having run', async () => {
     const run = await client.createRun('cancellable', {});
     await waitFor('the job to start', async () => (await client.logs(run.id)).lines.some((l) => l.line === 'waiting'));
-    const t0 = Date.now();
     const r = await cli(['cancel', run.id, ...server()]);
     assert.equal(r.code, 0, r.stderr);
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'cancelled');
     assert.equal(done.reason_code, 'cancelled');
-    assert.ok(Date.now() - t0 < 2000 + 1500, 'ended within the grace period');
+    // Within the grace period means by its own TERM handler, not by the KILL that ends the grace.
+    const attempt = (await client.attempts(run.id)).attempts[0] as { reason: string | null };
+    assert.doesNotMatch(attempt.reason ?? '', /SIGKILL/, 'ended by its TERM handler within the grace period');
     assert.ok((await client.logs(run.id)).lines.some((l) => l.line === 'got-term'));
     // Cancel is idempotent.
     assert.equal((await client.cancelRun(run.id)).state, 'cancelled');
@@ -158,13 +159,13 @@ describe('kairos on one machine', () => {
     const run = await client.createRun('stubborn', {});
     await waitFor('the job to start', async () => (await client.logs(run.id)).lines.some((l) => l.line === 'ignoring-term'));
     await client.cancelRun(run.id);
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'cancelled');
   });
 
   test('a job printing 100,000 lines has all of them, in order, in kairos logs', async () => {
     const run = await client.createRun('many', {});
-    assert.equal((await client.getRun(run.id, 60)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     const r = await cli(['logs', run.id, ...server()], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n').filter(Boolean);
@@ -195,7 +196,7 @@ describe('kairos on one machine', () => {
 
   test('retries make new attempts with their own logs, with backoff', async () => {
     const run = await client.createRun('flaky', {});
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'succeeded');
     assert.equal(done.attempt, 3);
     const { attempts } = await client.attempts(run.id);
@@ -211,7 +212,7 @@ describe('kairos on one machine', () => {
 
   test('a pool never runs more than its concurrency at once', async () => {
     const runs = await Promise.all(Array.from({ length: 6 }, () => client.createRun('pooled', {})));
-    for (const r of runs) assert.equal((await client.getRun(r.id, 30)).state, 'succeeded');
+    for (const r of runs) assert.equal((await client.getRun(r.id, 120)).state, 'succeeded');
     const events = readFileSync(join(dir.path, 'ledger'), 'utf8')
       .trim()
       .split('\n')
@@ -230,7 +231,7 @@ describe('kairos on one machine', () => {
 
   test('metrics and artifacts are kept with the run; a malformed metric line is reported in the log', async () => {
     const run = await client.createRun('metrics', {});
-    assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
     const out = await client.outputs(run.id);
     assert.deepEqual(out.metrics.map((m) => [m.name, m.value]), [['accuracy', 0.93]]);
     assert.deepEqual(out.artifacts.map((a) => [a.path, a.size]), [['report.txt', 7]]);
@@ -246,7 +247,7 @@ describe('kairos on one machine', () => {
     const r = await cli(['run', 'typed', '-p', 'n=7', '--detach', ...server()]);
     assert.equal(r.code, 0);
     const id = r.stdout.trim();
-    await client.getRun(id, 30);
+    await client.getRun(id, 120);
     const again = await cli(['rerun', id, '--json', ...server()]);
     const rerun = JSON.parse(again.stdout) as { id: string; params: unknown; trigger: string; bundle_hash: string; rerun_of: string };
     const original = await client.getRun(id);

@@ -130,7 +130,7 @@ jobs:
     assertClean('GET /api/v1/secrets', listed);
   });
 
-  test('at a terminal, kairos secret set prompts and does not echo what is typed', { timeout: 60_000 }, async (t) => {
+  test('at a terminal, kairos secret set prompts and does not echo what is typed', { timeout: 600_000 }, async (t) => {
     // A real pseudo-terminal through util-linux `script`; skipped where it is missing.
     const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
     if (!script) return t.skip('no `script` here to give the CLI a terminal');
@@ -160,11 +160,11 @@ jobs:
     }
   });
 
-  test('a run gets its secrets as environment variables, and no form of them reaches the log, the live stream or the API', { timeout: 60_000 }, async () => {
+  test('a run gets its secrets as environment variables, and no form of them reaches the log, the live stream or the API', { timeout: 600_000 }, async () => {
     const run = await client.createRun('show', {}, 'sec');
     const streamed: string[] = [];
     for await (const ev of client.followLogs(run.id)) streamed.push(JSON.stringify(ev));
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'succeeded', done.reason ?? '');
 
     const logs = await cli(['logs', run.id], { env: env() });
@@ -191,17 +191,17 @@ jobs:
     assertClean('GET runs', JSON.stringify(await client.listRuns({ project: 'sec' })));
   });
 
-  test('a value written in two pieces 0.3 s apart is masked', { timeout: 60_000 }, async () => {
+  test('a value written in two pieces 0.3 s apart is masked', { timeout: 600_000 }, async () => {
     const run = await client.createRun('split', {}, 'sec');
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'succeeded', done.reason ?? '');
     const text = (await client.logs(run.id)).lines.map((l) => l.line);
     assert.deepEqual(text, ['***', 'done']);
   });
 
-  test('a job naming a secret that is not set fails at claim with a reason naming it; a job without secrets gets none', { timeout: 60_000 }, async () => {
+  test('a job naming a secret that is not set fails at claim with a reason naming it; a job without secrets gets none', { timeout: 600_000 }, async () => {
     const run = await client.createRun('missing', {}, 'sec');
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'failed');
     assert.match(done.reason ?? '', /^secret NOT_SET is not set in project sec/);
     const attempts = (await client.attempts(run.id)).attempts as { state: string; reason: string }[];
@@ -209,18 +209,18 @@ jobs:
     assert.deepEqual((await client.logs(run.id)).lines, [], 'the job never started');
 
     const plain = await client.createRun('plain', {}, 'sec');
-    assert.equal((await client.getRun(plain.id, 30)).state, 'succeeded');
+    assert.equal((await client.getRun(plain.id, 120)).state, 'succeeded');
     assert.deepEqual((await client.logs(plain.id)).lines.map((l) => l.line), ['no secrets here: [unset]']);
   });
 
-  test('a deleted secret is gone: the next run that needs it fails', { timeout: 60_000 }, async () => {
+  test('a deleted secret is gone: the next run that needs it fails', { timeout: 600_000 }, async () => {
     const del = await cli(['secret', 'delete', 'API_TOKEN', '--project', 'sec'], { env: env() });
     assert.equal(del.code, 0, del.stderr);
     const again = await cli(['secret', 'delete', 'API_TOKEN', '--project', 'sec'], { env: env() });
     assert.equal(again.code, 2);
     assert.match(again.stderr, /secret API_TOKEN is not set in project sec/);
     const run = await client.createRun('split', {}, 'sec');
-    const done = await client.getRun(run.id, 30);
+    const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'failed');
     assert.match(done.reason ?? '', /secret API_TOKEN is not set in project sec/);
   });
@@ -232,7 +232,7 @@ jobs:
 });
 
 describe('the secret key', () => {
-  test('a key file readable by others is refused, and so is a KAIROS_SECRET_KEY that is not 32 bytes of base64', { timeout: 60_000 }, async () => {
+  test('a key file readable by others is refused, and so is a KAIROS_SECRET_KEY that is not 32 bytes of base64', { timeout: 600_000 }, async () => {
     const dir = tempDir();
     try {
       const data = join(dir.path, 'data');
@@ -251,7 +251,7 @@ describe('the secret key', () => {
     }
   });
 
-  test('a data directory inside the project (--data DIR/state) is never bundled: the key stays out of deployments', { timeout: 60_000 }, async () => {
+  test('a data directory inside the project (--data DIR/state) is never bundled: the key stays out of deployments', { timeout: 600_000 }, async () => {
     const dir = tempDir();
     try {
       writeProject(dir.path, { 'kairos.yaml': 'project: inside\njobs:\n  ls:\n    run: "find . -name secret.key"\n', 'state-notes.txt': 'kept' });
@@ -260,7 +260,7 @@ describe('the secret key', () => {
         assert.equal(statSync(join(dir.path, 'state', 'secret.key')).mode & 0o777, 0o600);
         const client = new KairosClient(up.url);
         const run = await client.createRun('ls', {});
-        assert.equal((await client.getRun(run.id, 30)).state, 'succeeded');
+        assert.equal((await client.getRun(run.id, 120)).state, 'succeeded');
         assert.deepEqual((await client.logs(run.id)).lines, [], 'no secret.key in the bundle the job runs in');
         const bundles = readdirSync(join(dir.path, 'state', 'bundles'));
         for (const b of bundles) assert.deepEqual(readdirSync(join(dir.path, 'state', 'bundles', b)).sort(), ['kairos.yaml', 'state-notes.txt']);
@@ -272,7 +272,7 @@ describe('the secret key', () => {
     }
   });
 
-  test('rotating the key: with the old key as secret.key.previous, secrets are sealed again with the new one and runs keep working; without it they fail clearly', { timeout: 90_000 }, async () => {
+  test('rotating the key: with the old key as secret.key.previous, secrets are sealed again with the new one and runs keep working; without it they fail clearly', { timeout: 600_000 }, async () => {
     const dir = tempDir();
     const data = join(dir.path, 'data');
     const value = 'rotate-me-0123456789';
@@ -281,7 +281,7 @@ describe('the secret key', () => {
     const runOnce = async (up: Awaited<ReturnType<typeof start>>) => {
       const client = new KairosClient(up.url);
       const run = await client.createRun('use', {});
-      const done = await client.getRun(run.id, 30);
+      const done = await client.getRun(run.id, 120);
       return { done, lines: (await client.logs(run.id)).lines.map((l) => l.line), client };
     };
     try {
@@ -339,7 +339,7 @@ describe('the secret key', () => {
 
 describe('a value across the 16 KiB cut of an over-long line', () => {
   for (const launcher of ['native', 'node'] as const) {
-    test(`is masked (${launcher} launcher)`, { timeout: 60_000 }, async () => {
+    test(`is masked (${launcher} launcher)`, { timeout: 600_000 }, async () => {
       const dir = tempDir();
       const saved = process.env.KAIROS_LAUNCHER;
       if (launcher === 'node') process.env.KAIROS_LAUNCHER = 'node';
@@ -353,7 +353,7 @@ describe('a value across the 16 KiB cut of an over-long line', () => {
           const client = new KairosClient(up.url);
           await client.setSecret('long', 'TOKEN', 'straddling-secret-value');
           const run = await client.createRun('long', {});
-          const done = await client.getRun(run.id, 30);
+          const done = await client.getRun(run.id, 120);
           assert.equal(done.state, 'succeeded', done.reason ?? '');
           const lines = (await client.logs(run.id)).lines.map((l) => l.line);
           assert.ok(lines.length >= 2, 'the line was cut');

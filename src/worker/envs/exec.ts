@@ -1,5 +1,6 @@
 /** Runs an installer (python, pip, npm) with an argv array, never a shell, and keeps its output for errors. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 
 export interface ExecResult {
   readonly code: number | null;
@@ -26,7 +27,8 @@ export function execFile(argv: readonly string[], opts: ExecOptions = {}): Promi
   if (!cmd) return Promise.reject(new Error('empty command'));
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout ends whatever it started too.
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // Without input its stdin is /dev/null: nothing to write, so nothing to break.
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
     let stdout = '';
     let stderr = '';
     let partial = '';
@@ -68,9 +70,12 @@ export function execFile(argv: readonly string[], opts: ExecOptions = {}): Promi
       if (partial && opts.onLine) opts.onLine(partial);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
-    // A command that exits without reading its input closes the pipe first: EPIPE then is no error of ours.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+    // A child may exit without reading its input: the write then fails with EPIPE, which is the child's
+    // business (its exit status says what happened), not an error that may end the worker.
+    child.stdin?.on('error', () => {});
+    child.stdout.on('error', () => {});
+    child.stderr.on('error', () => {});
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 

@@ -25,7 +25,8 @@ const groups = new Map<string, number>();
 const cgroupsOf = new Map<string, readonly string[]>();
 
 function send(msg: unknown): void {
-  process.send?.(msg);
+  // With a callback a send into a closed channel is not an 'error' event; the 'disconnect' handler exits.
+  process.send?.(msg, undefined, undefined, () => {});
 }
 
 function startTime(pid: number): string | null {
@@ -80,8 +81,8 @@ function launch(m: Extract<In, { t: 'launch' }>): void {
   const box = new Outbox(m.id);
   const out = new LineSplitter((l, more) => box.add('stdout', l, more));
   const err = new LineSplitter((l, more) => box.add('stderr', l, more));
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdout.on('data', (c: Buffer) => out.push(c)).on('error', () => {});
+  child.stderr.on('data', (c: Buffer) => err.push(c)).on('error', () => {});
   let exit: { exitCode: number; signal: string | null } | null = null;
   let done = false;
   const finish = () => {

@@ -126,6 +126,11 @@ export class NodeLauncher implements Launcher {
     if (this.child && this.child.connected) return this.child;
     const child = fork(LAUNCHER_MAIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: { ...this.baseEnv } });
     child.on('message', (m: Out) => this.onMessage(m));
+    // A send into a channel that just closed, or a failed start: its jobs end as if it had exited.
+    child.on('error', () => {
+      if (this.child === child) this.child = null;
+      endOrphanedJobs(this.pending);
+    });
     child.on('exit', () => {
       if (this.child === child) this.child = null;
       endOrphanedJobs(this.pending);

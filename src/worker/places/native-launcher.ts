@@ -80,7 +80,14 @@ export class NativeLauncher implements Launcher {
     // Its own environment is the scrubbed base (no token of the worker's): each job's comes in its launch frame.
     const child = spawn(this.binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...this.baseEnv } }) as unknown as ChildProcessWithoutNullStreams;
     child.stdout.on('data', (c: Buffer) => this.onData(c));
+    // Its pipes break only when it dies, and its exit (or spawn error) below ends its jobs.
     child.stdin.on('error', () => {});
+    child.stdout.on('error', () => {});
+    child.on('error', () => {
+      // It could not be started (or signalled): its jobs end as if it had exited.
+      if (this.child === child) this.child = null;
+      endOrphanedJobs(this.jobs);
+    });
     child.on('exit', () => {
       if (this.child === child) this.child = null;
       this.buf = Buffer.alloc(0);
