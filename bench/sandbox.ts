@@ -9,7 +9,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLauncher } from '../src/worker/places/launchers.js';
 import { resolveSandbox, sandboxCommand } from '../src/worker/places/sandbox.js';
-import type { RunCommand } from '../src/manifest/types.js';
+import type { RunCommand } from '../src/model/job.js';
 import { median, quantile, writeDocSection, writeResults } from './report.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);

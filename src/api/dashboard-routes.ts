@@ -5,11 +5,11 @@
  */
 import type { Hono, Context } from 'hono';
 import type { Engine } from '../control/engine.js';
-import { bundleDir, scanProject } from '../control/bundle.js';
+import { bundleDir, scanProject } from '../bundle/bundle.js';
 import { activeDeployment } from '../control/deployments.js';
 import { KairosError } from '../model/errors.js';
 import { isTerminal, type RunState } from '../model/run-state.js';
-import type { CompiledJob, CompiledManifest } from '../manifest/types.js';
+import type { CompiledJob, CompiledManifest } from '../model/job.js';
 import { iso, jobView } from './views.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';

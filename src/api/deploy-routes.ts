@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Hono } from 'hono';
 import type { Engine } from '../control/engine.js';
-import type { BundleLimits } from '../control/bundle-stream.js';
+import type { BundleLimits } from '../bundle/stream.js';
 import { activateVersion, activeDeployment } from '../control/deployments.js';
 import { deployUpload, limitsFromEnv } from '../control/upload.js';
 import { KairosError } from '../model/errors.js';

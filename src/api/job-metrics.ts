@@ -12,7 +12,7 @@ import type { Kysely } from 'kysely';
 import { KairosError } from '../model/errors.js';
 import { parseInstant } from '../model/instant.js';
 import { TRIGGERS, type Trigger } from '../model/run-state.js';
-import type { CompiledJob } from '../manifest/types.js';
+import type { CompiledJob } from '../model/job.js';
 import type { Database } from '../store/schema.js';
 import { iso } from './views.js';
 

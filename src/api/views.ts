@@ -5,7 +5,7 @@
  */
 import type { AttemptRow, LogLineRow, RunRow } from '../store/runs.js';
 import type { DeploymentRow } from '../control/deployments.js';
-import type { CompiledJob } from '../manifest/types.js';
+import type { CompiledJob } from '../model/job.js';
 import type { AttemptView, DeploymentView, JobView, LogLineView, RunView } from './contract/index.js';
 
 export type { AttemptView, DeploymentView, JobView, LogLineView, RunView };

@@ -6,7 +6,7 @@
 import type { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { Engine } from '../control/engine.js';
-import { streamBundle } from '../control/bundle-stream.js';
+import { streamBundle } from '../bundle/stream.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';
 

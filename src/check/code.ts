@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { CompiledManifest, ParamValue, RunCommand } from '../manifest/types.js';
+import type { CompiledManifest, ParamValue, RunCommand } from '../model/job.js';
 import { coerceError } from '../model/errors.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import { EnvCache, EnvError, environmentInputs, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';

@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { CompiledEnvironment, CompiledManifest } from '../manifest/types.js';
+import type { CompiledEnvironment, CompiledManifest } from '../model/job.js';
 import { coerceError } from '../model/errors.js';
 import { EnvCache, EnvError, environmentInputs, execFile, hasRequirements, indexArgs, installerEnv, PIP_COMMON, resolveInterpreter, tail } from '../worker/envs/index.js';
 import { step, type Check, type OnCheckProgress } from './types.js';

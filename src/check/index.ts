@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { formatProblem, loadManifestFile } from '../manifest/index.js';
-import type { CompiledManifest } from '../manifest/types.js';
+import type { CompiledManifest } from '../model/job.js';
 import { formatInZone, nextFire, parseCron } from '../model/cron/index.js';
 import { coerceError } from '../model/errors.js';
 import { EnvError, findProgram, interpreterCommand, resolveInterpreter } from '../worker/envs/index.js';

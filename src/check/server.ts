@@ -1,6 +1,6 @@
 /** The checks that ask the target server: secrets and pools the jobs name. */
 import { ApiError, ConnectionError, type KairosClient } from '../api/client.js';
-import type { CompiledManifest } from '../manifest/types.js';
+import type { CompiledManifest } from '../model/job.js';
 import { coerceError } from '../model/errors.js';
 import type { Check } from './types.js';
 

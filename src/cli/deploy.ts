@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { scanProject } from '../control/bundle.js';
-import { streamScanned } from '../control/bundle-stream.js';
+import { scanProject } from '../bundle/bundle.js';
+import { streamScanned } from '../bundle/stream.js';
 import { formatPlan, planDeploy, type DeployPlan } from '../control/plan.js';
 import { formatProblem, loadManifestFile, type CompiledManifest } from '../manifest/index.js';
 import type { Command } from './command.js';

@@ -3,7 +3,7 @@
  * stores its metrics, so an alert exists exactly when its cause was committed), and the small loop that
  * finds late scheduled runs. Delivery is ./webhooks.ts.
  */
-import type { CompiledJob, NotifyRule } from '../manifest/types.js';
+import type { CompiledJob, NotifyRule } from '../model/job.js';
 import { ALERT_KINDS, ALERT_STATES, alertsOnRunEnd, lateAlerts, metricCrossings, type AlertKind, type AlertPayload, type MetricValue } from '../model/alerts.js';
 import { newId } from '../model/ids.js';
 import type { RunState } from '../model/run-state.js';

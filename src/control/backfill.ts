@@ -6,7 +6,7 @@
  * scheduler decided at each tick, and a backfill is a later, separate request.
  */
 import { resolveParams } from '../manifest/index.js';
-import type { ConcurrencyPolicy } from '../manifest/types.js';
+import type { ConcurrencyPolicy } from '../model/job.js';
 import { fireTimesBetween, parseCron } from '../model/cron/index.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';

@@ -1,6 +1,6 @@
 /** What the control plane's parts share: the store, the event bus, and settings. */
 import { EventEmitter } from 'node:events';
-import type { CompiledManifest } from '../manifest/types.js';
+import type { CompiledManifest } from '../model/job.js';
 import { readCompiledManifest } from '../manifest/upgrade.js';
 import type { Kysely } from 'kysely';
 import type { Db } from '../store/db.js';

@@ -5,13 +5,13 @@
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Selectable } from 'kysely';
-import type { CompiledManifest } from '../manifest/types.js';
+import type { CompiledManifest } from '../model/job.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
 import { nextFire, parseCron } from '../model/cron/index.js';
 import type { DeploymentsTable } from '../store/schema.js';
 import type { Q } from '../store/runs.js';
-import { scanProject, writeBundle } from './bundle.js';
+import { scanProject, writeBundle } from '../bundle/bundle.js';
 import type { Ctx } from './context.js';
 import { assertWebhooksAllowed } from './webhook-check.js';
 import { readCompiledManifest } from '../manifest/upgrade.js';

@@ -2,7 +2,7 @@
  * The control plane in one object: what the HTTP API calls, and the in-process link the local worker uses.
  * It owns the loops (scheduler, lease reaper); the state changes themselves live in the modules it calls.
  */
-import type { CompiledManifest } from '../manifest/types.js';
+import type { CompiledManifest } from '../model/job.js';
 import type { Db } from '../store/db.js';
 import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { Bus, Ctx } from './context.js';

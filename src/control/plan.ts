@@ -2,7 +2,7 @@
  * What a deploy changes, compared with the active version: pure, from two compiled manifests, the names of
  * the secrets that are set (or null when they could not be checked) and `now` (for next fire times).
  */
-import type { CompiledJob, CompiledManifest, CompiledSchedule, ParamSpec, Resources } from '../manifest/types.js';
+import type { CompiledJob, CompiledManifest, CompiledSchedule, ParamSpec, Resources } from '../model/job.js';
 import { nextFire, parseCron } from '../model/cron/index.js';
 
 export interface ScheduleChange {

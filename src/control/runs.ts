@@ -1,6 +1,6 @@
 /** Creating, cancelling and rerunning runs. Every state change goes through model/run-state's `transition`. */
 import { resolveParams } from '../manifest/index.js';
-import type { CompiledJob, ParamValue } from '../manifest/types.js';
+import type { CompiledJob, ParamValue } from '../model/job.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
 import type { RunState, Trigger } from '../model/run-state.js';

@@ -5,7 +5,7 @@
  * clock jumps or extra replicas occur.
  */
 import type { Selectable } from 'kysely';
-import type { CatchupPolicy, CompiledJob, ConcurrencyPolicy } from '../manifest/types.js';
+import type { CatchupPolicy, CompiledJob, ConcurrencyPolicy } from '../model/job.js';
 import { planCatchup, type MissedCause } from '../model/catchup.js';
 import { resolveParams } from '../manifest/index.js';
 import { KairosError } from '../model/errors.js';

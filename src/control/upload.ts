@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { compileManifestText, formatProblem, MANIFEST_FILE_NAME, type CompiledManifest } from '../manifest/index.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
-import { bundleDir } from './bundle.js';
-import { BUNDLE_LIMITS, receiveBundle, type BundleLimits } from './bundle-stream.js';
+import { bundleDir } from '../bundle/bundle.js';
+import { BUNDLE_LIMITS, receiveBundle, type BundleLimits } from '../bundle/stream.js';
 import type { Ctx } from './context.js';
 import { activateBundle, type DeployMeta, type DeployOutcome } from './deployments.js';
 

@@ -15,7 +15,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { ALERT_STATES, DEFAULT_DELIVERY, alertBody, nextDelivery, refusal, type AlertBody, type AlertPayload, type DeliveryPolicy } from '../model/alerts.js';
 import { coerceError } from '../model/errors.js';
 import { VERSION } from '../version.js';
-import type { NotifyFormat } from '../manifest/types.js';
+import type { NotifyFormat } from '../model/job.js';
 import type { Ctx } from './context.js';
 import { Loop } from '../lib/loop.js';
 

@@ -19,7 +19,7 @@ import type {
   ParamValue,
   RetryPolicy,
   RunCommand,
-} from './types.js';
+} from '../model/job.js';
 import { normaliseWorkdir, parseSize } from './fields.js';
 import { problemsFromIssues } from './issues.js';
 import { parseParamValue } from './params.js';
@@ -27,7 +27,7 @@ import { sortProblems } from './problems.js';
 import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type ManifestDocument, type RetriesDocument } from './schema.js';
 import { readYaml } from './yaml-source.js';
 import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
-import { COMPILED_MANIFEST_VERSION } from './types.js';
+import { COMPILED_MANIFEST_VERSION } from '../model/job.js';
 
 /** The file `kairos validate DIR` and `kairos deploy DIR` read. */
 export const MANIFEST_FILE_NAME = 'kairos.yaml';

@@ -2,7 +2,7 @@
  * The manifest (`kairos.yaml`): its one schema (schema.ts) and everything generated from it — the compiler,
  * the JSON Schema, the `init` template and the reference page — plus run-time param handling.
  */
-export * from './types.js';
+export * from '../model/job.js';
 export { upgradeCompiledManifest, readCompiledManifest } from './upgrade.js';
 export { compileManifestText, loadManifestFile, compileDocument, MANIFEST_FILE_NAME } from './compile.js';
 export { formatProblem, PROBLEM_CODES, type ProblemCode } from './problems.js';

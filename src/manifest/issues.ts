@@ -4,7 +4,7 @@
  * from the field's registered description of what it accepts (fields.ts).
  */
 import * as z from 'zod';
-import type { ManifestProblem } from './types.js';
+import type { ManifestProblem } from '../model/job.js';
 import { fieldInfo, isRecord, type CheckProblem, type FieldInfo } from './fields.js';
 import { PROBLEM_CODES, didYouMean, show, type ProblemCode } from './problems.js';
 import { branchFor, schemaAt, valueAt } from './navigate.js';

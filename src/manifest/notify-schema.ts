@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { documented, durationValue, expecting, isRecord, report } from './fields.js';
 import { listNames, show } from './problems.js';
-import { NOTIFY_FORMATS, NOTIFY_ON } from './types.js';
+import { NOTIFY_FORMATS, NOTIFY_ON } from '../model/job.js';
 
 export const NOTIFY_DEFAULT_FORMAT = 'json';
 

@@ -2,7 +2,7 @@
  * Param values: typed in the manifest, parsed and checked before a run is created, handed to the process as
  * `KAIROS_PARAM_<NAME>` environment variables (never spliced into a shell string).
  */
-import type { CompiledJob, ParamType, ParamValue } from './types.js';
+import type { CompiledJob, ParamType, ParamValue } from '../model/job.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** What each type accepts, as error messages and the reference page word it. */

@@ -2,7 +2,7 @@
  * Problem codes and the text of problems. A code is stable (scripts and the API classify by it); a message
  * may improve. Every message says what was expected and what was found.
  */
-import type { ManifestProblem } from './types.js';
+import type { ManifestProblem } from '../model/job.js';
 
 /** Every code a manifest problem can carry, with what it means (the reference page lists this table). */
 export const PROBLEM_CODES = {

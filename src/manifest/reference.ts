@@ -8,7 +8,7 @@ import { PARAM_TYPE_RULES, paramEnvName } from './params.js';
 import { PROBLEM_CODES } from './problems.js';
 import { manifestSchema } from './schema.js';
 import { initTemplate } from './template.js';
-import { PARAM_TYPES } from './types.js';
+import { PARAM_TYPES } from '../model/job.js';
 
 interface Row {
   readonly key: string;

@@ -8,7 +8,7 @@
  * the user wrote; defaults that depend on other keys (a schedule's time zone) are the compiler's job.
  */
 import * as z from 'zod';
-import { CATCHUP_POLICIES, CONCURRENCY_POLICIES, PARAM_TYPES, RETRY_ON, type ParamType } from './types.js';
+import { CATCHUP_POLICIES, CONCURRENCY_POLICIES, PARAM_TYPES, RETRY_ON, type ParamType } from '../model/job.js';
 import {
   NAME_RULES,
   cronValue,

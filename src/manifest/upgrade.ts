@@ -8,7 +8,7 @@
  * over time. 2: every field present.
  */
 import { KairosError } from '../model/errors.js';
-import { COMPILED_MANIFEST_VERSION, type CompiledJob, type CompiledManifest } from './types.js';
+import { COMPILED_MANIFEST_VERSION, type CompiledJob, type CompiledManifest } from '../model/job.js';
 
 type Json = Record<string, unknown>;
 

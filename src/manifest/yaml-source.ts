@@ -4,7 +4,7 @@
  * unresolved aliases) are found here.
  */
 import { LineCounter, isAlias, isMap, isNode, isScalar, isSeq, parseDocument, type Document } from 'yaml';
-import type { ManifestProblem } from './types.js';
+import type { ManifestProblem } from '../model/job.js';
 import type { ProblemCode } from './problems.js';
 
 export interface Position {

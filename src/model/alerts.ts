@@ -4,7 +4,7 @@
  * arguments.
  */
 import { isIP } from 'node:net';
-import type { NotifyFormat, NotifyRule } from '../manifest/types.js';
+import type { NotifyFormat, NotifyRule } from './job.js';
 import type { RunState } from './run-state.js';
 import { backoffDelay } from './retry.js';
 

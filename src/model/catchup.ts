@@ -1,5 +1,5 @@
 /** Catch-up, the pure part of the scheduler: which of the ticks missed during a downtime or a pause still run. */
-import type { CatchupPolicy } from '../manifest/types.js';
+import type { CatchupPolicy } from './job.js';
 import { LATE_AFTER_MS } from './tick.js';
 
 /** How far behind its instant a tick may be decided and still count as on time (`fired`, and run under `catchup: none`). */

@@ -3,7 +3,7 @@
  * smoke runs (src/check/): the worker's own environment minus Kairos' credentials (`workerBaseEnv`), then the
  * job's `env`, its secrets, its parameters and the KAIROS_* variables (`runEnv`). Pure: no I/O, no clock.
  */
-import type { ParamValue } from '../manifest/types.js';
+import type { ParamValue } from './job.js';
 import { localDate } from './cron/index.js';
 
 /** Never passed on to a job, whatever the worker's own environment holds. */

@@ -13,7 +13,7 @@
  *
  * Terminal states never change. Cancel is idempotent.
  */
-import type { RetryOn, RetryPolicy } from '../manifest/types.js';
+import type { RetryOn, RetryPolicy } from './job.js';
 import { backoffDelay } from './retry.js';
 
 export const RUN_STATES = {

@@ -5,7 +5,7 @@
  * a 400 `invalid_input`, never a 500). The OpenAPI document is generated from the same schemas.
  */
 import { z } from 'zod';
-import type { CompiledEnvironment, CompiledJob, ParamValue } from '../manifest/types.js';
+import type { CompiledEnvironment, CompiledJob, ParamValue } from '../model/job.js';
 import { REASON_CODE_LIST, type ReasonCode } from '../model/reasons.js';
 
 /** Bounds that keep one request from holding unbounded memory; far above what a real worker sends. */
@@ -55,7 +55,7 @@ export const recordedEnvironmentSchema = z.strictObject({
 export type RecordedEnvironment = DeepReadonly<z.infer<typeof recordedEnvironmentSchema>>;
 
 /**
- * A JSON object whose full shape is defined elsewhere (the compiled manifest, src/manifest/types.ts): the
+ * A JSON object whose full shape is defined elsewhere (the compiled manifest, src/model/job.ts): the
  * server produces it, so it is typed here and described as an object in the OpenAPI document.
  */
 function opaque<T>(description: string): z.ZodType<T> {
@@ -78,13 +78,13 @@ export const assignmentSchema = z.strictObject({
   }),
   deploymentId: z.string(),
   bundleHash: z.string(),
-  spec: opaque<CompiledJob>('the compiled job (src/manifest/types.ts CompiledJob)'),
+  spec: opaque<CompiledJob>('the compiled job (src/model/job.ts CompiledJob)'),
   /** Log lines of this attempt are numbered from here + 1 (numbers continue across attempts). */
   logSeqStart: z.number().int(),
   /** Values of the secrets the job names (env var name → value): for the attempt's environment and log masking only. */
   secrets: z.record(z.string(), z.string()).optional(),
   /** The environment the job names (absent or null: the worker's own tools). */
-  environment: opaque<CompiledEnvironment>('the compiled environment (src/manifest/types.ts CompiledEnvironment)').nullable().optional(),
+  environment: opaque<CompiledEnvironment>('the compiled environment (src/model/job.ts CompiledEnvironment)').nullable().optional(),
   /** For a rerun or a retry: the environment recorded with the original, to be used again exactly. */
   pinnedEnvironment: recordedEnvironmentSchema.nullable().optional(),
 }).meta({ id: 'Assignment' });

@@ -4,8 +4,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { ApiError, KairosClient } from '../api/client.js';
-import { bundleDir } from '../control/bundle.js';
-import { receiveBundle } from '../control/bundle-stream.js';
+import { bundleDir } from '../bundle/bundle.js';
+import { receiveBundle } from '../bundle/stream.js';
 import { KairosError } from '../model/errors.js';
 import type { AbandonCode, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { API } from '../api/contract/index.js';

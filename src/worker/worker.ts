@@ -10,7 +10,7 @@ import { unavailableReason } from '../model/unavailable.js';
 export function isUnavailable(err: unknown): boolean {
   return unavailableReason(err) !== null;
 }
-import { bundleDir } from '../control/bundle.js';
+import { bundleDir } from '../bundle/bundle.js';
 import { AttemptRunner } from './attempt.js';
 import { LogBatcher } from './log-shipping.js';
 import { workerBaseEnv } from '../model/run-env.js';

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleHashLine } from '../../src/control/bundle.js';
+import { bundleHashLine } from '../../src/bundle/bundle.js';
 import { cli, exited, freePort, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 interface Entry {

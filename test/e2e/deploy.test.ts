@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
-import { bundleDir, scanProject } from '../../src/control/bundle.js';
+import { bundleDir, scanProject } from '../../src/bundle/bundle.js';
 import { tempDir, waitFor, writeProject } from '../helpers.js';
 
 test('a run executes in its deployment snapshot: editing files during the run does not change it', async () => {

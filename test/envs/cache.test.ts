@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvCache, EnvError } from '../../src/worker/envs/index.js';
-import type { CompiledEnvironment } from '../../src/manifest/types.js';
+import type { CompiledEnvironment } from '../../src/model/job.js';
 import { ROOT, tempDir, writeProject } from '../helpers.js';
 import { startIndex, SYSTEM_PYTHON, type PackageIndex } from './package-index.js';
 

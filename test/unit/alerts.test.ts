@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NotifyRule } from '../../src/manifest/types.js';
+import type { NotifyRule } from '../../src/model/job.js';
 import { alertsOnRunEnd, classifyAddress, lateAlerts, metricCrossings, nextDelivery, parseAllowList, refusal } from '../../src/model/alerts.js';
 import { postWebhook } from '../../src/control/webhooks.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideRetry, isTerminal, retryDelay, transition, RUN_STATE_LIST, type RunSnapshot } from '../../src/model/run-state.js';
-import type { RetryPolicy } from '../../src/manifest/types.js';
+import type { RetryPolicy } from '../../src/model/job.js';
 
 const policy: RetryPolicy = { max: 2, delayMs: 1000, backoff: 2, maxDelayMs: 3000, jitter: 0, on: ['failed', 'timed_out', 'lost'] };
 const running: RunSnapshot = { state: 'running', attempt: 1, cancelRequested: false };

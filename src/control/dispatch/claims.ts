@@ -8,7 +8,7 @@ import type { RunState } from '../../model/run-state.js';
 import { anyDueQueued, dueQueuedRuns, lockKey, maxLogSeq, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../../store/runs.js';
 import { transitionRun } from '../../store/transitions.js';
 import type { Assignment, RecordedEnvironment } from '../../protocol/worker.js';
-import type { CompiledJob, CompiledManifest } from '../../manifest/types.js';
+import type { CompiledJob, CompiledManifest } from '../../model/job.js';
 import type { Ctx } from '../context.js';
 import { openRunSecrets } from '../secrets.js';
 import { endAttempt } from './end.js';

@@ -5,7 +5,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CompiledEnvironment } from '../../manifest/types.js';
+import type { CompiledEnvironment } from '../../model/job.js';
 import { execFile, tail } from './exec.js';
 import { EnvError, findProgram, hasRequirements, type Interpreter } from './inputs.js';
 

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CompiledEnvironment } from '../../manifest/types.js';
+import type { CompiledEnvironment } from '../../model/job.js';
 import { parseSize } from '../../manifest/fields.js';
 import { parseDuration } from '../../model/duration.js';
 import { buildEnvironment, environmentVars, type Package } from './builders.js';

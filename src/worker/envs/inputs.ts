@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { CompiledEnvironment } from '../../manifest/types.js';
+import type { CompiledEnvironment } from '../../model/job.js';
 import { execFile } from './exec.js';
 
 /** Bumped when the way environments are built changes, so old builds are not reused by mistake. */

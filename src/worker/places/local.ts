@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { RunCommand } from '../../manifest/types.js';
+import type { RunCommand } from '../../model/job.js';
 import { newId } from '../../model/ids.js';
 
 export interface LaunchSpec {

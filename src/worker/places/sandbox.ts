@@ -21,7 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunCommand } from '../../manifest/types.js';
+import type { RunCommand } from '../../model/job.js';
 import type { ProcessExit } from './local.js';
 import { constants as osConstants } from 'node:os';
 
