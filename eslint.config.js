@@ -2,7 +2,10 @@
 // the boxes of DESIGN.md's "path of a run" (see docs/architecture.md). Run by `npm test` with zero warnings.
 import tseslint from 'typescript-eslint';
 
-/** An import rule for one folder: the folders it may not reach into, each given as a gitignore-style pattern. */
+/**
+ * An import rule for one folder: the folders it may not reach into, and the exceptions (a file, or `dir/**`;
+ * gitignore cannot re-include a file whose folder is excluded, so a folder exception names the folder too).
+ */
 function boundary(files, forbidden, allowed = []) {
   return {
     files,
@@ -12,7 +15,7 @@ function boundary(files, forbidden, allowed = []) {
         {
           patterns: [
             {
-              group: [...forbidden.map((f) => `**/${f}/**`), ...forbidden.map((f) => `**/${f}.js`), ...allowed.map((a) => `!**/${a}`)],
+              group: [...forbidden.map((f) => `**/${f}/**`), ...forbidden.map((f) => `**/${f}.js`), ...allowed.flatMap((a) => (a.endsWith('/**') ? [`!**/${a.slice(0, -3)}`, `!**/${a}`] : [`!**/${a}`]))],
               message: 'This import points up or across the layers of docs/architecture.md; move the shared part to a neutral module.',
             },
           ],
