@@ -3,6 +3,7 @@
  * longer than its lease: its run is retried on another host, its job is killed before the lease runs out, and
  * when the link comes back its late reports are refused.
  */
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ describe('workers on other hosts', { skip: process.env.CI ? false : (netnsUnavai
   const dir = tempDir();
   let port = 0;
   let client: KairosClient;
-  const procs: { child: import('node:child_process').ChildProcess; output(): string }[] = [];
+  const procs: { child: ChildProcess; output(): string }[] = [];
   const hosts: NetHost[] = [];
 
   before(async () => {

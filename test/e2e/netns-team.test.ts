@@ -5,6 +5,7 @@
  * killed and restarted, and every run finishes on some worker. Deploy, plan and rollback work from the
  * laptop; a read token is refused.
  */
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ describe('a team on several hosts: PostgreSQL, two replicas, three workers, a la
   const data = join(dir.path, 'server-data');
   const marks = join(dir.path, 'marks');
   const project = join(dir.path, 'project');
-  const procs: { child: import('node:child_process').ChildProcess; output(): string }[] = [];
+  const procs: { child: ChildProcess; output(): string }[] = [];
   const hosts: NetHost[] = [];
   const ports: number[] = [];
   const replicas: (ReturnType<typeof spawnCli> | null)[] = [null, null];
