@@ -83,7 +83,7 @@ async function main() {
       process.stdout.write(`\r  waiting for ${new Date(lastBoundary).toISOString()} (${Math.max(0, Math.round((lastBoundary - Date.now()) / 1000))} s)   `);
     }
     process.stdout.write('\n');
-    scheduler.stop();
+    await scheduler.stop();
     if (errors.length > 0) throw new Error(`scheduler errors: ${String(errors[0])}`);
 
     const ticks = await db.kysely.selectFrom('ticks').select(['instant', 'outcome', 'lateness_ms']).where('instant', '>=', firstBoundary).where('instant', '<=', lastBoundary).execute();

@@ -85,6 +85,7 @@ export async function insertRun(
 
 export async function createRun(ctx: Ctx, req: CreateRunRequest): Promise<RunRow> {
   for (const [what, v] of [['job', req.job], ['project', req.project]] as const) {
+    // eslint-disable-next-line no-control-regex -- control characters are what this refuses
     if (typeof v === 'string' && /[\u0000-\u001f\u007f]/.test(v)) throw new KairosError('invalid_input', `the ${what} name contains a control character (such as NUL); names are letters, digits, "-" and "_"`);
   }
   const dep = await resolveProject(ctx.db.kysely, req.project);

@@ -123,8 +123,9 @@ export class LogShipper {
 
   private push(stream: LogStream, line: string): void {
     this.pending.push({ seq: ++this.seq, ts: Date.now(), stream, line });
-    if (this.pending.length >= FLUSH_LINES) this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.s.flushMs);
+    // A failed send surfaces where the attempt waits for its log (settled()); here it must not go unhandled.
+    if (this.pending.length >= FLUSH_LINES) this.flush().catch(() => undefined);
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch(() => undefined), this.s.flushMs);
   }
 
   /**

@@ -59,6 +59,7 @@ describe('a coloured, hostile, long log in Chromium', { skip: skip ?? false }, (
     const log = page.locator('pre.log');
     await log.filter({ hasText: ' end' }).waitFor();
     const text = (await log.textContent()) ?? '';
+    // eslint-disable-next-line no-control-regex -- terminal escapes are what this looks for
     assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, 'no control characters are shown');
     assert.doesNotMatch(text, /\[\d+(;\d+)*m|\]0;|\]8;/, 'no escape sequence remnants');
     // Colours: red ValueError, green cell reference, bold keyword, white on blue, bright black.

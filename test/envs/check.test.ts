@@ -68,6 +68,7 @@ describe('kairos check', () => {
       assert.match(r.stdout, line);
     }
     // Not a terminal: no colour codes.
+    // eslint-disable-next-line no-control-regex -- terminal escapes are what this looks for
     assert.doesNotMatch(r.stdout, /\x1b\[/);
     // A server that was not asked for is skipped, not failed; one named with --server that is down fails.
     const named = await cli(['check', join(ROOT, 'examples', 'quickstart'), '--data', join(dir.path, 'qs-data'), '--skip', 'dependencies,code', '--server', unreachable]);

@@ -53,6 +53,7 @@ jobs:
     assert.match(first.stderr, /^kairos: checking check show: building environment py…$/m);
     assert.match(first.stderr, /^kairos: ok code check show: passed in [\d.]+ s in environment py/m);
     assert.match(first.stderr, /^kairos: checks passed in [\d.]+ s$/m);
+    // eslint-disable-next-line no-control-regex -- terminal escapes are what this looks for
     assert.doesNotMatch(first.stderr, /\u001b\[/, 'no terminal codes in a log');
     assert.match(first.stdout, /deployed reuse v1/);
     const envs = readdirSync(join(proj, '.kairos', 'envs', '.store'));
