@@ -53,7 +53,7 @@ jobs:
     // Random base64 lines at full speed, the same bytes also written to the file named by the copy param.
     'flood.py': readFileSync(join(ROOT, 'bench', 'flood.py'), 'utf8'),
   });
-  up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {} });
+  up = await startEmbedded({ projectDir: dir.path, dataDir: join(dir.path, 'data'), port: 0, watch: false, log: () => {}, sandbox: { mode: 'auto', bind: [dir.path] } });
   client = new KairosClient(up.url);
 });
 

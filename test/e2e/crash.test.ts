@@ -34,7 +34,9 @@ jobs:
     const up = spawnCli(args);
     try {
       const have = finishedBefore.size;
-      await waitFor('new runs to finish', async () => (await all()).filter((r) => r.state === 'succeeded').length >= have + 3, 30_000);
+      await waitFor('new runs to finish', async () => (await all()).filter((r) => r.state === 'succeeded').length >= have + 3, 120_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}\nkairos up said:\n${up.output()}`);
+      });
       for (const r of await all()) if (r.state === 'succeeded' || r.state === 'failed') finishedBefore.set(r.id, r.state);
     } finally {
       up.child.kill('SIGKILL');
@@ -44,7 +46,9 @@ jobs:
 
   const up = spawnCli(args);
   try {
-    await waitFor('the server to answer', () => client.health());
+    await waitFor('the server to answer', () => client.health(), 120_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nkairos up said:\n${up.output()}`);
+    });
     // Runs that were running when the process died are reconciled to a terminal state.
     const runs = await waitFor('no run left running from before the kill', async () => {
       const rs = await all();
@@ -81,7 +85,9 @@ test('Ctrl-C (SIGTERM) lets a running job finish within the grace period, then e
   const client = new KairosClient(`http://127.0.0.1:${port}`);
   const up = spawnCli(['up', dir.path, '--port', String(port), '--grace', '20']);
   try {
-    await waitFor('the server to answer', () => client.health());
+    await waitFor('the server to answer', () => client.health(), 120_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nkairos up said:\n${up.output()}`);
+    });
     const run = await client.createRun('short', {});
     await waitFor('the run to start', async () => (await client.logs(run.id)).lines.length > 0);
     up.child.kill('SIGTERM');
@@ -91,7 +97,9 @@ test('Ctrl-C (SIGTERM) lets a running job finish within the grace period, then e
   }
   const again = spawnCli(['up', dir.path, '--port', String(port)]);
   try {
-    await waitFor('the server to answer', () => client.health());
+    await waitFor('the server to answer', () => client.health(), 120_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nkairos up said:\n${up.output()}`);
+    });
     const runs = (await client.listRuns({ job: 'short' })).runs;
     assert.equal(runs[0]?.state, 'succeeded', 'the job was allowed to finish');
     assert.deepEqual((await client.logs(runs[0]?.id ?? '')).lines.map((l) => l.line), ['begin', 'done']);
