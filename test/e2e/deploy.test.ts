@@ -14,7 +14,7 @@ test('a run executes in its deployment snapshot: editing files during the run do
     'kairos.yaml': 'project: snap\njobs:\n  read:\n    run: "cat message.txt; while [ ! -f $GO ]; do sleep 0.05; done; cat message.txt"\n    env:\n      GO: ' + join(dir.path, 'go') + '\n',
     'message.txt': 'version one\n',
   });
-  const up = await startEmbedded({ projectDir: dir.path, port: 0, watch: false, log: () => {} });
+  const up = await startEmbedded({ projectDir: dir.path, port: 0, watch: false, log: () => {}, sandbox: { mode: 'auto', bind: [dir.path] } });
   try {
     const client = new KairosClient(up.url);
     const run = await client.createRun('read', {});

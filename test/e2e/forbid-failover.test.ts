@@ -57,7 +57,7 @@ jobs:
     await startReplica(1);
     await new Engine({ db, dataDir: data }).deploy(join(dir.path, 'project'), compiled.manifest, 'test');
     for (const i of [0, 1]) {
-      procs.push(spawnCli(['worker', '--server', `http://127.0.0.1:${ports[i]}`, '--id', `w${i}`, '--data', join(dir.path, `cache-${i}`), '--concurrency', '2', '--grace', '1']));
+      procs.push(spawnCli(['worker', '--server', `http://127.0.0.1:${ports[i]}`, '--id', `w${i}`, '--data', join(dir.path, `cache-${i}`), '--concurrency', '2', '--grace', '1', '--sandbox-bind', dir.path]));
     }
   });
 

@@ -28,7 +28,8 @@ async function withSecretsRoute(target: string, names: readonly string[] | null)
     if (req.url?.startsWith('/api/v1/secrets') && names !== null) {
       const project = new URL(req.url, 'http://x').searchParams.get('project');
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(names.map((name) => ({ name, project, updated_at: new Date().toISOString() }))));
+      const now = new Date().toISOString();
+      res.end(JSON.stringify({ secrets: names.map((name) => ({ project, name, created_at: now, updated_at: now, key_id: 'stand-in' })) }));
       return;
     }
     const up = request(target + (req.url ?? '/'), { method: req.method, headers: req.headers }, (r) => {
