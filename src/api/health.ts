@@ -7,6 +7,7 @@ import { statfsSync } from 'node:fs';
 import type { Engine } from '../control/engine.js';
 import { tzdataVersion } from '../model/cron/index.js';
 import { VERSION } from '../version.js';
+import type { HealthView } from './contract/index.js';
 
 /** Free space below this share of the disk, or below 64 MiB on a disk of more than 640 MiB, is reported as low. */
 const LOW_DISK_SHARE = 0.1;
@@ -31,7 +32,7 @@ export function diskSpace(path: string): DiskSpace | null {
   }
 }
 
-export function healthView(engine: Engine): Record<string, unknown> {
+export function healthView(engine: Engine): HealthView {
   const a = engine.db.availability;
   const disk = diskSpace(engine.ctx.settings.dataDir);
   const warnings: string[] = [];
@@ -41,7 +42,7 @@ export function healthView(engine: Engine): Record<string, unknown> {
   }
   if (disk?.low) warnings.push(`low disk space: ${disk.free_bytes} bytes free of ${disk.total_bytes} on the data directory's disk (${disk.path}); logs that cannot be stored are cut with a marker`);
   return {
-    ok: true,
+    ok: true as const,
     version: VERSION,
     tzdata: tzdataVersion(),
     dialect: engine.db.dialect,
