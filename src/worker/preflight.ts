@@ -111,29 +111,15 @@ export async function checkEndpoints(endpoints: readonly string[], timeoutMs: nu
   }
 }
 
-/** The worker's memory of its latest check of each endpoint: sent to the server, which places runs by it. */
+/** The worker's memory of its latest check of each endpoint (what it reported to the server, which places runs by it). */
 export class NetworkMemory {
   private readonly latest = new Map<string, EndpointCheck>();
-  private unsent: EndpointCheck[] = [];
 
   remember(checks: readonly EndpointCheck[]): void {
     for (const c of checks) {
       this.latest.set(c.endpoint, c);
-      this.unsent.push(c);
     }
     if (this.latest.size > 1000) this.latest.delete(this.latest.keys().next().value ?? '');
-    if (this.unsent.length > 1000) this.unsent = this.unsent.slice(-1000);
-  }
-
-  /** What has not been sent yet (and forgets it: a failed send puts it back with `again`). */
-  take(): EndpointCheck[] {
-    const out = this.unsent;
-    this.unsent = [];
-    return out;
-  }
-
-  again(checks: readonly EndpointCheck[]): void {
-    this.unsent = [...checks, ...this.unsent].slice(-1000);
   }
 
   all(): EndpointCheck[] {
