@@ -9,6 +9,7 @@ import type { Q } from '../store/runs.js';
 import { API } from './contract/index.js';
 import { doctorView } from './doctor.js';
 import { input } from './input.js';
+import { listingProject } from './auth.js';
 import type { RunView } from './views.js';
 
 export function registerNetworkRoutes(app: Hono, engine: Engine): void {
@@ -20,7 +21,10 @@ export function registerNetworkRoutes(app: Hono, engine: Engine): void {
   });
   app.get(N.doctor.path, async (c) => {
     const { query } = await input(c, N.doctor);
-    return c.json(await doctorView(engine, query.project ?? null));
+    // A project-limited token sees its own project's needs only (another project's look like a project without any).
+    const project = listingProject(c, query.project);
+    if (project === false) return c.json({ ...(await doctorView(engine, '\u0000none')), project: query.project ?? null });
+    return c.json(await doctorView(engine, project ?? null));
   });
 }
 
