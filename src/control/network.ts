@@ -3,6 +3,7 @@
  * latest check of each endpoint, an attempt's preflight and what it waits for), the placement preference
  * claims ask for, and the live probes `kairos doctor` sends to workers with their heartbeats' answers.
  */
+import { EventEmitter } from 'node:events';
 import type { NetworkReport, PlaceHealth, Probe } from '../protocol/worker.js';
 import type { EndpointCheck } from '../model/network.js';
 import { newToken } from '../model/ids.js';
@@ -84,7 +85,7 @@ interface Pending {
 }
 
 /** Probes waiting for a worker's next heartbeat, and the doctors waiting for their answers. In memory: one server. */
-class ProbeBoard {
+class ProbeBoard extends EventEmitter<{ queued: [workerId: string] }> {
   private readonly queued = new Map<string, Probe[]>();
   private readonly waiting = new Map<string, Pending>();
 
@@ -92,6 +93,8 @@ class ProbeBoard {
   ask(workerId: string, endpoints: readonly string[], timeoutMs: number, waitMs: number): Promise<ProbeAnswer | null> {
     const probe: Probe = { id: newToken().slice(0, 24), endpoints: [...endpoints], timeoutMs };
     this.queued.set(workerId, [...(this.queued.get(workerId) ?? []), probe]);
+    // An in-process worker listens, and heartbeats at once to fetch it (remote ones heartbeat every second).
+    this.emit('queued', workerId);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(probe.id);

@@ -267,4 +267,6 @@ export interface ControlLink {
   unregisterWorker(workerId: string): Promise<void>;
   /** The worker's network checks (preflight of an attempt, recent results, a doctor probe's answer). */
   reportNetwork(workerId: string, report: NetworkReport): Promise<void>;
+  /** In-process links tell at once that `kairos doctor` has a probe for a worker (remote ones get it with a heartbeat). */
+  onProbe?(listener: (workerId: string) => void): () => void;
 }

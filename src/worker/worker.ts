@@ -100,7 +100,14 @@ export class Worker {
     void this.envs.evict().catch(this.onError);
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();
-    this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
+    const offCancel = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
+    const offProbe = this.link.onProbe?.((workerId) => {
+      if (workerId === this.opts.id) void this.heartbeat();
+    });
+    this.unsubscribe = () => {
+      offCancel();
+      offProbe?.();
+    };
     const every = this.opts.heartbeatMs ?? Math.max(100, Math.floor(this.opts.leaseMs / 3));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
     this.loopDone = this.loop();

@@ -40,7 +40,7 @@ jobs:
       needs: ["tcp://127.0.0.1:${open}", "redis://127.0.0.1:${closed}"]
 `,
     });
-    up = await startEmbedded({ projectDir: dir.path, dataDir: data.path, port: 0, watch: false, log: () => {}, leaseMs: 3000 });
+    up = await startEmbedded({ projectDir: dir.path, dataDir: data.path, port: 0, watch: false, log: () => {} });
     client = new KairosClient(up.url);
   });
 
