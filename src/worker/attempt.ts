@@ -223,19 +223,19 @@ export class AttemptRunner {
         this.reasonCode = 'network_unreachable';
         this.logs.add('system', `[kairos] ${err.message}`);
       } else {
-      this.outcome = 'failed';
-      exitCode = 127;
-      if (err instanceof EnvError) {
-        // The installer's own words, line by line; the reason keeps the first line.
-        const lines = err.message.split('\n');
-        this.reason = lines[0] ?? err.message;
-        this.reasonCode = 'env_build_failed';
-        for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
-      } else {
-        this.reason = `could not start: ${coerceError(err).message}`;
-        this.reasonCode = 'could_not_start';
-        this.logs.add('system', `[kairos] ${this.reason}`);
-      }
+        this.outcome = 'failed';
+        exitCode = 127;
+        if (err instanceof EnvError) {
+          // The installer's own words, line by line; the reason keeps the first line.
+          const lines = err.message.split('\n');
+          this.reason = lines[0] ?? err.message;
+          this.reasonCode = 'env_build_failed';
+          for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
+        } else {
+          this.reason = `could not start: ${coerceError(err).message}`;
+          this.reasonCode = 'could_not_start';
+          this.logs.add('system', `[kairos] ${this.reason}`);
+        }
       }
     }
     await this.networkReport;

@@ -56,6 +56,8 @@ async function checkOne(raw: string, signal: AbortSignal): Promise<EndpointCheck
     phase = 'connect';
     const s = tcpConnect({ host: address, port: ep.port });
     socket = s;
+    // Errors after the verdict (a reset while closing) must not go unhandled.
+    s.on('error', () => {});
     await race(new Promise<void>((resolve, reject) => {
       s.once('connect', resolve);
       s.once('error', reject);
@@ -66,6 +68,7 @@ async function checkOne(raw: string, signal: AbortSignal): Promise<EndpointCheck
       phase = 'tls';
       const t = tlsConnect({ socket: s, servername: isIP(ep.host) === 0 ? ep.host : undefined, host: ep.host, ALPNProtocols: ['http/1.1'] });
       socket = t;
+      t.on('error', () => {});
       await race(new Promise<void>((resolve, reject) => {
         t.once('secureConnect', resolve);
         t.once('error', reject);
