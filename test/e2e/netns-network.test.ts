@@ -83,6 +83,7 @@ defaults:
   network:
     timeout: 3s
 pools:
+  a: {}
   b: {}
 jobs:
   survey:
@@ -101,6 +102,14 @@ jobs:
     network:
       needs: [postgres://svc.test:${ports.ok}]
       on_failure: fail
+  hold:
+    run: "sleep 8"
+    pool: a
+  retried:
+    run: "echo retried"
+    retries: {max: 1, delay: 0s}
+    network:
+      needs: [tcp://svc.test:${ports.ok}]
   sync:
     run: "echo synced"
     pool: b
@@ -160,7 +169,7 @@ jobs:
     const a1 = (await client.attempts(first.id)).attempts as { worker_id: string }[];
     assert.equal(a1[0]?.worker_id, 'host-b');
 
-    startWorker(hostA, 'host-a', ['default']);
+    startWorker(hostA, 'host-a', ['default', 'a']);
     await workerAlive('host-a');
     const second = await client.createRun('load', {});
     const r2 = await finished(second.id);
@@ -169,6 +178,22 @@ jobs:
     assert.equal(a2[0]?.worker_id, 'host-a', 'placement preferred the host whose check passed');
     assert.equal(a2[0]?.network[0]?.result, 'ok');
     assert.match((await client.logs(second.id)).lines.map((l) => l.line).join('\n'), /network: 1 endpoint ok/);
+  });
+
+  test('a failed attempt is not retried on the cut-off host: the retry waits for the host that reaches the endpoint', { timeout: 600_000 }, async () => {
+    // Host a is kept busy (two long runs of its own pool), so the first attempt can only go to host b, which
+    // has never checked this endpoint.
+    const holds = [await client.createRun('hold', {}), await client.createRun('hold', {})];
+    await waitFor('host a to be busy', async () => {
+      for (const h of holds) if ((await client.getRun(h.id)).state !== 'running') return false;
+      return true;
+    }, 60_000, 100);
+    const run = await client.createRun('retried', {});
+    const done = await finished(run.id);
+    assert.equal(done.state, 'succeeded', done.reason ?? '');
+    const attempts = (await client.attempts(run.id)).attempts as { worker_id: string; reason_code: string | null }[];
+    assert.deepEqual(attempts.map((a) => [a.worker_id, a.reason_code]), [['host-b', 'network_unreachable'], ['host-a', null]]);
+    for (const h of holds) await finished(h.id);
   });
 
   test('kairos doctor: every class reported by the right cell, the cut-off host failing, exit 1', { timeout: 600_000 }, async () => {
