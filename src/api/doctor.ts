@@ -30,6 +30,9 @@ export interface DoctorCheck {
 
 const doctorChecks: DoctorCheck[] = [];
 
+/** A worker silent this long (and never stopped) is listed, but no longer counted as a problem. */
+const FORGOTTEN_AFTER_MS = 24 * 60 * 60 * 1000;
+
 /** Adds a check to every doctor from now on (a module registers its own at import). A name is registered once. */
 export function registerDoctorCheck(check: DoctorCheck): void {
   const i = doctorChecks.findIndex((c) => c.name === check.name);
@@ -136,7 +139,8 @@ export async function doctorView(engine: Engine, project: string | null): Promis
     const placeHealth = (a?.placeHealth ?? []).map((p) => ({ name: p.name, ok: p.ok, detail: p.detail }));
     const clock = a?.clockOffsetMs ?? null;
     let ok = isAlive && a !== null && placeHealth.every((p) => p.ok);
-    if (!isAlive) problems.push(`worker ${w.id} (${w.host}) is not alive: no heartbeat for ${Math.round((serverNow - Number(w.heartbeat_at)) / 1000)} s`);
+    // A worker gone for a day without saying goodbye is history, listed but no longer a problem.
+    if (!isAlive && serverNow - Number(w.heartbeat_at) < FORGOTTEN_AFTER_MS) problems.push(`worker ${w.id} (${w.host}) is not alive: no heartbeat for ${Math.round((serverNow - Number(w.heartbeat_at)) / 1000)} s`);
     else if (a === null) problems.push(`worker ${w.id} (${w.host}) did not answer the probe within ${Math.round(waitMs / 1000)} s`);
     for (const p of placeHealth) if (!p.ok) problems.push(`worker ${w.id}: ${p.name}: ${p.detail ?? 'not ok'}`);
     if (clock !== null && Math.abs(clock) > 5000) {
