@@ -63,6 +63,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/leases/finish', 'worker'],
   ['POST', '/api/v1/leases/abandon', 'worker'],
   ['GET', '/api/v1/bundles/:hash', 'worker'],
+  ['POST', '/api/v1/workers/:id/network', 'worker'],
+  ['GET', '/api/v1/doctor', 'read'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({

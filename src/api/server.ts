@@ -13,6 +13,7 @@ import { errorBody } from './errors.js';
 import { healthView } from './health.js';
 import { RETRY_AFTER_SECONDS } from '../store/availability.js';
 import { registerWorkerRoutes } from './worker-routes.js';
+import { registerNetworkRoutes, withNetwork } from './network-routes.js';
 import { registerSecretRoutes } from './secrets.js';
 import { attemptView, deploymentView, jobView, logLineEvent, logLineView, runView } from './views.js';
 import { withEnvHashes } from './env-views.js';
@@ -136,7 +137,8 @@ export function createApi(opts: ApiOptions): Hono {
       });
       run = await requireRun(db, id);
     }
-    return c.json((await withEnvHashes(db, [runView(run)]))[0]);
+    const [view] = await withEnvHashes(db, [runView(run)]);
+    return c.json(view ? await withNetwork(db, view) : view);
   });
 
   app.get(R.attempts.path, async (c) => {
@@ -286,6 +288,7 @@ export function createApi(opts: ApiOptions): Hono {
   registerAlertRoutes(app, engine);
   registerMetricsRoute(app, engine, apiMetrics);
   registerWorkerRoutes(app, engine);
+  registerNetworkRoutes(app, engine);
   registerSecretRoutes(app, engine);
   registerTokenRoutes(app, engine);
   registerDeployRoutes(app, engine, opts.bundleLimits);

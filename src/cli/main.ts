@@ -29,6 +29,7 @@ import { tokenCommand } from './token.js';
 import { checkCommand } from './check.js';
 import { alertsCommand } from './alerts.js';
 import { jobsCommand } from './jobs.js';
+import { doctorCommand } from './doctor.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -56,6 +57,7 @@ export const COMMANDS: readonly Command[] = [
   rollbackCommand,
   tokenCommand,
   alertsCommand,
+  doctorCommand,
 ];
 
 function helpText(): string {

@@ -4,7 +4,8 @@
  */
 import type { CompiledManifest } from '../model/job.js';
 import type { Db } from '../store/db.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NetworkReport, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import { probesOf, recordNetwork } from './network.js';
 import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
 import * as dispatch from './dispatch/index.js';
@@ -217,6 +218,16 @@ export class Engine implements ControlLink {
       this.bus.on('work', done);
       signal.addEventListener('abort', done);
     });
+  }
+
+  reportNetwork(workerId: string, report: NetworkReport): Promise<void> {
+    return recordNetwork(this.ctx, workerId, report);
+  }
+
+  onProbe(listener: (workerId: string) => void): () => void {
+    const board = probesOf(this.ctx);
+    board.on('queued', listener);
+    return () => board.off('queued', listener);
   }
 
   onCancel(listener: (runId: string) => void): () => void {

@@ -28,6 +28,18 @@ import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type Manifest
 import { readYaml } from './yaml-source.js';
 import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
 import { COMPILED_MANIFEST_VERSION } from '../model/job.js';
+import { NETWORK_DEFAULTS, type NetworkDocument } from './network-schema.js';
+import type { CompiledNetwork } from '../model/network.js';
+
+/** `defaults.network` (over the constant defaults), then a job's own (its needs added to the defaults'). */
+function compileNetwork(n: NetworkDocument | undefined, base: CompiledNetwork | null): CompiledNetwork {
+  return {
+    needs: [...new Set([...(base?.needs ?? []), ...(n?.needs ?? [])])],
+    onFailure: n?.on_failure ?? base?.onFailure ?? NETWORK_DEFAULTS.onFailure,
+    timeoutMs: n?.timeout !== undefined ? ms(n.timeout) : (base?.timeoutMs ?? ms(NETWORK_DEFAULTS.timeout)),
+    maxWaitMs: n?.max_wait !== undefined ? ms(n.max_wait) : (base?.maxWaitMs ?? ms(NETWORK_DEFAULTS.maxWait)),
+  };
+}
 
 /** The file `kairos validate DIR` and `kairos deploy DIR` read. */
 export const MANIFEST_FILE_NAME = 'kairos.yaml';
@@ -148,6 +160,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     environment: j.environment ?? null,
     check: j.check === undefined ? null : j.check === true ? [] : [...j.check],
     notify: j.notify === undefined ? defaults.notify : compileNotify(j.notify, `jobs.${name}.notify`),
+    network: compileNetwork(j.network, defaults.network),
   };
 }
 
@@ -185,6 +198,7 @@ export function compileDocument(doc: ManifestDocument): CompiledManifest {
     retries: compileRetries(d.retries ?? DEFAULTS.retries),
     pool: d.pool ?? DEFAULTS.pool,
     notify: compileNotify(d.notify ?? [], 'defaults.notify'),
+    network: compileNetwork(d.network, null),
   };
   const pools: Record<string, CompiledPool> = { [DEFAULT_POOL]: { name: DEFAULT_POOL, concurrency: null } };
   for (const [name, p] of Object.entries(doc.pools ?? {})) pools[name] = { name, concurrency: p.concurrency ?? null };

@@ -22,7 +22,8 @@ export const PROBLEM_CODES = {
   invalid_default: "A param's `default` (or `enum` entry) that does not match its `type` or its `enum`.",
   duplicate_name: 'Two names that would become the same environment variable (`KAIROS_PARAM_<NAME>` is upper-cased).',
   reserved_name: 'An env var name that starts with `KAIROS_`, which Kairos sets itself.',
-  invalid_url: 'A `notify` webhook that is not an http or https URL.',
+  invalid_url: 'A `notify` webhook that is not an http or https URL, or a `network.needs` endpoint that is not a URL with a port (or a scheme with a default one).',
+  credentials_in_url: 'A `network.needs` endpoint with a user or password in it; credentials belong in `secrets`.',
   unknown_reference: 'A `pool` or `environment` that names nothing defined in the manifest.',
 } as const;
 export type ProblemCode = keyof typeof PROBLEM_CODES;

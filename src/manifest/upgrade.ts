@@ -9,6 +9,7 @@
  */
 import { KairosError } from '../model/errors.js';
 import { COMPILED_MANIFEST_VERSION, type CompiledJob, type CompiledManifest } from '../model/job.js';
+import { NO_NETWORK } from '../model/network.js';
 
 type Json = Record<string, unknown>;
 
@@ -54,7 +55,20 @@ export function upgradeCompiledManifest(json: unknown): CompiledManifest {
   }
   let m: Json = json;
   if (version < 2) m = from1(m);
-  return m as unknown as CompiledManifest;
+  return withNetwork(m) as unknown as CompiledManifest;
+}
+
+/** `network` (jobs and defaults) came after version 2 without changing it: a manifest stored before has none. */
+function withNetwork(m: Json): Json {
+  const defaults = isObject(m.defaults) ? m.defaults : {};
+  const jobs = isObject(m.jobs) ? m.jobs : {};
+  if (defaults.network !== undefined && Object.values(jobs).every((j) => isObject(j) && j.network !== undefined)) return m;
+  const network = defaults.network ?? NO_NETWORK;
+  return {
+    ...m,
+    defaults: { ...defaults, network },
+    jobs: Object.fromEntries(Object.entries(jobs).map(([name, j]) => [name, isObject(j) && j.network === undefined ? { ...j, network } : j])),
+  };
 }
 
 /** A stored manifest_json column, parsed and upgraded. */

@@ -4,6 +4,8 @@
  * The user-facing document type lives beside the schema (src/manifest/schema.ts).
  */
 
+import type { CompiledNetwork } from './network.js';
+
 export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'date'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
 /** A parameter value after parsing: dates are kept as 'YYYY-MM-DD' strings. */
@@ -98,6 +100,8 @@ export interface CompiledJob {
   readonly notify: readonly NotifyRule[];
   /** `kairos check` smoke run: null = none; [] = the command as is; otherwise arguments appended to it. */
   readonly check: readonly string[] | null;
+  /** Endpoints checked before each attempt (`network`, added to `defaults.network`). */
+  readonly network: CompiledNetwork;
 }
 
 /**
@@ -147,6 +151,7 @@ export interface CompiledManifest {
     readonly retries: RetryPolicy;
     readonly pool: string;
     readonly notify: readonly NotifyRule[];
+    readonly network: CompiledNetwork;
   };
   /** Always holds the pool `default`. */
   readonly pools: Readonly<Record<string, CompiledPool>>;

@@ -28,6 +28,8 @@ export const REASON_CODES = {
   missing_secret: 'missing_secret',
   /** Reserved for places that queue before starting (Slurm, Kubernetes): the process did not start in time. */
   start_timeout: 'start_timeout',
+  /** The network preflight found an endpoint of `network.needs` unreachable (`on_failure: fail`, or `wait` past its bound). */
+  network_unreachable: 'network_unreachable',
   /** Reserved for pipelines: a step this run depends on failed. */
   upstream_failed: 'upstream_failed',
 } as const;

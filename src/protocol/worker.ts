@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { CompiledEnvironment, CompiledJob, ParamValue } from '../model/job.js';
 import { REASON_CODE_LIST, type ReasonCode } from '../model/reasons.js';
+import { ENDPOINT_RESULTS } from '../model/network.js';
 
 /** Bounds that keep one request from holding unbounded memory; far above what a real worker sends. */
 export const PROTOCOL_LIMITS = {
@@ -161,11 +162,49 @@ export const workerInfoSchema = z.strictObject({
 });
 export type WorkerInfo = DeepReadonly<z.infer<typeof workerInfoSchema>>;
 
+/** One endpoint's check by a worker (src/model/network.ts EndpointCheck). */
+export const endpointCheckSchema = z
+  .strictObject({
+    endpoint: text.min(1),
+    result: z.enum(ENDPOINT_RESULTS),
+    latencyMs: z.number().min(0).max(3_600_000),
+    detail: text.nullable(),
+    checkedAt: epochMs,
+  })
+  .meta({ id: 'EndpointCheck' });
+export type EndpointCheckBody = DeepReadonly<z.infer<typeof endpointCheckSchema>>;
+
+/** One part of a place's own health (the launcher, podman, the Slurm controller, the Kubernetes API…). */
+export const placeHealthSchema = z.strictObject({ name, ok: z.boolean(), detail: text.nullable() }).meta({ id: 'PlaceHealth' });
+export type PlaceHealth = DeepReadonly<z.infer<typeof placeHealthSchema>>;
+
+/** `kairos doctor` asks a worker (in a heartbeat's answer) to check these endpoints now and report with `probe: id`. */
+export const probeSchema = z.strictObject({ id: name, endpoints: z.array(text.min(1)).max(1000), timeoutMs: z.number().int().min(1).max(600_000) });
+export type Probe = DeepReadonly<z.infer<typeof probeSchema>>;
+
+/** What a worker reports of the network: its latest checks, an attempt's preflight, a doctor probe's answer. */
+export const networkReportSchema = z.strictObject({
+  checks: z.array(endpointCheckSchema).max(10_000),
+  /** The attempt whose preflight these checks are. */
+  lease: leaseRefSchema.optional(),
+  /** With `lease`: what the attempt waits for (`on_failure: wait`), null once it no longer waits. */
+  waiting: text.nullable().optional(),
+  /** The probe these checks answer. */
+  probe: name.optional(),
+  /** With `probe`: the place's own health, the worker's clock (epoch ms) and what it offers. */
+  placeHealth: z.array(placeHealthSchema).max(100).optional(),
+  now: epochMs.optional(),
+  place: name.optional(),
+});
+export type NetworkReport = DeepReadonly<z.infer<typeof networkReportSchema>>;
+
 export const heartbeatReplySchema = z.strictObject({
   /** Leases the control plane no longer honours: the worker must kill those attempts at once. */
   refused: z.array(leaseRefSchema),
   /** Runs whose cancel was requested. */
   cancel: z.array(z.string()),
+  /** Endpoints `kairos doctor` wants checked now (absent from older servers). */
+  probes: z.array(probeSchema).optional(),
 });
 export type HeartbeatReply = DeepReadonly<z.infer<typeof heartbeatReplySchema>>;
 
@@ -196,6 +235,7 @@ export const workerBodies = {
     request: z.strictObject({ lease: leaseRefSchema, result: attemptResultSchema, next: nextClaimSchema.optional() }),
     response: z.strictObject({ assignments: z.array(assignmentSchema) }),
   },
+  network: { request: networkReportSchema, response: z.strictObject({ ok: z.literal(true) }) },
   abandon: { request: z.strictObject({ lease: leaseRefSchema, reason: text.optional(), reason_code: z.enum(ABANDON_CODES).optional() }), response: z.strictObject({ ok: z.literal(true) }) },
 } as const;
 
@@ -225,4 +265,8 @@ export interface ControlLink {
   /** In-process links push cancels at once; remote ones deliver them with heartbeats. */
   onCancel(listener: (runId: string) => void): () => void;
   unregisterWorker(workerId: string): Promise<void>;
+  /** The worker's network checks (preflight of an attempt, recent results, a doctor probe's answer). */
+  reportNetwork(workerId: string, report: NetworkReport): Promise<void>;
+  /** In-process links tell at once that `kairos doctor` has a probe for a worker (remote ones get it with a heartbeat). */
+  onProbe?(listener: (workerId: string) => void): () => void;
 }

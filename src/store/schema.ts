@@ -98,6 +98,10 @@ export interface AttemptsTable {
   env_hash?: string | null;
   /** JSON list of {name, version}: every package the environment held (0004). */
   env_packages_json?: string | null;
+  /** JSON list of the preflight's EndpointCheck (0015); null when the job needs no endpoint. */
+  network_json?: string | null;
+  /** What the attempt waits for (`network.on_failure: wait`) while it does (0015). */
+  network_waiting?: string | null;
 }
 
 /** A batch of one attempt's log lines (see src/store/logs.ts for the encoding). */
@@ -136,6 +140,16 @@ export interface ArtifactsTable {
   path: string;
   size: number;
   sha256: string;
+}
+
+/** A worker's latest check of one endpoint (0015). */
+export interface WorkerEndpointsTable {
+  worker_id: string;
+  endpoint: string;
+  result: string;
+  latency_ms: number;
+  detail: string | null;
+  checked_at: number;
 }
 
 export interface WorkersTable {
@@ -189,6 +203,7 @@ export interface Database {
   metrics: MetricsTable;
   artifacts: ArtifactsTable;
   workers: WorkersTable;
+  worker_endpoints: WorkerEndpointsTable;
   alerts: AlertsTable;
   secrets: SecretsTable;
   tokens: TokensTable;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { coerceError } from '../model/errors.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import type { ReasonCode } from '../model/reasons.js';
+import type { CompiledNetwork as CompiledJobNetwork } from '../model/network.js';
 import { retrying } from '../lib/retry.js';
 import type { AbandonCode, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
 import type { Launcher, LocalProcess } from './places/local.js';
@@ -16,6 +17,13 @@ import { unavailableReason } from '../model/unavailable.js';
 import { sandboxCommand, sandboxExit, type Sandbox } from './places/sandbox.js';
 import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
 import { attemptPaths, listArtifacts, readMetrics } from './outputs.js';
+import { checkEndpoints, type NetworkMemory } from './preflight.js';
+import { ENDPOINT_RESULT_LABELS, describeFailures, failedChecks, networkWaitDelay, type EndpointCheck } from '../model/network.js';
+
+/** The network preflight found an endpoint failing (`on_failure: fail`, or `wait` past `max_wait`). */
+class NetworkError extends Error {}
+/** The attempt was cancelled while it waited for the network: nothing to start. */
+class StoppedBeforeStart extends Error {}
 
 export { attemptPaths } from './outputs.js';
 export { LogBatcher } from './log-shipping.js';
@@ -44,6 +52,8 @@ export interface AttemptSettings {
   readonly envs?: EnvCache;
   /** The sandbox every job runs in (places/sandbox.ts); none when null or absent. */
   readonly sandbox?: Sandbox | null;
+  /** The worker's memory of its network checks (sent to the server, which places runs by it). */
+  readonly network?: NetworkMemory;
 }
 
 export class AttemptRunner {
@@ -82,6 +92,7 @@ export class AttemptRunner {
     this.outcome = outcome;
     this.reason = reason;
     this.reasonCode = outcome === 'cancelled' ? 'cancelled' : 'time_limit';
+    this.wakePreflight?.();
     const p = this.proc;
     if (!p) return;
     p.signalGroup('SIGTERM');
@@ -103,6 +114,7 @@ export class AttemptRunner {
     this.reason = why;
     this.reasonCode = code;
     this.givenUpCode = code;
+    this.wakePreflight?.();
     // The run's log says why its job ended here (it is shipped before the attempt is reported lost).
     this.logs.add('system', `[kairos] killed: ${why}`);
     this.proc?.signalGroup('SIGKILL');
@@ -113,6 +125,7 @@ export class AttemptRunner {
     this.logs.stale = true;
     this.outcome = this.outcome ?? 'failed';
     this.reason = why;
+    this.wakePreflight?.();
     this.proc?.signalGroup('SIGKILL');
   }
 
@@ -142,6 +155,7 @@ export class AttemptRunner {
     let cgroup: AttemptCgroup | null = null;
     try {
       await this.s.ready;
+      await this.preflight();
       await this.prepareEnvironment();
       const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
       cgroup = createAttemptCgroup(`${cgroupPrefix(this.s.workerId)}-${a.run.id}-${a.lease.attempt}`, limits);
@@ -201,20 +215,30 @@ export class AttemptRunner {
         this.reasonCode = exit.exitCode === 0 ? null : exit.signal ? 'signal' : 'exit_code';
       }
     } catch (err) {
-      this.outcome = 'failed';
-      exitCode = 127;
-      if (err instanceof EnvError) {
-        // The installer's own words, line by line; the reason keeps the first line.
-        const lines = err.message.split('\n');
-        this.reason = lines[0] ?? err.message;
-        this.reasonCode = 'env_build_failed';
-        for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
+      if (err instanceof StoppedBeforeStart) {
+        // stop() set the outcome; no process was started.
+      } else if (err instanceof NetworkError) {
+        this.outcome = 'failed';
+        this.reason = err.message;
+        this.reasonCode = 'network_unreachable';
+        this.logs.add('system', `[kairos] ${err.message}`);
       } else {
-        this.reason = `could not start: ${coerceError(err).message}`;
-        this.reasonCode = 'could_not_start';
-        this.logs.add('system', `[kairos] ${this.reason}`);
+        this.outcome = 'failed';
+        exitCode = 127;
+        if (err instanceof EnvError) {
+          // The installer's own words, line by line; the reason keeps the first line.
+          const lines = err.message.split('\n');
+          this.reason = lines[0] ?? err.message;
+          this.reasonCode = 'env_build_failed';
+          for (const line of lines) this.logs.add('system', `[kairos] ${line}`);
+        } else {
+          this.reason = `could not start: ${coerceError(err).message}`;
+          this.reasonCode = 'could_not_start';
+          this.logs.add('system', `[kairos] ${this.reason}`);
+        }
       }
     }
+    await this.networkReport;
     await cgroup?.remove();
     await this.environment?.release();
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
@@ -242,6 +266,63 @@ export class AttemptRunner {
     const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
+  }
+
+  private wakePreflight: (() => void) | null = null;
+  /** The preflight's report to the server, sent while the job starts; awaited before the attempt's end. */
+  private networkReport: Promise<void> = Promise.resolve();
+
+  /**
+   * The network preflight (docs/network.md): every endpoint of `network.needs` checked in parallel under one
+   * bound, reported to the server (kept with the attempt; placement prefers workers whose checks passed), and
+   * `on_failure` obeyed: `fail` throws, `wait` checks again with backoff up to `max_wait`, `warn` logs.
+   */
+  private async preflight(): Promise<void> {
+    const net = this.a.spec.network as CompiledJobNetwork | undefined;
+    if (!net || net.needs.length === 0) return;
+    const t0 = Date.now();
+    for (let n = 1; ; n++) {
+      if (this.outcome) throw new StoppedBeforeStart();
+      const checks = await checkEndpoints(net.needs, net.timeoutMs);
+      this.s.network?.remember(checks);
+      const failed = failedChecks(checks);
+      const what = describeFailures(checks);
+      const left = net.maxWaitMs - (Date.now() - t0);
+      const waiting = failed.length > 0 && net.onFailure === 'wait' && left > 0 ? `waiting for the network: ${what}` : null;
+      const report = this.reportNetwork(checks, waiting);
+      if (failed.length === 0) {
+        const slowest = Math.max(...checks.map((c) => c.latencyMs));
+        this.logs.add('system', `[kairos] network: ${checks.length} endpoint${checks.length === 1 ? '' : 's'} ok (slowest ${slowest} ms)`);
+        this.networkReport = report;
+        return;
+      }
+      await report;
+      if (n === 1 || net.onFailure !== 'wait') for (const c of failed) this.logs.add('system', `[kairos] network: ${c.endpoint}: ${ENDPOINT_RESULT_LABELS[c.result]}${c.detail ? ` (${c.detail})` : ''}`);
+      if (net.onFailure === 'warn') {
+        this.logs.add('system', '[kairos] network.on_failure is warn: running anyway');
+        return;
+      }
+      if (waiting === null) {
+        throw new NetworkError(net.onFailure === 'wait' ? `network preflight: ${what} (still failing after ${Math.round(net.maxWaitMs / 1000)} s of waiting)` : `network preflight: ${what}`);
+      }
+      const delay = Math.min(networkWaitDelay(n), left);
+      if (n === 1) this.logs.add('system', `[kairos] ${waiting}; checking again (up to ${Math.round(net.maxWaitMs / 1000)} s)`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakePreflight = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakePreflight = null;
+    }
+  }
+
+  private reportNetwork(checks: readonly EndpointCheck[], waiting: string | null): Promise<void> {
+    return this.link.reportNetwork(this.s.workerId, { checks, lease: this.a.lease, waiting }).catch((err: unknown) => {
+      if (isStaleLease(err)) this.kill('lease lost during the network preflight');
+      // Otherwise not kept with the attempt: the preflight's own result still decides.
+    });
   }
 
   /** Reuses or builds the job's environment (once per content hash on this machine), logging progress. */

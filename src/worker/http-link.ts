@@ -7,7 +7,7 @@ import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../bundle/bundle.js';
 import { receiveBundle } from '../bundle/stream.js';
 import { KairosError } from '../model/errors.js';
-import type { AbandonCode, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import type { AbandonCode, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NetworkReport, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { API } from '../api/contract/index.js';
 
 const W = API.workers;
@@ -96,6 +96,10 @@ export class HttpControlLink implements ControlLink {
 
   async unregisterWorker(workerId: string): Promise<void> {
     await this.client.call(W.stop, { params: { id: workerId }, body: {} });
+  }
+
+  async reportNetwork(workerId: string, report: NetworkReport): Promise<void> {
+    await this.client.call(API.network.report, { params: { id: workerId }, body: report }).catch(classify);
   }
 
   /** Downloads a bundle into the worker's cache unless it is there already (one download per hash at a time). */

@@ -23,6 +23,9 @@ import { resolveSandbox, type Sandbox, type SandboxOptions } from './places/sand
 import type { Assignment, ControlLink } from '../protocol/worker.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
 import { LinkState, retryDelayMs } from './reconnect.js';
+import { NetworkMemory, checkEndpoints } from './preflight.js';
+import { placeHealth } from './place-health.js';
+import type { Probe } from '../protocol/worker.js';
 
 /**
  * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
@@ -73,6 +76,9 @@ export class Worker {
   private readonly linkState: LinkState;
   /** Claims that failed in a row: the pause before the next one grows with them. */
   private claimFailures = 0;
+  /** The latest check of each endpoint this worker made (docs/network.md). */
+  readonly network = new NetworkMemory();
+  private readonly probing = new Set<string>();
 
   constructor(
     private readonly link: ControlLink,
@@ -94,7 +100,14 @@ export class Worker {
     void this.envs.evict().catch(this.onError);
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
     await this.recover();
-    this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
+    const offCancel = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
+    const offProbe = this.link.onProbe?.((workerId) => {
+      if (workerId === this.opts.id) void this.heartbeat();
+    });
+    this.unsubscribe = () => {
+      offCancel();
+      offProbe?.();
+    };
     const every = this.opts.heartbeatMs ?? Math.max(100, Math.floor(this.opts.leaseMs / 3));
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
     this.loopDone = this.loop();
@@ -167,6 +180,7 @@ export class Worker {
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       ...(this.envs ? { envs: this.envs } : {}),
       sandbox: this.sandbox,
+      network: this.network,
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;
@@ -254,6 +268,7 @@ export class Worker {
         runner.kill('lease refused by the control plane');
       }
       for (const runId of reply.cancel) this.active.get(runId)?.stop('cancelled', 'cancelled');
+      for (const p of reply.probes ?? []) void this.probe(p);
     } catch (err) {
       if (isUnavailable(err)) {
         // The control plane answered, but its database cannot take the renewal (locked, down, disk full).
@@ -269,6 +284,22 @@ export class Worker {
       if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
         for (const r of this.active.values()) r.giveUp('the worker could not renew its lease (the control plane was unreachable)');
       }
+    }
+  }
+
+  /** `kairos doctor` asked: check these endpoints now, and say how this worker's place is. */
+  private async probe(p: Probe): Promise<void> {
+    if (this.probing.has(p.id)) return;
+    this.probing.add(p.id);
+    try {
+      const checks = await checkEndpoints(p.endpoints, p.timeoutMs);
+      this.network.remember(checks);
+      const health = await placeHealth({ place: 'local', dataDir: this.opts.dataDir, sandbox: this.sandbox });
+      await this.link.reportNetwork(this.opts.id, { checks, probe: p.id, placeHealth: health, now: Date.now(), place: 'local' });
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.probing.delete(p.id);
     }
   }
 

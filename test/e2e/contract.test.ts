@@ -31,6 +31,7 @@ const VALID_BODIES: Record<string, Json> = {
   'post /api/v1/workers': { id: 'w-contract', host: 'h', pools: ['default'], capacity: 1, version: '0' },
   'post /api/v1/workers/{id}/claim': { pools: ['nothing-here'], max: 1, wait_ms: 0 },
   'post /api/v1/workers/{id}/heartbeat': { leases: [LEASE] },
+  'post /api/v1/workers/{id}/network': { checks: [{ endpoint: 'tcp://db:5432', result: 'ok', latencyMs: 1, detail: null, checkedAt: 0 }] },
   'post /api/v1/leases/started': { lease: LEASE, info: { pid: 1, procStart: null, startedAt: 1 } },
   'post /api/v1/leases/logs': { lease: LEASE, lines: [{ seq: 1, ts: 1, stream: 'stdout', line: 'x' }] },
   'post /api/v1/leases/logs-many': { items: [{ lease: LEASE, lines: [{ seq: 1, ts: 1, stream: 'stdout', line: 'x' }] }] },

@@ -37,6 +37,7 @@ describe('compiling', () => {
       retries: { max: 0, delayMs: 10_000, backoff: 2, maxDelayMs: 3_600_000, jitter: 0, on: ['failed', 'timed_out', 'lost'] },
       pool: 'default',
       notify: [],
+      network: { needs: [], onFailure: 'fail', timeoutMs: 5000, maxWaitMs: 600_000 },
     });
     assert.deepEqual(m.pools, { default: { name: 'default', concurrency: null } });
     assert.deepEqual(jobOf(m, 'hello'), {
@@ -56,6 +57,7 @@ describe('compiling', () => {
       environment: null,
       check: null,
       notify: [],
+      network: { needs: [], onFailure: 'fail', timeoutMs: 5000, maxWaitMs: 600_000 },
     });
     assert.deepEqual([m.environments, m.test], [{}, null]);
   });

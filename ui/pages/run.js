@@ -9,6 +9,7 @@ export async function renderRun(main, [id], _query, signal) {
   const head = h('div');
   const facts = h('div');
   const attemptsBox = h('div');
+  const networkBox = h('div');
   const timelineBox = h('div');
   const outputsBox = h('div');
   const msg = h('div', { role: 'status', 'aria-live': 'polite' });
@@ -74,7 +75,7 @@ export async function renderRun(main, [id], _query, signal) {
     head,
     h('div', { class: 'actions' }, cancelBtn, rerunBtn),
     msg,
-    h('div', { class: 'cols' }, h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, 'Run'), facts), h('section', { 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineBox, h('h2', {}, 'Attempts'), attemptsBox)),
+    h('div', { class: 'cols' }, h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, 'Run'), facts), h('section', { 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineBox, h('h2', {}, 'Attempts'), attemptsBox, networkBox)),
     h('section', { 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Log'), h('div', { class: 'logbar' }, h('label', {}, 'Search', search), logStatus, wrapToggle(pre)), pre),
     h('section', { 'aria-labelledby': 'out-h' }, h('h2', { id: 'out-h' }, 'Metrics and artifacts'), outputsBox),
   );
@@ -97,6 +98,7 @@ export async function renderRun(main, [id], _query, signal) {
         h('dt', {}, 'exit code'), h('dd', { 'data-field': 'exit_code' }, r.exit_code ?? '—'),
         h('dt', {}, 'reason'), h('dd', { 'data-field': 'reason', class: r.reason && r.state !== 'succeeded' ? 'reason' : undefined }, r.reason ?? '—'),
         r.reason_code ? [h('dt', {}, 'reason code'), h('dd', {}, h('code', { 'data-field': 'reason_code', title: 'stable code: see docs/runs.md' }, r.reason_code))] : null,
+        r.waiting_reason ? [h('dt', {}, 'waiting'), h('dd', { 'data-field': 'waiting_reason', class: 'reason' }, r.waiting_reason)] : null,
         h('dt', {}, 'trigger'), h('dd', {}, r.trigger, r.rerun_of ? [' of ', link(`/runs/${r.rerun_of}`, h('code', { 'data-field': 'rerun_of' }, r.rerun_of))] : ''),
         h('dt', {}, 'logical time'), h('dd', {}, time(r.scheduled_for)),
         h('dt', {}, 'parameters'), h('dd', { 'data-field': 'params' }, params.length === 0 ? '—' : h('ul', { class: 'plain' }, params.map(([k, v]) => h('li', {}, h('code', {}, `${k} = ${JSON.stringify(v)}`))))),
@@ -121,6 +123,19 @@ export async function renderRun(main, [id], _query, signal) {
           ),
     );
     fill(timelineBox, timeline(r, attempts));
+    fill(networkBox,
+      !r.network || r.network.length === 0
+        ? null
+        : [
+            h('h2', {}, 'Network'),
+            h(
+              'table',
+              { 'aria-label': 'Network preflight' },
+              h('thead', {}, h('tr', {}, ['endpoint', 'result', 'latency', 'detail'].map((c) => h('th', { scope: 'col' }, c)))),
+              h('tbody', {}, r.network.map((c) => h('tr', { 'data-endpoint': c.endpoint }, h('td', {}, h('code', {}, c.endpoint)), h('td', {}, h('code', { class: c.result === 'ok' ? undefined : 'reason' }, c.result)), h('td', { class: 'num' }, `${c.latencyMs} ms`), h('td', {}, c.detail ?? '')))),
+            ),
+          ],
+    );
   };
 
   const loadOutputs = async () => {

@@ -9,6 +9,7 @@ import { opsRoutes } from './ops.js';
 import { runRoutes } from './runs.js';
 import { scheduleRoutes } from './schedules.js';
 import { workerRoutes } from './workers.js';
+import { networkRoutes } from './network.js';
 
 export * from './common.js';
 export * from './access.js';
@@ -17,6 +18,7 @@ export * from './ops.js';
 export * from './runs.js';
 export * from './schedules.js';
 export * from './workers.js';
+export * from './network.js';
 
 export const API = {
   runs: runRoutes,
@@ -25,6 +27,7 @@ export const API = {
   access: accessRoutes,
   ops: opsRoutes,
   workers: workerRoutes,
+  network: networkRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { REASON_CODE_LIST, type ReasonCode } from '../../model/reasons.js';
 import { RUN_STATE_LIST, type RunState } from '../../model/run-state.js';
-import { LOG_STREAMS } from '../../protocol/worker.js';
+import { LOG_STREAMS, endpointCheckSchema } from '../../protocol/worker.js';
 import { LIMITS, isoTime, isoTimeOrNull, instant, name, noBody, pathName, queryInt, route } from './common.js';
 
 export const runStateSchema = z.enum(RUN_STATE_LIST as [RunState, ...RunState[]]);
@@ -30,6 +30,10 @@ export const runViewSchema = z
     cancel_requested: z.boolean(),
     /** The environment's content hash recorded by the latest attempt that ran in one (null: none). */
     env_hash: z.string().nullable().optional(),
+    /** The network preflight of the latest attempt (docs/network.md); null: its job needs no endpoint, or not checked yet. */
+    network: z.array(endpointCheckSchema).nullable().optional(),
+    /** Why a running run has not started its process: what its worker waits for (`network.on_failure: wait`). */
+    waiting_reason: z.string().nullable().optional(),
   })
   .meta({ id: 'Run' });
 export type RunView = z.infer<typeof runViewSchema>;
@@ -48,6 +52,10 @@ export const attemptViewSchema = z
     pid: z.number().int().nullable(),
     env_hash: z.string().nullable(),
     env_packages: z.array(z.strictObject({ name: z.string(), version: z.string() })).nullable(),
+    /** The network preflight's checks (docs/network.md); null: none. */
+    network: z.array(endpointCheckSchema).nullable().optional(),
+    /** While the attempt waits for the network (`on_failure: wait`): what for. */
+    network_waiting: z.string().nullable().optional(),
   })
   .meta({ id: 'Attempt' });
 export type AttemptView = z.infer<typeof attemptViewSchema>;

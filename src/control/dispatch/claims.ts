@@ -12,6 +12,7 @@ import type { CompiledJob, CompiledManifest } from '../../model/job.js';
 import type { Ctx } from '../context.js';
 import { openRunSecrets } from '../secrets.js';
 import { endAttempt } from './end.js';
+import { preferAnotherWorker } from '../network.js';
 
 /** What a worker asks for: up to `max` runs of its pools. */
 export interface ClaimRequest {
@@ -76,6 +77,8 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
           continue;
         }
       }
+      // Network placement (docs/network.md): leave the run to a worker whose last check of its endpoints passed.
+      if (await preferAnotherWorker(ctx, trx, run, workerId, now)) continue;
       const started = await startRun(ctx, trx, run, workerId, now);
       if (!started) continue;
       if (started.ended) {
@@ -120,6 +123,8 @@ async function startRun(ctx: Ctx, trx: Q, run: RunRow, workerId: string, now: nu
     proc_start: null,
     env_hash: null,
     env_packages_json: null,
+    network_json: null,
+    network_waiting: null,
   };
   await trx.insertInto('attempts').values(attempt).execute();
   const runNow: RunRow = { ...run, state: t.next.state, started_at: run.started_at ?? now };

@@ -8,6 +8,7 @@ import { KairosError } from '../../model/errors.js';
 import { getAttempt, getRun, type AttemptRow, type Q, type RunRow } from '../../store/runs.js';
 import type { HeartbeatReply, LeaseRef } from '../../protocol/worker.js';
 import type { Ctx } from '../context.js';
+import { probesOf } from '../network.js';
 
 export interface LeaseCheck {
   /** PostgreSQL: lock the attempt (and the run), so a reaper on another control plane cannot end it meanwhile. */
@@ -75,5 +76,6 @@ export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly Lea
       if (held.run.cancel_requested === 1) cancel.push(lease.runId);
     }
   });
-  return { refused, cancel };
+  const probes = probesOf(ctx).take(workerId);
+  return { refused, cancel, ...(probes.length > 0 ? { probes } : {}) };
 }
