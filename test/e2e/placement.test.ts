@@ -103,6 +103,16 @@ jobs:
     assert.match(done.reason ?? '', /^not started within 15s \(start_timeout\): no worker in pool default offers memory 64Gi/);
   });
 
+  test('kairos check and kairos deploy --plan warn about a job no worker of its pool can run', { timeout: 600_000 }, async () => {
+    const check = await cli(['check', join(dir.path, 'project'), '--server', server(), '--skip', 'dependencies,code']);
+    assert.match(check.stdout, /job huge: no worker in pool default offers memory 64Gi \(largest: 1Gi on local@/, check.stdout + check.stderr);
+    const plan = await cli(['deploy', join(dir.path, 'project'), '--plan', '--server', server()]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /! job huge: no worker in pool default offers memory 64Gi/);
+    assert.match(plan.stdout, /! job orphan: no live worker in pool nobody/);
+    assert.doesNotMatch(plan.stdout, /job train:/);
+  });
+
   test('a run of a pool without a live worker says so', async () => {
     const run = await client.createRun('orphan', {});
     assert.equal(run.waiting_reason, 'no live worker in pool nobody');
