@@ -38,5 +38,7 @@ export async function withNetwork(db: Q, view: RunView): Promise<RunView> {
     .limit(1)
     .executeTakeFirst();
   const network = a?.network_json ? (JSON.parse(a.network_json) as EndpointCheck[]) : null;
-  return { ...view, network, waiting_reason: a?.state === 'running' ? (a.network_waiting ?? null) : null };
+  // A queued run keeps the placement's reason (withWaitingReasons); a running one says what its worker waits for.
+  const waiting = a?.state === 'running' ? (a.network_waiting ?? null) : null;
+  return { ...view, network, waiting_reason: waiting ?? (view.state === 'queued' ? (view.waiting_reason ?? null) : null) };
 }

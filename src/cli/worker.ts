@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { coerceError } from '../model/errors.js';
 import { VERSION } from '../version.js';
+import { showMemory } from '../control/dispatch/placement.js';
 import { HttpControlLink } from '../worker/http-link.js';
 import { Worker } from '../worker/worker.js';
 import { intOption, stringOption } from './args.js';
@@ -10,12 +11,20 @@ import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { scrubCredentials } from './scrub-env.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
+import { PLACE_KIND_OPTIONS, PLACE_OPTIONS, PLACE_USAGE, placeChoice } from './place-options.js';
+import { placeKinds } from '../worker/places/index.js';
+
+/** Each kind of place's own options (slurm: --partition …). */
+const KIND_OPTIONS = Object.assign({}, ...Object.values(PLACE_KIND_OPTIONS).map((k) => k.options)) as Record<string, never>;
+const KIND_USAGE = Object.values(PLACE_KIND_OPTIONS)
+  .map((k) => ` ${k.usage}`)
+  .join('');
 
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'a worker on any machine that can reach the server: claims runs of its pools and runs them',
-  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${SANDBOX_USAGE}`,
-  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...SANDBOX_OPTIONS },
+  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${PLACE_USAGE}${KIND_USAGE} ${SANDBOX_USAGE}`,
+  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...PLACE_OPTIONS, ...KIND_OPTIONS, ...SANDBOX_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const pools = (p.values.pool as string[] | undefined) ?? ['default'];
@@ -25,6 +34,7 @@ export const workerCommand: Command = {
     const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
     const sandbox = sandboxOptions(p, env);
+    const place = placeChoice(p, placeKinds());
     const link = new HttpControlLink(p.globals.server, p.globals.token);
     // The link holds the token: it leaves this process's environment, so no job or helper can read it there.
     scrubCredentials();
@@ -42,10 +52,13 @@ export const workerCommand: Command = {
       claimWaitMs: 20_000,
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
       sandbox,
+      place,
       onNotice: (message) => io.err(`kairos worker: ${message}\n`),
     });
     await worker.start();
-    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
+    const offer = await worker.place.offer();
+    const offers = `${offer.cpu} cpu, memory ${showMemory(offer.memoryBytes)}, ${offer.gpu} gpu`;
+    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (place ${worker.place.kind}: ${offers}; cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
     await new Promise<void>((done) => {
       let stopping = false;
       const onSignal = () => {
