@@ -262,7 +262,7 @@ export async function startSlurmCluster({ accounting = false, gpus = 0, nodes = 
       `SlurmctldDebug=info`, `SlurmdDebug=info`,
       `ProctrackType=proctrack/cgroup`, `TaskPlugin=task/cgroup`,
       `SelectType=select/cons_tres`, `SelectTypeParameters=CR_Core_Memory`,
-      `SchedulerType=sched/builtin`,
+      `SchedulerType=sched/builtin`, `EnforcePartLimits=ALL`,
       `SlurmdParameters=config_overrides`,
       `SlurmdTimeout=20`, `SlurmctldTimeout=20`, `MessageTimeout=10`,
       `KillWait=2`, `OverTimeLimit=0`, `InactiveLimit=0`, `MinJobAge=300`, `ReturnToService=2`,
