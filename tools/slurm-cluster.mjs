@@ -122,6 +122,8 @@ export async function startSlurmCluster({ accounting = false, gpus = 0, nodes = 
     // Reverse order: nodes, controller, slurmdbd, database, munge last (the others talk to it on the way out).
     for (const p of [...procs].reverse()) await stopProc(p);
     procs.length = 0;
+    // Whatever still runs in the nodes' cgroups (a job of a node that was killed and never came back).
+    for (const n of nodes) for (const pid of nodeCgroupPids(n)) signal(pid, 'SIGKILL');
     for (const d of madeDevices) rmSync(d, { force: true });
     rmSync(dir, { recursive: true, force: true });
   };
@@ -315,22 +317,17 @@ export async function startSlurmCluster({ accounting = false, gpus = 0, nodes = 
       accounting,
       logs,
       /**
-       * Kills a node's slurmd and the slurmstepd processes of its jobs with SIGKILL (a node failing): the jobs'
-       * own processes stay until the node comes back (the cgroup is not cleaned up by anyone meanwhile).
+       * A node failing: SIGKILL to its slurmd, so it stops answering the controller, which marks it down after
+       * SlurmdTimeout (about 40 s here) and ends its jobs NODE_FAIL. As after a network partition, the jobs'
+       * own processes carry on until the node is back (`restartSlurmd`): then Slurm kills them as orphans.
        */
       async killSlurmd(node) {
         const p = procs.find((q) => q.name === `slurmd-${node}`);
         if (!p) throw new Error(`no slurmd ${node}`);
-        const spool = join(dir, 'spool', node);
-        // slurmstepd of this node's jobs: their command lines do not say the node, their cwd/spool does not
-        // either; they are the children of slurmd (daemonised to init) — found by the spool's step sockets.
-        const steps = stepdPids(spool);
         signal(p.child.pid, 'SIGKILL');
-        for (const s of steps) signal(s, 'SIGKILL');
         const deadline = Date.now() + 10_000;
         while (p.child.exitCode === null && p.child.signalCode === null && Date.now() < deadline) await sleep(20);
         procs.splice(procs.indexOf(p), 1);
-        return steps;
       },
       /** Starts a killed node's slurmd again. */
       restartSlurmd,
@@ -345,6 +342,7 @@ export async function startSlurmCluster({ accounting = false, gpus = 0, nodes = 
           signal(-p.child.pid, 'SIGKILL');
           if (pid) signal(pid, 'SIGKILL');
         }
+        for (const n of nodes) for (const pid of nodeCgroupPids(n)) signal(pid, 'SIGKILL');
         for (const d of madeDevices) rmSync(d, { force: true });
         rmSync(dir, { recursive: true, force: true });
       },
@@ -355,12 +353,25 @@ export async function startSlurmCluster({ accounting = false, gpus = 0, nodes = 
   }
 }
 
-/** slurmstepd processes whose open files include something under the node's spool directory. */
-function stepdPids(spool) {
-  const found = [];
-  const r = spawnSync('sh', ['-c', 'for p in $(pgrep -x slurmstepd); do ls -l /proc/$p/fd 2>/dev/null | grep -q "$1" && echo $p; done; true', 'sh', spool], { encoding: 'utf8' });
-  for (const l of r.stdout.split('\n')) if (/^\d+$/.test(l.trim())) found.push(Number(l.trim()));
-  return found;
+/** Every process in the cgroups Slurm made for a node (its jobs, their slurmstepd). */
+function nodeCgroupPids(node) {
+  const pids = new Set();
+  const walk = (d, depth) => {
+    let entries = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    try {
+      for (const l of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) if (/^\d+$/.test(l)) pids.add(Number(l));
+    } catch {
+      // not a cgroup
+    }
+    if (depth < 6) for (const e of entries) if (e.isDirectory()) walk(join(d, e.name), depth + 1);
+  };
+  for (const ctl of ['memory', 'freezer', 'pids', 'cpuset', 'devices', 'cpuacct', 'cpu']) walk(join('/sys/fs/cgroup', ctl, `slurm_${node}`), 0);
+  return [...pids];
 }
 
 async function waitIdle(env, nodes, ms) {

@@ -14,8 +14,8 @@ export interface SlurmCluster {
   readonly sharedDir: string;
   readonly accounting: boolean;
   logs(): string;
-  /** SIGKILL to a node's slurmd and its jobs' slurmstepd; returns the slurmstepd pids. */
-  killSlurmd(node: string): Promise<number[]>;
+  /** SIGKILL to a node's slurmd (it stops answering; its jobs' processes go on until restartSlurmd). */
+  killSlurmd(node: string): Promise<void>;
   restartSlurmd(node: string): void;
   stop(): Promise<void>;
   killNow(): void;
