@@ -122,7 +122,7 @@ export const WORKER_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled']
 export type WorkerOutcome = (typeof WORKER_OUTCOMES)[number];
 
 export const startedInfoSchema = z.strictObject({
-  pid: z.number().int().min(0).max(2 ** 31),
+  pid: z.number().int().min(0).max(2 ** 31).nullable(),
   /** /proc start time of the process, so a later incarnation can tell it from a reused pid. */
   procStart: z.string().max(PROTOCOL_LIMITS.name).nullable(),
   /** When the process started, by the worker's clock (epoch ms). */
@@ -152,12 +152,25 @@ export type AbandonCode = (typeof ABANDON_CODES)[number];
 const pools = z.array(name).min(1).max(PROTOCOL_LIMITS.pools);
 const workerId = z.string().regex(/^[A-Za-z0-9@._:-]{1,80}$/, '1-80 characters of letters, digits, @ . _ : -');
 
+export const placeOfferSchema = z.strictObject({
+  cpu: z.number().min(0).max(1_000_000),
+  memoryBytes: z.number().int().min(0).max(2 ** 62),
+  gpu: z.number().int().min(0).max(10_000),
+  maxTimeMs: z.number().int().min(0).max(2 ** 52).nullable(),
+  slots: z.number().int().min(1).max(PROTOCOL_LIMITS.max),
+  nodes: z.number().int().min(1).max(1_000_000).optional(),
+});
+export type PlaceOfferInfo = z.infer<typeof placeOfferSchema>;
+
 export const workerInfoSchema = z.strictObject({
   id: workerId,
   host: z.string().max(PROTOCOL_LIMITS.name),
   pools,
   capacity: z.number().int().min(1).max(PROTOCOL_LIMITS.max),
   version: z.string().max(PROTOCOL_LIMITS.name),
+  /** Where it runs attempts (src/worker/places/place.ts) and what one attempt can get there; absent from older workers. */
+  place: z.string().max(PROTOCOL_LIMITS.name).optional(),
+  offer: placeOfferSchema.optional(),
 });
 export type WorkerInfo = DeepReadonly<z.infer<typeof workerInfoSchema>>;
 

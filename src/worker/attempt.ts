@@ -9,11 +9,9 @@ import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import type { ReasonCode } from '../model/reasons.js';
 import { retrying } from '../lib/retry.js';
 import type { AbandonCode, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
-import type { Launcher, LocalProcess } from './places/local.js';
-import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
+import { placeAttemptName, type Place, type PlaceAttempt, type PlaceEnd } from './places/place.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 import { unavailableReason } from '../model/unavailable.js';
-import { sandboxCommand, sandboxExit, type Sandbox } from './places/sandbox.js';
 import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
 import { attemptPaths, listArtifacts, readMetrics } from './outputs.js';
 
@@ -28,7 +26,8 @@ export interface AttemptSettings {
   readonly dataDir: string;
   readonly bundlePath: string;
   readonly workerId: string;
-  readonly launcher: Launcher;
+  /** Where the attempt runs (./places/place.ts). */
+  readonly place: Place;
   /** The worker's log batcher, shared by its attempts. */
   readonly logs: LogBatcher;
   /** Resolves when the bundle is in place (remote workers download it first). */
@@ -42,16 +41,13 @@ export interface AttemptSettings {
   readonly maxLogBytes: number;
   /** This machine's environment cache; jobs that name an environment need it. */
   readonly envs?: EnvCache;
-  /** The sandbox every job runs in (places/sandbox.ts); none when null or absent. */
-  readonly sandbox?: Sandbox | null;
 }
 
 export class AttemptRunner {
-  private proc: LocalProcess | null = null;
+  private attempt: PlaceAttempt | null = null;
   private outcome: WorkerOutcome | null = null;
   private reason: string | null = null;
   private reasonCode: ReasonCode | null = null;
-  private killTimer: NodeJS.Timeout | null = null;
   private startedTimer: NodeJS.Timeout | null = null;
   private startedInfo: StartedInfo | null = null;
   private startReported = false;
@@ -82,10 +78,7 @@ export class AttemptRunner {
     this.outcome = outcome;
     this.reason = reason;
     this.reasonCode = outcome === 'cancelled' ? 'cancelled' : 'time_limit';
-    const p = this.proc;
-    if (!p) return;
-    p.signalGroup('SIGTERM');
-    this.killTimer = setTimeout(() => p.signalGroup('SIGKILL'), this.a.spec.graceMs);
+    void this.attempt?.cancel(outcome === 'cancelled' ? 'cancelled' : 'time_limit');
   }
 
   private givenUp: string | null = null;
@@ -105,7 +98,7 @@ export class AttemptRunner {
     this.givenUpCode = code;
     // The run's log says why its job ended here (it is shipped before the attempt is reported lost).
     this.logs.add('system', `[kairos] killed: ${why}`);
-    this.proc?.signalGroup('SIGKILL');
+    void this.attempt?.cancel('lost', 0);
   }
 
   /** Kill at once and report nothing: the lease is gone. */
@@ -113,7 +106,7 @@ export class AttemptRunner {
     this.logs.stale = true;
     this.outcome = this.outcome ?? 'failed';
     this.reason = why;
-    this.proc?.signalGroup('SIGKILL');
+    void this.attempt?.cancel('lost', 0);
   }
 
   /** The job's own variables; the launcher puts them over the worker's base environment. */
@@ -139,67 +132,50 @@ export class AttemptRunner {
     const a = this.a;
     const paths = attemptPaths(this.s.dataDir, a.run.id, a.lease.attempt);
     let exitCode: number | null = null;
-    let cgroup: AttemptCgroup | null = null;
     try {
       await this.s.ready;
       await this.prepareEnvironment();
-      const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
-      cgroup = createAttemptCgroup(`${cgroupPrefix(this.s.workerId)}-${a.run.id}-${a.lease.attempt}`, limits);
-      if (cgroup?.limited) this.logs.add('system', describeLimits(limits, cgroup.description));
-      else if (!cgroup && (limits.memoryBytes !== null || limits.cpu !== null)) {
-        const how = limits.memoryBytes !== null ? 'no usable cgroup here: memory as an address-space limit' : 'no usable cgroup here';
-        this.logs.add('system', describeLimits(limits, how) + (limits.cpu !== null ? '; the cpu limit is not enforced' : ''));
-      }
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
-      const sandbox = this.s.sandbox ?? null;
-      const view = { dataDir: this.s.dataDir, readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output], cwd };
-      const proc = await this.s.launcher.launch({
-        command: sandbox ? sandboxCommand(sandbox, a.spec.run, view) : a.spec.run,
+      const r = a.spec.resources;
+      const attempt = await this.s.place.start({
+        name: placeAttemptName(a.run.id, a.lease.attempt),
+        command: a.spec.run,
         cwd,
         env: { ...this.env(paths), ...this.environment?.vars },
-        mkdirs: [paths.artifacts],
-        spool: `${paths.artifacts}.spool`,
+        resources: {
+          ...(r.cpu !== null ? { cpu: r.cpu } : {}),
+          ...(r.memoryBytes !== null ? { memoryBytes: r.memoryBytes } : {}),
+          ...(r.gpu !== null ? { gpu: r.gpu } : {}),
+        },
+        timeLimitMs: a.spec.timeoutMs,
+        graceMs: a.spec.graceMs,
+        paths: { readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output] },
         pace: () => this.logs.pace(),
-        ...(cgroup ? { cgroupProcs: cgroup.procs } : limits.memoryBytes !== null ? { rlimitAs: limits.memoryBytes } : {}),
+        note: (line) => this.logs.add('system', line),
         onLines: (stream, lines, more) => {
           const last = lines.length - 1;
           for (let i = 0; i <= last; i++) this.logs.add(stream, lines[i] ?? '', more !== true || i !== last);
         },
       });
-      this.proc = proc;
-      this.startedInfo = { pid: proc.pid, procStart: proc.procStart, startedAt: proc.startedAt };
-      // Reported a moment later, so a short job reports its start with its end in one transaction. The
-      // launcher kills its jobs if this worker dies, so the pid is a second line of defence only.
-      this.startedTimer = setTimeout(() => this.reportStarted(), STARTED_REPORT_DELAY_MS);
-      if (this.outcome) {
-        // Cancelled while it was starting.
-        proc.signalGroup('SIGTERM');
-        this.killTimer = setTimeout(() => proc.signalGroup('SIGKILL'), a.spec.graceMs);
-      }
-      let timeout: NodeJS.Timeout | null = null;
-      if (a.spec.timeoutMs !== null) {
-        const ms = a.spec.timeoutMs;
-        timeout = setTimeout(() => this.stop('timed_out', `timed out after ${ms}ms`), ms);
-      }
-      const exit = sandbox ? sandboxExit(await proc.exited) : await proc.exited;
+      this.attempt = attempt;
+      void attempt.started.then(
+        (info) => {
+          this.startedInfo = { pid: info.pid ?? null, procStart: info.procStart ?? null, startedAt: info.startedAt };
+          // Reported a moment later, so a short job reports its start with its end in one transaction. The
+          // launcher kills its jobs if this worker dies, so the pid is a second line of defence only.
+          this.startedTimer = setTimeout(() => this.reportStarted(), STARTED_REPORT_DELAY_MS);
+        },
+        () => {},
+      );
+      // Stopped while it was starting.
+      if (this.givenUp !== null || this.logs.stale) void attempt.cancel('lost', 0);
+      else if (this.outcome) void attempt.cancel(this.outcome === 'timed_out' ? 'time_limit' : 'cancelled');
+      const end = await attempt.ended;
+      await attempt.started.catch(() => null);
       if (this.startedTimer) clearTimeout(this.startedTimer);
-      if (timeout) clearTimeout(timeout);
-      if (this.killTimer) clearTimeout(this.killTimer);
-      exitCode = exit.exitCode;
-      // Descendants that left the process group (setsid, nohup + setsid) are still in the cgroup.
-      await cgroup?.killAll();
-      if (!this.outcome && cgroup?.oomKilled()) {
-        this.outcome = 'failed';
-        this.reason = `killed: out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})`;
-        this.reasonCode = 'out_of_memory';
-        this.logs.add('system', `[kairos] ${this.reason}`);
-      }
-      if (!this.outcome) {
-        this.outcome = exit.exitCode === 0 ? 'succeeded' : 'failed';
-        this.reason = exit.exitCode === 0 ? null : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
-        this.reasonCode = exit.exitCode === 0 ? null : exit.signal ? 'signal' : 'exit_code';
-      }
+      exitCode = end.exitCode;
+      if (!this.outcome) this.ended(end);
     } catch (err) {
       this.outcome = 'failed';
       exitCode = 127;
@@ -215,7 +191,6 @@ export class AttemptRunner {
         this.logs.add('system', `[kairos] ${this.reason}`);
       }
     }
-    await cgroup?.remove();
     await this.environment?.release();
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
     const artifacts = await listArtifacts(paths.artifacts);
@@ -242,6 +217,47 @@ export class AttemptRunner {
     const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
+  }
+
+  /** How the attempt ended, from the place's words, when Kairos did not end it itself. */
+  private ended(end: PlaceEnd): void {
+    switch (end.reason) {
+      case 'time_limit':
+        this.outcome = 'timed_out';
+        this.reason = `timed out after ${this.a.spec.timeoutMs ?? 0}ms`;
+        this.reasonCode = 'time_limit';
+        return;
+      case 'cancelled':
+        this.outcome = 'cancelled';
+        this.reason = end.detail ?? 'cancelled';
+        this.reasonCode = 'cancelled';
+        return;
+      case 'oom':
+        this.outcome = 'failed';
+        this.reason = `killed: ${end.detail ?? 'out of memory'}`;
+        this.reasonCode = 'out_of_memory';
+        this.logs.add('system', `[kairos] ${this.reason}`);
+        return;
+      case 'node_failure':
+      case 'preempted':
+      case 'lost': {
+        // Nobody knows how far it got: given up as lost, so the run is retried by policy.
+        const why = end.detail ?? (end.reason === 'node_failure' ? 'the node running it failed' : end.reason === 'preempted' ? 'preempted' : 'the place lost it');
+        this.givenUp = why;
+        this.givenUpCode = end.reason === 'node_failure' ? 'node_failure' : 'lost';
+        this.outcome = 'failed';
+        this.reason = why;
+        this.reasonCode = this.givenUpCode;
+        this.logs.add('system', `[kairos] lost: ${why}`);
+        return;
+      }
+      default: {
+        const ok = end.exitCode === 0;
+        this.outcome = ok ? 'succeeded' : 'failed';
+        this.reason = ok ? null : end.reason === 'signal' && end.signal ? `killed by ${end.signal}` : `exit code ${end.exitCode ?? 'unknown'}`;
+        this.reasonCode = ok ? null : end.reason === 'signal' ? 'signal' : 'exit_code';
+      }
+    }
   }
 
   /** Reuses or builds the job's environment (once per content hash on this machine), logging progress. */

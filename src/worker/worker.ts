@@ -17,7 +17,7 @@ import { workerBaseEnv } from '../model/run-env.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
-import { createLauncher } from './places/launchers.js';
+import { createPlace, placeAttemptName, type Place, type PlaceChoice } from './places/index.js';
 import { cleanupStaleCgroups } from './places/cgroups.js';
 import { resolveSandbox, type Sandbox, type SandboxOptions } from './places/sandbox.js';
 import type { Assignment, ControlLink } from '../protocol/worker.js';
@@ -52,6 +52,8 @@ export interface WorkerOptions {
   readonly envCache?: EnvCacheOptions;
   /** How jobs are sandboxed (default `auto`: bubblewrap where it is installed; see docs/isolation.md). */
   readonly sandbox?: SandboxOptions;
+  /** Where attempts run (`--place`, default local) and what it offers instead of what it measures. */
+  readonly place?: PlaceChoice;
 }
 
 export class Worker {
@@ -65,7 +67,8 @@ export class Worker {
   private dbOutage = false;
   private unsubscribe: () => void = () => {};
   private readonly onError: (err: unknown) => void;
-  private readonly launcher = createLauncher(workerBaseEnv(process.env));
+  /** Where this worker runs its attempts. */
+  readonly place: Place;
   private readonly logBatcher: LogBatcher;
   private envs: EnvCache | undefined;
   /** Null: jobs run unsandboxed. */
@@ -81,6 +84,7 @@ export class Worker {
     this.onError = opts.onError ?? ((err) => console.error('kairos worker:', coerceError(err).message));
     this.logBatcher = new LogBatcher(link);
     this.sandbox = resolveSandbox(opts.sandbox);
+    this.place = createPlace(opts.place ?? { kind: 'local' }, { workerId: opts.id, dataDir: opts.dataDir, slots: opts.capacity, sandbox: this.sandbox });
     this.linkState = new LinkState(this.onError, opts.onNotice ?? ((m) => console.error(`kairos worker: ${m}`)));
   }
 
@@ -92,7 +96,8 @@ export class Worker {
     mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
     this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache ?? envCacheOptionsFromEnv());
     void this.envs.evict().catch(this.onError);
-    await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version });
+    const offer = await this.place.offer();
+    await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version, place: this.place.kind, offer });
     await this.recover();
     this.unsubscribe = this.link.onCancel((runId) => this.active.get(runId)?.stop('cancelled', 'cancelled'));
     const every = this.opts.heartbeatMs ?? Math.max(100, Math.floor(this.opts.leaseMs / 3));
@@ -110,6 +115,8 @@ export class Worker {
     const stale = await this.link.recoverWorker(this.opts.id);
     for (const s of stale) {
       if (s.pid !== null) killStaleGroup(s.pid, s.procStart);
+      // A place whose attempts outlive the worker (a cluster) still runs it: end it before the retry.
+      await this.place.end(placeAttemptName(s.lease.runId, s.lease.attempt)).catch(this.onError);
       await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running', 'node_failure').catch(this.onError);
     }
   }
@@ -148,7 +155,7 @@ export class Worker {
 
   /** Leases were just renewed (or granted): the launcher kills our jobs if we go quiet for most of a lease. */
   private armWatchdog(): void {
-    this.launcher.watchdog(Math.floor(this.opts.leaseMs * 0.8));
+    this.place.watchdog?.(Math.floor(this.opts.leaseMs * 0.8));
   }
 
   private run(a: Assignment): void {
@@ -158,7 +165,7 @@ export class Worker {
       dataDir: this.opts.dataDir,
       bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
       workerId: this.opts.id,
-      launcher: this.launcher,
+      place: this.place,
       logs: this.logBatcher,
       ready,
       flushMs: this.opts.flushMs ?? 200,
@@ -166,7 +173,6 @@ export class Worker {
       maxLogLines: this.opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       ...(this.envs ? { envs: this.envs } : {}),
-      sandbox: this.sandbox,
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;
@@ -292,7 +298,7 @@ export class Worker {
       await all();
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.launcher.close();
+    await this.place.close();
     this.unsubscribe();
     await this.link.unregisterWorker(this.opts.id).catch(this.onError);
   }

@@ -80,7 +80,7 @@ export interface PlaceEnd {
 
 export interface PlaceAttempt {
   readonly name: string;
-  /** Rejects when the attempt could not be started (the message says why). */
+  /** Rejects when the attempt ended without ever starting (the message says why); settles no later than `ended`. */
   readonly started: Promise<PlaceStarted>;
   /** Never rejects. */
   readonly ended: Promise<PlaceEnd>;
@@ -104,6 +104,8 @@ export interface Place {
   /** Ends a live attempt by name at once (it is not to be followed); no-op when there is none. */
   end(name: string): Promise<void>;
   health(): Promise<{ ok: boolean; detail: string }>;
+  /** Places whose attempts die with the worker: kill them all unless called again within `ms` (0: off). */
+  watchdog?(ms: number): void;
   /** Stops following; attempts of a local place die with it, those of a cluster place live on. */
   close(): Promise<void>;
 }

@@ -1,0 +1,60 @@
+/**
+ * The places a worker can run its attempts in, by kind (`kairos worker --place KIND`). Each kind is a factory
+ * from the worker's choice (with the kind's own options) and its context to a Place (./place.ts).
+ */
+import { workerBaseEnv } from '../../model/run-env.js';
+import { createLauncher } from './launchers.js';
+import { LocalPlace } from './local-place.js';
+import type { Place } from './place.js';
+import type { Sandbox } from './sandbox.js';
+
+export * from './place.js';
+
+/** What `kairos worker --place … --cpu --memory --gpu [place options]` asked for. */
+export interface PlaceChoice {
+  readonly kind: string;
+  /** What to offer instead of what the place measures or reads. */
+  readonly cpu?: number;
+  readonly memoryBytes?: number;
+  readonly gpu?: number;
+  /** The kind's own options (for slurm: partition, account, qos, shared directory, extra sbatch arguments). */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** What the worker gives every place. */
+export interface PlaceContext {
+  readonly workerId: string;
+  readonly dataDir: string;
+  /** Attempts at once (the worker's `--capacity`). */
+  readonly slots: number;
+  /** The sandbox of local attempts; null = none. */
+  readonly sandbox: Sandbox | null;
+}
+
+export type PlaceFactory = (choice: PlaceChoice, ctx: PlaceContext) => Place;
+
+const offered = (c: PlaceChoice) => ({
+  ...(c.cpu !== undefined ? { cpu: c.cpu } : {}),
+  ...(c.memoryBytes !== undefined ? { memoryBytes: c.memoryBytes } : {}),
+  ...(c.gpu !== undefined ? { gpu: c.gpu } : {}),
+});
+
+const FACTORIES = new Map<string, PlaceFactory>([
+  ['local', (c, ctx) => new LocalPlace({ launcher: createLauncher(workerBaseEnv(process.env)), sandbox: ctx.sandbox, workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) })],
+  // slurm: registered by ./slurm.ts (registerPlace('slurm', …)), imported below.
+]);
+
+/** Adds a kind of place (a module per kind calls it when imported). */
+export function registerPlace(kind: string, factory: PlaceFactory): void {
+  FACTORIES.set(kind, factory);
+}
+
+export function placeKinds(): string[] {
+  return [...FACTORIES.keys()];
+}
+
+export function createPlace(choice: PlaceChoice, ctx: PlaceContext): Place {
+  const make = FACTORIES.get(choice.kind);
+  if (!make) throw new Error(`unknown place ${JSON.stringify(choice.kind)} (one of: ${placeKinds().join(', ')})`);
+  return make(choice, ctx);
+}
