@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { coerceError } from '../model/errors.js';
 import { VERSION } from '../version.js';
 import { HttpControlLink } from '../worker/http-link.js';
@@ -10,17 +10,22 @@ import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { scrubCredentials } from './scrub-env.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
+import { SLURM_OPTIONS, SLURM_USAGE, slurmOptions } from './slurm-options.js';
 
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'a worker on any machine that can reach the server: claims runs of its pools and runs them',
-  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${SANDBOX_USAGE}`,
-  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...SANDBOX_OPTIONS },
+  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${SANDBOX_USAGE} [--place local|slurm] ${SLURM_USAGE}`,
+  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...SANDBOX_OPTIONS, place: { type: 'string' }, ...SLURM_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const pools = (p.values.pool as string[] | undefined) ?? ['default'];
     for (const pool of pools) if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
-    const dataDir = resolve(stringOption(p.values.data) ?? '.kairos-worker');
+    const placeKind = stringOption(p.values.place) ?? 'local';
+    if (placeKind !== 'local' && placeKind !== 'slurm') throw new UsageError(`--place must be local or slurm, got "${placeKind}"`);
+    const slurm = slurmOptions(p, placeKind);
+    // A Slurm worker keeps bundles and working directories where the compute nodes see them.
+    const dataDir = resolve(stringOption(p.values.data) ?? (slurm ? join(slurm.sharedDir, 'worker', hostname()) : '.kairos-worker'));
     // Stable across restarts on the same machine and cache, so a restarted worker finds what it left behind.
     const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
@@ -42,6 +47,7 @@ export const workerCommand: Command = {
       claimWaitMs: 20_000,
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
       sandbox,
+      ...(slurm ? { place: { kind: 'slurm', options: { ...slurm } } } : {}),
       onNotice: (message) => io.err(`kairos worker: ${message}\n`),
     });
     await worker.start();

@@ -24,6 +24,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmS
 import { join } from 'node:path';
 import { parsePlaceAttemptName, type Place, type PlaceAttempt, type PlaceAttemptSpec, type PlaceEnd, type PlaceEndReason, type PlaceOffer, type PlaceOutput, type PlaceStarted } from './place.js';
 import type { RunCommand } from '../../model/job.js';
+import { workerBaseEnv } from '../../model/run-env.js';
 
 export interface SlurmPlaceOptions {
   /** A directory the compute nodes see at the same path. */
@@ -219,7 +220,7 @@ class Follower implements PlaceAttempt {
     this.isStarted = true;
     let startedAt = Date.now();
     try {
-      startedAt = Math.min(startedAt, statSync(join(this.t.dir, 'started')).mtimeMs);
+      startedAt = Math.min(startedAt, Math.floor(statSync(join(this.t.dir, 'started')).mtimeMs));
     } catch {
       // not written yet (the script begins a moment after Slurm says RUNNING)
     }
@@ -381,11 +382,8 @@ export class SlurmPlace implements Place {
   private readonly user = userInfo().username;
 
   constructor(readonly options: SlurmPlaceOptions) {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(options.env ?? process.env)) {
-      if (v !== undefined && !k.startsWith('KAIROS_')) env[k] = v;
-    }
-    this.env = env;
+    // The jobs' base environment (sbatch --export=ALL): the worker's own without Kairos' variables and credentials.
+    this.env = workerBaseEnv(options.env ?? process.env);
     mkdirSync(join(options.sharedDir, 'attempts'), { recursive: true, mode: 0o700 });
   }
 
