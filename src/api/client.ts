@@ -93,8 +93,9 @@ export class KairosClient {
     return this.call(API.access.whoami);
   }
 
-  createRun(job: string, params: Record<string, unknown>, project?: string) {
-    return this.call(API.runs.create, { body: { job, params, ...(project ? { project } : {}) } });
+  /** `over`: resources and pool for this run alone (`kairos run --cpu/--memory/--gpu/--pool`). */
+  createRun(job: string, params: Record<string, unknown>, project?: string, over: { cpu?: number; memory_bytes?: number; gpu?: number; pool?: string } = {}) {
+    return this.call(API.runs.create, { body: { job, params, ...(project ? { project } : {}), ...over } });
   }
 
   getRun(id: string, waitSeconds = 0) {

@@ -15,7 +15,7 @@ import { RETRY_AFTER_SECONDS } from '../store/availability.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 import { registerSecretRoutes } from './secrets.js';
 import { attemptView, deploymentView, jobView, logLineEvent, logLineView, runView } from './views.js';
-import { withEnvHashes } from './env-views.js';
+import { withEnvHashes, withWaitingReasons } from './env-views.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerUi } from './ui.js';
 import { listSchedules, listTicks, runBackfill, setPaused } from './schedules.js';
@@ -101,15 +101,16 @@ export function createApi(opts: ApiOptions): Hono {
     if (project === false) return c.json({ runs: [], next_before: null });
     const rows = await listRuns(db, { project, job: q.job, states: q.state, trigger: q.trigger, limit, before, since: q.since, until: q.until });
     const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-    return c.json({ runs: await withEnvHashes(db, rows.map(runView)), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
+    return c.json({ runs: await withWaitingReasons(engine.ctx, rows, await withEnvHashes(db, rows.map(runView))), next_before: last ? `${Number(last.created_at)}:${last.id}` : null });
   });
 
   app.post(R.create.path, async (c) => {
     const { body } = await input(c, R.create);
     const own = principalOf(c).project;
     if (own !== null && body.project !== undefined && body.project !== own) throw new KairosError('not_found', `project "${body.project}" has no active deployment`);
-    const run = await engine.createRun({ project: body.project ?? own ?? undefined, job: body.job, params: body.params ?? {}, trigger: 'manual' });
-    return c.json(runView(run), 201);
+    const resources = { ...(body.cpu !== undefined ? { cpu: body.cpu } : {}), ...(body.memory_bytes !== undefined ? { memoryBytes: body.memory_bytes } : {}), ...(body.gpu !== undefined ? { gpu: body.gpu } : {}) };
+    const run = await engine.createRun({ project: body.project ?? own ?? undefined, job: body.job, params: body.params ?? {}, trigger: 'manual', resources, ...(body.pool !== undefined ? { pool: body.pool } : {}) });
+    return c.json((await withWaitingReasons(engine.ctx, [run], [runView(run)]))[0], 201);
   });
 
   app.get(R.get.path, async (c) => {
@@ -136,7 +137,7 @@ export function createApi(opts: ApiOptions): Hono {
       });
       run = await requireRun(db, id);
     }
-    return c.json((await withEnvHashes(db, [runView(run)]))[0]);
+    return c.json((await withWaitingReasons(engine.ctx, [run], await withEnvHashes(db, [runView(run)])))[0]);
   });
 
   app.get(R.attempts.path, async (c) => {

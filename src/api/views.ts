@@ -35,7 +35,14 @@ export function runView(r: RunRow): RunView {
     bundle_hash: r.bundle_hash,
     rerun_of: r.rerun_of,
     cancel_requested: r.cancel_requested === 1,
+    resources: runResources(r),
   };
+}
+
+function runResources(r: RunRow): RunView['resources'] {
+  if (!r.resources_json) return null;
+  const o = JSON.parse(r.resources_json) as { cpu?: number; memoryBytes?: number; gpu?: number };
+  return { ...(o.cpu !== undefined ? { cpu: o.cpu } : {}), ...(o.memoryBytes !== undefined ? { memory_bytes: o.memoryBytes } : {}), ...(o.gpu !== undefined ? { gpu: o.gpu } : {}) };
 }
 
 export function attemptView(a: AttemptRow): AttemptView {

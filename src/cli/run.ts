@@ -7,6 +7,7 @@ import { startProgress } from './progress.js';
 import { paramsHelp } from './job-params.js';
 import { coerceError } from '../model/errors.js';
 import { EXIT, UsageError, type Io } from './output.js';
+import { RESOURCE_OPTIONS, RESOURCE_USAGE, resourceOptions } from './place-options.js';
 
 /** `-p NAME=VALUE` pairs; a value is a string, typed by the job's parameter spec on the server. */
 export function parseParamPairs(pairs: readonly string[]): Record<string, string> {
@@ -43,8 +44,8 @@ export async function followToEnd(client: KairosClient, run: RunView, io: Io, si
 export const runCommand: Command = {
   name: 'run',
   summary: "start an ad-hoc run, stream its log, exit with the job's exit code (Ctrl-C cancels it)",
-  usage: 'run JOB [-p NAME=VALUE]... [--project P] [--detach] [--json]',
-  options: { param: { type: 'string', short: 'p', multiple: true }, project: { type: 'string' }, detach: { type: 'boolean' } },
+  usage: `run JOB [-p NAME=VALUE]... [--project P] ${RESOURCE_USAGE} [--pool NAME] [--detach] [--json]`,
+  options: { param: { type: 'string', short: 'p', multiple: true }, project: { type: 'string' }, detach: { type: 'boolean' }, ...RESOURCE_OPTIONS, pool: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async moreHelp(p, { client: mk }) {
     const name = p.positionals[0];
@@ -63,12 +64,16 @@ export const runCommand: Command = {
   async run(p, { io, client: mk }) {
     const client = mk(p);
     const params = parseParamPairs((p.values.param as string[] | undefined) ?? []);
-    const run = await client.createRun(p.positionals[0] ?? '', params, stringOption(p.values.project));
+    const r = resourceOptions(p);
+    const pool = stringOption(p.values.pool);
+    if (pool !== undefined && !/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
+    const over = { ...(r.cpu !== undefined ? { cpu: r.cpu } : {}), ...(r.memoryBytes !== undefined ? { memory_bytes: r.memoryBytes } : {}), ...(r.gpu !== undefined ? { gpu: r.gpu } : {}), ...(pool !== undefined ? { pool } : {}) };
+    const run = await client.createRun(p.positionals[0] ?? '', params, stringOption(p.values.project), over);
     if (p.values.detach === true) {
       io.out(p.globals.json ? JSON.stringify(run, null, 2) + '\n' : `${run.id}\n`);
       return EXIT.ok;
     }
-    io.err(`kairos: run ${run.id} (${run.project}/${run.job}) queued\n`);
+    io.err(`kairos: run ${run.id} (${run.project}/${run.job}) queued${run.waiting_reason ? `; waiting: ${run.waiting_reason}` : ''}\n`);
     let interrupted = false;
     const onSigint = () => {
       if (interrupted) process.exit(130);

@@ -30,5 +30,7 @@ export const runsCommand: Command = {
         runs.map((r) => [r.id, r.job, colorState(r.state, io.tty), r.trigger, String(r.attempt), shortTime(r.scheduled_for), shortTime(r.created_at), r.started_at ? durationBetween(r.started_at, r.finished_at) : '-', r.exit_code === null ? '-' : String(r.exit_code)]),
       ),
     );
+    // Queued runs that no live worker of their pool can take, and why.
+    for (const r of runs) if (r.waiting_reason) io.out(`${r.id} waits: ${r.waiting_reason}\n`);
   },
 };

@@ -8,6 +8,7 @@ import { stringOption } from './args.js';
 import type { OptionSpec, Parsed } from './args.js';
 import { UsageError } from './output.js';
 import type { SlurmPlaceOptions } from '../worker/places/slurm.js';
+import type { PlaceKindOptions } from './place-options.js';
 
 export const SLURM_OPTIONS = {
   partition: { type: 'string' },
@@ -45,3 +46,10 @@ export function slurmOptions(p: Parsed, place: string): SlurmPlaceOptions | null
   }
   return { sharedDir, partition: named('partition'), account: named('account'), qos: named('qos'), slurmOptions: extra };
 }
+
+/** For `kairos worker` (./place-options.ts): these options, parsed when `--place slurm`. */
+export const SLURM_KIND_OPTIONS: PlaceKindOptions = {
+  options: SLURM_OPTIONS,
+  usage: SLURM_USAGE,
+  parse: (p) => ({ ...(slurmOptions(p, 'slurm') as SlurmPlaceOptions) }),
+};

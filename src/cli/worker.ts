@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { coerceError } from '../model/errors.js';
 import { VERSION } from '../version.js';
+import { showMemory } from '../control/dispatch/placement.js';
 import { HttpControlLink } from '../worker/http-link.js';
 import { Worker } from '../worker/worker.js';
 import { intOption, stringOption } from './args.js';
@@ -10,22 +11,28 @@ import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { scrubCredentials } from './scrub-env.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
-import { SLURM_OPTIONS, SLURM_USAGE, slurmOptions } from './slurm-options.js';
+import { PLACE_KIND_OPTIONS, PLACE_OPTIONS, PLACE_USAGE, placeChoice } from './place-options.js';
+import { placeKinds } from '../worker/places/index.js';
+
+/** Each kind of place's own options (slurm: --partition …). */
+const KIND_OPTIONS = Object.assign({}, ...Object.values(PLACE_KIND_OPTIONS).map((k) => k.options)) as Record<string, never>;
+const KIND_USAGE = Object.values(PLACE_KIND_OPTIONS)
+  .map((k) => ` ${k.usage}`)
+  .join('');
 
 export const workerCommand: Command = {
   name: 'worker',
   summary: 'a worker on any machine that can reach the server: claims runs of its pools and runs them',
-  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${SANDBOX_USAGE} [--place local|slurm] ${SLURM_USAGE}`,
-  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...SANDBOX_OPTIONS, place: { type: 'string' }, ...SLURM_OPTIONS },
+  usage: `worker [--pool NAME]... [--concurrency N] [--data DIR] [--id ID] [--grace SECONDS] ${PLACE_USAGE}${KIND_USAGE} ${SANDBOX_USAGE}`,
+  options: { pool: { type: 'string', multiple: true }, concurrency: { type: 'string' }, data: { type: 'string' }, id: { type: 'string' }, grace: { type: 'string' }, ...PLACE_OPTIONS, ...KIND_OPTIONS, ...SANDBOX_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const pools = (p.values.pool as string[] | undefined) ?? ['default'];
     for (const pool of pools) if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
-    const placeKind = stringOption(p.values.place) ?? 'local';
-    if (placeKind !== 'local' && placeKind !== 'slurm') throw new UsageError(`--place must be local or slurm, got "${placeKind}"`);
-    const slurm = slurmOptions(p, placeKind);
+    const place = placeChoice(p, placeKinds());
     // A Slurm worker keeps bundles and working directories where the compute nodes see them.
-    const dataDir = resolve(stringOption(p.values.data) ?? (slurm ? join(slurm.sharedDir, 'worker', hostname()) : '.kairos-worker'));
+    const shared = place.kind === 'slurm' ? (place.options as { sharedDir?: string } | undefined)?.sharedDir : undefined;
+    const dataDir = resolve(stringOption(p.values.data) ?? (shared ? join(shared, 'worker', hostname()) : '.kairos-worker'));
     // Stable across restarts on the same machine and cache, so a restarted worker finds what it left behind.
     const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
@@ -47,11 +54,13 @@ export const workerCommand: Command = {
       claimWaitMs: 20_000,
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
       sandbox,
-      ...(slurm ? { place: { kind: 'slurm', options: { ...slurm } } } : {}),
+      place,
       onNotice: (message) => io.err(`kairos worker: ${message}\n`),
     });
     await worker.start();
-    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
+    const offer = await worker.place.offer();
+    const offers = `${offer.cpu} cpu, memory ${showMemory(offer.memoryBytes)}, ${offer.gpu} gpu`;
+    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (place ${worker.place.kind}: ${offers}; cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
     await new Promise<void>((done) => {
       let stopping = false;
       const onSignal = () => {

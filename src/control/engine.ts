@@ -106,7 +106,10 @@ export class Engine implements ControlLink {
     this.scheduler = new Scheduler(this.ctx, this.onError);
     this.scheduler.start();
     const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));
-    this.reaper = new Loop({ pass: async () => void (await dispatch.reapExpired(this.ctx)), everyMs: every, onError: this.onError });
+    this.reaper = new Loop({ pass: async () => {
+        await dispatch.reapExpired(this.ctx);
+        await dispatch.expireUnstarted(this.ctx);
+      }, everyMs: every, onError: this.onError });
     this.reaper.start();
     this.lateCheck = new LateCheck(this.ctx, this.onError, () => this.delivery?.wake());
     this.lateCheck.start();

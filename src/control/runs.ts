@@ -1,6 +1,6 @@
 /** Creating, cancelling and rerunning runs. Every state change goes through model/run-state's `transition`. */
 import { resolveParams } from '../manifest/index.js';
-import type { CompiledJob, ParamValue } from '../model/job.js';
+import type { CompiledJob, ParamValue, Resources } from '../model/job.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
 import type { RunState, Trigger } from '../model/run-state.js';
@@ -19,6 +19,22 @@ export interface CreateRunRequest {
   readonly scheduleId?: string | null;
   readonly serial?: boolean;
   readonly rerunOf?: string | null;
+  /** For this run alone (`kairos run --cpu/--memory/--gpu/--pool`): over the job's `resources` and `pool`. */
+  readonly resources?: RunResources;
+  readonly pool?: string;
+}
+
+/** Resources given for one run, over its job's. */
+export interface RunResources {
+  readonly cpu?: number;
+  readonly memoryBytes?: number;
+  readonly gpu?: number;
+}
+
+/** What a run needs: its job's resources with the run's own over them. */
+export function effectiveResources(spec: CompiledJob, run: Pick<RunRow, 'resources_json'>): Resources {
+  const own = run.resources_json ? (JSON.parse(run.resources_json) as RunResources) : {};
+  return { cpu: own.cpu ?? spec.resources.cpu, memoryBytes: own.memoryBytes ?? spec.resources.memoryBytes, gpu: own.gpu ?? spec.resources.gpu };
 }
 
 /** The project a request means: the one named, or the only one deployed. */
@@ -66,7 +82,7 @@ export async function insertRun(
     // Every run has a logical time: its tick, the original's for a rerun, or its creation for an ad-hoc run.
     scheduled_for: req.scheduledFor ?? now,
     schedule_id: req.scheduleId ?? null,
-    pool: spec.pool,
+    pool: req.pool ?? spec.pool,
     serial: req.serial ? 1 : 0,
     cancel_requested: 0,
     rerun_of: req.rerunOf ?? null,
@@ -78,6 +94,7 @@ export async function insertRun(
     reason: null,
     reason_code: null,
     log_seq: 0,
+    resources_json: req.resources && Object.keys(req.resources).length > 0 ? JSON.stringify(req.resources) : null,
   };
   await insertRunRow(trx, row);
   return row;
@@ -131,7 +148,15 @@ export async function rerun(ctx: Ctx, id: string): Promise<RunRow> {
   const spec = await jobOf(ctx, dep, original.job);
   const values = JSON.parse(original.params_json) as Record<string, ParamValue>;
   const row = await ctx.db.tx((trx) =>
-    insertRun(trx, dep, spec, { job: original.job, trigger: 'rerun', scheduledFor: original.scheduled_for, rerunOf: original.id }, values, ctx.now()),
+    insertRun(trx, dep, spec, {
+      job: original.job,
+      trigger: 'rerun',
+      scheduledFor: original.scheduled_for,
+      rerunOf: original.id,
+      // What was given for the original alone is given again.
+      pool: original.pool,
+      ...(original.resources_json ? { resources: JSON.parse(original.resources_json) as RunResources } : {}),
+    }, values, ctx.now()),
   );
   ctx.bus.emit('run', { id: row.id, state: row.state });
   ctx.bus.emit('work');

@@ -136,6 +136,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     env: Object.fromEntries(Object.entries(j.env ?? {}).map(([k, v]) => [k, String(v)])),
     timeoutMs: j.timeout === undefined ? defaults.timeoutMs : ms(j.timeout),
     graceMs: j.grace === undefined ? defaults.graceMs : ms(j.grace),
+    startTimeoutMs: j.start_timeout === undefined ? null : ms(j.start_timeout),
     retries: j.retries === undefined ? defaults.retries : compileRetries(j.retries),
     pool: j.pool ?? defaults.pool,
     resources: {

@@ -218,6 +218,10 @@ const job = expecting(z.strictObject({
     defaultText: '`defaults.timeout`',
   }).optional(),
   grace: documented(durationValue(), { description: 'Time between TERM and KILL when a run is timed out or cancelled.', defaultText: '`defaults.grace`' }).optional(),
+  start_timeout: documented(durationValue({ positive: true }), {
+    description:
+      'Longest a run may wait to start (no worker of its pool free, or none that offers its `resources`); then it ends `failed` with reason code `start_timeout` and the reason it waited. Without it a run waits as long as it takes.',
+  }).optional(),
   retries: retries({ defaultText: '`defaults.retries`' }),
   pool: documented(z.string(), { description: 'Pool the job runs in (an entry of `pools`, or `default`).', defaultText: '`defaults.pool`' }).optional(),
   resources: documented(

@@ -87,6 +87,8 @@ export interface CompiledJob {
   readonly timeoutMs: number | null;
   /** Time between TERM and KILL when a run is timed out or cancelled. */
   readonly graceMs: number;
+  /** A run not started this long after it was created ends failed (`start_timeout`); null = waits as long as it takes. */
+  readonly startTimeoutMs?: number | null;
   readonly retries: RetryPolicy;
   readonly pool: string;
   readonly resources: Resources;

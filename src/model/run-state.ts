@@ -59,6 +59,8 @@ export interface RunSnapshot {
 export type RunEvent =
   | { readonly kind: 'start' }
   | { readonly kind: 'cancel' }
+  /** A queued run that never started within its job's `start_timeout`. */
+  | { readonly kind: 'start_timeout' }
   | { readonly kind: 'attempt_ended'; readonly outcome: AttemptOutcome; readonly retry: RetryPolicy; readonly random: number };
 
 export type Effect =
@@ -109,6 +111,9 @@ export function transition(run: RunSnapshot, event: RunEvent, now: number): Tran
       if (isTerminal(run.state) || run.cancelRequested) return { ok: true, changed: false, next: run, effects: [] };
       if (run.state === 'queued') return { ok: true, changed: true, next: { ...run, state: 'cancelled', cancelRequested: true }, effects: [], reason: 'cancelled before it started' };
       return { ok: true, changed: true, next: { ...run, cancelRequested: true }, effects: [{ kind: 'signal_cancel' }] };
+    case 'start_timeout':
+      if (run.state !== 'queued') return { ok: true, changed: false, next: run, effects: [] };
+      return { ok: true, changed: true, next: { ...run, state: 'failed' }, effects: [], reason: 'not started in time' };
     case 'attempt_ended': {
       if (run.state !== 'running') return { ok: false, error: `an attempt cannot end while the run is ${run.state}` };
       // An acknowledged cancel wins over whatever the process did afterwards.

@@ -128,7 +128,7 @@ export async function liveAttemptsOfWorker(q: Q, workerId: string): Promise<Atte
 /** Every column of runs, in insert order. The type check below fails to compile when a column is not listed. */
 const RUN_COLUMNS = [
   'id', 'project', 'job', 'deployment_id', 'bundle_hash', 'state', 'trigger', 'attempt', 'params_json', 'scheduled_for', 'schedule_id',
-  'pool', 'serial', 'cancel_requested', 'rerun_of', 'created_at', 'not_before', 'started_at', 'finished_at', 'exit_code', 'reason', 'reason_code', 'log_seq',
+  'pool', 'serial', 'cancel_requested', 'rerun_of', 'created_at', 'not_before', 'started_at', 'finished_at', 'exit_code', 'reason', 'reason_code', 'log_seq', 'resources_json',
 ] as const satisfies readonly (keyof RunRow)[];
 const everyRunColumn: [Exclude<keyof RunRow, (typeof RUN_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyRunColumn;

@@ -75,6 +75,8 @@ export interface RunsTable {
   /** Why it ended (or why its last attempt ended, while it waits for a retry), as a stable code (0010). */
   reason_code: ReasonCode | null;
   log_seq: number;
+  /** Resources given for this run alone (`kairos run --cpu/--memory/--gpu`), JSON {cpu?, memoryBytes?, gpu?} (0012). */
+  resources_json: string | null;
 }
 
 export interface AttemptsTable {
@@ -147,6 +149,10 @@ export interface WorkersTable {
   started_at: number;
   heartbeat_at: number;
   stopped_at: number | null;
+  /** Where it runs attempts: `local`, `slurm` (0012); null from older workers. */
+  place?: string | null;
+  /** What one attempt can get there, JSON of src/protocol/worker.ts placeOfferSchema (0012); null = not said. */
+  offer_json?: string | null;
 }
 
 /** A secret's value sealed with the server's key (src/control/secrets.ts); never the plaintext. */

@@ -20,7 +20,7 @@ function row(id: string, trigger: string, scheduledFor: number | null, createdAt
   return {
     id, project: 'p', job, deployment_id: 'd', bundle_hash: 'h', state: 'succeeded', trigger, attempt: 1, params_json: '{}',
     scheduled_for: scheduledFor, schedule_id: null, pool: 'default', serial: 0, cancel_requested: 0, rerun_of: null, created_at: createdAt,
-    not_before: createdAt, started_at: null, finished_at: null, exit_code: null, reason: null, reason_code: null, log_seq: 0,
+    not_before: createdAt, started_at: null, finished_at: null, exit_code: null, reason: null, reason_code: null, log_seq: 0, resources_json: null,
   };
 }
 

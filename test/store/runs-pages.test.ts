@@ -13,7 +13,7 @@ function row(i: number, createdAt: number, over: Partial<RunRow> = {}): RunRow {
   return {
     id: `r${String(i).padStart(4, '0')}`, project: 'p', job: i % 3 === 0 ? 'a' : 'b', deployment_id: 'd', bundle_hash: 'h', state: i % 4 === 0 ? 'failed' : 'succeeded',
     trigger: i % 5 === 0 ? 'backfill' : 'manual', attempt: 1, params_json: '{}', scheduled_for: null, schedule_id: null, pool: 'default', serial: 0,
-    cancel_requested: 0, rerun_of: null, created_at: createdAt, not_before: createdAt, started_at: null, finished_at: null, exit_code: null, reason: null, reason_code: null, log_seq: 0, ...over,
+    cancel_requested: 0, rerun_of: null, created_at: createdAt, not_before: createdAt, started_at: null, finished_at: null, exit_code: null, reason: null, reason_code: null, log_seq: 0, resources_json: null, ...over,
   };
 }
 

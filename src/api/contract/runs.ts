@@ -30,6 +30,10 @@ export const runViewSchema = z
     cancel_requested: z.boolean(),
     /** The environment's content hash recorded by the latest attempt that ran in one (null: none). */
     env_hash: z.string().nullable().optional(),
+    /** Resources given for this run alone (`kairos run --cpu/--memory/--gpu`); null: the job's. */
+    resources: z.strictObject({ cpu: z.number().optional(), memory_bytes: z.number().int().optional(), gpu: z.number().int().optional() }).nullable().optional(),
+    /** A queued run no live worker of its pool can take: why (docs/places.md). */
+    waiting_reason: z.string().nullable().optional(),
   })
   .meta({ id: 'Run' });
 export type RunView = z.infer<typeof runViewSchema>;
@@ -107,6 +111,10 @@ export const runRoutes = {
         .refine((p) => Object.keys(p).length <= 1000, 'must have at most 1000 parameters')
         .optional()
         .describe('parameter values; checked against the job’s parameters (422 invalid_params)'),
+      cpu: z.number().positive().max(100_000).optional().describe('CPU cores for this run alone, over the job’s resources'),
+      memory_bytes: z.number().int().positive().max(2 ** 52).optional().describe('memory in bytes for this run alone'),
+      gpu: z.number().int().min(0).max(10_000).optional().describe('GPUs for this run alone'),
+      pool: name.optional().describe('pool for this run alone, over the job’s'),
     }),
     responses: { 201: { description: 'created', schema: runViewSchema } },
     errors: { 404: 'no such project or job', 422: 'invalid_params: a value does not fit its parameter' },

@@ -12,6 +12,9 @@ import type { CompiledJob, CompiledManifest } from '../../model/job.js';
 import type { Ctx } from '../context.js';
 import { openRunSecrets } from '../secrets.js';
 import { endAttempt } from './end.js';
+import { addUsage, fitsBeside, needOf, shortfall, workerOffer, workerUsage, type Need } from './placement.js';
+
+const resourcesOf = (n: Need) => ({ cpu: n.cpu, memoryBytes: n.memoryBytes, gpu: n.gpu });
 
 /** What a worker asks for: up to `max` runs of its pools. */
 export interface ClaimRequest {
@@ -57,16 +60,26 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
   // while holding its lock, taken in name order so two claims never wait on each other in a circle.
   if (pg) for (const pool of [...new Set(pools)].filter((p) => limits.has(p)).sort()) await lockKey(trx, `kairos-pool:${pool}`);
   const running = await runningCountByPool(trx);
+  // Placement: a worker that said what its place offers takes only runs that fit it, beside what it runs.
+  const offer = await workerOffer(trx, workerId);
+  const used = offer ? await workerUsage(ctx, trx, workerId) : null;
   const out: Claimed[] = [];
   const serialBusy = new Set<string>();
   for (const pool of pools) {
     const room = Math.min(max - out.filter((c) => !c.ended).length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
     if (room <= 0) continue;
-    // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`).
-    const candidates = await dueQueuedRuns(trx, [pool], now, room + 4, pg);
+    // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`), or
+    // (placement) for runs this worker cannot take.
+    const candidates = await dueQueuedRuns(trx, [pool], now, room + (offer ? 32 : 4), pg);
     let taken = 0;
     for (const run of candidates) {
       if (taken >= room) break;
+      let need: Need | null = null;
+      if (offer && used) {
+        const spec = (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job];
+        need = spec ? needOf(spec, run) : null;
+        if (need && (shortfall(offer, need) !== null || !fitsBeside(offer, used, need))) continue;
+      }
       const jobKey = `${run.project}/${run.job}`;
       if (run.serial === 1) {
         if (serialBusy.has(jobKey)) continue;
@@ -83,6 +96,7 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
         continue;
       }
       taken++;
+      if (need && used) addUsage(used, need);
       if (run.serial === 1) serialBusy.add(jobKey);
       out.push(started);
     }
@@ -179,7 +193,8 @@ export async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Prom
       deploymentId: c.run.deployment_id,
       bundleHash: c.run.bundle_hash,
       // Workers need not know where alerts go (a webhook URL is often a secret).
-      spec: { ...spec, notify: [] },
+      // Resources given for this run alone (kairos run --cpu …) over the job's.
+      spec: { ...spec, notify: [], resources: resourcesOf(needOf(spec, c.run)) },
       logSeqStart: c.logSeqStart,
       ...(c.secrets ? { secrets: c.secrets } : {}),
       ...(await environmentOf(ctx, manifest, spec, c.run)),

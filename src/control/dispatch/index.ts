@@ -8,3 +8,4 @@ export { claim, type ClaimRequest } from './claims.js';
 export { heartbeat } from './leases.js';
 export { markStarted, appendLogs, appendLogsMany, finish, abandon } from './reports.js';
 export { reapExpired } from './reaper.js';
+export { expireUnstarted, waitingReasons } from './placement.js';

@@ -5,7 +5,7 @@ import type { Ctx } from '../context.js';
 
 export async function registerWorker(ctx: Ctx, info: WorkerInfo): Promise<void> {
   const now = ctx.now();
-  const values = { host: info.host, pools_json: JSON.stringify(info.pools), capacity: info.capacity, version: info.version, heartbeat_at: now, stopped_at: null };
+  const values = { host: info.host, pools_json: JSON.stringify(info.pools), capacity: info.capacity, version: info.version, heartbeat_at: now, stopped_at: null, place: info.place ?? null, offer_json: info.offer ? JSON.stringify(info.offer) : null };
   await ctx.db.tx(async (trx) => {
     await trx
       .insertInto('workers')

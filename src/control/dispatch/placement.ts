@@ -1,0 +1,178 @@
+/**
+ * Placement: which worker may take a run. A worker states at registration where it runs attempts (its place)
+ * and what one attempt can get there (its offer: cpu, memory, gpu, longest time, attempts at once, nodes). A
+ * run goes only to a worker whose offer covers what it needs (its job's `resources`, over them the run's own,
+ * and its `timeout`), and only while what the worker's running attempts use leaves room for it. A queued run
+ * that no live worker of its pool can take says why (`waiting_reason`), and with `start_timeout` ends failed.
+ */
+import type { CompiledJob, Resources } from '../../model/job.js';
+import { formatDuration } from '../../model/duration.js';
+import type { PlaceOfferInfo } from '../../protocol/worker.js';
+import { transitionRun } from '../../store/transitions.js';
+import type { Q, RunRow } from '../../store/runs.js';
+import type { Ctx } from '../context.js';
+
+/** What one run needs of a place. */
+export interface Need extends Resources {
+  /** Its timeout: the place must let an attempt run this long. */
+  readonly timeMs: number | null;
+}
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/** Memory for people: `64Gi`, `512Mi`, `23.4Gi`. */
+export function showMemory(n: number): string {
+  if (n % GiB === 0) return `${n / GiB}Gi`;
+  if (n >= GiB) return `${Math.floor((n / GiB) * 10) / 10}Gi`;
+  if (n % MiB === 0) return `${n / MiB}Mi`;
+  return `${Math.floor((n / MiB) * 10) / 10}Mi`;
+}
+
+/** Run resources from the job and the run's own (kairos run --cpu/--memory/--gpu). */
+export function needOf(spec: CompiledJob, run: Pick<RunRow, 'resources_json'>): Need {
+  const own = run.resources_json ? (JSON.parse(run.resources_json) as { cpu?: number; memoryBytes?: number; gpu?: number }) : {};
+  return {
+    cpu: own.cpu ?? spec.resources.cpu,
+    memoryBytes: own.memoryBytes ?? spec.resources.memoryBytes,
+    gpu: own.gpu ?? spec.resources.gpu,
+    timeMs: spec.timeoutMs,
+  };
+}
+
+type Dim = 'cpu' | 'memory' | 'gpu' | 'time';
+
+/** The first thing `need` asks that one attempt can never get from `offer`, or null when it fits. */
+export function shortfall(offer: PlaceOfferInfo, need: Need): { dim: Dim; asked: string; offered: (o: PlaceOfferInfo) => string; size: (o: PlaceOfferInfo) => number } | null {
+  if (need.memoryBytes !== null && need.memoryBytes > offer.memoryBytes) return { dim: 'memory', asked: showMemory(need.memoryBytes), offered: (o) => showMemory(o.memoryBytes), size: (o) => o.memoryBytes };
+  if (need.cpu !== null && need.cpu > offer.cpu) return { dim: 'cpu', asked: String(need.cpu), offered: (o) => String(o.cpu), size: (o) => o.cpu };
+  if (need.gpu !== null && need.gpu > offer.gpu) return { dim: 'gpu', asked: String(need.gpu), offered: (o) => String(o.gpu), size: (o) => o.gpu };
+  if (need.timeMs !== null && offer.maxTimeMs !== null && need.timeMs > offer.maxTimeMs)
+    return { dim: 'time', asked: formatDuration(need.timeMs), offered: (o) => (o.maxTimeMs === null ? 'unlimited' : formatDuration(o.maxTimeMs)), size: (o) => o.maxTimeMs ?? Infinity };
+  return null;
+}
+
+/** What running attempts use of a worker's place. */
+export interface Usage {
+  cpu: number;
+  memoryBytes: number;
+  gpu: number;
+}
+
+/** Whether one more run needing `need` fits beside `used` in everything the place has (offer × nodes). */
+export function fitsBeside(offer: PlaceOfferInfo, used: Usage, need: Need): boolean {
+  const n = offer.nodes ?? 1;
+  if (need.cpu !== null && used.cpu + need.cpu > offer.cpu * n + 1e-9) return false;
+  if (need.memoryBytes !== null && used.memoryBytes + need.memoryBytes > offer.memoryBytes * n) return false;
+  if (need.gpu !== null && need.gpu > 0 && used.gpu + need.gpu > offer.gpu * n) return false;
+  return true;
+}
+
+export function addUsage(used: Usage, need: Need): void {
+  used.cpu += need.cpu ?? 0;
+  used.memoryBytes += need.memoryBytes ?? 0;
+  used.gpu += need.gpu ?? 0;
+}
+
+/** A worker's offer as registered; null for workers that did not say (older versions): they take anything. */
+export async function workerOffer(q: Q, workerId: string): Promise<PlaceOfferInfo | null> {
+  const w = await q.selectFrom('workers').select('offer_json').where('id', '=', workerId).executeTakeFirst();
+  return w?.offer_json ? (JSON.parse(w.offer_json) as PlaceOfferInfo) : null;
+}
+
+/** What the running attempts of a worker use. */
+export async function workerUsage(ctx: Ctx, q: Q, workerId: string): Promise<Usage> {
+  const rows = await q
+    .selectFrom('attempts')
+    .innerJoin('runs', 'runs.id', 'attempts.run_id')
+    .select(['runs.deployment_id', 'runs.job', 'runs.resources_json'])
+    .where('attempts.state', '=', 'running')
+    .where('attempts.worker_id', '=', workerId)
+    .execute();
+  const used: Usage = { cpu: 0, memoryBytes: 0, gpu: 0 };
+  for (const r of rows) {
+    const spec = (await ctx.manifestOf(r.deployment_id, q)).jobs[r.job];
+    if (spec) addUsage(used, needOf(spec, r));
+  }
+  return used;
+}
+
+export interface LiveWorker {
+  readonly id: string;
+  readonly host: string;
+  readonly place: string;
+  readonly pools: readonly string[];
+  readonly offer: PlaceOfferInfo | null;
+}
+
+/** Workers that are registered, not stopped, and heard from within two leases. */
+export async function liveWorkers(q: Q, now: number, leaseMs: number): Promise<LiveWorker[]> {
+  const rows = await q.selectFrom('workers').selectAll().where('stopped_at', 'is', null).where('heartbeat_at', '>=', now - 2 * leaseMs).execute();
+  return rows.map((w) => ({
+    id: w.id,
+    host: w.host,
+    place: w.place ?? 'local',
+    pools: JSON.parse(w.pools_json) as string[],
+    offer: w.offer_json ? (JSON.parse(w.offer_json) as PlaceOfferInfo) : null,
+  }));
+}
+
+/**
+ * Why a run of `pool` needing `need` cannot start on any of `workers`, or null when one of them could take it
+ * (it then waits only for room): "no live worker in pool gpu", "no worker in pool bigmem offers memory 64Gi
+ * (largest: 23Gi on local@vm)".
+ */
+export function waitingReason(pool: string, need: Need, workers: readonly LiveWorker[]): string | null {
+  const inPool = workers.filter((w) => w.pools.includes(pool));
+  if (inPool.length === 0) return `no live worker in pool ${pool}`;
+  let first: ReturnType<typeof shortfall> = null;
+  for (const w of inPool) {
+    if (!w.offer) return null;
+    const s = shortfall(w.offer, need);
+    if (!s) return null;
+    first ??= s;
+  }
+  if (!first) return null;
+  const s = first;
+  const best = inPool.reduce((a, b) => (s.size(b.offer as PlaceOfferInfo) > s.size(a.offer as PlaceOfferInfo) ? b : a));
+  return `no worker in pool ${pool} offers ${s.dim} ${s.asked} (largest: ${s.offered(best.offer as PlaceOfferInfo)} on ${best.place}@${best.host})`;
+}
+
+/** Waiting reasons of queued runs, by run id (runs that wait only for room have none). */
+export async function waitingReasons(ctx: Ctx, q: Q, runs: readonly RunRow[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const queued = runs.filter((r) => r.state === 'queued');
+  if (queued.length === 0) return out;
+  const workers = await liveWorkers(q, ctx.now(), ctx.settings.leaseMs);
+  for (const r of queued) {
+    const spec = (await ctx.manifestOf(r.deployment_id, q)).jobs[r.job];
+    if (!spec) continue;
+    const why = waitingReason(r.pool, needOf(spec, r), workers);
+    if (why) out.set(r.id, why);
+  }
+  return out;
+}
+
+/** Queued runs that never started within their job's `start_timeout` end failed, saying why they waited. */
+export async function expireUnstarted(ctx: Ctx): Promise<number> {
+  const now = ctx.now();
+  // Only jobs that set a start_timeout are looked at (most set none: nothing to read then).
+  const deps = await ctx.db.kysely.selectFrom('deployments').select('id').where('active', '=', 1).execute();
+  const jobs = new Set<string>();
+  for (const d of deps) for (const j of Object.values((await ctx.manifestOf(d.id)).jobs)) if (j.startTimeoutMs != null) jobs.add(j.name);
+  if (jobs.size === 0) return 0;
+  const candidates = await ctx.db.kysely.selectFrom('runs').selectAll().where('state', '=', 'queued').where('started_at', 'is', null).where('job', 'in', [...jobs]).execute();
+  const ended: string[] = [];
+  for (const run of candidates) {
+    const spec = (await ctx.manifestOf(run.deployment_id)).jobs[run.job];
+    const limit = spec?.startTimeoutMs ?? null;
+    if (!spec || limit === null || Number(run.created_at) + limit > now) continue;
+    const workers = await liveWorkers(ctx.db.kysely, now, ctx.settings.leaseMs);
+    const why = waitingReason(run.pool, needOf(spec, run), workers) ?? `no worker of pool ${run.pool} was free`;
+    const reason = `not started within ${formatDuration(limit)} (start_timeout): ${why}`;
+    const t = await ctx.db.tx((trx) => transitionRun(trx, run, { kind: 'start_timeout' }, now, () => ({ finished_at: now, reason, reason_code: 'start_timeout' })));
+    if (t?.changed) ended.push(run.id);
+  }
+  for (const id of ended) ctx.bus.emit('run', { id, state: 'failed' });
+  return ended.length;
+}
