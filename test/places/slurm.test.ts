@@ -13,8 +13,23 @@ import { SlurmPlace } from '../../src/worker/places/slurm.js';
 import { placeAttemptName, type PlaceAttemptSpec } from '../../src/worker/places/place.js';
 import { waitFor } from '../helpers.js';
 import { slurmMissing, startSlurmCluster, type SlurmCluster } from './slurm-cluster.js';
+import { placeConformance } from './conformance.js';
 
 const missing = await slurmMissing(true);
+// One cluster (with accounting and two fake GPUs per node) for the conformance suite and the Slurm tests.
+const cluster: SlurmCluster | null = missing ? null : await startSlurmCluster({ accounting: true, gpus: 2 });
+after(async () => {
+  await cluster?.stop();
+});
+
+if (cluster) {
+  const c = cluster;
+  placeConformance('slurm', () => Promise.resolve(new SlurmPlace({ sharedDir: c.sharedDir, partition: c.partition, env: { ...(process.env as Record<string, string>), ...c.env }, pollMs: 300 })), {
+    dir: () => join(c.sharedDir, 'conformance'),
+    limitsMemory: true,
+    timeLimitMs: 2000,
+  });
+}
 
 function alive(pid: number): boolean {
   try {
@@ -26,7 +41,7 @@ function alive(pid: number): boolean {
 }
 
 describe('slurm place', { skip: missing ?? false }, () => {
-  let c: SlurmCluster;
+  const c = cluster as SlurmCluster;
   let place: SlurmPlace;
   let n = 0;
   const env = (): Record<string, string> => ({ ...(process.env as Record<string, string>), ...c.env });
@@ -57,13 +72,11 @@ describe('slurm place', { skip: missing ?? false }, () => {
     return { s, lines, notes, work };
   }
 
-  before(async () => {
-    c = await startSlurmCluster({ accounting: true, gpus: 2 });
+  before(() => {
     place = new SlurmPlace({ sharedDir: c.sharedDir, partition: c.partition, env: env(), pollMs: 300 });
   });
   after(async () => {
     await place?.close();
-    await c?.stop();
   });
 
   test('offer comes from the partition', async () => {
