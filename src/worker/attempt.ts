@@ -9,7 +9,7 @@ import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import type { ReasonCode } from '../model/reasons.js';
 import { retrying } from '../lib/retry.js';
 import type { AbandonCode, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
-import { placeAttemptName, type Place, type PlaceAttempt, type PlaceEnd } from './places/place.js';
+import { placeAttemptName, type Place, type PlaceAttempt, type PlaceEnd, type PlaceOutput } from './places/place.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 import { unavailableReason } from '../model/unavailable.js';
 import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
@@ -41,6 +41,8 @@ export interface AttemptSettings {
   readonly maxLogBytes: number;
   /** This machine's environment cache; jobs that name an environment need it. */
   readonly envs?: EnvCache;
+  /** Follow an attempt the place still runs from before the worker restarted (place.adopt) instead of starting it. */
+  readonly adopt?: boolean;
 }
 
 export class AttemptRunner {
@@ -134,11 +136,24 @@ export class AttemptRunner {
     let exitCode: number | null = null;
     try {
       await this.s.ready;
-      await this.prepareEnvironment();
+      if (!this.s.adopt) await this.prepareEnvironment();
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
-      if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
+      if (a.lease.attempt > 1 && !this.s.adopt) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
       const r = a.spec.resources;
-      const attempt = await this.s.place.start({
+      const output = {
+        pace: () => this.logs.pace(),
+        note: (line: string) => this.logs.add('system', line),
+        onLines: (stream: 'stdout' | 'stderr', lines: readonly string[], more?: boolean) => {
+          const last = lines.length - 1;
+          for (let i = 0; i <= last; i++) this.logs.add(stream, lines[i] ?? '', more !== true || i !== last);
+        },
+      };
+      if (this.s.adopt) {
+        // Its start was reported by the worker's earlier incarnation.
+        this.startReported = true;
+        this.logs.add('system', `[kairos] worker ${this.s.workerId} restarted: following the attempt again`);
+      }
+      const attempt = this.s.adopt ? await this.adopted(output) : await this.s.place.start({
         name: placeAttemptName(a.run.id, a.lease.attempt),
         command: a.spec.run,
         cwd,
@@ -151,12 +166,7 @@ export class AttemptRunner {
         timeLimitMs: a.spec.timeoutMs,
         graceMs: a.spec.graceMs,
         paths: { readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output] },
-        pace: () => this.logs.pace(),
-        note: (line) => this.logs.add('system', line),
-        onLines: (stream, lines, more) => {
-          const last = lines.length - 1;
-          for (let i = 0; i <= last; i++) this.logs.add(stream, lines[i] ?? '', more !== true || i !== last);
-        },
+        ...output,
       });
       this.attempt = attempt;
       void attempt.started.then(
@@ -217,6 +227,15 @@ export class AttemptRunner {
     const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
+  }
+
+  /** The place's attempt from before the restart; one that is gone ends as lost (retried by policy). */
+  private async adopted(output: PlaceOutput): Promise<PlaceAttempt> {
+    const name = placeAttemptName(this.a.run.id, this.a.lease.attempt);
+    const found = await this.s.place.adopt(name, output);
+    if (found) return found;
+    const end: PlaceEnd = { reason: 'lost', exitCode: null, signal: null, detail: 'the worker restarted and its place no longer runs the attempt' };
+    return { name, started: Promise.reject(new Error(end.detail)), ended: Promise.resolve(end), cancel: () => Promise.resolve() };
   }
 
   /** How the attempt ended, from the place's words, when Kairos did not end it itself. */

@@ -40,6 +40,7 @@ describe('slurm workers', { skip: missing ?? false }, () => {
   const procs: ReturnType<typeof spawnCli>[] = [];
   const server = () => `http://127.0.0.1:${port}`;
   let marks = '';
+  let worker: ReturnType<typeof spawnCli>;
   const slurmEnv = (): Record<string, string> => ({ ...(process.env as Record<string, string>), ...c.env });
   const startWorker = (id: string) => {
     const w = spawnCli(['worker', '--server', server(), '--id', id, '--place', 'slurm', '--partition', c.partition, '--shared-dir', c.sharedDir, '--concurrency', '4', '--grace', '1'], { env: c.env });
@@ -87,9 +88,10 @@ jobs:
     });
     port = await freePort();
     client = new KairosClient(server());
-    procs.push(spawnCli(['up', join(dir.path, 'project'), '--port', String(port), '--data', join(dir.path, 'server-data'), '--concurrency', '0', '--lease', '5s']));
+    procs.push(spawnCli(['up', join(dir.path, 'project'), '--port', String(port), '--data', join(dir.path, 'server-data'), '--concurrency', '0', '--lease', '20s']));
     await waitFor('the server', () => client.health(), 20_000);
-    startWorker('login1');
+    worker = startWorker('login1');
+    await waitFor('the worker', () => worker.output().includes('worker login1 '));
   });
 
   after(async () => {
@@ -156,17 +158,18 @@ jobs:
   });
 
   test('a worker killed mid-job adopts the job when it starts again; the run finishes exactly once', { timeout: 300_000 }, async () => {
-    const w = procs.find((p) => p.output().includes('worker login1 ')) ?? startWorker('login1');
+    const w = worker;
     const run = await client.createRun('adopt', {});
     await waitFor('the first line', async () => (await client.logs(run.id)).lines.some((l) => l.line === 'one'));
     w.child.kill('SIGKILL');
     await exited(w.child);
-    startWorker('login1');
+    worker = startWorker('login1');
+    await waitFor('the worker again', () => worker.output().includes('worker login1 '));
     writeFileSync(join(marks, `go-${run.id}`), '');
     const done = await client.getRun(run.id, 120);
     assert.equal(done.state, 'succeeded', `${done.reason ?? ''} ${procs.map((p) => p.output()).join('\n').slice(-3000)}`);
     const attempts = (await client.attempts(run.id)).attempts as Attempt[];
-    assert.deepEqual(attempts.map((a) => [a.number, a.state]), [[1, 'succeeded']]);
+    assert.deepEqual(attempts.map((a) => [a.number, a.state]), [[1, 'succeeded']], `${JSON.stringify(attempts)} ${procs.map((p) => p.output()).join('\n').slice(-3000)}`);
     assert.equal(readFileSync(join(marks, `adopt-${run.id}`), 'utf8'), 'attempt 1\n', 'the job ran once');
     const lines = (await client.logs(run.id)).lines.map((l) => l.line).filter((l) => !l.startsWith('slurm'));
     assert.deepEqual(lines.filter((l) => l === 'one' || l === 'two'), ['one', 'two']);
