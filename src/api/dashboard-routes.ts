@@ -12,6 +12,7 @@ import { isTerminal, type RunState } from '../model/run-state.js';
 import type { CompiledJob, CompiledManifest } from '../model/job.js';
 import { iso, jobView } from './views.js';
 import { API } from './contract/index.js';
+import type { WorkerView } from './contract/ops.js';
 import { input } from './input.js';
 import { listSchedules } from './schedules.js';
 import { jobMetrics } from './job-metrics.js';
@@ -60,6 +61,8 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, visible: Visi
           started_at: iso(w.started_at),
           heartbeat_at: iso(w.heartbeat_at),
           stopped_at: iso(w.stopped_at),
+          place: w.place ?? null,
+          offer: offerView(w.offer_json ?? null),
           alive: w.stopped_at === null && now - Number(w.heartbeat_at) < 2 * leaseMs,
           running: mine.map((r) => ({ run_id: r.run_id, attempt: r.number, project: r.project, job: r.job, started_at: iso(r.started_at) })),
         };
@@ -180,4 +183,10 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, visible: Visi
       files,
     });
   });
+}
+
+function offerView(json: string | null): WorkerView['offer'] {
+  if (!json) return null;
+  const o = JSON.parse(json) as { cpu: number; memoryBytes: number; gpu: number; maxTimeMs: number | null; slots: number; nodes?: number };
+  return { cpu: o.cpu, memory_bytes: o.memoryBytes, gpu: o.gpu, max_time_ms: o.maxTimeMs, slots: o.slots, ...(o.nodes !== undefined ? { nodes: o.nodes } : {}) };
 }

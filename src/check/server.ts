@@ -3,6 +3,22 @@ import { ApiError, ConnectionError, type KairosClient } from '../api/client.js';
 import type { CompiledManifest } from '../model/job.js';
 import { coerceError } from '../model/errors.js';
 import type { Check } from './types.js';
+import { placementWarnings, type LiveWorker } from '../model/placement.js';
+
+type WorkerListing = Awaited<ReturnType<KairosClient['workers']>>;
+
+/** The live workers of a listing, as placement sees them (workers that did not say what they offer take anything). */
+export function liveWorkersOf(workers: WorkerListing): LiveWorker[] {
+  return workers
+    .filter((w) => w.alive)
+    .map((w) => ({
+      id: w.id,
+      host: w.host,
+      place: w.place ?? 'local',
+      pools: w.pools,
+      offer: w.offer ? { cpu: w.offer.cpu, memoryBytes: w.offer.memory_bytes, gpu: w.offer.gpu, maxTimeMs: w.offer.max_time_ms, slots: w.offer.slots, ...(w.offer.nodes !== undefined ? { nodes: w.offer.nodes } : {}) } : null,
+    }));
+}
 
 export interface ServerTarget {
   readonly client: KairosClient;
@@ -76,6 +92,10 @@ export async function serverChecks(manifest: CompiledManifest, target: ServerTar
           ? { group: 'configuration', name: `pool ${pool}`, status: 'pass', message: `${live.length} live worker${live.length === 1 ? '' : 's'} (${live.reduce((s, w) => s + w.capacity, 0)} slots)` }
           : { group: 'configuration', name: `pool ${pool}`, status: 'warn', message: `no live worker serves pool ${pool} (needed by ${jobsText(jobs)}); its runs will wait for one` },
       );
+    }
+    // Placement: a job no live worker of its pool offers enough for would wait (docs/places.md).
+    for (const w of placementWarnings(Object.values(manifest.jobs), liveWorkersOf(workers), false)) {
+      checks.push({ group: 'configuration', name: `placement ${w.job}`, status: 'warn', message: `job ${w.job}: ${w.message}; its runs would wait` });
     }
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) checks.push({ group: 'configuration', name: 'pools', status: 'skip', message: `pools could not be checked: ${client.base} does not list workers` });

@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { scanProject } from '../bundle/bundle.js';
 import { streamScanned } from '../bundle/stream.js';
 import { formatPlan, planDeploy, type DeployPlan } from '../control/plan.js';
+import { placementWarnings } from '../model/placement.js';
+import { liveWorkersOf } from '../check/server.js';
 import { formatProblem, loadManifestFile, type CompiledManifest } from '../manifest/index.js';
 import type { Command } from './command.js';
 import { gitState } from './git.js';
@@ -38,7 +40,10 @@ export const deployCommand: Command = {
     const client = new KairosClient(p.globals.server, p.globals.token);
     const active = await client.active(manifest.project);
     const secrets = await client.secretNamesForPlan(manifest.project);
-    const plan: DeployPlan = planDeploy((active?.manifest as CompiledManifest | undefined) ?? null, active?.version ?? null, manifest, secrets, Date.now());
+    const planned: DeployPlan = planDeploy((active?.manifest as CompiledManifest | undefined) ?? null, active?.version ?? null, manifest, secrets, Date.now());
+    // Jobs no live worker of their pool can run (a token that may not list workers: not checked).
+    const workers = await client.workers().catch(() => null);
+    const plan: DeployPlan = workers ? { ...planned, placement_warnings: placementWarnings(Object.values(manifest.jobs), liveWorkersOf(workers)) } : planned;
     if (!p.globals.json) io.out(formatPlan(plan));
     if (!p.globals.json && active?.source.startsWith('up:') && p.values.plan !== true) {
       io.err(`kairos: note: ${manifest.project} v${active.version} came from \`kairos up\` on ${active.source.slice(3)}; after this deploy that \`kairos up\` keeps this version active and stops deploying its own changes (until restarted with --take-over)\n`);

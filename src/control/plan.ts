@@ -41,6 +41,8 @@ export interface DeployPlan {
   readonly secrets_missing: readonly string[] | null;
   /** Why secrets could not be checked, when they could not. */
   readonly secrets_note: string | null;
+  /** Jobs no live worker of their pool can run, and why (docs/places.md); absent when workers could not be listed. */
+  readonly placement_warnings?: readonly { job: string; message: string }[];
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -138,6 +140,7 @@ export function formatPlan(p: DeployPlan): string {
   for (const r of p.resource_changes) out.push(`  ~ resources ${r.job}: ${fmtRes(r.before)} -> ${fmtRes(r.after)}`);
   if (p.secrets_missing && p.secrets_missing.length) out.push(`  ! secrets referenced but not set: ${p.secrets_missing.join(', ')}`);
   if (p.secrets_note) out.push(`  ? ${p.secrets_note}`);
+  for (const w of p.placement_warnings ?? []) out.push(`  ! job ${w.job}: ${w.message}`);
   if (out.length === 1) out.push('  no job changes');
   return out.join('\n') + '\n';
 }

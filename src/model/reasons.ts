@@ -26,7 +26,7 @@ export const REASON_CODES = {
   could_not_start: 'could_not_start',
   /** A secret the job names is not set, or cannot be opened with the server's key. */
   missing_secret: 'missing_secret',
-  /** Reserved for places that queue before starting (Slurm, Kubernetes): the process did not start in time. */
+  /** The run did not start within its job's `start_timeout` (no worker of its pool could take it in time). */
   start_timeout: 'start_timeout',
   /** Reserved for pipelines: a step this run depends on failed. */
   upstream_failed: 'upstream_failed',

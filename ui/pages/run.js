@@ -96,6 +96,8 @@ export async function renderRun(main, [id], _query, signal) {
         h('dt', {}, 'state'), h('dd', { 'data-field': 'state' }, stateBadge(r.state), r.cancel_requested && !TERMINAL.has(r.state) ? ' (cancel requested)' : ''),
         h('dt', {}, 'exit code'), h('dd', { 'data-field': 'exit_code' }, r.exit_code ?? '—'),
         h('dt', {}, 'reason'), h('dd', { 'data-field': 'reason', class: r.reason && r.state !== 'succeeded' ? 'reason' : undefined }, r.reason ?? '—'),
+        r.state === 'queued' && r.waiting_reason ? [h('dt', {}, 'waiting'), h('dd', { 'data-field': 'waiting_reason', class: 'reason' }, r.waiting_reason)] : null,
+        r.resources ? [h('dt', {}, 'resources'), h('dd', { 'data-field': 'resources', title: 'given for this run alone (kairos run --cpu/--memory/--gpu)' }, Object.entries(r.resources).map(([k, v]) => `${k} ${v}`).join(', '))] : null,
         r.reason_code ? [h('dt', {}, 'reason code'), h('dd', {}, h('code', { 'data-field': 'reason_code', title: 'stable code: see docs/runs.md' }, r.reason_code))] : null,
         h('dt', {}, 'trigger'), h('dd', {}, r.trigger, r.rerun_of ? [' of ', link(`/runs/${r.rerun_of}`, h('code', { 'data-field': 'rerun_of' }, r.rerun_of))] : ''),
         h('dt', {}, 'logical time'), h('dd', {}, time(r.scheduled_for)),

@@ -48,6 +48,12 @@ export const workerViewSchema = z
     heartbeat_at: isoTimeOrNull,
     stopped_at: isoTimeOrNull,
     alive: z.boolean().describe('not stopped, and renewed within two lease periods'),
+    place: z.string().nullable().optional().describe('where it runs attempts: local, slurm (docs/places.md)'),
+    offer: z
+      .strictObject({ cpu: z.number(), memory_bytes: z.number(), gpu: z.number().int(), max_time_ms: z.number().nullable(), slots: z.number().int(), nodes: z.number().int().optional() })
+      .nullable()
+      .optional()
+      .describe('what one attempt can get there, as it registered'),
     running: z.array(z.strictObject({ run_id: z.string(), attempt: z.number().int(), project: z.string(), job: z.string(), started_at: isoTimeOrNull })),
   })
   .meta({ id: 'Worker' });

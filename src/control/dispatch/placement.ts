@@ -5,29 +5,14 @@
  * and its `timeout`), and only while what the worker's running attempts use leaves room for it. A queued run
  * that no live worker of its pool can take says why (`waiting_reason`), and with `start_timeout` ends failed.
  */
-import type { CompiledJob, Resources } from '../../model/job.js';
+import type { CompiledJob } from '../../model/job.js';
 import { formatDuration } from '../../model/duration.js';
-import type { PlaceOfferInfo } from '../../protocol/worker.js';
+import { addUsage, waitingReason, type LiveWorker, type Need, type Offer, type Usage } from '../../model/placement.js';
 import { transitionRun } from '../../store/transitions.js';
 import type { Q, RunRow } from '../../store/runs.js';
 import type { Ctx } from '../context.js';
 
-/** What one run needs of a place. */
-export interface Need extends Resources {
-  /** Its timeout: the place must let an attempt run this long. */
-  readonly timeMs: number | null;
-}
-
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-
-/** Memory for people: `64Gi`, `512Mi`, `23.4Gi`. */
-export function showMemory(n: number): string {
-  if (n % GiB === 0) return `${n / GiB}Gi`;
-  if (n >= GiB) return `${Math.floor((n / GiB) * 10) / 10}Gi`;
-  if (n % MiB === 0) return `${n / MiB}Mi`;
-  return `${Math.floor((n / MiB) * 10) / 10}Mi`;
-}
+export { addUsage, fitsBeside, shortfall, showMemory, waitingReason, type LiveWorker, type Need, type Offer, type Usage } from '../../model/placement.js';
 
 /** Run resources from the job and the run's own (kairos run --cpu/--memory/--gpu). */
 export function needOf(spec: CompiledJob, run: Pick<RunRow, 'resources_json'>): Need {
@@ -40,44 +25,10 @@ export function needOf(spec: CompiledJob, run: Pick<RunRow, 'resources_json'>): 
   };
 }
 
-type Dim = 'cpu' | 'memory' | 'gpu' | 'time';
-
-/** The first thing `need` asks that one attempt can never get from `offer`, or null when it fits. */
-export function shortfall(offer: PlaceOfferInfo, need: Need): { dim: Dim; asked: string; offered: (o: PlaceOfferInfo) => string; size: (o: PlaceOfferInfo) => number } | null {
-  if (need.memoryBytes !== null && need.memoryBytes > offer.memoryBytes) return { dim: 'memory', asked: showMemory(need.memoryBytes), offered: (o) => showMemory(o.memoryBytes), size: (o) => o.memoryBytes };
-  if (need.cpu !== null && need.cpu > offer.cpu) return { dim: 'cpu', asked: String(need.cpu), offered: (o) => String(o.cpu), size: (o) => o.cpu };
-  if (need.gpu !== null && need.gpu > offer.gpu) return { dim: 'gpu', asked: String(need.gpu), offered: (o) => String(o.gpu), size: (o) => o.gpu };
-  if (need.timeMs !== null && offer.maxTimeMs !== null && need.timeMs > offer.maxTimeMs)
-    return { dim: 'time', asked: formatDuration(need.timeMs), offered: (o) => (o.maxTimeMs === null ? 'unlimited' : formatDuration(o.maxTimeMs)), size: (o) => o.maxTimeMs ?? Infinity };
-  return null;
-}
-
-/** What running attempts use of a worker's place. */
-export interface Usage {
-  cpu: number;
-  memoryBytes: number;
-  gpu: number;
-}
-
-/** Whether one more run needing `need` fits beside `used` in everything the place has (offer × nodes). */
-export function fitsBeside(offer: PlaceOfferInfo, used: Usage, need: Need): boolean {
-  const n = offer.nodes ?? 1;
-  if (need.cpu !== null && used.cpu + need.cpu > offer.cpu * n + 1e-9) return false;
-  if (need.memoryBytes !== null && used.memoryBytes + need.memoryBytes > offer.memoryBytes * n) return false;
-  if (need.gpu !== null && need.gpu > 0 && used.gpu + need.gpu > offer.gpu * n) return false;
-  return true;
-}
-
-export function addUsage(used: Usage, need: Need): void {
-  used.cpu += need.cpu ?? 0;
-  used.memoryBytes += need.memoryBytes ?? 0;
-  used.gpu += need.gpu ?? 0;
-}
-
 /** A worker's offer as registered; null for workers that did not say (older versions): they take anything. */
-export async function workerOffer(q: Q, workerId: string): Promise<PlaceOfferInfo | null> {
+export async function workerOffer(q: Q, workerId: string): Promise<Offer | null> {
   const w = await q.selectFrom('workers').select('offer_json').where('id', '=', workerId).executeTakeFirst();
-  return w?.offer_json ? (JSON.parse(w.offer_json) as PlaceOfferInfo) : null;
+  return w?.offer_json ? (JSON.parse(w.offer_json) as Offer) : null;
 }
 
 /** What the running attempts of a worker use. */
@@ -97,14 +48,6 @@ export async function workerUsage(ctx: Ctx, q: Q, workerId: string): Promise<Usa
   return used;
 }
 
-export interface LiveWorker {
-  readonly id: string;
-  readonly host: string;
-  readonly place: string;
-  readonly pools: readonly string[];
-  readonly offer: PlaceOfferInfo | null;
-}
-
 /** Workers that are registered, not stopped, and heard from within two leases. */
 export async function liveWorkers(q: Q, now: number, leaseMs: number): Promise<LiveWorker[]> {
   const rows = await q.selectFrom('workers').selectAll().where('stopped_at', 'is', null).where('heartbeat_at', '>=', now - 2 * leaseMs).execute();
@@ -113,29 +56,8 @@ export async function liveWorkers(q: Q, now: number, leaseMs: number): Promise<L
     host: w.host,
     place: w.place ?? 'local',
     pools: JSON.parse(w.pools_json) as string[],
-    offer: w.offer_json ? (JSON.parse(w.offer_json) as PlaceOfferInfo) : null,
+    offer: w.offer_json ? (JSON.parse(w.offer_json) as Offer) : null,
   }));
-}
-
-/**
- * Why a run of `pool` needing `need` cannot start on any of `workers`, or null when one of them could take it
- * (it then waits only for room): "no live worker in pool gpu", "no worker in pool bigmem offers memory 64Gi
- * (largest: 23Gi on local@vm)".
- */
-export function waitingReason(pool: string, need: Need, workers: readonly LiveWorker[]): string | null {
-  const inPool = workers.filter((w) => w.pools.includes(pool));
-  if (inPool.length === 0) return `no live worker in pool ${pool}`;
-  let first: ReturnType<typeof shortfall> = null;
-  for (const w of inPool) {
-    if (!w.offer) return null;
-    const s = shortfall(w.offer, need);
-    if (!s) return null;
-    first ??= s;
-  }
-  if (!first) return null;
-  const s = first;
-  const best = inPool.reduce((a, b) => (s.size(b.offer as PlaceOfferInfo) > s.size(a.offer as PlaceOfferInfo) ? b : a));
-  return `no worker in pool ${pool} offers ${s.dim} ${s.asked} (largest: ${s.offered(best.offer as PlaceOfferInfo)} on ${best.place}@${best.host})`;
 }
 
 /** Waiting reasons of queued runs, by run id (runs that wait only for room have none). */
