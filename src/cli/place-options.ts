@@ -7,6 +7,7 @@ import { parseSize } from '../manifest/fields.js';
 import type { PlaceChoice } from '../worker/places/index.js';
 import { intOption, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { UsageError } from './output.js';
+import { SLURM_KIND_OPTIONS } from './slurm-options.js';
 
 /** `--cpu`, `--memory`, `--gpu`: what a worker offers, or what one run needs (`kairos run`). */
 export const RESOURCE_OPTIONS = {
@@ -24,8 +25,8 @@ export interface PlaceKindOptions {
   parse(p: Parsed): Record<string, unknown>;
 }
 
-/** By kind. slurm: added from ./place-options-slurm.ts (--partition, --account, --qos, --slurm-option, --shared-dir). */
-export const PLACE_KIND_OPTIONS: Record<string, PlaceKindOptions> = {};
+/** By kind. slurm: from ./slurm-options.ts (--partition, --account, --qos, --slurm-option, --shared-dir). */
+export const PLACE_KIND_OPTIONS: Record<string, PlaceKindOptions> = { slurm: SLURM_KIND_OPTIONS };
 
 export const PLACE_OPTIONS = {
   place: { type: 'string' },

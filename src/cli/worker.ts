@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { coerceError } from '../model/errors.js';
 import { VERSION } from '../version.js';
 import { showMemory } from '../control/dispatch/placement.js';
@@ -29,12 +29,14 @@ export const workerCommand: Command = {
   async run(p, { io, env }) {
     const pools = (p.values.pool as string[] | undefined) ?? ['default'];
     for (const pool of pools) if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
-    const dataDir = resolve(stringOption(p.values.data) ?? '.kairos-worker');
+    const place = placeChoice(p, placeKinds());
+    // A Slurm worker keeps bundles and working directories where the compute nodes see them.
+    const shared = place.kind === 'slurm' ? (place.options as { sharedDir?: string } | undefined)?.sharedDir : undefined;
+    const dataDir = resolve(stringOption(p.values.data) ?? (shared ? join(shared, 'worker', hostname()) : '.kairos-worker'));
     // Stable across restarts on the same machine and cache, so a restarted worker finds what it left behind.
     const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
     const sandbox = sandboxOptions(p, env);
-    const place = placeChoice(p, placeKinds());
     const link = new HttpControlLink(p.globals.server, p.globals.token);
     // The link holds the token: it leaves this process's environment, so no job or helper can read it there.
     scrubCredentials();

@@ -225,7 +225,8 @@ export type HeartbeatReply = DeepReadonly<z.infer<typeof heartbeatReplySchema>>;
 export const nextClaimSchema = z.strictObject({ workerId, pools, max: z.number().int().min(1).max(PROTOCOL_LIMITS.max) });
 export type NextClaim = DeepReadonly<z.infer<typeof nextClaimSchema>>;
 
-export const recoveredAttemptSchema = z.strictObject({ lease: leaseRefSchema, pid: z.number().int().nullable(), procStart: z.string().nullable() });
+/** `assignment`: present while the lease is still live, so a place whose attempts outlive the worker (Slurm) can adopt it. */
+export const recoveredAttemptSchema = z.strictObject({ lease: leaseRefSchema, pid: z.number().int().nullable(), procStart: z.string().nullable(), assignment: assignmentSchema.optional() });
 export type RecoveredAttempt = DeepReadonly<z.infer<typeof recoveredAttemptSchema>>;
 
 /** The bodies of the worker protocol over HTTP, request and answer, one pair per endpoint. */

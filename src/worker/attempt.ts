@@ -10,7 +10,7 @@ import type { ReasonCode } from '../model/reasons.js';
 import type { CompiledNetwork as CompiledJobNetwork } from '../model/network.js';
 import { retrying } from '../lib/retry.js';
 import type { AbandonCode, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
-import { placeAttemptName, type Place, type PlaceAttempt, type PlaceEnd } from './places/place.js';
+import { placeAttemptName, type Place, type PlaceAttempt, type PlaceEnd, type PlaceOutput } from './places/place.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 import { unavailableReason } from '../model/unavailable.js';
 import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
@@ -51,6 +51,8 @@ export interface AttemptSettings {
   readonly envs?: EnvCache;
   /** The worker's memory of its network checks (sent to the server, which places runs by it). */
   readonly network?: NetworkMemory;
+  /** Follow an attempt the place still runs from before the worker restarted (place.adopt) instead of starting it. */
+  readonly adopt?: boolean;
 }
 
 export class AttemptRunner {
@@ -147,12 +149,27 @@ export class AttemptRunner {
     let exitCode: number | null = null;
     try {
       await this.s.ready;
-      await this.preflight();
-      await this.prepareEnvironment();
+      if (!this.s.adopt) {
+        await this.preflight();
+        await this.prepareEnvironment();
+      }
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
-      if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
+      if (a.lease.attempt > 1 && !this.s.adopt) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
       const r = a.spec.resources;
-      const attempt = await this.s.place.start({
+      const output = {
+        pace: () => this.logs.pace(),
+        note: (line: string) => this.logs.add('system', line),
+        onLines: (stream: 'stdout' | 'stderr', lines: readonly string[], more?: boolean) => {
+          const last = lines.length - 1;
+          for (let i = 0; i <= last; i++) this.logs.add(stream, lines[i] ?? '', more !== true || i !== last);
+        },
+      };
+      if (this.s.adopt) {
+        // Its start was reported by the worker's earlier incarnation.
+        this.startReported = true;
+        this.logs.add('system', `[kairos] worker ${this.s.workerId} restarted: following the attempt again`);
+      }
+      const attempt = this.s.adopt ? await this.adopted(output) : await this.s.place.start({
         name: placeAttemptName(a.run.id, a.lease.attempt),
         command: a.spec.run,
         cwd,
@@ -165,12 +182,7 @@ export class AttemptRunner {
         timeLimitMs: a.spec.timeoutMs,
         graceMs: a.spec.graceMs,
         paths: { readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output] },
-        pace: () => this.logs.pace(),
-        note: (line) => this.logs.add('system', line),
-        onLines: (stream, lines, more) => {
-          const last = lines.length - 1;
-          for (let i = 0; i <= last; i++) this.logs.add(stream, lines[i] ?? '', more !== true || i !== last);
-        },
+        ...output,
       });
       this.attempt = attempt;
       void attempt.started.then(
@@ -298,6 +310,15 @@ export class AttemptRunner {
       if (isStaleLease(err)) this.kill('lease lost during the network preflight');
       // Otherwise not kept with the attempt: the preflight's own result still decides.
     });
+  }
+
+  /** The place's attempt from before the restart; one that is gone ends as lost (retried by policy). */
+  private async adopted(output: PlaceOutput): Promise<PlaceAttempt> {
+    const name = placeAttemptName(this.a.run.id, this.a.lease.attempt);
+    const found = await this.s.place.adopt(name, output);
+    if (found) return found;
+    const end: PlaceEnd = { reason: 'lost', exitCode: null, signal: null, detail: 'the worker restarted and its place no longer runs the attempt' };
+    return { name, started: Promise.reject(new Error(end.detail)), ended: Promise.resolve(end), cancel: () => Promise.resolve() };
   }
 
   /** How the attempt ended, from the place's words, when Kairos did not end it itself. */

@@ -126,7 +126,13 @@ export class Worker {
     // Descendants of its old jobs that escaped their process groups are still in its old cgroups.
     await cleanupStaleCgroups(this.opts.id).catch(this.onError);
     const stale = await this.link.recoverWorker(this.opts.id);
+    // A place whose attempts outlive the worker (Slurm) adopts those whose lease still lives.
+    const live = this.place.kind === 'local' ? new Set<string>() : new Set(await this.place.live().catch(() => []));
     for (const s of stale) {
+      if (s.assignment && live.has(placeAttemptName(s.lease.runId, s.lease.attempt))) {
+        this.run(s.assignment, true);
+        continue;
+      }
       if (s.pid !== null) killStaleGroup(s.pid, s.procStart);
       // A place whose attempts outlive the worker (a cluster) still runs it: end it before the retry.
       await this.place.end(placeAttemptName(s.lease.runId, s.lease.attempt)).catch(this.onError);
@@ -171,7 +177,7 @@ export class Worker {
     this.place.watchdog?.(Math.floor(this.opts.leaseMs * 0.8));
   }
 
-  private run(a: Assignment): void {
+  private run(a: Assignment, adopt = false): void {
     // The bundle may have to come over the network first; the attempt waits for it.
     const ready = this.link.ensureBundle(this.opts.dataDir, a.bundleHash);
     const runner = new AttemptRunner(this.link, a, {
@@ -187,6 +193,7 @@ export class Worker {
       maxLogBytes: this.opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
       ...(this.envs ? { envs: this.envs } : {}),
       network: this.network,
+      ...(adopt ? { adopt } : {}),
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;

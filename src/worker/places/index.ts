@@ -7,6 +7,7 @@ import { createLauncher } from './launchers.js';
 import { LocalPlace } from './local-place.js';
 import type { Place } from './place.js';
 import type { Sandbox } from './sandbox.js';
+import { SlurmPlace, type SlurmPlaceOptions } from './slurm.js';
 
 export * from './place.js';
 
@@ -41,7 +42,8 @@ const offered = (c: PlaceChoice) => ({
 
 const FACTORIES = new Map<string, PlaceFactory>([
   ['local', (c, ctx) => new LocalPlace({ launcher: createLauncher(workerBaseEnv(process.env)), sandbox: ctx.sandbox, workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) })],
-  // slurm: registered by ./slurm.ts (registerPlace('slurm', …)), imported below.
+  // slurm: options from `kairos worker --place slurm` (src/cli/slurm-options.ts); the offer is read from the partition.
+  ['slurm', (c) => new SlurmPlace(c.options as unknown as SlurmPlaceOptions)],
 ]);
 
 /** Adds a kind of place (a module per kind calls it when imported). */
