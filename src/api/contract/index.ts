@@ -4,6 +4,7 @@
  */
 import type { RouteSpec } from './common.js';
 import { accessRoutes } from './access.js';
+import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { opsRoutes } from './ops.js';
 import { runRoutes } from './runs.js';
@@ -12,6 +13,7 @@ import { workerRoutes } from './workers.js';
 
 export * from './common.js';
 export * from './access.js';
+export * from './artifacts.js';
 export * from './deployments.js';
 export * from './ops.js';
 export * from './runs.js';
@@ -25,6 +27,7 @@ export const API = {
   access: accessRoutes,
   ops: opsRoutes,
   workers: workerRoutes,
+  artifacts: artifactRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */
