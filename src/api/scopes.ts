@@ -66,7 +66,7 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/leases/abandon', 'worker'],
   ['GET', '/api/v1/bundles/:hash', 'worker'],
   ['POST', '/api/v1/leases/artifacts', 'worker'],
-  ['POST', '/api/v1/leases/artifacts/:sha256', 'worker'],
+  ['POST', '/api/v1/leases/artifacts/:hash', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({

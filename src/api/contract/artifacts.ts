@@ -58,13 +58,13 @@ export const artifactRoutes = {
   }),
   upload: route({
     method: 'post',
-    path: '/api/v1/leases/artifacts/:sha256',
+    path: '/api/v1/leases/artifacts/:hash',
     summary: "One artifact's bytes, checked against its SHA-256 and size before it is kept",
-    params: z.strictObject({ sha256 }),
+    params: z.strictObject({ hash: sha256 }),
     query: z.strictObject({
       run: pathName,
       attempt: z.string().regex(/^[1-9][0-9]{0,6}$/, 'must be an attempt number'),
-      token: pathName.describe('the lease token'),
+      lease: pathName.describe('the lease token'),
       size: z.string().regex(/^[0-9]{1,16}$/, 'must be a byte count'),
     }),
     rawBody: { contentType: 'application/octet-stream', description: "the file's bytes" },
