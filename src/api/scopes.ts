@@ -21,6 +21,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/runs/:id/logs', 'read'],
   ['GET', '/api/v1/runs/:id/logs/stream', 'read'],
   ['GET', '/api/v1/runs/:id/logs/text', 'read'],
+  ['GET', '/api/v1/runs/:id/artifacts', 'read'],
+  ['GET', '/api/v1/runs/:id/artifacts/:path{.+}', 'read'],
   ['GET', '/api/v1/schedules', 'read'],
   ['GET', '/api/v1/schedules/:project/:job/ticks', 'read'],
   ['GET', '/api/v1/deployments', 'read'],
@@ -65,12 +67,14 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/bundles/:hash', 'worker'],
   ['POST', '/api/v1/workers/:id/network', 'worker'],
   ['GET', '/api/v1/doctor', 'read'],
+  ['POST', '/api/v1/leases/artifacts', 'worker'],
+  ['POST', '/api/v1/leases/artifacts/:hash', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({
   method,
   need,
-  re: new RegExp('^' + path.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '/?$'),
+  re: new RegExp('^' + path.split('/').map((seg) => (seg.startsWith(':') ? (seg.endsWith('{.+}') ? '.+' : '[^/]+') : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '/?$'),
 }));
 
 /** The scope a request needs (HEAD is a GET). Unlisted routes need `admin`. */

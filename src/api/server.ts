@@ -26,6 +26,7 @@ import { tzdataVersion } from '../model/cron/index.js';
 import { authMiddleware, listingProject, principalOf, sees } from './auth.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
+import { registerArtifactRoutes } from './artifact-routes.js';
 import { registerAlertRoutes } from './alerts.js';
 import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 import { API } from './contract/index.js';
@@ -290,6 +291,7 @@ export function createApi(opts: ApiOptions): Hono {
   registerMetricsRoute(app, engine, apiMetrics);
   registerWorkerRoutes(app, engine);
   registerNetworkRoutes(app, engine);
+  registerArtifactRoutes(app, engine);
   registerSecretRoutes(app, engine);
   registerTokenRoutes(app, engine);
   registerDeployRoutes(app, engine, opts.bundleLimits);

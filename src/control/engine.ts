@@ -4,7 +4,7 @@
  */
 import type { CompiledManifest } from '../model/job.js';
 import type { Db } from '../store/db.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NetworkReport, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import type { Artifact, ArtifactsWanted, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NetworkReport, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { probesOf, recordNetwork } from './network.js';
 import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
@@ -19,6 +19,9 @@ import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 import { unavailableReason } from '../store/availability.js';
 import { Loop } from '../lib/loop.js';
+import { artifactsWanted, storeArtifactFile } from './artifacts.js';
+import type { ArtifactStore } from '../artifacts/store.js';
+import type { ArtifactLimits } from '../artifacts/policy.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -28,6 +31,9 @@ export interface EngineOptions {
   readonly onError?: (err: unknown) => void;
   /** See ControlSettings.webhookAllowHosts. */
   readonly webhookAllowHosts?: readonly string[];
+  /** See ControlSettings.artifactStore / artifactLimits. */
+  readonly artifactStore?: ArtifactStore;
+  readonly artifactLimits?: ArtifactLimits;
 }
 
 export class Engine implements ControlLink {
@@ -48,7 +54,7 @@ export class Engine implements ControlLink {
   }
 
   constructor(opts: EngineOptions) {
-    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}) }, opts.random);
+    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}), ...(opts.artifactStore ? { artifactStore: opts.artifactStore } : {}), ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}) }, opts.random);
     const onError = opts.onError ?? ((err) => console.error('kairos:', err));
     // The loops meet an unavailable database every second while it lasts: said once per outage, not each time.
     let outageSaid: number | null | undefined;
@@ -198,6 +204,12 @@ export class Engine implements ControlLink {
   }
   finish(lease: LeaseRef, result: AttemptResult, next?: dispatch.ClaimRequest): Promise<Assignment[]> {
     return dispatch.finish(this.ctx, lease, result, next);
+  }
+  artifactsWanted(lease: LeaseRef, artifacts: readonly Artifact[]): Promise<ArtifactsWanted> {
+    return artifactsWanted(this.ctx, lease, artifacts);
+  }
+  uploadArtifact(lease: LeaseRef, artifact: Artifact, file: string): Promise<void> {
+    return storeArtifactFile(this.ctx, lease, { sha256: artifact.sha256, size: artifact.size }, file);
   }
   /** `reasonCode`: the worker's (checked: anything but lost, node_failure or shutdown is recorded as lost). */
   abandon(lease: LeaseRef, reason: string, reasonCode?: unknown): Promise<void> {

@@ -12,6 +12,7 @@ import { m0009 } from './migrations/0009_state_checks.js';
 import { m0010 } from './migrations/0010_reason_codes.js';
 import { m0011 } from './migrations/0011_runs_logical_time.js';
 import { m0012 } from './migrations/0012_placement.js';
+import { m0013 } from './migrations/0013_artifact_store.js';
 import { m0015 } from './migrations/0015_network.js';
 
 const m0001: Migration = {
@@ -221,6 +222,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010_reason_codes': m0010,
   '0011_runs_logical_time': m0011,
   '0012_placement': m0012,
+  '0013_artifact_store': m0013,
   '0015_network': m0015,
 };
 
