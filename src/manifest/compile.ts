@@ -28,6 +28,7 @@ import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type Manifest
 import { readYaml } from './yaml-source.js';
 import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
 import { COMPILED_MANIFEST_VERSION } from '../model/job.js';
+import { parseInputRef } from '../model/inputs.js';
 
 /** The file `kairos validate DIR` and `kairos deploy DIR` read. */
 export const MANIFEST_FILE_NAME = 'kairos.yaml';
@@ -148,6 +149,12 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     environment: j.environment ?? null,
     check: j.check === undefined ? null : j.check === true ? [] : [...j.check],
     notify: j.notify === undefined ? defaults.notify : compileNotify(j.notify, `jobs.${name}.notify`),
+    inputs: Object.entries(j.inputs ?? {}).map(([input, ref]) => {
+      const parsed = parseInputRef(input, ref);
+      if (!parsed.ok) throw new Error(`input ${input} passed the schema but does not parse: ${parsed.message}`);
+      return parsed.spec;
+    }),
+    retention: { runs: j.retention?.runs ?? null, days: j.retention?.days ?? null },
   };
 }
 

@@ -24,6 +24,7 @@ export const PROBLEM_CODES = {
   reserved_name: 'An env var name that starts with `KAIROS_`, which Kairos sets itself.',
   invalid_url: 'A `notify` webhook that is not an http or https URL.',
   unknown_reference: 'A `pool` or `environment` that names nothing defined in the manifest.',
+  invalid_input_ref: 'An `inputs` entry that is not `SNAPSHOT@VERSION`, `SNAPSHOT@latest` or `run:JOB@latest/PATH`.',
 } as const;
 export type ProblemCode = keyof typeof PROBLEM_CODES;
 

@@ -25,6 +25,7 @@ import {
 } from './fields.js';
 import { parseParamValue, paramEnvName } from './params.js';
 import { notifyRules } from './notify-schema.js';
+import { inputsValue, retentionValue } from './inputs-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
@@ -241,6 +242,8 @@ const job = expecting(z.strictObject({
       '`kairos check` runs the job once as a smoke test, inside its environment, with its default params and `KAIROS_CHECK=1`: `true` runs its command as is; a list of arguments is appended to it (to an argv `run`; a shell `run` gets them as `"$@"`).',
   }).optional(),
   notify: notifyRules('`defaults.notify`'),
+  inputs: inputsValue(),
+  retention: retentionValue(),
 }), 'a job: a mapping with at least `run`');
 
 // ---- environments ------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
  * The user-facing document type lives beside the schema (src/manifest/schema.ts).
  */
 
+import type { InputSpec, RetentionSpec } from './inputs.js';
+
 export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'date'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
 /** A parameter value after parsing: dates are kept as 'YYYY-MM-DD' strings. */
@@ -98,6 +100,10 @@ export interface CompiledJob {
   readonly notify: readonly NotifyRule[];
   /** `kairos check` smoke run: null = none; [] = the command as is; otherwise arguments appended to it. */
   readonly check: readonly string[] | null;
+  /** `inputs`: fetched into KAIROS_INPUTS/<name> before the command starts (src/model/inputs.ts). */
+  readonly inputs: readonly InputSpec[];
+  /** `retention` of its artifacts; null fields: the server's defaults. */
+  readonly retention: RetentionSpec;
 }
 
 /**
