@@ -31,6 +31,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/jobs/:project/:job', 'read'],
   ['GET', '/api/v1/jobs/:project/:job/metrics', 'read'],
   ['GET', '/api/v1/deployments/:id/diff', 'read'],
+  ['GET', '/api/v1/snapshots', 'read'],
+  ['GET', '/api/v1/runs/:id/inputs', 'read'],
   ['GET', '/metrics', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],
@@ -48,6 +50,10 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/secrets/:project/:name', 'deploy'],
   ['DELETE', '/api/v1/secrets/:project/:name', 'deploy'],
 
+  ['POST', '/api/v1/blobs/missing', 'deploy'],
+  ['POST', '/api/v1/blobs/:sha256', 'deploy'],
+  ['POST', '/api/v1/snapshots/:name', 'deploy'],
+
   ['GET', '/api/v1/tokens', 'admin'],
   ['POST', '/api/v1/tokens', 'admin'],
   ['DELETE', '/api/v1/tokens/:name', 'admin'],
@@ -63,6 +69,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/leases/finish', 'worker'],
   ['POST', '/api/v1/leases/abandon', 'worker'],
   ['GET', '/api/v1/bundles/:hash', 'worker'],
+  ['POST', '/api/v1/leases/inputs', 'worker'],
+  ['GET', '/api/v1/blobs/:sha256', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({

@@ -18,6 +18,10 @@ import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 import { unavailableReason } from '../store/availability.js';
 import { Loop } from '../lib/loop.js';
+import type { Readable } from 'node:stream';
+import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
+import type { ResolvedInput } from '../model/inputs.js';
+import { resolveAttemptInputs } from './snapshots.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -27,6 +31,8 @@ export interface EngineOptions {
   readonly onError?: (err: unknown) => void;
   /** See ControlSettings.webhookAllowHosts. */
   readonly webhookAllowHosts?: readonly string[];
+  /** Where blobs (artifacts, snapshot files) are kept; default: the local store under the data directory. */
+  readonly artifacts?: ArtifactStore;
 }
 
 export class Engine implements ControlLink {
@@ -46,7 +52,11 @@ export class Engine implements ControlLink {
     return this.workVersion;
   }
 
+  /** The artifact store: run artifacts and snapshot files, by SHA-256. */
+  readonly artifacts: ArtifactStore;
+
   constructor(opts: EngineOptions) {
+    this.artifacts = opts.artifacts ?? openArtifactStore({ dataDir: opts.dataDir });
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}) }, opts.random);
     const onError = opts.onError ?? ((err) => console.error('kairos:', err));
     // The loops meet an unavailable database every second while it lasts: said once per outage, not each time.
@@ -217,6 +227,14 @@ export class Engine implements ControlLink {
       this.bus.on('work', done);
       signal.addEventListener('abort', done);
     });
+  }
+
+  resolveInputs(lease: LeaseRef): Promise<readonly ResolvedInput[]> {
+    return resolveAttemptInputs(this.ctx, lease);
+  }
+
+  fetchBlob(sha256: string): Promise<Readable> {
+    return this.artifacts.get(sha256);
   }
 
   onCancel(listener: (runId: string) => void): () => void {

@@ -3,7 +3,9 @@
  * ship its log lines in order within about a second, enforce its timeout, obey a cancel, and report how it
  * ended with its metrics and artifacts.
  */
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputCache } from './inputs.js';
 import { coerceError } from '../model/errors.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import type { ReasonCode } from '../model/reasons.js';
@@ -20,6 +22,11 @@ import { attemptPaths, listArtifacts, readMetrics } from './outputs.js';
 export { attemptPaths } from './outputs.js';
 export { LogBatcher } from './log-shipping.js';
 export { workerBaseEnv } from '../model/run-env.js';
+
+/** Where an attempt's inputs are placed (KAIROS_INPUTS), beside its artifacts folder. */
+function inputsDir(paths: { artifacts: string }): string {
+  return `${paths.artifacts}.inputs`;
+}
 
 /** The start is reported this much later, so a short job reports its start with its end in one transaction. */
 const STARTED_REPORT_DELAY_MS = 50;
@@ -44,6 +51,8 @@ export interface AttemptSettings {
   readonly envs?: EnvCache;
   /** The sandbox every job runs in (places/sandbox.ts); none when null or absent. */
   readonly sandbox?: Sandbox | null;
+  /** This machine's cache of input files; made on first use when absent. */
+  readonly inputs?: InputCache;
 }
 
 export class AttemptRunner {
@@ -119,7 +128,7 @@ export class AttemptRunner {
   /** The job's own variables; the launcher puts them over the worker's base environment. */
   private env(paths: { artifacts: string; output: string }): Record<string, string> {
     const a = this.a;
-    return runEnv({
+    const env = runEnv({
       runId: a.run.id,
       project: a.run.project,
       job: a.run.job,
@@ -133,6 +142,20 @@ export class AttemptRunner {
       outputFile: paths.output,
       artifactsDir: paths.artifacts,
     });
+    env.KAIROS_INPUTS = inputsDir(paths);
+    return env;
+  }
+
+  /** Fetches the attempt's inputs (resolved by the control plane, recorded with the attempt) into KAIROS_INPUTS. */
+  private async prepareInputs(paths: { artifacts: string }): Promise<void> {
+    if ((this.a.spec.inputs ?? []).length === 0) return;
+    const inputs = await this.link.resolveInputs(this.a.lease);
+    const cache = this.s.inputs ?? new InputCache(this.s.dataDir, this.link);
+    try {
+      await cache.materialise(inputs, inputsDir(paths), (line) => this.logs.add('system', line));
+    } catch (err) {
+      throw new Error(`inputs: ${coerceError(err).message}`);
+    }
   }
 
   private async run(): Promise<void> {
@@ -143,6 +166,7 @@ export class AttemptRunner {
     try {
       await this.s.ready;
       await this.prepareEnvironment();
+      await this.prepareInputs(paths);
       const limits = { memoryBytes: a.spec.resources.memoryBytes, cpu: a.spec.resources.cpu };
       cgroup = createAttemptCgroup(`${cgroupPrefix(this.s.workerId)}-${a.run.id}-${a.lease.attempt}`, limits);
       if (cgroup?.limited) this.logs.add('system', describeLimits(limits, cgroup.description));
@@ -153,12 +177,12 @@ export class AttemptRunner {
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
       const sandbox = this.s.sandbox ?? null;
-      const view = { dataDir: this.s.dataDir, readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output], cwd };
+      const view = { dataDir: this.s.dataDir, readOnly: [this.s.bundlePath, inputsDir(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output], cwd };
       const proc = await this.s.launcher.launch({
         command: sandbox ? sandboxCommand(sandbox, a.spec.run, view) : a.spec.run,
         cwd,
         env: { ...this.env(paths), ...this.environment?.vars },
-        mkdirs: [paths.artifacts],
+        mkdirs: [paths.artifacts, inputsDir(paths)],
         spool: `${paths.artifacts}.spool`,
         pace: () => this.logs.pace(),
         ...(cgroup ? { cgroupProcs: cgroup.procs } : limits.memoryBytes !== null ? { rlimitAs: limits.memoryBytes } : {}),
@@ -217,6 +241,7 @@ export class AttemptRunner {
     }
     await cgroup?.remove();
     await this.environment?.release();
+    await rm(inputsDir(paths), { recursive: true, force: true }).catch(() => undefined);
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
     const artifacts = await listArtifacts(paths.artifacts);
     const masker = this.logs.masker;

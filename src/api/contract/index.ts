@@ -8,6 +8,7 @@ import { deploymentRoutes } from './deployments.js';
 import { opsRoutes } from './ops.js';
 import { runRoutes } from './runs.js';
 import { scheduleRoutes } from './schedules.js';
+import { snapshotRoutes } from './snapshots.js';
 import { workerRoutes } from './workers.js';
 
 export * from './common.js';
@@ -16,6 +17,7 @@ export * from './deployments.js';
 export * from './ops.js';
 export * from './runs.js';
 export * from './schedules.js';
+export * from './snapshots.js';
 export * from './workers.js';
 
 export const API = {
@@ -25,6 +27,7 @@ export const API = {
   access: accessRoutes,
   ops: opsRoutes,
   workers: workerRoutes,
+  snapshots: snapshotRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */
