@@ -51,7 +51,7 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['DELETE', '/api/v1/secrets/:project/:name', 'deploy'],
 
   ['POST', '/api/v1/blobs/missing', 'deploy'],
-  ['POST', '/api/v1/blobs/:sha256', 'deploy'],
+  ['POST', '/api/v1/blobs/:hash', 'deploy'],
   ['POST', '/api/v1/snapshots/:name', 'deploy'],
 
   ['GET', '/api/v1/tokens', 'admin'],
@@ -70,7 +70,7 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/leases/abandon', 'worker'],
   ['GET', '/api/v1/bundles/:hash', 'worker'],
   ['POST', '/api/v1/leases/inputs', 'worker'],
-  ['GET', '/api/v1/blobs/:sha256', 'worker'],
+  ['GET', '/api/v1/blobs/:hash', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({

@@ -57,7 +57,7 @@ export function registerSnapshotRoutes(app: Hono, engine: Engine): void {
   app.post(S.putBlob.path, async (c) => {
     const { params } = await input(c, S.putBlob);
     try {
-      const info = await engine.artifacts.putStream(requestStream(c), { sha256: params.sha256 });
+      const info = await engine.artifacts.putStream(requestStream(c), { sha256: params.hash });
       await db.deleteFrom('blob_candidates').where('sha256', '=', info.sha256).execute();
       return c.json(info);
     } catch (err) {
@@ -90,9 +90,9 @@ export function registerSnapshotRoutes(app: Hono, engine: Engine): void {
 
   app.get(S.getBlob.path, async (c) => {
     const { params } = await input(c, S.getBlob);
-    const info = await engine.artifacts.head(params.sha256);
-    if (!info) throw new KairosError('not_found', `blob ${params.sha256} is not in the store`);
-    const body = await engine.artifacts.get(params.sha256);
+    const info = await engine.artifacts.head(params.hash);
+    if (!info) throw new KairosError('not_found', `blob ${params.hash} is not in the store`);
+    const body = await engine.artifacts.get(params.hash);
     c.header('content-type', 'application/octet-stream');
     c.header('content-length', String(info.size));
     return stream(c, async (s) => {

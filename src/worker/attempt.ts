@@ -3,7 +3,7 @@
  * ship its log lines in order within about a second, enforce its timeout, obey a cancel, and report how it
  * ended with its metrics and artifacts.
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputCache } from './inputs.js';
 import { coerceError } from '../model/errors.js';
@@ -148,6 +148,7 @@ export class AttemptRunner {
 
   /** Fetches the attempt's inputs (resolved by the control plane, recorded with the attempt) into KAIROS_INPUTS. */
   private async prepareInputs(paths: { artifacts: string }): Promise<void> {
+    await mkdir(inputsDir(paths), { recursive: true });
     if ((this.a.spec.inputs ?? []).length === 0) return;
     const inputs = await this.link.resolveInputs(this.a.lease);
     const cache = this.s.inputs ?? new InputCache(this.s.dataDir, this.link);
@@ -182,7 +183,7 @@ export class AttemptRunner {
         command: sandbox ? sandboxCommand(sandbox, a.spec.run, view) : a.spec.run,
         cwd,
         env: { ...this.env(paths), ...this.environment?.vars },
-        mkdirs: [paths.artifacts, inputsDir(paths)],
+        mkdirs: [paths.artifacts],
         spool: `${paths.artifacts}.spool`,
         pace: () => this.logs.pace(),
         ...(cgroup ? { cgroupProcs: cgroup.procs } : limits.memoryBytes !== null ? { rlimitAs: limits.memoryBytes } : {}),

@@ -122,7 +122,7 @@ export class HttpControlLink implements ControlLink {
   }
 
   async fetchBlob(sha256: string): Promise<Readable> {
-    return this.client.stream(API.snapshots.getBlob, { params: { sha256 }, timeoutMs: 60_000 });
+    return this.client.stream(API.snapshots.getBlob, { params: { hash: sha256 }, timeoutMs: 60_000 });
   }
 
   close(): void {

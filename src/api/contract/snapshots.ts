@@ -85,9 +85,9 @@ export const snapshotRoutes = {
   }),
   putBlob: route({
     method: 'post',
-    path: '/api/v1/blobs/:sha256',
+    path: '/api/v1/blobs/:hash',
     summary: 'Upload one blob: the body is its bytes, refused (nothing kept) unless they hash to the SHA-256 in the path',
-    params: z.strictObject({ sha256 }),
+    params: z.strictObject({ hash: sha256 }),
     query: z.strictObject({}),
     rawBody: { contentType: 'application/octet-stream', description: 'the bytes' },
     responses: { 200: { description: 'stored (or already there)', schema: z.strictObject({ sha256: z.string(), size: z.number().int() }) } },
@@ -127,9 +127,9 @@ export const snapshotRoutes = {
   }),
   getBlob: route({
     method: 'get',
-    path: '/api/v1/blobs/:sha256',
+    path: '/api/v1/blobs/:hash',
     summary: 'Worker: the bytes of one blob (an input file)',
-    params: z.strictObject({ sha256 }),
+    params: z.strictObject({ hash: sha256 }),
     query: z.strictObject({}),
     responses: { 200: { description: 'the bytes', contentType: 'application/octet-stream' } },
   }),
