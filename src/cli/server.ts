@@ -13,12 +13,13 @@ import { leaseOption } from './up.js';
 import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 import { deliverySettings } from '../control/webhooks.js';
 import { scrubCredentials } from './scrub-env.js';
+import { RETENTION_OPTIONS, RETENTION_USAGE, retentionOptions } from './retention-options.js';
 
 export const serverCommand: Command = {
   name: 'server',
   summary: 'the control plane alone (API and scheduler), on SQLite or PostgreSQL',
-  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] ${ALERT_USAGE}`,
-  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, ...ALERT_OPTIONS },
+  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] ${RETENTION_USAGE} ${ALERT_USAGE}`,
+  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, ...RETENTION_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos');
@@ -28,7 +29,8 @@ export const serverCommand: Command = {
     const alerts = alertOptions(p, env);
     const leaseMs = leaseOption(p.values.lease);
     const db = await openDb(pg ? dbUrl : `sqlite:${resolve(dbUrl.slice('sqlite:'.length))}`, { busyTimeoutMs: Math.min(5000, Math.floor((leaseMs ?? 30_000) / 4)) });
-    const engine = new Engine({ db, dataDir, leaseMs, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
+    const retention = retentionOptions(p);
+    const engine = new Engine({ db, dataDir, leaseMs, retention, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));

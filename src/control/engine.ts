@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
 import type { ResolvedInput } from '../model/inputs.js';
 import { resolveAttemptInputs } from './snapshots.js';
+import { collect, RETENTION_DEFAULTS, type CollectReport, type RetentionSettings } from './retention.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -33,6 +34,8 @@ export interface EngineOptions {
   readonly webhookAllowHosts?: readonly string[];
   /** Where blobs (artifacts, snapshot files) are kept; default: the local store under the data directory. */
   readonly artifacts?: ArtifactStore;
+  /** Server-wide retention defaults and the collector's pace (docs/snapshots.md). */
+  readonly retention?: Partial<RetentionSettings>;
 }
 
 export class Engine implements ControlLink {
@@ -54,8 +57,11 @@ export class Engine implements ControlLink {
 
   /** The artifact store: run artifacts and snapshot files, by SHA-256. */
   readonly artifacts: ArtifactStore;
+  readonly retention: RetentionSettings;
+  private collector: Loop | null = null;
 
   constructor(opts: EngineOptions) {
+    this.retention = { ...RETENTION_DEFAULTS, ...opts.retention };
     this.artifacts = opts.artifacts ?? openArtifactStore({ dataDir: opts.dataDir });
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}) }, opts.random);
     const onError = opts.onError ?? ((err) => console.error('kairos:', err));
@@ -120,11 +126,19 @@ export class Engine implements ControlLink {
     this.reaper.start();
     this.lateCheck = new LateCheck(this.ctx, this.onError, () => this.delivery?.wake());
     this.lateCheck.start();
+    this.collector = new Loop({ pass: async () => void (await this.collectGarbage()), everyMs: this.retention.everyMs, onError: this.onError });
+    this.collector.start(Math.min(60_000, this.retention.everyMs));
+  }
+
+  /** One pass of the retention collector: artifact records beyond retention, then blobs nothing references. */
+  collectGarbage(): Promise<CollectReport> {
+    return collect(this.ctx, this.artifacts, this.retention);
   }
 
   /** Stops the scheduler, the reaper and the late check; resolves when their passes in flight have finished. */
   async stopLoops(): Promise<void> {
-    const loops = [this.scheduler, this.reaper, this.lateCheck];
+    const loops = [this.scheduler, this.reaper, this.lateCheck, this.collector];
+    this.collector = null;
     this.scheduler = null;
     this.reaper = null;
     this.lateCheck = null;
