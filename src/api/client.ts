@@ -16,6 +16,7 @@ const RECONNECT_BACKOFF: Backoff = { baseMs: 100, factor: 2, maxMs: 2000, jitter
 
 export { ApiError, ConnectionError, apiError, readBody } from './client-transport.js';
 export type {
+  ArtifactView,
   JobView as JobListing,
   AlertViewBody as AlertView,
   BackfillView,
@@ -43,10 +44,11 @@ export interface CallArgs<R extends RouteSpec> {
 
 /** A route's path with its parameters filled in and the query appended (empty values left out). */
 export function pathOf(r: RouteSpec, params: Readonly<Record<string, Scalar>> = {}, query: Readonly<Record<string, Scalar | null | undefined>> = {}): string {
-  const path = r.path.replace(/:([A-Za-z_]+)/g, (_, k: string) => {
+  const path = r.path.replace(/:([A-Za-z_]+)(\{[^}]*\})?/g, (_, k: string, pattern?: string) => {
     const v = params[k];
     if (v === undefined) throw new Error(`${r.path}: path parameter "${k}" is missing`);
-    return encodeURIComponent(String(v));
+    // A parameter that spans segments (`:path{.+}`, an artifact's path) keeps its slashes.
+    return pattern ? String(v).split('/').map(encodeURIComponent).join('/') : encodeURIComponent(String(v));
   });
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
@@ -274,6 +276,22 @@ export class KairosClient {
 
   runInputs(id: string) {
     return this.call(API.snapshots.runInputs, { params: { id } });
+  }
+
+  /** A run's artifacts (`attempt`: only that attempt's). */
+  artifacts(id: string, attempt?: number) {
+    return this.call(API.artifacts.list, { params: { id }, query: attempt === undefined ? {} : { attempt: String(attempt) } });
+  }
+
+  /** One artifact's bytes as a stream (the answer's headers carry its type and length). */
+  downloadArtifact(id: string, path: string, attempt?: number) {
+    return this.stream(API.artifacts.download, { params: { id, path }, query: attempt === undefined ? {} : { attempt: String(attempt) } });
+  }
+
+  /** Sends one artifact's bytes for the attempt `lease` holds (worker scope). */
+  uploadArtifact(lease: { runId: string; attempt: number; token: string }, blob: { sha256: string; size: number }, body: AsyncIterable<Buffer>) {
+    const r = API.artifacts.upload;
+    return this.http.upload<Answer<typeof r>>(pathOf(r, { sha256: blob.sha256 }, { run: lease.runId, attempt: lease.attempt, token: lease.token, size: blob.size }), r.rawBody.contentType, body);
   }
 
   createToken(name: string, scope: string, project: string | null) {

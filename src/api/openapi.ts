@@ -40,7 +40,7 @@ function convert(schema: z.ZodType, io: 'input' | 'output', components: Record<s
 
 /** `/api/v1/runs/:id` → `/api/v1/runs/{id}`. */
 export function openApiPath(honoPath: string): string {
-  return honoPath.replace(/:([A-Za-z_]+)/g, '{$1}');
+  return honoPath.replace(/:([A-Za-z_]+)(?:\{[^}]*\})?/g, '{$1}');
 }
 
 function parameters(r: RouteSpec, components: Record<string, unknown>): Json[] {

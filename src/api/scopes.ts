@@ -21,6 +21,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/runs/:id/logs', 'read'],
   ['GET', '/api/v1/runs/:id/logs/stream', 'read'],
   ['GET', '/api/v1/runs/:id/logs/text', 'read'],
+  ['GET', '/api/v1/runs/:id/artifacts', 'read'],
+  ['GET', '/api/v1/runs/:id/artifacts/:path{.+}', 'read'],
   ['GET', '/api/v1/schedules', 'read'],
   ['GET', '/api/v1/schedules/:project/:job/ticks', 'read'],
   ['GET', '/api/v1/deployments', 'read'],
@@ -71,12 +73,14 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/bundles/:hash', 'worker'],
   ['POST', '/api/v1/leases/inputs', 'worker'],
   ['GET', '/api/v1/blobs/:hash', 'worker'],
+  ['POST', '/api/v1/leases/artifacts', 'worker'],
+  ['POST', '/api/v1/leases/artifacts/:sha256', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({
   method,
   need,
-  re: new RegExp('^' + path.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '/?$'),
+  re: new RegExp('^' + path.split('/').map((seg) => (seg.startsWith(':') ? (seg.endsWith('{.+}') ? '.+' : '[^/]+') : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/') + '/?$'),
 }));
 
 /** The scope a request needs (HEAD is a GET). Unlisted routes need `admin`. */

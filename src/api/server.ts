@@ -25,6 +25,7 @@ import { tzdataVersion } from '../model/cron/index.js';
 import { authMiddleware, listingProject, principalOf, sees } from './auth.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
+import { registerArtifactRoutes } from './artifact-routes.js';
 import { registerAlertRoutes } from './alerts.js';
 import { registerSnapshotRoutes } from './snapshot-routes.js';
 import { ApiMetrics, registerMetricsRoute } from './metrics.js';
@@ -287,6 +288,7 @@ export function createApi(opts: ApiOptions): Hono {
   registerAlertRoutes(app, engine);
   registerMetricsRoute(app, engine, apiMetrics);
   registerWorkerRoutes(app, engine);
+  registerArtifactRoutes(app, engine);
   registerSecretRoutes(app, engine);
   registerTokenRoutes(app, engine);
   registerDeployRoutes(app, engine, opts.bundleLimits);

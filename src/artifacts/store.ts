@@ -256,7 +256,7 @@ export function openArtifactStore(opts: ArtifactStoreOptions): ArtifactStore {
   if (opts.url === undefined || opts.url === '' || opts.url === 'local') return new LocalArtifactStore(join(opts.dataDir, 'artifacts'));
   if (opts.url.startsWith('s3://')) {
     const { bucket, prefix } = parseS3Url(opts.url);
-    return new S3ArtifactStore({ bucket, prefix, endpoint: opts.endpoint, region: opts.region, pathStyle: opts.pathStyle });
+    return new S3ArtifactStore({ bucket, prefix, endpoint: opts.endpoint, region: opts.region, pathStyle: opts.pathStyle, stateDir: join(opts.dataDir, 'artifacts-s3') });
   }
   throw new KairosError('invalid_input', `--artifacts: expected s3://BUCKET/PREFIX, got ${JSON.stringify(opts.url)}`);
 }

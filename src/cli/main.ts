@@ -20,6 +20,7 @@ import { pauseCommand } from './pause.js';
 import { resumeCommand } from './resume.js';
 import { workerCommand } from './worker.js';
 import { outputsCommand } from './outputs.js';
+import { artifactsCommand } from './artifacts.js';
 import { backfillCommand } from './backfill.js';
 import { secretCommand } from './secret.js';
 import { deployCommand } from './deploy.js';
@@ -51,6 +52,7 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   workerCommand,
   outputsCommand,
+  artifactsCommand,
   secretCommand,
   deployCommand,
   deploymentsCommand,

@@ -14,12 +14,29 @@ import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 import { deliverySettings } from '../control/webhooks.js';
 import { scrubCredentials } from './scrub-env.js';
 import { RETENTION_OPTIONS, RETENTION_USAGE, retentionOptions } from './retention-options.js';
+import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
+import { DEFAULT_ARTIFACT_LIMITS } from '../artifacts/policy.js';
+
+/** `--artifacts s3://…` with its S3 settings, or the local store under the data directory. */
+export function artifactStoreOption(v: Record<string, unknown>, dataDir: string): ArtifactStore {
+  const url = stringOption(v['artifacts']);
+  const endpoint = stringOption(v['s3-endpoint']);
+  const region = stringOption(v['s3-region']);
+  const pathStyle = v['s3-path-style'] === true;
+  if (!url && (endpoint || region || pathStyle)) throw new UsageError('--s3-endpoint, --s3-region and --s3-path-style go with --artifacts s3://BUCKET/PREFIX');
+  if (endpoint && !/^https?:\/\/[^\s/]+(\/.*)?$/.test(endpoint)) throw new UsageError(`--s3-endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  try {
+    return openArtifactStore({ dataDir, ...(url ? { url } : {}), ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), pathStyle });
+  } catch (err) {
+    throw new UsageError(coerceError(err).message);
+  }
+}
 
 export const serverCommand: Command = {
   name: 'server',
   summary: 'the control plane alone (API and scheduler), on SQLite or PostgreSQL',
-  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] ${RETENTION_USAGE} ${ALERT_USAGE}`,
-  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, ...RETENTION_OPTIONS, ...ALERT_OPTIONS },
+  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] [--artifacts s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-path-style]] [--artifacts-max-files N] [--artifacts-max-bytes N] ${RETENTION_USAGE} ${ALERT_USAGE}`,
+  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, artifacts: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-path-style': { type: 'boolean' }, 'artifacts-max-files': { type: 'string' }, 'artifacts-max-bytes': { type: 'string' }, ...RETENTION_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos');
@@ -29,8 +46,13 @@ export const serverCommand: Command = {
     const alerts = alertOptions(p, env);
     const leaseMs = leaseOption(p.values.lease);
     const db = await openDb(pg ? dbUrl : `sqlite:${resolve(dbUrl.slice('sqlite:'.length))}`, { busyTimeoutMs: Math.min(5000, Math.floor((leaseMs ?? 30_000) / 4)) });
+    const artifactStore = artifactStoreOption(p.values, dataDir);
+    const artifactLimits = {
+      maxFiles: intOption(p.values['artifacts-max-files'], 'artifacts-max-files', 0, 10_000_000) ?? DEFAULT_ARTIFACT_LIMITS.maxFiles,
+      maxBytes: intOption(p.values['artifacts-max-bytes'], 'artifacts-max-bytes', 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_ARTIFACT_LIMITS.maxBytes,
+    };
     const retention = retentionOptions(p);
-    const engine = new Engine({ db, dataDir, leaseMs, retention, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
+    const engine = new Engine({ db, dataDir, leaseMs, retention, artifactStore, artifactLimits, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));
@@ -38,7 +60,8 @@ export const serverCommand: Command = {
     engine.startAlertDelivery(deliverySettings(alerts, server.url));
     // The token and the key are read and the engine has loaded the key: they leave this process's environment.
     scrubCredentials();
-    io.err(`kairos: server at ${server.url} (${pg ? `PostgreSQL ${redactUrl(dbUrl)}` : `SQLite ${dbUrl.slice(7)}`}; tz database ${tzdataVersion()})\n`);
+    await artifactStore.check().catch((err: unknown) => io.err(`kairos: warning: ${coerceError(err).message}\n`));
+    io.err(`kairos: server at ${server.url} (artifacts: ${artifactStore.describe}; ${pg ? `PostgreSQL ${redactUrl(dbUrl)}` : `SQLite ${dbUrl.slice(7)}`}; tz database ${tzdataVersion()})\n`);
     await new Promise<void>((r) => {
       process.once('SIGINT', () => r());
       process.once('SIGTERM', () => r());

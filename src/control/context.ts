@@ -1,6 +1,8 @@
 /** What the control plane's parts share: the store, the event bus, and settings. */
 import { EventEmitter } from 'node:events';
 import type { CompiledManifest } from '../model/job.js';
+import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
+import type { ArtifactLimits } from '../artifacts/policy.js';
 import { readCompiledManifest } from '../manifest/upgrade.js';
 import type { Kysely } from 'kysely';
 import type { Db } from '../store/db.js';
@@ -36,6 +38,10 @@ export interface ControlSettings {
    * and not in this list is refused. Undefined: not checked at deploy (the engine used as a library).
    */
   readonly webhookAllowHosts?: readonly string[];
+  /** Where artifacts are kept (`--artifacts`); default: a local directory under the data directory. */
+  readonly artifactStore?: ArtifactStore;
+  /** Per-run artifact limits; default DEFAULT_ARTIFACT_LIMITS. */
+  readonly artifactLimits?: ArtifactLimits;
 }
 
 export class Ctx {
@@ -47,6 +53,14 @@ export class Ctx {
     readonly settings: ControlSettings,
     readonly random: () => number = Math.random,
   ) {}
+
+  private store: ArtifactStore | undefined;
+
+  /** The artifact store (src/artifacts/store.ts). */
+  get artifactStore(): ArtifactStore {
+    this.store ??= this.settings.artifactStore ?? openArtifactStore({ dataDir: this.settings.dataDir });
+    return this.store;
+  }
 
   now(): number {
     return this.db.clock.now();

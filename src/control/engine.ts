@@ -4,7 +4,7 @@
  */
 import type { CompiledManifest } from '../model/job.js';
 import type { Db } from '../store/db.js';
-import type { Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import type { Artifact, ArtifactsWanted, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { Bus, Ctx } from './context.js';
 import { deployDirectory, type DeployOutcome } from './deployments.js';
 import * as dispatch from './dispatch/index.js';
@@ -19,10 +19,12 @@ import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 import { unavailableReason } from '../store/availability.js';
 import { Loop } from '../lib/loop.js';
 import type { Readable } from 'node:stream';
-import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
 import type { ResolvedInput } from '../model/inputs.js';
 import { resolveAttemptInputs } from './snapshots.js';
 import { collect, RETENTION_DEFAULTS, type CollectReport, type RetentionSettings } from './retention.js';
+import { artifactsWanted, storeArtifactFile } from './artifacts.js';
+import type { ArtifactStore } from '../artifacts/store.js';
+import type { ArtifactLimits } from '../artifacts/policy.js';
 
 export interface EngineOptions {
   readonly db: Db;
@@ -32,8 +34,9 @@ export interface EngineOptions {
   readonly onError?: (err: unknown) => void;
   /** See ControlSettings.webhookAllowHosts. */
   readonly webhookAllowHosts?: readonly string[];
-  /** Where blobs (artifacts, snapshot files) are kept; default: the local store under the data directory. */
-  readonly artifacts?: ArtifactStore;
+  /** See ControlSettings.artifactStore / artifactLimits. */
+  readonly artifactStore?: ArtifactStore;
+  readonly artifactLimits?: ArtifactLimits;
   /** Server-wide retention defaults and the collector's pace (docs/snapshots.md). */
   readonly retention?: Partial<RetentionSettings>;
 }
@@ -56,14 +59,15 @@ export class Engine implements ControlLink {
   }
 
   /** The artifact store: run artifacts and snapshot files, by SHA-256. */
-  readonly artifacts: ArtifactStore;
+  get artifacts(): ArtifactStore {
+    return this.ctx.artifactStore;
+  }
   readonly retention: RetentionSettings;
   private collector: Loop | null = null;
 
   constructor(opts: EngineOptions) {
     this.retention = { ...RETENTION_DEFAULTS, ...opts.retention };
-    this.artifacts = opts.artifacts ?? openArtifactStore({ dataDir: opts.dataDir });
-    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}) }, opts.random);
+    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}), ...(opts.artifactStore ? { artifactStore: opts.artifactStore } : {}), ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}) }, opts.random);
     const onError = opts.onError ?? ((err) => console.error('kairos:', err));
     // The loops meet an unavailable database every second while it lasts: said once per outage, not each time.
     let outageSaid: number | null | undefined;
@@ -218,6 +222,12 @@ export class Engine implements ControlLink {
   }
   finish(lease: LeaseRef, result: AttemptResult, next?: dispatch.ClaimRequest): Promise<Assignment[]> {
     return dispatch.finish(this.ctx, lease, result, next);
+  }
+  artifactsWanted(lease: LeaseRef, artifacts: readonly Artifact[]): Promise<ArtifactsWanted> {
+    return artifactsWanted(this.ctx, lease, artifacts);
+  }
+  uploadArtifact(lease: LeaseRef, artifact: Artifact, file: string): Promise<void> {
+    return storeArtifactFile(this.ctx, lease, { sha256: artifact.sha256, size: artifact.size }, file);
   }
   /** `reasonCode`: the worker's (checked: anything but lost, node_failure or shutdown is recorded as lost). */
   abandon(lease: LeaseRef, reason: string, reasonCode?: unknown): Promise<void> {

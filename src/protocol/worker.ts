@@ -120,6 +120,15 @@ export const artifactSchema = z.strictObject({
 });
 export type Artifact = DeepReadonly<z.infer<typeof artifactSchema>>;
 
+/** The server's answer to an ended attempt's list of artifacts: the blobs to send, and what it will not keep. */
+export const artifactsWantedSchema = z.strictObject({
+  upload: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(PROTOCOL_LIMITS.outputs),
+  refused: z.array(z.strictObject({ path: text, reason: text })).max(PROTOCOL_LIMITS.outputs),
+  /** A line for the run's log when something is not kept (limits), else null. */
+  message: text.nullable(),
+});
+export type ArtifactsWanted = DeepReadonly<z.infer<typeof artifactsWantedSchema>>;
+
 export const WORKER_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export type WorkerOutcome = (typeof WORKER_OUTCOMES)[number];
 
@@ -217,6 +226,10 @@ export interface ControlLink {
   appendLogsMany(items: readonly { lease: LeaseRef; lines: readonly LogLine[] }[]): Promise<{ stale: readonly LeaseRef[] }>;
   /** Ends an attempt; with `next`, claims the worker's next runs in the same exchange. */
   finish(lease: LeaseRef, result: AttemptResult, next?: { workerId: string; pools: readonly string[]; max: number }): Promise<Assignment[]>;
+  /** Which of an ended attempt's artifacts the server keeps, and which blobs it still needs. */
+  artifactsWanted(lease: LeaseRef, artifacts: readonly Artifact[]): Promise<ArtifactsWanted>;
+  /** Sends one artifact's bytes (a file on this machine) to the artifact store. */
+  uploadArtifact(lease: LeaseRef, artifact: Artifact, file: string): Promise<void>;
   /** Gives an attempt up as lost (its process is gone); the run is retried or failed by policy. */
   abandon(lease: LeaseRef, reason: string, reasonCode?: AbandonCode): Promise<void>;
   /**

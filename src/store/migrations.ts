@@ -11,6 +11,7 @@ import { m0008 } from './migrations/0008_dashboard_indexes.js';
 import { m0009 } from './migrations/0009_state_checks.js';
 import { m0010 } from './migrations/0010_reason_codes.js';
 import { m0011 } from './migrations/0011_runs_logical_time.js';
+import { m0013 } from './migrations/0013_artifact_store.js';
 import { m0014 } from './migrations/0014_snapshots.js';
 
 const m0001: Migration = {
@@ -219,6 +220,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009_state_checks': m0009,
   '0010_reason_codes': m0010,
   '0011_runs_logical_time': m0011,
+  '0013_artifact_store': m0013,
   '0014_snapshots': m0014,
 };
 

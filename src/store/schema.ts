@@ -136,6 +136,10 @@ export interface ArtifactsTable {
   path: string;
   size: number;
   sha256: string;
+  /** 0013: served as; null for rows written before. */
+  content_type: string | null;
+  /** 0013: 1 once the bytes are in the artifact store. */
+  stored: Generated<number>;
 }
 
 export interface WorkersTable {

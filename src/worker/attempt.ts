@@ -6,11 +6,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputCache } from './inputs.js';
-import { coerceError } from '../model/errors.js';
+import { KairosError, coerceError } from '../model/errors.js';
+import { showSize } from '../artifacts/policy.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import type { ReasonCode } from '../model/reasons.js';
 import { retrying } from '../lib/retry.js';
-import type { AbandonCode, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
+import type { AbandonCode, Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
 import type { Launcher, LocalProcess } from './places/local.js';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './places/cgroups.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
@@ -244,7 +245,7 @@ export class AttemptRunner {
     await this.environment?.release();
     await rm(inputsDir(paths), { recursive: true, force: true }).catch(() => undefined);
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
-    const artifacts = await listArtifacts(paths.artifacts);
+    const artifacts = await this.shipArtifacts(paths.artifacts, await listArtifacts(paths.artifacts));
     const masker = this.logs.masker;
     if (masker) {
       // What reaches the API besides the log: the reason and metric names.
@@ -268,6 +269,46 @@ export class AttemptRunner {
     const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
+  }
+
+  /**
+   * Sends what the job left in KAIROS_ARTIFACTS to the artifact store (whatever the attempt's outcome): the
+   * server says which blobs it lacks and what it will not keep (limits, said in the log); returns the
+   * artifacts to record. A blob that fails to go up is said in the log and recorded as not stored.
+   */
+  private async shipArtifacts(dir: string, artifacts: Artifact[]): Promise<Artifact[]> {
+    if (artifacts.length === 0 || this.logs.stale) return artifacts;
+    const log = (line: string) => this.logs.add('system', line);
+    let wanted;
+    try {
+      wanted = await this.link.artifactsWanted(this.a.lease, artifacts);
+    } catch (err) {
+      log(`[kairos] artifacts: not uploaded: ${coerceError(err).message}`);
+      return artifacts;
+    }
+    if (wanted.message) log(wanted.message);
+    const refused = new Set(wanted.refused.map((r) => r.path));
+    const need = new Set(wanted.upload);
+    let sent = 0;
+    let bytes = 0;
+    for (const a of artifacts) {
+      if (refused.has(a.path) || !need.has(a.sha256)) continue;
+      need.delete(a.sha256);
+      for (let tries = 1; ; tries++) {
+        try {
+          await this.link.uploadArtifact(this.a.lease, a, join(dir, a.path));
+          sent++;
+          bytes += a.size;
+          break;
+        } catch (err) {
+          if (tries < 3 && !(err instanceof KairosError && err.code !== 'unavailable')) continue;
+          log(`[kairos] artifact ${a.path} not uploaded: ${coerceError(err).message}`);
+          break;
+        }
+      }
+    }
+    if (sent > 0) log(`[kairos] artifacts: ${sent} uploaded (${showSize(bytes)}); ${artifacts.length - refused.size} kept`);
+    return artifacts.filter((a) => !refused.has(a.path));
   }
 
   /** Reuses or builds the job's environment (once per content hash on this machine), logging progress. */

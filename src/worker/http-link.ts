@@ -2,6 +2,7 @@
  * The control plane as a remote worker sees it: the worker protocol over HTTP (src/api/worker-routes.ts).
  * Cancels arrive with heartbeats, so remote workers heartbeat about once a second.
  */
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { ResolvedInput } from '../model/inputs.js';
@@ -9,7 +10,7 @@ import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../bundle/bundle.js';
 import { receiveBundle } from '../bundle/stream.js';
 import { KairosError } from '../model/errors.js';
-import type { AbandonCode, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
+import type { AbandonCode, Artifact, ArtifactsWanted, Assignment, AttemptResult, ControlLink, HeartbeatReply, LeaseRef, LogLine, NextClaim, StartedInfo, WorkerInfo } from '../protocol/worker.js';
 import { API } from '../api/contract/index.js';
 
 const W = API.workers;
@@ -80,6 +81,14 @@ export class HttpControlLink implements ControlLink {
 
   async finish(lease: LeaseRef, result: AttemptResult, next?: NextClaim): Promise<Assignment[]> {
     return (await this.client.call(W.finish, { body: { lease, result, ...(next ? { next } : {}) } }).catch(classify)).assignments;
+  }
+
+  async artifactsWanted(lease: LeaseRef, artifacts: readonly Artifact[]): Promise<ArtifactsWanted> {
+    return this.client.call(API.artifacts.wanted, { body: { lease, artifacts } }).catch(classify);
+  }
+
+  async uploadArtifact(lease: LeaseRef, artifact: Artifact, file: string): Promise<void> {
+    await this.client.uploadArtifact(lease, artifact, createReadStream(file)).catch(classify);
   }
 
   async abandon(lease: LeaseRef, reason: string, reasonCode?: AbandonCode): Promise<void> {

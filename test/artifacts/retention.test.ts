@@ -37,7 +37,7 @@ dialectTest('retention: old artifacts removed, referenced ones kept, blobs after
   const clock = { t: T0 };
   const db = await openDb(await freshTarget(dialect, dir.path), { clock: { now: () => clock.t } });
   const store = new LocalArtifactStore(join(dir.path, 'blobs'));
-  const engine = new Engine({ db, dataDir: join(dir.path, 'data'), artifacts: store, retention: { graceMs: HOUR, runs: 100 } });
+  const engine = new Engine({ db, dataDir: join(dir.path, 'data'), artifactStore: store, retention: { graceMs: HOUR, runs: 100 } });
   try {
     writeProject(join(dir.path, 'project'), { 'kairos.yaml': MANIFEST });
     const compiled = compileManifestText(MANIFEST, 'kairos.yaml');
@@ -113,7 +113,7 @@ dialectTest('retention: the server default applies to jobs without their own; no
   const clock = { t: T0 };
   const db = await openDb(await freshTarget(dialect, dir.path), { clock: { now: () => clock.t } });
   const store = new LocalArtifactStore(join(dir.path, 'blobs'));
-  const make = (runs: number | null) => new Engine({ db, dataDir: join(dir.path, 'data'), artifacts: store, retention: { graceMs: 0, runs } });
+  const make = (runs: number | null) => new Engine({ db, dataDir: join(dir.path, 'data'), artifactStore: store, retention: { graceMs: 0, runs } });
   try {
     writeProject(join(dir.path, 'project'), { 'kairos.yaml': MANIFEST });
     const compiled = compileManifestText(MANIFEST, 'kairos.yaml');

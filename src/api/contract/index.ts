@@ -4,6 +4,7 @@
  */
 import type { RouteSpec } from './common.js';
 import { accessRoutes } from './access.js';
+import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { opsRoutes } from './ops.js';
 import { runRoutes } from './runs.js';
@@ -13,6 +14,7 @@ import { workerRoutes } from './workers.js';
 
 export * from './common.js';
 export * from './access.js';
+export * from './artifacts.js';
 export * from './deployments.js';
 export * from './ops.js';
 export * from './runs.js';
@@ -28,6 +30,7 @@ export const API = {
   ops: opsRoutes,
   workers: workerRoutes,
   snapshots: snapshotRoutes,
+  artifacts: artifactRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */

@@ -12,6 +12,7 @@ import { enqueueMetricAlerts } from '../alerts.js';
 import { claimInTx, toAssignments, type ClaimRequest } from './claims.js';
 import { endAttempt } from './end.js';
 import { leaseHolder, requireLease, staleLease } from './leases.js';
+import { artifactRows } from '../artifacts.js';
 
 async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await trx
@@ -75,6 +76,8 @@ function reasonCodeOf(result: AttemptResult): ReasonCode | null {
  * attempt frees is filled without another round trip).
  */
 export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, next?: ClaimRequest): Promise<Assignment[]> {
+  // Limits and the store's answers are read before the transaction (S3 requests must not hold the write lock).
+  const artifacts = await artifactRows(ctx, lease, result.artifacts);
   const ended = await ctx.db.tx(async (trx) => {
     const { attempt, run } = await requireLease(trx, lease, { lock: ctx.db.dialect === 'postgres' });
     const now = ctx.now();
@@ -91,8 +94,8 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));
       await trx.insertInto('metrics').values(chunk).execute();
     }
-    for (let i = 0; i < result.artifacts.length; i += 100) {
-      const chunk = result.artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256 }));
+    for (let i = 0; i < artifacts.length; i += 100) {
+      const chunk = artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256, content_type: a.content_type, stored: a.stored }));
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
     const end = await endAttempt(ctx, trx, run, attempt, { outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, reasonCode: reasonCodeOf(result) }, now);
