@@ -11,12 +11,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
-import { cli, tempDir, writeProject } from '../helpers.js';
+import { cli, exited, spawnCli, tempDir, writeProject } from '../helpers.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const MANIFEST = `
 project: snaps
+pools:
+  remote: {}
 jobs:
   produce:
     run: "printf 'model-weights-%s' \\"$KAIROS_PARAM_TAG\\" > $KAIROS_ARTIFACTS/model.bin; mkdir -p $KAIROS_ARTIFACTS/report && echo one > $KAIROS_ARTIFACTS/report/a.txt"
@@ -29,6 +31,12 @@ jobs:
       tables: tables@latest
       model: run:produce@latest/model.bin
       report: run:produce@latest/report
+  remote:
+    run: "sha256sum $KAIROS_INPUTS/sales $KAIROS_INPUTS/model | sed \\"s#$KAIROS_INPUTS/##\\""
+    pool: remote
+    inputs:
+      sales: sales@latest
+      model: run:produce@latest/model.bin
   missing:
     run: "echo never"
     inputs:
@@ -138,6 +146,20 @@ describe('snapshots and inputs', () => {
     const now = await hashesPrinted(fresh.id);
     assert.equal(now.sales, sha('region,amount\nsouth,2\n'), 'a new run reads the latest version');
     assert.equal(now.model, sha('model-weights-v2'));
+  });
+
+  test('a remote worker (its own data directory) fetches the inputs over HTTP, checked by hash', async () => {
+    const worker = spawnCli(['worker', '--server', up.url, '--id', 'w-remote', '--pool', 'remote', '--data', join(dir.path, 'remote-worker'), '--concurrency', '1', '--grace', '1', '--sandbox-bind', dir.path]);
+    try {
+      const run = await client.getRun((await client.createRun('remote', {})).id, 120);
+      assert.equal(run.state, 'succeeded', `${run.reason ?? ''}\n${worker.output()}`);
+      const seen = await hashesPrinted(run.id);
+      assert.equal(seen.sales, sha('region,amount\nsouth,2\n'));
+      assert.equal(seen.model, sha('model-weights-v2'));
+    } finally {
+      worker.child.kill('SIGTERM');
+      await exited(worker.child);
+    }
   });
 
   test('an input that does not exist fails the attempt with a clear reason', async () => {
