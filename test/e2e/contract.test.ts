@@ -36,6 +36,9 @@ const VALID_BODIES: Record<string, Json> = {
   'post /api/v1/leases/logs-many': { items: [{ lease: LEASE, lines: [{ seq: 1, ts: 1, stream: 'stdout', line: 'x' }] }] },
   'post /api/v1/leases/finish': { lease: LEASE, result: { outcome: 'succeeded', exitCode: 0, reason: null, metrics: [], artifacts: [] } },
   'post /api/v1/leases/abandon': { lease: LEASE, reason: 'test' },
+  'post /api/v1/leases/inputs': { lease: LEASE },
+  'post /api/v1/blobs/missing': { blobs: ['a'.repeat(64)] },
+  'post /api/v1/snapshots/{name}': { kind: 'file', files: [{ path: 'data.csv', sha256: 'a'.repeat(64), size: 1 }] },
 };
 const PATH_VALUES: Record<string, string> = { hash: 'a'.repeat(64), version: '1', id: 'w-contract', name: 'DB_PASSWORD' };
 const CODES = new Set<string>(Object.values(ERROR_CODES));
@@ -154,6 +157,11 @@ describe('the API contract', () => {
       if (raw) {
         const bad = await send(o, { query: `?hash=${'b'.repeat(64)}`, body: 'this is not a bundle', contentType: 'application/x-kairos-bundle' });
         refused(o, 'a body that is not a bundle', bad, 400, 'invalid_bundle');
+        continue;
+      }
+      if (o.op.requestBody?.content?.['application/octet-stream']) {
+        // Raw bytes named by their SHA-256: bytes that do not hash to the name are refused, nothing kept.
+        refused(o, 'bytes that do not match their hash', await send(o, { body: 'not the bytes', contentType: 'application/octet-stream' }), 400, 'invalid_input');
         continue;
       }
       refused(o, 'a body that is not JSON', await send(o, { body: '{"not json' }), 400, 'invalid_input');
