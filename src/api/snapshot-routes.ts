@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { Engine } from '../control/engine.js';
@@ -21,7 +22,7 @@ function requestStream(c: Context): Readable {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming) return incoming;
   const body = c.req.raw.body;
-  return body ? Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
+  return body ? Readable.fromWeb(body as WebReadableStream<Uint8Array>) : Readable.from([]);
 }
 
 function view(v: SnapshotVersionView, latest: boolean) {
