@@ -167,4 +167,23 @@ describe('snapshots and inputs', () => {
     assert.equal(run.state, 'failed');
     assert.match(run.reason ?? '', /no snapshot "nosuch"/);
   });
+
+  // Last: creating the first token turns authentication on for the rest of the server's life.
+  test("a token of another project sees none of this project's snapshots and cannot push to it", async () => {
+    const other = await client.createToken('other-project', 'deploy', 'elsewhere');
+    const mine = await client.createToken('snaps-reader', 'read', 'snaps');
+    const listed = await cli(['snapshot', 'list', '--json', '--token', other.token, ...server()]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout), []);
+    const asked = await cli(['snapshot', 'list', '--project', 'snaps', '--json', '--token', other.token, ...server()]);
+    assert.deepEqual(JSON.parse(asked.stdout), []);
+    const pushed = await cli(['snapshot', 'push', 'sales', join(dir.path, 'sales-v1.csv'), '--project', 'snaps', '--token', other.token, ...server()]);
+    assert.notEqual(pushed.code, 0);
+    assert.match(pushed.stderr, /limited to project elsewhere/);
+    const own = await cli(['snapshot', 'list', '--json', '--token', mine.token, ...server()]);
+    assert.ok((JSON.parse(own.stdout) as unknown[]).length >= 3);
+    // A read token cannot push.
+    const reader = await cli(['snapshot', 'push', 'sales', join(dir.path, 'sales-v1.csv'), '--token', mine.token, ...server()]);
+    assert.notEqual(reader.code, 0);
+  });
 });
