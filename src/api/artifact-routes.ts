@@ -65,8 +65,8 @@ export function registerArtifactRoutes(app: Hono, engine: Engine): void {
 
   app.post(A.upload.path, async (c) => {
     const { params, query } = await input(c, A.upload);
-    const lease = { runId: query.run, attempt: Number(query.attempt), token: query.token };
-    const info = await receiveArtifact(engine.ctx, lease, { sha256: params.sha256, size: Number(query.size) }, requestBody(c)).catch((err: unknown) => {
+    const lease = { runId: query.run, attempt: Number(query.attempt), token: query.lease };
+    const info = await receiveArtifact(engine.ctx, lease, { sha256: params.hash, size: Number(query.size) }, requestBody(c)).catch((err: unknown) => {
       if (err instanceof Error && err.name === 'IntegrityError') throw new KairosError('invalid_input', err.message);
       throw err;
     });

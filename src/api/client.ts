@@ -291,7 +291,7 @@ export class KairosClient {
   /** Sends one artifact's bytes for the attempt `lease` holds (worker scope). */
   uploadArtifact(lease: { runId: string; attempt: number; token: string }, blob: { sha256: string; size: number }, body: AsyncIterable<Buffer>) {
     const r = API.artifacts.upload;
-    return this.http.upload<Answer<typeof r>>(pathOf(r, { sha256: blob.sha256 }, { run: lease.runId, attempt: lease.attempt, token: lease.token, size: blob.size }), r.rawBody.contentType, body);
+    return this.http.upload<Answer<typeof r>>(pathOf(r, { hash: blob.sha256 }, { run: lease.runId, attempt: lease.attempt, lease: lease.token, size: blob.size }), r.rawBody.contentType, body);
   }
 
   createToken(name: string, scope: string, project: string | null) {

@@ -74,7 +74,7 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/leases/inputs', 'worker'],
   ['GET', '/api/v1/blobs/:hash', 'worker'],
   ['POST', '/api/v1/leases/artifacts', 'worker'],
-  ['POST', '/api/v1/leases/artifacts/:sha256', 'worker'],
+  ['POST', '/api/v1/leases/artifacts/:hash', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({

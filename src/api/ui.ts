@@ -98,7 +98,7 @@ export function registerUi(app: Hono, root: string = defaultUiDir()): void {
     c.header('etag', s.etag);
     c.header('x-content-type-options', 'nosniff');
     if (s.type.startsWith('text/html')) {
-      c.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
+      c.header('content-security-policy', "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
       c.header('referrer-policy', 'no-referrer');
     }
     if (c.req.header('if-none-match') === s.etag) return c.body(null, 304);

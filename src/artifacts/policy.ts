@@ -36,9 +36,9 @@ export function showSize(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** A relative path of plain segments (no '', '.', '..', backslash or control characters), at most 1024 chars. */
+/** A relative path of plain segments (no '', '.', '..', backslash or control characters), at most 900 chars. */
 export function isSafeArtifactPath(p: string): boolean {
-  if (p.length === 0 || p.length > 1024 || p.startsWith('/')) return false;
+  if (p.length === 0 || p.length > 900 || p.startsWith('/')) return false;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\\]/.test(p)) return false;
   return p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');

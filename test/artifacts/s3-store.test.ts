@@ -65,6 +65,9 @@ test('s3: openArtifactStore parses the URL and flags the server takes', async ()
 });
 
 test('s3: wrong credentials and a missing bucket are refused with a clear error', async () => {
+  const wrong = new S3ArtifactStore(options({ credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' } }));
+  await assert.rejects(wrong.check(), /credentials were refused/);
+  await assert.rejects(wrong.putStream(Readable.from([Buffer.from('no')])), /credentials were refused/);
   const unknown = new S3ArtifactStore(options({ credentials: { accessKeyId: 'NOBODY', secretAccessKey: 'S3RVER' } }));
   await assert.rejects(unknown.check(), /credentials were refused/);
   await assert.rejects(unknown.head('0'.repeat(64)), /credentials were refused/);

@@ -3,6 +3,7 @@
 // code and reason), its log (live while it runs, searchable) and its outputs; cancel and rerun.
 import { fill, memo, api, askToken, authHeaders, duration, errorBox, every, go, h, link, runDuration, s, shortId, stateBadge, time, TERMINAL } from '../lib.js';
 import { logLines, wrapToggle } from '../log-view.js';
+import { renderArtifacts } from '../artifacts-view.js';
 
 export async function renderRun(main, [id], _query, signal) {
   let run = /** @type {import('../lib.js').Reply<'runs', 'get'>} */ (await api(`/runs/${id}`, { signal }));
@@ -11,6 +12,7 @@ export async function renderRun(main, [id], _query, signal) {
   const attemptsBox = h('div');
   const timelineBox = h('div');
   const outputsBox = h('div');
+  const artifactsBox = h('div', { 'data-artifacts': '' });
   const msg = h('div', { role: 'status', 'aria-live': 'polite' });
 
   const cancelBtn = h('button', { type: 'button', class: 'danger', 'data-action': 'cancel' }, 'Cancel run');
@@ -76,7 +78,7 @@ export async function renderRun(main, [id], _query, signal) {
     msg,
     h('div', { class: 'cols' }, h('section', { 'aria-labelledby': 'facts-h' }, h('h2', { id: 'facts-h' }, 'Run'), facts), h('section', { 'aria-labelledby': 'tl-h' }, h('h2', { id: 'tl-h' }, 'Timeline'), timelineBox, h('h2', {}, 'Attempts'), attemptsBox)),
     h('section', { 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Log'), h('div', { class: 'logbar' }, h('label', {}, 'Search', search), logStatus, wrapToggle(pre)), pre),
-    h('section', { 'aria-labelledby': 'out-h' }, h('h2', { id: 'out-h' }, 'Metrics and artifacts'), outputsBox),
+    h('section', { 'aria-labelledby': 'out-h' }, h('h2', { id: 'out-h' }, 'Metrics and artifacts'), outputsBox, artifactsBox),
   );
 
   let attempts = [];
@@ -127,8 +129,8 @@ export async function renderRun(main, [id], _query, signal) {
     const o = /** @type {import('../lib.js').Reply<'runs', 'outputs'>} */ (await api(`/runs/${run.id}/outputs`, { signal }));
     fill(outputsBox,
       o.metrics.length === 0 ? h('p', { class: 'muted' }, 'No metrics.') : h('table', { 'aria-label': 'Metrics' }, h('thead', {}, h('tr', {}, ['metric', 'value', 'step', 'attempt', 'at'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.metrics.map((m) => h('tr', {}, h('td', {}, m.name), h('td', { class: 'num' }, m.value), h('td', { class: 'num' }, m.step ?? ''), h('td', { class: 'num' }, m.attempt), h('td', {}, time(m.ts)))))),
-      o.artifacts.length === 0 ? h('p', { class: 'muted' }, 'No artifacts.') : h('table', { 'aria-label': 'Artifacts' }, h('thead', {}, h('tr', {}, ['artifact', 'size', 'sha256', 'attempt'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, o.artifacts.map((a) => h('tr', {}, h('td', {}, h('code', {}, a.path)), h('td', { class: 'num' }, `${a.size} B`), h('td', { class: 'mono' }, a.sha256.slice(0, 16)), h('td', { class: 'num' }, a.attempt))))),
     );
+    await renderArtifacts(artifactsBox, run.id, signal);
   };
 
   const refresh = async () => {

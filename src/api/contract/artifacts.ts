@@ -39,7 +39,7 @@ export const artifactRoutes = {
     method: 'get',
     path: '/api/v1/runs/:id/artifacts/:path{.+}',
     summary: "One artifact's bytes (the latest attempt's), with its Content-Type; `Range: bytes=…` for a part",
-    params: z.strictObject({ id: pathName.describe('run id'), path: z.string().min(1).max(1024).describe("the artifact's path (slashes allowed)") }),
+    params: z.strictObject({ id: pathName.describe('run id'), path: z.string().min(1).max(900).describe("the artifact's path (slashes allowed)") }),
     query: z.strictObject({ attempt: z.string().regex(/^[1-9][0-9]{0,6}$/, 'must be an attempt number').optional().describe('that attempt'), download: z.enum(['0', '1']).optional().describe('1: Content-Disposition attachment') }),
     responses: {
       200: { description: 'the bytes', contentType: 'application/octet-stream' },
@@ -58,13 +58,13 @@ export const artifactRoutes = {
   }),
   upload: route({
     method: 'post',
-    path: '/api/v1/leases/artifacts/:sha256',
+    path: '/api/v1/leases/artifacts/:hash',
     summary: "One artifact's bytes, checked against its SHA-256 and size before it is kept",
-    params: z.strictObject({ sha256 }),
+    params: z.strictObject({ hash: sha256 }),
     query: z.strictObject({
       run: pathName,
       attempt: z.string().regex(/^[1-9][0-9]{0,6}$/, 'must be an attempt number'),
-      token: pathName.describe('the lease token'),
+      lease: pathName.describe('the lease token'),
       size: z.string().regex(/^[0-9]{1,16}$/, 'must be a byte count'),
     }),
     rawBody: { contentType: 'application/octet-stream', description: "the file's bytes" },
