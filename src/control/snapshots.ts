@@ -133,9 +133,11 @@ async function resolveOne(q: Q, project: string, runId: string, spec: InputSpec)
     .limit(1)
     .executeTakeFirst();
   if (!run) throw new KairosError('not_found', `input ${spec.name}: job ${spec.job} of project ${project} has no succeeded run`);
-  const arts = await q.selectFrom('artifacts').select(['path', 'sha256', 'size']).where('run_id', '=', run.id).where('attempt', '=', run.attempt).orderBy('path').execute();
+  const arts = await q.selectFrom('artifacts').select(['path', 'sha256', 'size', 'stored']).where('run_id', '=', run.id).where('attempt', '=', run.attempt).orderBy('path').execute();
   const exact = arts.find((a) => a.path === spec.path);
   const prefix = `${spec.path}/`;
+  const unstored = arts.find((a) => (a.path === spec.path || a.path.startsWith(prefix)) && Number(a.stored) !== 1);
+  if (unstored) throw new KairosError('not_found', `input ${spec.name}: artifact ${unstored.path} of run ${run.id} was not kept in the artifact store (see that run's log: over its artifact limits?)`);
   const files: FileEntry[] = exact
     ? [{ path: spec.path.split('/').pop() ?? spec.path, sha256: exact.sha256, size: Number(exact.size) }]
     : arts.filter((a) => a.path.startsWith(prefix)).map((a) => ({ path: a.path.slice(prefix.length), sha256: a.sha256, size: Number(a.size) }));
