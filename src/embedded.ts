@@ -3,6 +3,7 @@
  * project directory at start and on every change. `kairos up` is a thin shell around this; tests and the
  * benchmark start it in-process.
  */
+import type { RetentionSettings } from './control/retention.js';
 import { createHash } from 'node:crypto';
 import { cpus, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,6 +51,8 @@ export interface EmbeddedOptions {
   readonly takeOver?: boolean;
   /** How the local worker sandboxes jobs (default `auto`; docs/isolation.md). */
   readonly sandbox?: SandboxOptions;
+  /** Server-wide retention defaults (`--retention-runs`, `--retention-days`; docs/snapshots.md). */
+  readonly retention?: Partial<RetentionSettings>;
 }
 
 /** A version `up` would have replaced, and did not: it came from `kairos deploy` (or the API), not from `up`. */
@@ -99,7 +102,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const leaseMs = opts.leaseMs ?? 30_000;
   // A write waits for another process's lock at most a quarter lease (5 s at most), then answers `unavailable`.
   const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock, busyTimeoutMs: Math.min(5000, Math.floor(leaseMs / 4)) });
-  const engine = new Engine({ db, dataDir, leaseMs, webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
+  const engine = new Engine({ db, dataDir, leaseMs, ...(opts.retention ? { retention: opts.retention } : {}), webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
 
   // One deploy at a time. A failed deploy must not end the chain: the next change deploys again.
   let deploying: Promise<unknown> = Promise.resolve();

@@ -256,6 +256,29 @@ export class KairosClient {
     return this.http.upload<Answer<typeof r>>(pathOf(r, {}, query), r.rawBody.contentType, body);
   }
 
+  /** Of these blobs (SHA-256s), the ones the server lacks. */
+  async missingBlobs(blobs: readonly string[]): Promise<string[]> {
+    return (await this.call(API.snapshots.missing, { body: { blobs: [...blobs] } })).missing;
+  }
+
+  /** Uploads one blob; the server refuses bytes that do not hash to `sha256`. */
+  uploadBlob(sha256: string, body: AsyncIterable<Buffer>) {
+    const r = API.snapshots.putBlob;
+    return this.http.upload<Answer<typeof r>>(pathOf(r, { hash: sha256 }, {}), r.rawBody.contentType, body);
+  }
+
+  commitSnapshot(name: string, body: { project?: string; kind: 'file' | 'dir'; files: { path: string; sha256: string; size: number }[] }) {
+    return this.call(API.snapshots.commit, { params: { name }, body });
+  }
+
+  snapshots(query: { project?: string; name?: string } = {}) {
+    return this.call(API.snapshots.list, { query });
+  }
+
+  runInputs(id: string) {
+    return this.call(API.snapshots.runInputs, { params: { id } });
+  }
+
   /** A run's artifacts (`attempt`: only that attempt's). */
   artifacts(id: string, attempt?: number) {
     return this.call(API.artifacts.list, { params: { id }, query: attempt === undefined ? {} : { attempt: String(attempt) } });

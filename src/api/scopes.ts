@@ -33,6 +33,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/jobs/:project/:job', 'read'],
   ['GET', '/api/v1/jobs/:project/:job/metrics', 'read'],
   ['GET', '/api/v1/deployments/:id/diff', 'read'],
+  ['GET', '/api/v1/snapshots', 'read'],
+  ['GET', '/api/v1/runs/:id/inputs', 'read'],
   ['GET', '/metrics', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],
@@ -49,6 +51,10 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['PUT', '/api/v1/secrets/:project/:name', 'deploy'],
   ['POST', '/api/v1/secrets/:project/:name', 'deploy'],
   ['DELETE', '/api/v1/secrets/:project/:name', 'deploy'],
+
+  ['POST', '/api/v1/blobs/missing', 'deploy'],
+  ['POST', '/api/v1/blobs/:hash', 'deploy'],
+  ['POST', '/api/v1/snapshots/:name', 'deploy'],
 
   ['GET', '/api/v1/tokens', 'admin'],
   ['POST', '/api/v1/tokens', 'admin'],
@@ -67,6 +73,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/bundles/:hash', 'worker'],
   ['POST', '/api/v1/workers/:id/network', 'worker'],
   ['GET', '/api/v1/doctor', 'read'],
+  ['POST', '/api/v1/leases/inputs', 'worker'],
+  ['GET', '/api/v1/blobs/:hash', 'worker'],
   ['POST', '/api/v1/leases/artifacts', 'worker'],
   ['POST', '/api/v1/leases/artifacts/:hash', 'worker'],
 ];

@@ -28,6 +28,7 @@ import { registerTokenRoutes } from './token-routes.js';
 import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
 import { registerArtifactRoutes } from './artifact-routes.js';
 import { registerAlertRoutes } from './alerts.js';
+import { registerSnapshotRoutes } from './snapshot-routes.js';
 import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';
@@ -295,6 +296,7 @@ export function createApi(opts: ApiOptions): Hono {
   registerSecretRoutes(app, engine);
   registerTokenRoutes(app, engine);
   registerDeployRoutes(app, engine, opts.bundleLimits);
+  registerSnapshotRoutes(app, engine);
   registerDashboardRoutes(app, engine, sees);
   // Last: the dashboard's files at `/`, for every GET the API did not answer.
   registerUi(app);

@@ -26,6 +26,7 @@ import { secretCommand } from './secret.js';
 import { deployCommand } from './deploy.js';
 import { deploymentsCommand } from './deployments.js';
 import { rollbackCommand } from './rollback.js';
+import { snapshotCommand } from './snapshot.js';
 import { tokenCommand } from './token.js';
 import { checkCommand } from './check.js';
 import { alertsCommand } from './alerts.js';
@@ -57,6 +58,7 @@ export const COMMANDS: readonly Command[] = [
   deployCommand,
   deploymentsCommand,
   rollbackCommand,
+  snapshotCommand,
   tokenCommand,
   alertsCommand,
   doctorCommand,

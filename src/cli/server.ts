@@ -13,6 +13,7 @@ import { leaseOption } from './up.js';
 import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 import { deliverySettings } from '../control/webhooks.js';
 import { scrubCredentials } from './scrub-env.js';
+import { RETENTION_OPTIONS, RETENTION_USAGE, retentionOptions } from './retention-options.js';
 import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
 import { DEFAULT_ARTIFACT_LIMITS } from '../artifacts/policy.js';
 
@@ -34,8 +35,8 @@ export function artifactStoreOption(v: Record<string, unknown>, dataDir: string)
 export const serverCommand: Command = {
   name: 'server',
   summary: 'the control plane alone (API and scheduler), on SQLite or PostgreSQL',
-  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] [--artifacts s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-path-style]] [--artifacts-max-files N] [--artifacts-max-bytes N] ${ALERT_USAGE}`,
-  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, artifacts: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-path-style': { type: 'boolean' }, 'artifacts-max-files': { type: 'string' }, 'artifacts-max-bytes': { type: 'string' }, ...ALERT_OPTIONS },
+  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] [--artifacts s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-path-style]] [--artifacts-max-files N] [--artifacts-max-bytes N] ${RETENTION_USAGE} ${ALERT_USAGE}`,
+  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, artifacts: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-path-style': { type: 'boolean' }, 'artifacts-max-files': { type: 'string' }, 'artifacts-max-bytes': { type: 'string' }, ...RETENTION_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos');
@@ -50,7 +51,8 @@ export const serverCommand: Command = {
       maxFiles: intOption(p.values['artifacts-max-files'], 'artifacts-max-files', 0, 10_000_000) ?? DEFAULT_ARTIFACT_LIMITS.maxFiles,
       maxBytes: intOption(p.values['artifacts-max-bytes'], 'artifacts-max-bytes', 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_ARTIFACT_LIMITS.maxBytes,
     };
-    const engine = new Engine({ db, dataDir, leaseMs, artifactStore, artifactLimits, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
+    const retention = retentionOptions(p);
+    const engine = new Engine({ db, dataDir, leaseMs, retention, artifactStore, artifactLimits, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));

@@ -9,6 +9,7 @@ import { tzdataVersion } from '../model/cron/index.js';
 import { parseDuration } from '../model/duration.js';
 import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 import { scrubCredentials } from './scrub-env.js';
+import { RETENTION_OPTIONS, RETENTION_USAGE, retentionOptions } from './retention-options.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
 
 /** `--lease 30s`: how long a worker's claim on an attempt lasts without a heartbeat. */
@@ -24,8 +25,8 @@ import { formatProblem } from '../manifest/index.js';
 export const upCommand: Command = {
   name: 'up',
   summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
-  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] ${SANDBOX_USAGE} ${ALERT_USAGE}`,
-  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, ...SANDBOX_OPTIONS, ...ALERT_OPTIONS },
+  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] ${RETENTION_USAGE} ${SANDBOX_USAGE} ${ALERT_USAGE}`,
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, ...RETENTION_OPTIONS, ...SANDBOX_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 1 },
   async run(p, { io, env }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -50,6 +51,7 @@ export const upCommand: Command = {
         alerts,
         takeOver: p.values['take-over'] === true,
         sandbox,
+        retention: retentionOptions(p),
         log: (line) => io.err(line + '\n'),
       });
     } catch (err) {

@@ -19,6 +19,10 @@ import { isTerminal, type RunState } from '../model/run-state.js';
 import { AlertDelivery, type DeliverySettings } from './webhooks.js';
 import { unavailableReason } from '../store/availability.js';
 import { Loop } from '../lib/loop.js';
+import type { Readable } from 'node:stream';
+import type { ResolvedInput } from '../model/inputs.js';
+import { resolveAttemptInputs } from './snapshots.js';
+import { collect, RETENTION_DEFAULTS, type CollectReport, type RetentionSettings } from './retention.js';
 import { artifactsWanted, storeArtifactFile } from './artifacts.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { ArtifactLimits } from '../artifacts/policy.js';
@@ -34,6 +38,8 @@ export interface EngineOptions {
   /** See ControlSettings.artifactStore / artifactLimits. */
   readonly artifactStore?: ArtifactStore;
   readonly artifactLimits?: ArtifactLimits;
+  /** Server-wide retention defaults and the collector's pace (docs/snapshots.md). */
+  readonly retention?: Partial<RetentionSettings>;
 }
 
 export class Engine implements ControlLink {
@@ -53,7 +59,15 @@ export class Engine implements ControlLink {
     return this.workVersion;
   }
 
+  /** The artifact store: run artifacts and snapshot files, by SHA-256. */
+  get artifacts(): ArtifactStore {
+    return this.ctx.artifactStore;
+  }
+  readonly retention: RetentionSettings;
+  private collector: Loop | null = null;
+
   constructor(opts: EngineOptions) {
+    this.retention = { ...RETENTION_DEFAULTS, ...opts.retention };
     this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}), ...(opts.artifactStore ? { artifactStore: opts.artifactStore } : {}), ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}) }, opts.random);
     const onError = opts.onError ?? ((err) => console.error('kairos:', err));
     // The loops meet an unavailable database every second while it lasts: said once per outage, not each time.
@@ -120,11 +134,19 @@ export class Engine implements ControlLink {
     this.reaper.start();
     this.lateCheck = new LateCheck(this.ctx, this.onError, () => this.delivery?.wake());
     this.lateCheck.start();
+    this.collector = new Loop({ pass: async () => void (await this.collectGarbage()), everyMs: this.retention.everyMs, onError: this.onError });
+    this.collector.start(Math.min(60_000, this.retention.everyMs));
+  }
+
+  /** One pass of the retention collector: artifact records beyond retention, then blobs nothing references. */
+  collectGarbage(): Promise<CollectReport> {
+    return collect(this.ctx, this.artifacts, this.retention);
   }
 
   /** Stops the scheduler, the reaper and the late check; resolves when their passes in flight have finished. */
   async stopLoops(): Promise<void> {
-    const loops = [this.scheduler, this.reaper, this.lateCheck];
+    const loops = [this.scheduler, this.reaper, this.lateCheck, this.collector];
+    this.collector = null;
     this.scheduler = null;
     this.reaper = null;
     this.lateCheck = null;
@@ -243,6 +265,14 @@ export class Engine implements ControlLink {
     const board = probesOf(this.ctx);
     board.on('queued', listener);
     return () => board.off('queued', listener);
+  }
+
+  resolveInputs(lease: LeaseRef): Promise<readonly ResolvedInput[]> {
+    return resolveAttemptInputs(this.ctx, lease);
+  }
+
+  fetchBlob(sha256: string): Promise<Readable> {
+    return this.artifacts.get(sha256);
   }
 
   onCancel(listener: (runId: string) => void): () => void {

@@ -7,6 +7,7 @@ import type { RunState, Trigger } from '../model/run-state.js';
 import { transitionRun } from '../store/transitions.js';
 import { getRun, insertRunRow, type Q, type RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
+import { copyInputPin } from './snapshots.js';
 import { activeDeployment, activeDeployments, type DeploymentRow } from './deployments.js';
 
 export interface CreateRunRequest {
@@ -141,14 +142,14 @@ export async function cancelRun(ctx: Ctx, id: string, why = 'cancelled by user')
   return requireRun(ctx.db.kysely, id);
 }
 
-/** A new run repeating an earlier one exactly: same deployment (bundle), parameters and logical time. */
+/** A new run repeating an earlier one exactly: same deployment (bundle), parameters, logical time and inputs. */
 export async function rerun(ctx: Ctx, id: string): Promise<RunRow> {
   const original = await requireRun(ctx.db.kysely, id);
   const dep = await ctx.db.kysely.selectFrom('deployments').selectAll().where('id', '=', original.deployment_id).executeTakeFirstOrThrow();
   const spec = await jobOf(ctx, dep, original.job);
   const values = JSON.parse(original.params_json) as Record<string, ParamValue>;
-  const row = await ctx.db.tx((trx) =>
-    insertRun(trx, dep, spec, {
+  const row = await ctx.db.tx(async (trx) => {
+    const created = await insertRun(trx, dep, spec, {
       job: original.job,
       trigger: 'rerun',
       scheduledFor: original.scheduled_for,
@@ -156,8 +157,11 @@ export async function rerun(ctx: Ctx, id: string): Promise<RunRow> {
       // What was given for the original alone is given again.
       pool: original.pool,
       ...(original.resources_json ? { resources: JSON.parse(original.resources_json) as RunResources } : {}),
-    }, values, ctx.now()),
-  );
+    }, values, ctx.now());
+    // The same inputs, byte for byte, even if `latest` has moved since.
+    await copyInputPin(trx, original.id, created.id);
+    return created;
+  });
   ctx.bus.emit('run', { id: row.id, state: row.state });
   ctx.bus.emit('work');
   return row;

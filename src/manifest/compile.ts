@@ -40,6 +40,7 @@ function compileNetwork(n: NetworkDocument | undefined, base: CompiledNetwork | 
     maxWaitMs: n?.max_wait !== undefined ? ms(n.max_wait) : (base?.maxWaitMs ?? ms(NETWORK_DEFAULTS.maxWait)),
   };
 }
+import { parseInputRef } from '../model/inputs.js';
 
 /** The file `kairos validate DIR` and `kairos deploy DIR` read. */
 export const MANIFEST_FILE_NAME = 'kairos.yaml';
@@ -162,6 +163,12 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     check: j.check === undefined ? null : j.check === true ? [] : [...j.check],
     notify: j.notify === undefined ? defaults.notify : compileNotify(j.notify, `jobs.${name}.notify`),
     network: compileNetwork(j.network, defaults.network),
+    inputs: Object.entries(j.inputs ?? {}).map(([input, ref]) => {
+      const parsed = parseInputRef(input, ref);
+      if (!parsed.ok) throw new Error(`input ${input} passed the schema but does not parse: ${parsed.message}`);
+      return parsed.spec;
+    }),
+    retention: { runs: j.retention?.runs ?? null, days: j.retention?.days ?? null },
   };
 }
 

@@ -25,6 +25,7 @@ export const PROBLEM_CODES = {
   invalid_url: 'A `notify` webhook that is not an http or https URL, or a `network.needs` endpoint that is not a URL with a port (or a scheme with a default one).',
   credentials_in_url: 'A `network.needs` endpoint with a user or password in it; credentials belong in `secrets`.',
   unknown_reference: 'A `pool` or `environment` that names nothing defined in the manifest.',
+  invalid_input_ref: 'An `inputs` entry that is not `SNAPSHOT@VERSION`, `SNAPSHOT@latest` or `run:JOB@latest/PATH`.',
 } as const;
 export type ProblemCode = keyof typeof PROBLEM_CODES;
 

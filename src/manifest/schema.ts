@@ -26,6 +26,7 @@ import {
 import { parseParamValue, paramEnvName } from './params.js';
 import { notifyRules } from './notify-schema.js';
 import { networkSpec } from './network-schema.js';
+import { inputsValue, retentionValue } from './inputs-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
@@ -247,6 +248,8 @@ const job = expecting(z.strictObject({
   }).optional(),
   notify: notifyRules('`defaults.notify`'),
   network: networkSpec('`defaults.network`'),
+  inputs: inputsValue(),
+  retention: retentionValue(),
 }), 'a job: a mapping with at least `run`');
 
 // ---- environments ------------------------------------------------------------------------------------------

@@ -45,6 +45,17 @@ function from1(m: Json): Json {
   };
 }
 
+/**
+ * Fields added to version 2 without changing its shape for older readers: a job's `inputs` (none) and
+ * `retention` (the server's defaults). Filled in whatever version the manifest was stored with.
+ */
+function withAdditions(m: Json): Json {
+  const jobs = isObject(m.jobs) ? m.jobs : {};
+  if (Object.values(jobs).every((j) => isObject(j) && j.inputs !== undefined && j.retention !== undefined)) return m;
+  const filled = (j: unknown) => (isObject(j) ? { ...j, inputs: j.inputs ?? [], retention: j.retention ?? { runs: null, days: null } } : j);
+  return { ...m, jobs: Object.fromEntries(Object.entries(jobs).map(([name, j]) => [name, filled(j)])) };
+}
+
 /** A stored compiled manifest (parsed JSON) in the current shape. Refuses one written by a newer Kairos. */
 export function upgradeCompiledManifest(json: unknown): CompiledManifest {
   if (!isObject(json) || typeof json.project !== 'string' || !isObject(json.jobs)) throw new KairosError('internal', 'a stored compiled manifest is not an object with a project and jobs');
@@ -55,7 +66,7 @@ export function upgradeCompiledManifest(json: unknown): CompiledManifest {
   }
   let m: Json = json;
   if (version < 2) m = from1(m);
-  return withNetwork(m) as unknown as CompiledManifest;
+  return withAdditions(withNetwork(m)) as unknown as CompiledManifest;
 }
 
 /** `network` (jobs and defaults) came after version 2 without changing it: a manifest stored before has none. */

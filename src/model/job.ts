@@ -5,6 +5,7 @@
  */
 
 import type { CompiledNetwork } from './network.js';
+import type { InputSpec, RetentionSpec } from './inputs.js';
 
 export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'date'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
@@ -104,6 +105,10 @@ export interface CompiledJob {
   readonly check: readonly string[] | null;
   /** Endpoints checked before each attempt (`network`, added to `defaults.network`). */
   readonly network: CompiledNetwork;
+  /** `inputs`: fetched into KAIROS_INPUTS/<name> before the command starts (src/model/inputs.ts). */
+  readonly inputs: readonly InputSpec[];
+  /** `retention` of its artifacts; null fields: the server's defaults. */
+  readonly retention: RetentionSpec;
 }
 
 /**

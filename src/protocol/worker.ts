@@ -4,7 +4,9 @@
  * TypeScript types are inferred from it, and the HTTP routes parse every body through it (a malformed one is
  * a 400 `invalid_input`, never a 500). The OpenAPI document is generated from the same schemas.
  */
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
+import type { ResolvedInput } from '../model/inputs.js';
 import type { CompiledEnvironment, CompiledJob, ParamValue } from '../model/job.js';
 import { REASON_CODE_LIST, type ReasonCode } from '../model/reasons.js';
 import { ENDPOINT_RESULTS } from '../model/network.js';
@@ -296,4 +298,8 @@ export interface ControlLink {
   reportNetwork(workerId: string, report: NetworkReport): Promise<void>;
   /** In-process links tell at once that `kairos doctor` has a probe for a worker (remote ones get it with a heartbeat). */
   onProbe?(listener: (workerId: string) => void): () => void;
+  /** The exact files of the attempt's `inputs` (resolved and pinned by the control plane, recorded with the attempt). */
+  resolveInputs(lease: LeaseRef): Promise<readonly ResolvedInput[]>;
+  /** The bytes of one blob of the artifact store (an input's file); the caller checks them against the hash. */
+  fetchBlob(sha256: string): Promise<Readable>;
 }

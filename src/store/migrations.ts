@@ -13,6 +13,7 @@ import { m0010 } from './migrations/0010_reason_codes.js';
 import { m0011 } from './migrations/0011_runs_logical_time.js';
 import { m0012 } from './migrations/0012_placement.js';
 import { m0013 } from './migrations/0013_artifact_store.js';
+import { m0014 } from './migrations/0014_snapshots.js';
 import { m0015 } from './migrations/0015_network.js';
 
 const m0001: Migration = {
@@ -223,6 +224,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011_runs_logical_time': m0011,
   '0012_placement': m0012,
   '0013_artifact_store': m0013,
+  '0014_snapshots': m0014,
   '0015_network': m0015,
 };
 

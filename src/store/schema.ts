@@ -217,6 +217,12 @@ export interface Database {
   alerts: AlertsTable;
   secrets: SecretsTable;
   tokens: TokensTable;
+  snapshot_versions: SnapshotVersionsTable;
+  snapshot_files: SnapshotFilesTable;
+  run_inputs: RunInputsTable;
+  run_input_files: RunInputFilesTable;
+  blob_candidates: BlobCandidatesTable;
+  collected_runs: CollectedRunsTable;
 }
 
 export interface TokensTable {
@@ -229,4 +235,62 @@ export interface TokensTable {
   created_at: number;
   created_by: string;
   revoked_at: number | null;
+}
+
+/** An immutable version of a named dataset; `version` is the SHA-256 of its file list (0014). */
+export interface SnapshotVersionsTable {
+  project: string;
+  name: string;
+  version: string;
+  /** `file` (one file, fetched as KAIROS_INPUTS/NAME) or `dir` (a folder). */
+  kind: string;
+  files: number;
+  size: number;
+  created_at: number;
+  created_by: string;
+}
+
+export interface SnapshotFilesTable {
+  project: string;
+  name: string;
+  version: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** What an attempt read (attempt 0: the run's pin, reused by retries and copied by reruns). */
+export interface RunInputsTable {
+  run_id: string;
+  attempt: number;
+  name: string;
+  /** `snapshot` or `run`. */
+  source: string;
+  /** What the manifest said, e.g. `sales@latest`. */
+  ref: string;
+  /** The snapshot version, or the run id whose artifact was read. */
+  resolved: string;
+  kind: string;
+  /** SHA-256 of the file list read. */
+  digest: string;
+  files: number;
+  size: number;
+}
+
+export interface RunInputFilesTable {
+  run_id: string;
+  name: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface BlobCandidatesTable {
+  sha256: string;
+  since: number;
+}
+
+export interface CollectedRunsTable {
+  run_id: string;
+  collected_at: number;
 }

@@ -3,7 +3,9 @@
  * ship its log lines in order within about a second, enforce its timeout, obey a cancel, and report how it
  * ended with its metrics and artifacts.
  */
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputCache } from './inputs.js';
 import { KairosError, coerceError } from '../model/errors.js';
 import { showSize } from '../artifacts/policy.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
@@ -27,6 +29,11 @@ class StoppedBeforeStart extends Error {}
 export { attemptPaths } from './outputs.js';
 export { LogBatcher } from './log-shipping.js';
 export { workerBaseEnv } from '../model/run-env.js';
+
+/** Where an attempt's inputs are placed (KAIROS_INPUTS), beside its artifacts folder. */
+function inputsDir(paths: { artifacts: string }): string {
+  return `${paths.artifacts}.inputs`;
+}
 
 /** The start is reported this much later, so a short job reports its start with its end in one transaction. */
 const STARTED_REPORT_DELAY_MS = 50;
@@ -54,6 +61,8 @@ export interface AttemptSettings {
   readonly network?: NetworkMemory;
   /** Follow an attempt the place still runs from before the worker restarted (place.adopt) instead of starting it. */
   readonly adopt?: boolean;
+  /** This machine's cache of input files; made on first use when absent. */
+  readonly inputs?: InputCache;
 }
 
 export class AttemptRunner {
@@ -128,7 +137,7 @@ export class AttemptRunner {
   /** The job's own variables; the launcher puts them over the worker's base environment. */
   private env(paths: { artifacts: string; output: string }): Record<string, string> {
     const a = this.a;
-    return runEnv({
+    const env = runEnv({
       runId: a.run.id,
       project: a.run.project,
       job: a.run.job,
@@ -142,6 +151,21 @@ export class AttemptRunner {
       outputFile: paths.output,
       artifactsDir: paths.artifacts,
     });
+    env.KAIROS_INPUTS = inputsDir(paths);
+    return env;
+  }
+
+  /** Fetches the attempt's inputs (resolved by the control plane, recorded with the attempt) into KAIROS_INPUTS. */
+  private async prepareInputs(paths: { artifacts: string }): Promise<void> {
+    await mkdir(inputsDir(paths), { recursive: true });
+    if ((this.a.spec.inputs ?? []).length === 0) return;
+    const inputs = await this.link.resolveInputs(this.a.lease);
+    const cache = this.s.inputs ?? new InputCache(this.s.dataDir, this.link);
+    try {
+      await cache.materialise(inputs, inputsDir(paths), (line) => this.logs.add('system', line));
+    } catch (err) {
+      throw new Error(`inputs: ${coerceError(err).message}`);
+    }
   }
 
   private async run(): Promise<void> {
@@ -153,6 +177,7 @@ export class AttemptRunner {
       if (!this.s.adopt) {
         await this.preflight();
         await this.prepareEnvironment();
+        await this.prepareInputs(paths);
       }
       const cwd = a.spec.workdir ? join(this.s.bundlePath, a.spec.workdir) : this.s.bundlePath;
       if (a.lease.attempt > 1 && !this.s.adopt) this.logs.add('system', `[kairos] attempt ${a.lease.attempt} of ${a.run.maxAttempts}`);
@@ -182,7 +207,7 @@ export class AttemptRunner {
         },
         timeLimitMs: a.spec.timeoutMs,
         graceMs: a.spec.graceMs,
-        paths: { readOnly: [this.s.bundlePath, ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output] },
+        paths: { readOnly: [this.s.bundlePath, inputsDir(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output] },
         ...output,
       });
       this.attempt = attempt;
@@ -229,6 +254,7 @@ export class AttemptRunner {
     }
     await this.networkReport;
     await this.environment?.release();
+    await rm(inputsDir(paths), { recursive: true, force: true }).catch(() => undefined);
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
     const artifacts = await this.shipArtifacts(paths.artifacts, await listArtifacts(paths.artifacts));
     const masker = this.logs.masker;

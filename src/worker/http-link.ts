@@ -4,6 +4,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { ResolvedInput } from '../model/inputs.js';
 import { ApiError, KairosClient } from '../api/client.js';
 import { bundleDir } from '../bundle/bundle.js';
 import { receiveBundle } from '../bundle/stream.js';
@@ -126,6 +128,14 @@ export class HttpControlLink implements ControlLink {
       p.catch(() => this.downloads.delete(hash));
     }
     return p;
+  }
+
+  async resolveInputs(lease: LeaseRef): Promise<readonly ResolvedInput[]> {
+    return (await this.client.call(API.snapshots.resolveInputs, { body: { lease } }).catch(classify)).inputs;
+  }
+
+  async fetchBlob(sha256: string): Promise<Readable> {
+    return this.client.stream(API.snapshots.getBlob, { params: { hash: sha256 }, timeoutMs: 60_000 });
   }
 
   close(): void {

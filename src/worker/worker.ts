@@ -2,6 +2,7 @@
  * A worker: claims attempts for its pools up to its capacity, runs each in its place, renews its leases by
  * heartbeat, and kills any attempt whose lease it can no longer prove, before the lease runs out.
  */
+import { InputCache } from './inputs.js';
 import { hostname } from 'node:os';
 import { coerceError } from '../model/errors.js';
 import { unavailableReason } from '../model/unavailable.js';
@@ -74,6 +75,12 @@ export class Worker {
   readonly place: Place;
   private readonly logBatcher: LogBatcher;
   private envs: EnvCache | undefined;
+  private inputCacheOnce: InputCache | undefined;
+  /** Input files by content hash, shared by this worker's attempts. */
+  private get inputCache(): InputCache {
+    this.inputCacheOnce ??= new InputCache(this.opts.dataDir, this.link);
+    return this.inputCacheOnce;
+  }
   /** Null: jobs run unsandboxed. */
   readonly sandbox: Sandbox | null;
   private readonly linkState: LinkState;
@@ -194,6 +201,7 @@ export class Worker {
       ...(this.envs ? { envs: this.envs } : {}),
       network: this.network,
       ...(adopt ? { adopt } : {}),
+      inputs: this.inputCache,
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;

@@ -37,6 +37,9 @@ const VALID_BODIES: Record<string, Json> = {
   'post /api/v1/leases/logs-many': { items: [{ lease: LEASE, lines: [{ seq: 1, ts: 1, stream: 'stdout', line: 'x' }] }] },
   'post /api/v1/leases/finish': { lease: LEASE, result: { outcome: 'succeeded', exitCode: 0, reason: null, metrics: [], artifacts: [] } },
   'post /api/v1/leases/abandon': { lease: LEASE, reason: 'test' },
+  'post /api/v1/leases/inputs': { lease: LEASE },
+  'post /api/v1/blobs/missing': { blobs: ['a'.repeat(64)] },
+  'post /api/v1/snapshots/{name}': { kind: 'file', files: [{ path: 'data.csv', sha256: 'a'.repeat(64), size: 1 }] },
   'post /api/v1/leases/artifacts': { lease: LEASE, artifacts: [] },
 };
 const PATH_VALUES: Record<string, string> = { hash: 'a'.repeat(64), version: '1', id: 'w-contract', name: 'DB_PASSWORD' };
@@ -159,9 +162,14 @@ describe('the API contract', () => {
         continue;
       }
       if (o.op.requestBody?.content?.['application/octet-stream']) {
-        // An artifact's bytes: refused before a byte is kept when the lease is not one (the bytes are checked by hash).
-        const bad = await send(o, { params: { hash: 'a'.repeat(64) }, query: `?run=r1&attempt=1&lease=nope&size=4`, body: 'abcd', contentType: 'application/octet-stream' });
-        assert.ok(bad.status >= 400 && bad.status < 500, `${key}: ${bad.status}`);
+        if (o.path.startsWith('/api/v1/blobs/')) {
+          // Raw bytes named by their SHA-256: bytes that do not hash to the name are refused, nothing kept.
+          refused(o, 'bytes that do not match their hash', await send(o, { body: 'not the bytes', contentType: 'application/octet-stream' }), 400, 'invalid_input');
+        } else {
+          // An artifact's bytes: refused before a byte is kept when the lease is not one (the bytes are checked by hash).
+          const bad = await send(o, { params: { hash: 'a'.repeat(64) }, query: `?run=r1&attempt=1&lease=nope&size=4`, body: 'abcd', contentType: 'application/octet-stream' });
+          assert.ok(bad.status >= 400 && bad.status < 500, `${key}: ${bad.status}`);
+        }
         continue;
       }
       refused(o, 'a body that is not JSON', await send(o, { body: '{"not json' }), 400, 'invalid_input');

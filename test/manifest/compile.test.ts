@@ -58,6 +58,8 @@ describe('compiling', () => {
       check: null,
       notify: [],
       network: { needs: [], onFailure: 'fail', timeoutMs: 5000, maxWaitMs: 600_000 },
+      inputs: [],
+      retention: { runs: null, days: null },
     });
     assert.deepEqual([m.environments, m.test], [{}, null]);
   });
@@ -264,5 +266,28 @@ describe('loading a file', () => {
       assert.deepEqual({ ...result.problems[0], message: undefined }, { file: join(empty, 'kairos.yaml'), line: 1, col: 1, path: '', code: 'unreadable', message: undefined });
       assert.match(result.problems[0]?.message ?? '', /no such file/);
     }
+  });
+
+  test('inputs and retention compile; bad references are reported at their line and column', () => {
+    const m = compile(yaml('project: demo', 'jobs:', '  train:', '    run: "true"', '    inputs:', '      sales: sales@latest', '      old: sales@0123abcd', '      model: run:prep@latest/out/model.bin', '    retention: {runs: 5, days: 30}'));
+    const job = jobOf(m, 'train');
+    assert.deepEqual(job.inputs, [
+      { name: 'sales', ref: 'sales@latest', source: 'snapshot', snapshot: 'sales', version: 'latest' },
+      { name: 'old', ref: 'sales@0123abcd', source: 'snapshot', snapshot: 'sales', version: '0123abcd' },
+      { name: 'model', ref: 'run:prep@latest/out/model.bin', source: 'run', job: 'prep', path: 'out/model.bin' },
+    ]);
+    assert.deepEqual(job.retention, { runs: 5, days: 30 });
+    const bad = compileManifestText(
+      yaml('project: demo', 'jobs:', '  train:', '    run: "true"', '    inputs:', '      ../up: sales@latest', '      a: sales', '      b: run:prep@latest/../etc/passwd', '      c: sales@xyz', '    retention: {runs: 0, weeks: 2}'),
+      'kairos.yaml',
+    );
+    assert.equal(bad.ok, false);
+    const lines = bad.ok ? [] : bad.problems.map(formatProblem);
+    assert.ok(lines.some((l) => /^kairos\.yaml:6:7: jobs\.train\.inputs\.\.\.\/up: input name "\.\.\/up" is not valid/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^kairos\.yaml:7:10: jobs\.train\.inputs\.a: expected SNAPSHOT@VERSION/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^kairos\.yaml:8:10: jobs\.train\.inputs\.b: .*not a relative path/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^kairos\.yaml:9:10: jobs\.train\.inputs\.c: "xyz" is not a version/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^kairos\.yaml:10:23: jobs\.train\.retention\.runs: /.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /jobs\.train\.retention\.weeks/.test(l)), lines.join('\n'));
   });
 });

@@ -9,6 +9,7 @@ import { deploymentRoutes } from './deployments.js';
 import { opsRoutes } from './ops.js';
 import { runRoutes } from './runs.js';
 import { scheduleRoutes } from './schedules.js';
+import { snapshotRoutes } from './snapshots.js';
 import { workerRoutes } from './workers.js';
 import { networkRoutes } from './network.js';
 
@@ -19,6 +20,7 @@ export * from './deployments.js';
 export * from './ops.js';
 export * from './runs.js';
 export * from './schedules.js';
+export * from './snapshots.js';
 export * from './workers.js';
 export * from './network.js';
 
@@ -30,6 +32,7 @@ export const API = {
   ops: opsRoutes,
   workers: workerRoutes,
   network: networkRoutes,
+  snapshots: snapshotRoutes,
   artifacts: artifactRoutes,
 } as const;
 
