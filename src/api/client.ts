@@ -253,8 +253,8 @@ export class KairosClient {
     return this.http.upload<Answer<typeof r>>(pathOf(r, {}, query), r.rawBody.contentType, body);
   }
 
-  createToken(name: string, scope: string, project: string | null) {
-    return this.call(API.access.createToken, { body: { name, scope, project } });
+  createToken(name: string, scope: string, project: string | null, packages: string | null = null) {
+    return this.call(API.access.createToken, { body: { name, scope, project, ...(packages !== null ? { packages } : {}) } });
   }
 
   listTokens() {

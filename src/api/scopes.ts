@@ -32,6 +32,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/jobs/:project/:job/metrics', 'read'],
   ['GET', '/api/v1/deployments/:id/diff', 'read'],
   ['GET', '/metrics', 'read'],
+  ['GET', '/api/v1/packages', 'read'],
+  ['GET', '/api/v1/packages/:name', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],
   ['POST', '/api/v1/runs/:id/cancel', 'run'],
@@ -47,6 +49,10 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['PUT', '/api/v1/secrets/:project/:name', 'deploy'],
   ['POST', '/api/v1/secrets/:project/:name', 'deploy'],
   ['DELETE', '/api/v1/secrets/:project/:name', 'deploy'],
+
+  ['POST', '/api/v1/packages/:name/:version/yank', 'publish'],
+  ['POST', '/api/v1/packages/:name/:version/unyank', 'publish'],
+  ['DELETE', '/api/v1/packages/:name/:version', 'publish'],
 
   ['GET', '/api/v1/tokens', 'admin'],
   ['POST', '/api/v1/tokens', 'admin'],

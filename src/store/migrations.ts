@@ -11,6 +11,7 @@ import { m0008 } from './migrations/0008_dashboard_indexes.js';
 import { m0009 } from './migrations/0009_state_checks.js';
 import { m0010 } from './migrations/0010_reason_codes.js';
 import { m0011 } from './migrations/0011_runs_logical_time.js';
+import { m0016Packages } from './migrations/0016_packages.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -218,6 +219,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009_state_checks': m0009,
   '0010_reason_codes': m0010,
   '0011_runs_logical_time': m0011,
+  '0016_packages': m0016Packages,
 };
 
 export const migrationProvider: MigrationProvider = {

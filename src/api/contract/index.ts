@@ -6,6 +6,7 @@ import type { RouteSpec } from './common.js';
 import { accessRoutes } from './access.js';
 import { deploymentRoutes } from './deployments.js';
 import { opsRoutes } from './ops.js';
+import { packageRoutes } from './packages.js';
 import { runRoutes } from './runs.js';
 import { scheduleRoutes } from './schedules.js';
 import { workerRoutes } from './workers.js';
@@ -14,6 +15,7 @@ export * from './common.js';
 export * from './access.js';
 export * from './deployments.js';
 export * from './ops.js';
+export * from './packages.js';
 export * from './runs.js';
 export * from './schedules.js';
 export * from './workers.js';
@@ -25,6 +27,7 @@ export const API = {
   access: accessRoutes,
   ops: opsRoutes,
   workers: workerRoutes,
+  packages: packageRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */
