@@ -43,6 +43,8 @@ export const workerCommand: Command = {
       onError: (err) => io.err(`kairos worker: ${coerceError(err).message}\n`),
       sandbox,
       onNotice: (message) => io.err(`kairos worker: ${message}\n`),
+      // Python environments resolve the team's internal packages from the server's index alone (docs/packages.md).
+      packageIndex: env.KAIROS_PACKAGE_INDEX === 'off' ? null : { url: `${p.globals.server.replace(/\/+$/, '')}/simple/`, token: p.globals.token ?? null },
     });
     await worker.start();
     io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);

@@ -276,7 +276,10 @@ function buildPage(display: string, serial: number, files: readonly PypiFilesTab
       'requires-python': f.requires_python ?? undefined,
       yanked: f.yanked ? f.yanked_reason || true : false,
       'core-metadata': meta,
-      'data-dist-info-metadata': meta,
+      // PEP 714 renamed the key to core-metadata because pip 23.0 (Debian 12's) reads the old key as a
+      // string "sha256=…" and fails on the object PEP 691 specified: it gets the string it understands;
+      // newer pips read core-metadata first.
+      ...(f.metadata_sha256 ? { 'dist-info-metadata': `sha256=${f.metadata_sha256}` } : {}),
       size: Number(f.size),
       'upload-time': new Date(Number(f.uploaded_at)).toISOString(),
     });
