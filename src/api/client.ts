@@ -265,6 +265,22 @@ export class KairosClient {
     return this.call(API.access.revokeToken, { params: { name } });
   }
 
+  packages() {
+    return this.call(API.packages.list);
+  }
+
+  package(name: string) {
+    return this.call(API.packages.get, { params: { name } });
+  }
+
+  yank(name: string, version: string, reason: string | null) {
+    return this.call(API.packages.yank, { params: { name, version }, body: reason === null ? {} : { reason } });
+  }
+
+  unyank(name: string, version: string) {
+    return this.call(API.packages.unyank, { params: { name, version } });
+  }
+
   async workers() {
     return (await this.call(API.ops.workers)).workers;
   }

@@ -29,6 +29,8 @@ import { tokenCommand } from './token.js';
 import { checkCommand } from './check.js';
 import { alertsCommand } from './alerts.js';
 import { jobsCommand } from './jobs.js';
+import { publishCommand } from './publish.js';
+import { packagesCommand } from './packages.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -56,6 +58,8 @@ export const COMMANDS: readonly Command[] = [
   rollbackCommand,
   tokenCommand,
   alertsCommand,
+  publishCommand,
+  packagesCommand,
 ];
 
 function helpText(): string {
