@@ -4,7 +4,7 @@
  * `:action=file_upload`), and the JSON API under /api/v1/packages (listing, yank, un-yank, delete).
  */
 import { Readable } from 'node:stream';
-import type { Context, Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { KairosError } from '../model/errors.js';
 import type { Db } from '../store/db.js';
 import { principalOf } from '../api/auth.js';
@@ -61,7 +61,19 @@ function servePage(c: Context, page: Page): Response {
   return new Response(c.req.method === 'HEAD' ? null : body, { status: 200, headers: { ...headers, 'content-type': kind === 'json' ? PAGE_JSON : `${PAGE_HTML}; charset=utf-8` } });
 }
 
-export function registerPackageRoutes(app: Hono, opts: PackageRouteOptions): PackageIndex {
+/** Paths the index itself answers (not API routes: they speak the Python packaging standards, not the contract). */
+export function isIndexPath(path: string): boolean {
+  return path === '/simple' || path.startsWith('/simple/') || path.startsWith('/pypi/files/') || path === '/legacy' || path === '/legacy/';
+}
+
+export function registerPackageRoutes(api: Hono, opts: PackageRouteOptions): PackageIndex {
+  // The index's own routes live on an app of their own, reached through one middleware: the API's route
+  // table (scopes, contract) covers the API, and the index answers its paths with its own auth.
+  const app = new Hono();
+  api.use('*', async (c, next) => {
+    if (!isIndexPath(c.req.path)) return next();
+    return app.fetch(c.req.raw, c.env);
+  });
   const index = opts.index ?? new PackageIndex(opts.db, opts.dataDir);
   const auth = new IndexAuth(opts.db, opts.bootstrapToken, opts.internalTokens ?? []);
   const log = opts.log ?? (process.env.KAIROS_PACKAGE_LOG ? (l: string) => process.stderr.write(l + '\n') : null);
@@ -156,17 +168,18 @@ export function registerPackageRoutes(app: Hono, opts: PackageRouteOptions): Pac
   app.post('/legacy/', upload);
 
   const P = API.packages;
+  app.notFound(() => text(404, 'not found'));
   const publisher = async (c: Context, name: string) => {
     const me = principalOf(c);
     if (me.scope === 'admin') return;
     const row = await opts.db.kysely.selectFrom('tokens').select('packages').where('name', '=', me.name).where('revoked_at', 'is', null).executeTakeFirst();
     if (!mayPublish({ ...me, packages: parsePrefixes(row?.packages) }, normalize(name))) throw new KairosError('forbidden', `token "${me.name}" may not publish "${name}"`);
   };
-  app.get(P.list.path, async (c) => {
+  api.get(P.list.path, async (c) => {
     await input(c, P.list);
     return c.json({ packages: await index.listing() });
   });
-  app.get(P.get.path, async (c) => {
+  api.get(P.get.path, async (c) => {
     const { params } = await input(c, P.get);
     const [found] = await index.listing(params.name);
     if (!found) throw new KairosError('not_found', `no package "${params.name}" on this index`);
@@ -176,7 +189,7 @@ export function registerPackageRoutes(app: Hono, opts: PackageRouteOptions): Pac
     [P.yank, true],
     [P.unyank, false],
   ] as const) {
-    app.post(spec.path, async (c) => {
+    api.post(spec.path, async (c) => {
       const { params, body } = await input(c, spec);
       await publisher(c, params.name);
       const reason = 'reason' in body && typeof body.reason === 'string' ? body.reason : null;
@@ -184,7 +197,7 @@ export function registerPackageRoutes(app: Hono, opts: PackageRouteOptions): Pac
       return c.json({ name: normalize(params.name), version: params.version, yanked, files });
     });
   }
-  app.delete(P.deleteVersion.path, async (c) => {
+  api.delete(P.deleteVersion.path, async (c) => {
     const { params } = await input(c, P.deleteVersion);
     await publisher(c, params.name);
     return c.json({ name: normalize(params.name), version: params.version, deleted: await index.deleteVersion(params.name, params.version) });

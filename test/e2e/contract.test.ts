@@ -36,6 +36,7 @@ const VALID_BODIES: Record<string, Json> = {
   'post /api/v1/leases/logs-many': { items: [{ lease: LEASE, lines: [{ seq: 1, ts: 1, stream: 'stdout', line: 'x' }] }] },
   'post /api/v1/leases/finish': { lease: LEASE, result: { outcome: 'succeeded', exitCode: 0, reason: null, metrics: [], artifacts: [] } },
   'post /api/v1/leases/abandon': { lease: LEASE, reason: 'test' },
+  'post /api/v1/packages/{name}/{version}/yank': { reason: 'test' },
 };
 const PATH_VALUES: Record<string, string> = { hash: 'a'.repeat(64), version: '1', id: 'w-contract', name: 'DB_PASSWORD' };
 const CODES = new Set<string>(Object.values(ERROR_CODES));
