@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebStream } from 'node:stream/web';
 
 export interface InternalIndex {
   /** The internal index's `/simple/` URL, e.g. `http://kairos:7070/simple/`. */
@@ -78,7 +79,7 @@ export async function startIndexProxy(internal: InternalIndex, upstreams: readon
     if (len) headers['content-length'] = len;
     res.writeHead(r.status, headers);
     if (r.body) {
-      for await (const chunk of Readable.fromWeb(r.body as import('node:stream/web').ReadableStream)) res.write(chunk);
+      for await (const chunk of Readable.fromWeb(r.body as WebStream)) res.write(chunk);
     }
     res.end();
   };
