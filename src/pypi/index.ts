@@ -5,6 +5,7 @@
  * millisecond of work once built.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { KairosError } from '../model/errors.js';
 import type { Db } from '../store/db.js';
@@ -27,6 +28,15 @@ export interface Page {
   readonly etag: string;
   readonly html: string;
   readonly json: string;
+  /** The bodies encoded once, plain and gzipped (a 5,000-version page is megabytes: never re-encoded per request). */
+  readonly bodies: { readonly html: Buffer; readonly json: Buffer; readonly htmlGz: Buffer; readonly jsonGz: Buffer };
+}
+
+/** A page with its encoded bodies. */
+export function withBodies(p: Omit<Page, 'bodies'>): Page {
+  const html = Buffer.from(p.html);
+  const json = Buffer.from(p.json);
+  return { ...p, bodies: { html, json, htmlGz: gzipSync(html, { level: 6 }), jsonGz: gzipSync(json, { level: 6 }) } };
 }
 
 export interface Upload {
@@ -91,11 +101,11 @@ export class PackageIndex {
     if (this.root?.key === key) return this.root.page;
     const rows = await this.db.kysely.selectFrom('pypi_projects').select(['name', 'display_name']).orderBy('name').execute();
     const body = rows.map((r) => `<a href="${html(r.name)}/">${html(r.display_name)}</a><br/>`).join('\n');
-    const page: Page = {
+    const page: Page = withBodies({
       etag: `"root-${key}"`,
       html: `<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1"><title>Simple index</title></head><body>\n${body}\n</body></html>\n`,
       json: JSON.stringify({ meta: { 'api-version': '1.1' }, projects: rows.map((r) => ({ name: r.display_name })) }),
-    };
+    });
     this.root = { key, page };
     return page;
   }
@@ -284,9 +294,9 @@ function buildPage(display: string, serial: number, files: readonly PypiFilesTab
       'upload-time': new Date(Number(f.uploaded_at)).toISOString(),
     });
   }
-  return {
+  return withBodies({
     etag: `"${normalize(display)}-${serial}"`,
     html: `<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1"><title>Links for ${html(display)}</title></head><body>\n<h1>Links for ${html(display)}</h1>\n${links.join('\n')}\n</body></html>\n`,
     json: JSON.stringify({ meta: { 'api-version': '1.1' }, name: normalize(display), files: jsonFiles, versions }),
-  };
+  });
 }

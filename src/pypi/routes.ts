@@ -53,12 +53,16 @@ function failure(err: unknown): Response {
 function servePage(c: Context, page: Page): Response {
   const kind = negotiate(c.req.header('accept'));
   if (kind === null) return text(406, `acceptable: ${PAGE_JSON}, ${PAGE_HTML_V1}, ${PAGE_HTML}`, { vary: 'Accept' });
-  const etag = `${page.etag.slice(0, -1)}-${kind}"`;
-  const headers = { vary: 'Accept', etag, 'cache-control': 'max-age=0, must-revalidate', 'x-content-type-options': 'nosniff' };
+  const gz = /\bgzip\b/.test(c.req.header('accept-encoding') ?? '');
+  const etag = `${page.etag.slice(0, -1)}-${kind}${gz ? '-gz' : ''}"`;
+  const headers = { vary: 'Accept, Accept-Encoding', etag, 'cache-control': 'max-age=0, must-revalidate', 'x-content-type-options': 'nosniff' };
   const inm = c.req.header('if-none-match');
   if (inm && inm.split(',').some((t) => t.trim() === etag)) return new Response(null, { status: 304, headers });
-  const body = kind === 'json' ? page.json : page.html;
-  return new Response(c.req.method === 'HEAD' ? null : body, { status: 200, headers: { ...headers, 'content-type': kind === 'json' ? PAGE_JSON : `${PAGE_HTML}; charset=utf-8` } });
+  const b = page.bodies;
+  const body = kind === 'json' ? (gz ? b.jsonGz : b.json) : gz ? b.htmlGz : b.html;
+  const type = kind === 'json' ? PAGE_JSON : `${PAGE_HTML}; charset=utf-8`;
+  const sent = { ...headers, 'content-type': type, 'content-length': String(body.length), ...(gz ? { 'content-encoding': 'gzip' } : {}) };
+  return new Response(c.req.method === 'HEAD' ? null : new Uint8Array(body.buffer, body.byteOffset, body.length), { status: 200, headers: sent });
 }
 
 /** Paths the index itself answers (not API routes: they speak the Python packaging standards, not the contract). */

@@ -59,7 +59,7 @@ describe('package index: twine and pip', () => {
     // pip asked for PEP 691 JSON (its Accept header), which the page answers with.
     const json = await fetch(`${up.url}/simple/teamlib/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01', authorization: `Bearer ${reader}` } });
     assert.equal(json.headers.get('content-type'), 'application/vnd.pypi.simple.v1+json');
-    assert.equal(json.headers.get('vary'), 'Accept');
+    assert.match(json.headers.get('vary') ?? '', /^Accept\b/);
   });
 
   test('401 without a token (pip and twine), 403 without publish or outside the token\'s prefixes', async () => {
