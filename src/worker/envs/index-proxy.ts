@@ -75,8 +75,9 @@ export async function startIndexProxy(internal: InternalIndex, upstreams: readon
       res.end(body);
       return;
     }
+    // fetch has already decoded a compressed body: its content-length would be the compressed one.
     const len = r.headers.get('content-length');
-    if (len) headers['content-length'] = len;
+    if (len && !r.headers.get('content-encoding')) headers['content-length'] = len;
     res.writeHead(r.status, headers);
     if (r.body) {
       for await (const chunk of Readable.fromWeb(r.body as WebStream)) res.write(chunk);
