@@ -4,7 +4,7 @@
  * benchmark start it in-process.
  */
 import type { RetentionSettings } from './control/retention.js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cpus, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApi } from './api/server.js';
@@ -53,6 +53,8 @@ export interface EmbeddedOptions {
   readonly sandbox?: SandboxOptions;
   /** Server-wide retention defaults (`--retention-runs`, `--retention-days`; docs/snapshots.md). */
   readonly retention?: Partial<RetentionSettings>;
+  /** One line per request to the package index (default: stderr when KAIROS_PACKAGE_LOG is set). */
+  readonly indexLog?: (line: string) => void;
 }
 
 /** A version `up` would have replaced, and did not: it came from `kairos deploy` (or the API), not from `up`. */
@@ -176,7 +178,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   await worker?.start();
   engine.start();
 
-  const app = createApi({ engine, token: opts.token ?? null });
+  // The local worker reads the server's package index with a token of its own that is never stored.
+  const indexToken = 'kairos_local_' + randomBytes(24).toString('base64url');
+  const app = createApi({ engine, token: opts.token ?? null, indexTokens: [indexToken], ...(opts.indexLog ? { indexLog: opts.indexLog } : {}) });
   let server: Listening;
   try {
     server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token) || (await tokensExist(db)));
@@ -187,6 +191,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
     throw err;
   }
 
+  worker?.setPackageIndex({ url: `${server.url}/simple/`, token: indexToken });
   engine.startAlertDelivery(deliverySettings(opts.alerts ?? {}, server.url));
 
   let watcher: ProjectWatcher | null = null;

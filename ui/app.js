@@ -10,6 +10,7 @@ import { renderJob } from './pages/job.js';
 import { renderRunForm } from './pages/run-form.js';
 import { renderWorkers } from './pages/workers.js';
 import { renderDeployments } from './pages/deployments.js';
+import { renderPackages } from './pages/packages.js';
 
 /** @typedef {(main: HTMLElement, params: string[], query: URLSearchParams, signal: AbortSignal) => Promise<void>} Page */
 /** @type {[RegExp, string, () => Page][]} */
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^\/jobs\/([^/]+)\/([^/]+)$/, 'jobs', () => renderJob],
   [/^\/workers\/?$/, 'workers', () => renderWorkers],
   [/^\/deployments\/?$/, 'deployments', () => renderDeployments],
+  [/^\/packages\/?$/, 'packages', () => renderPackages],
 ];
 
 let current = null;

@@ -295,8 +295,8 @@ export class KairosClient {
     return this.http.upload<Answer<typeof r>>(pathOf(r, { hash: blob.sha256 }, { run: lease.runId, attempt: lease.attempt, lease: lease.token, size: blob.size }), r.rawBody.contentType, body);
   }
 
-  createToken(name: string, scope: string, project: string | null) {
-    return this.call(API.access.createToken, { body: { name, scope, project } });
+  createToken(name: string, scope: string, project: string | null, packages: string | null = null) {
+    return this.call(API.access.createToken, { body: { name, scope, project, ...(packages !== null ? { packages } : {}) } });
   }
 
   listTokens() {
@@ -305,6 +305,22 @@ export class KairosClient {
 
   revokeToken(name: string) {
     return this.call(API.access.revokeToken, { params: { name } });
+  }
+
+  packages() {
+    return this.call(API.packages.list);
+  }
+
+  package(name: string) {
+    return this.call(API.packages.get, { params: { name } });
+  }
+
+  yank(name: string, version: string, reason: string | null) {
+    return this.call(API.packages.yank, { params: { name, version }, body: reason === null ? {} : { reason } });
+  }
+
+  unyank(name: string, version: string) {
+    return this.call(API.packages.unyank, { params: { name, version } });
   }
 
   async workers() {

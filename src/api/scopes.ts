@@ -36,6 +36,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/snapshots', 'read'],
   ['GET', '/api/v1/runs/:id/inputs', 'read'],
   ['GET', '/metrics', 'read'],
+  ['GET', '/api/v1/packages', 'read'],
+  ['GET', '/api/v1/packages/:name', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],
   ['POST', '/api/v1/runs/:id/cancel', 'run'],
@@ -55,6 +57,9 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/blobs/missing', 'deploy'],
   ['POST', '/api/v1/blobs/:hash', 'deploy'],
   ['POST', '/api/v1/snapshots/:name', 'deploy'],
+  ['POST', '/api/v1/packages/:name/:version/yank', 'publish'],
+  ['POST', '/api/v1/packages/:name/:version/unyank', 'publish'],
+  ['DELETE', '/api/v1/packages/:name/:version', 'publish'],
 
   ['GET', '/api/v1/tokens', 'admin'],
   ['POST', '/api/v1/tokens', 'admin'],

@@ -32,6 +32,7 @@ import { registerSnapshotRoutes } from './snapshot-routes.js';
 import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';
+import { registerPackageRoutes } from '../pypi/routes.js';
 
 export interface ApiOptions {
   readonly engine: Engine;
@@ -39,6 +40,10 @@ export interface ApiOptions {
   readonly token?: string | null;
   /** Limits on an uploaded bundle (`POST /api/v1/deployments`); defaults from the environment. */
   readonly bundleLimits?: UploadLimits;
+  /** Read-only tokens for the package index that this process hands its own worker (never stored). */
+  readonly indexTokens?: readonly string[];
+  /** The package index's request log (default: stderr when KAIROS_PACKAGE_LOG is set). */
+  readonly indexLog?: (line: string) => void;
 }
 
 /** A schedule route's project, when the caller may see it; else the answer for a project with no such schedule. */
@@ -298,6 +303,8 @@ export function createApi(opts: ApiOptions): Hono {
   registerDeployRoutes(app, engine, opts.bundleLimits);
   registerSnapshotRoutes(app, engine);
   registerDashboardRoutes(app, engine, sees);
+  // The team's Python package index (docs/packages.md): /simple/, /pypi/files/, /legacy/, /api/v1/packages.
+  registerPackageRoutes(app, { db: engine.db, dataDir: engine.ctx.settings.dataDir, bootstrapToken: opts.token ?? null, internalTokens: opts.indexTokens ?? [], ...(opts.indexLog ? { log: opts.indexLog } : {}) });
   // Last: the dashboard's files at `/`, for every GET the API did not answer.
   registerUi(app);
   return app;

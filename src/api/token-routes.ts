@@ -26,7 +26,7 @@ export function registerTokenRoutes(app: Hono, engine: Engine): void {
       project = me.project;
     }
     const first = !(await tokensExist(engine.db));
-    const { row, token } = await createToken(engine.db, { name: b.name, scope: b.scope, project, createdBy: me.name });
+    const { row, token } = await createToken(engine.db, { name: b.name, scope: b.scope, project, packages: b.packages ?? null, createdBy: me.name });
     // `first`: no token was stored before this one. `auth_turned_on`: until now this server asked for no
     // token at all (no bootstrap token either), and from now on every request needs one.
     return c.json({ ...tokenView(row), token, first, auth_turned_on: first && me.name === LOCAL.name }, 201);

@@ -32,6 +32,8 @@ import { checkCommand } from './check.js';
 import { alertsCommand } from './alerts.js';
 import { jobsCommand } from './jobs.js';
 import { doctorCommand } from './doctor.js';
+import { publishCommand } from './publish.js';
+import { packagesCommand } from './packages.js';
 
 export const COMMANDS: readonly Command[] = [
   initCommand,
@@ -62,6 +64,8 @@ export const COMMANDS: readonly Command[] = [
   tokenCommand,
   alertsCommand,
   doctorCommand,
+  publishCommand,
+  packagesCommand,
 ];
 
 function helpText(): string {

@@ -6,7 +6,7 @@ import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { shortTime, table, UsageError, type Io } from './output.js';
 
-const USAGE = 'token create NAME --scope read|run|deploy|admin|worker [--project P] | token list | token revoke NAME   [--data DIR | --db sqlite:PATH] [--json]';
+const USAGE = 'token create NAME --scope read|run|deploy|admin|worker|publish [--project P] [--packages PREFIX,…] | token list | token revoke NAME   [--data DIR | --db sqlite:PATH] [--json]';
 
 /** With --data / --db the command works on the database directly (a server that is not running, or bootstrapping). */
 async function openDirect(values: Record<string, unknown>): Promise<Db | null> {
@@ -23,16 +23,16 @@ async function openDirect(values: Record<string, unknown>): Promise<Db | null> {
 type Created = TokenView & { token: string; first?: boolean; auth_turned_on?: boolean };
 
 interface TokenOps {
-  create(name: string, scope: string, project: string | null): Promise<Created>;
+  create(name: string, scope: string, project: string | null, packages: string | null): Promise<Created>;
   revoke(name: string): Promise<TokenView>;
   list(): Promise<TokenView[]>;
 }
 
 function direct(db: Db): TokenOps {
   return {
-    create: async (name, scope, project) => {
+    create: async (name, scope, project, packages) => {
       const first = !(await tokensExist(db));
-      const r = await createToken(db, { name, scope, project, createdBy: 'local' });
+      const r = await createToken(db, { name, scope, project, packages, createdBy: 'local' });
       // Directly on the database, nobody can tell whether the server has a bootstrap token: say what the
       // stored token does (a server without --token asks for one from now on).
       return { ...tokenView(r.row), token: r.token, first, auth_turned_on: first };
@@ -44,7 +44,7 @@ function direct(db: Db): TokenOps {
 
 function remote(client: KairosClient): TokenOps {
   return {
-    create: (name, scope, project) => client.createToken(name, scope, project),
+    create: (name, scope, project, packages) => client.createToken(name, scope, project, packages),
     revoke: (name) => client.revokeToken(name),
     list: async () => (await client.listTokens()).tokens,
   };
@@ -70,20 +70,20 @@ export const tokenCommand: Command = {
   name: 'token',
   summary: 'API tokens: create (printed once), list, revoke',
   usage: USAGE,
-  options: { scope: { type: 'string' }, project: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' } },
+  options: { scope: { type: 'string' }, project: { type: 'string' }, packages: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' } },
   positionals: { min: 1, max: 2 },
   async run(p, { io }) {
     const [action, name] = p.positionals;
     if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(`unknown action "${action ?? ''}"\nusage: kairos ${USAGE}`);
     if (action !== 'list' && !name) throw new UsageError(`missing token NAME\nusage: kairos ${USAGE}`);
     if (action === 'list' && name) throw new UsageError(`unexpected argument "${name}"\nusage: kairos ${USAGE}`);
-    if (action === 'create' && !stringOption(p.values.scope)) throw new UsageError('--scope is required: read, run, deploy, admin or worker');
+    if (action === 'create' && !stringOption(p.values.scope)) throw new UsageError('--scope is required: read, run, deploy, admin, worker or publish');
     const db = await openDirect(p.values);
     // One set of operations, on the database directly or through the server.
     const ops: TokenOps = db ? direct(db) : remote(new KairosClient(p.globals.server, p.globals.token));
     try {
       if (action === 'create') {
-        const made = await ops.create(name ?? '', stringOption(p.values.scope) ?? '', stringOption(p.values.project) ?? null);
+        const made = await ops.create(name ?? '', stringOption(p.values.scope) ?? '', stringOption(p.values.project) ?? null, stringOption(p.values.packages) ?? null);
         if (p.globals.json) io.out(JSON.stringify(made, null, 2) + '\n');
         else {
           io.out(`${made.token}\n`);

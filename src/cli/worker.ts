@@ -56,6 +56,8 @@ export const workerCommand: Command = {
       sandbox,
       place,
       onNotice: (message) => io.err(`kairos worker: ${message}\n`),
+      // Python environments resolve the team's internal packages from the server's index alone (docs/packages.md).
+      packageIndex: env.KAIROS_PACKAGE_INDEX === 'off' ? null : { url: `${p.globals.server.replace(/\/+$/, '')}/simple/`, token: p.globals.token ?? null },
     });
     await worker.start();
     const offer = await worker.place.offer();

@@ -26,6 +26,8 @@ export interface NewToken {
   readonly name: string;
   readonly scope: string;
   readonly project?: string | null;
+  /** Publish tokens: comma-separated package-name prefixes. */
+  readonly packages?: string | null;
   readonly createdBy: string;
 }
 
@@ -33,13 +35,16 @@ export interface NewToken {
 export async function createToken(db: Db, t: NewToken): Promise<{ row: TokenRow; token: string }> {
   if (!NAME.test(t.name)) throw new KairosError('invalid_input', `token name must be 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit; got ${JSON.stringify(t.name)}`);
   if (RESERVED.has(t.name)) throw new KairosError('invalid_input', `token name "${t.name}" is reserved`);
-  if (!isScope(t.scope)) throw new KairosError('invalid_input', `scope must be one of read, run, deploy, admin, worker; got ${JSON.stringify(t.scope)}`);
+  if (!isScope(t.scope)) throw new KairosError('invalid_input', `scope must be one of read, run, deploy, admin, worker, publish; got ${JSON.stringify(t.scope)}`);
   const project = t.project ?? null;
   if (project !== null && !PROJECT.test(project)) throw new KairosError('invalid_input', `project must be a project name; got ${JSON.stringify(project)}`);
   if (project !== null && t.scope === 'worker') throw new KairosError('invalid_input', 'a worker token serves every project; it cannot be limited with --project');
+  const packages = t.packages === undefined || t.packages === null || t.packages.trim() === '' ? null : t.packages.split(',').map((s) => s.trim()).filter(Boolean).join(',');
+  if (packages !== null && t.scope !== 'publish') throw new KairosError('invalid_input', '--packages limits a publish token; this token is not one');
+  if (packages !== null && !packages.split(',').every((s) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(s))) throw new KairosError('invalid_input', 'packages must be comma-separated package-name prefixes');
   const token = 'kairos_' + randomBytes(32).toString('base64url');
   const now = db.clock.now();
-  const row: TokenRow = { id: newId(now), name: t.name, hash: hashToken(token), scope: t.scope, project, created_at: now, created_by: t.createdBy, revoked_at: null };
+  const row: TokenRow = { id: newId(now), name: t.name, hash: hashToken(token), scope: t.scope, project, created_at: now, created_by: t.createdBy, revoked_at: null, packages };
   await db.tx(async (trx) => {
     const clash = await trx.selectFrom('tokens').select('id').where('name', '=', t.name).where('revoked_at', 'is', null).executeTakeFirst();
     if (clash) throw new KairosError('conflict', `a token named "${t.name}" already exists; revoke it first or pick another name`);
@@ -82,5 +87,5 @@ export async function tokensExist(db: Db): Promise<boolean> {
 }
 
 export function tokenView(r: TokenRow) {
-  return { name: r.name, scope: r.scope, project: r.project, created_at: new Date(Number(r.created_at)).toISOString(), created_by: r.created_by, revoked_at: r.revoked_at === null ? null : new Date(Number(r.revoked_at)).toISOString() };
+  return { name: r.name, scope: r.scope, project: r.project, created_at: new Date(Number(r.created_at)).toISOString(), created_by: r.created_by, revoked_at: r.revoked_at === null ? null : new Date(Number(r.revoked_at)).toISOString(), ...(r.packages ? { packages: r.packages } : {}) };
 }

@@ -15,6 +15,7 @@ import { m0012 } from './migrations/0012_placement.js';
 import { m0013 } from './migrations/0013_artifact_store.js';
 import { m0014 } from './migrations/0014_snapshots.js';
 import { m0015 } from './migrations/0015_network.js';
+import { m0016Packages } from './migrations/0016_packages.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -226,6 +227,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0013_artifact_store': m0013,
   '0014_snapshots': m0014,
   '0015_network': m0015,
+  '0016_packages': m0016Packages,
 };
 
 export const migrationProvider: MigrationProvider = {

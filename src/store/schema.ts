@@ -223,6 +223,9 @@ export interface Database {
   run_input_files: RunInputFilesTable;
   blob_candidates: BlobCandidatesTable;
   collected_runs: CollectedRunsTable;
+  pypi_projects: PypiProjectsTable;
+  pypi_files: PypiFilesTable;
+  pypi_usage: PypiUsageTable;
 }
 
 export interface TokensTable {
@@ -235,6 +238,42 @@ export interface TokensTable {
   created_at: number;
   created_by: string;
   revoked_at: number | null;
+  /** Comma-separated package-name prefixes a publish token is limited to (null: all). Since 0016. */
+  packages?: string | null;
+}
+
+/** The package index (0016): one row per project, by PEP 503 normalized name. */
+export interface PypiProjectsTable {
+  name: string;
+  display_name: string;
+  created_at: number;
+  serial: number;
+}
+
+/** One uploaded file. A deleted file keeps its row (deleted_at) so its filename is never reused. */
+export interface PypiFilesTable {
+  filename: string;
+  project: string;
+  version: string;
+  kind: string;
+  sha256: string;
+  size: number;
+  requires_python: string | null;
+  metadata_sha256: string | null;
+  yanked: number;
+  yanked_reason: string | null;
+  uploaded_at: number;
+  uploaded_by: string;
+  deleted_at: number | null;
+}
+
+/** An internal package version an attempt's environment held. */
+export interface PypiUsageTable {
+  run_id: string;
+  attempt: number;
+  project: string;
+  version: string;
+  recorded_at: number;
 }
 
 /** An immutable version of a named dataset; `version` is the SHA-256 of its file list (0014). */

@@ -23,6 +23,7 @@ import { cleanupStaleCgroups } from './places/cgroups.js';
 import { resolveSandbox, type Sandbox, type SandboxOptions } from './places/sandbox.js';
 import type { Assignment, ControlLink } from '../protocol/worker.js';
 import { EnvCache, envCacheOptionsFromEnv, type EnvCacheOptions } from './envs/index.js';
+import type { InternalIndex } from './envs/index-proxy.js';
 import { LinkState, retryDelayMs } from './reconnect.js';
 import { NetworkMemory, checkEndpoints } from './preflight.js';
 import { placeHealth } from './place-health.js';
@@ -54,6 +55,8 @@ export interface WorkerOptions {
   readonly claimWaitMs?: number;
   /** Size and age limits of the environment cache under `<dataDir>/envs`. */
   readonly envCache?: EnvCacheOptions;
+  /** The team's package index (the server's /simple/ and a token that reads it); see setPackageIndex. */
+  readonly packageIndex?: InternalIndex | null;
   /** How jobs are sandboxed (default `auto`: bubblewrap where it is installed; see docs/isolation.md). */
   readonly sandbox?: SandboxOptions;
   /** Where attempts run (`--place`, default local) and what it offers instead of what it measures. */
@@ -101,6 +104,14 @@ export class Worker {
     this.linkState = new LinkState(this.onError, opts.onNotice ?? ((m) => console.error(`kairos worker: ${m}`)));
   }
 
+  private packageIndex: InternalIndex | null = null;
+
+  /** Python environments resolve names the team's index has from it alone (set once the server listens). */
+  setPackageIndex(index: InternalIndex | null): void {
+    this.packageIndex = index;
+    if (this.envs) this.envs.internalIndex = index;
+  }
+
   get running(): number {
     return this.active.size;
   }
@@ -108,6 +119,7 @@ export class Worker {
   async start(): Promise<void> {
     mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
     this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache ?? envCacheOptionsFromEnv());
+    this.envs.internalIndex = this.packageIndex ?? this.opts.packageIndex ?? null;
     void this.envs.evict().catch(this.onError);
     const offer = await this.place.offer();
     await this.link.registerWorker({ id: this.opts.id, host: hostname(), pools: this.opts.pools, capacity: this.opts.capacity, version: this.opts.version, place: this.place.kind, offer });

@@ -30,6 +30,9 @@ test('scopes form a ladder read < run < deploy < admin; worker stands beside it'
   assert.ok(!allows('read', 'run') && !allows('run', 'deploy') && !allows('deploy', 'admin'));
   assert.ok(allows('admin', 'worker') && allows('worker', 'worker') && allows('worker', 'any'));
   assert.ok(!allows('worker', 'read') && !allows('deploy', 'worker'));
+  // publish (the package index) stands beside it too; admin includes it.
+  assert.ok(allows('publish', 'publish') && allows('admin', 'publish') && allows('publish', 'any'));
+  assert.ok(!allows('publish', 'read') && !allows('deploy', 'publish') && !allows('worker', 'publish'));
 });
 
 function compiled(text: string): CompiledManifest {

@@ -41,6 +41,7 @@ const VALID_BODIES: Record<string, Json> = {
   'post /api/v1/blobs/missing': { blobs: ['a'.repeat(64)] },
   'post /api/v1/snapshots/{name}': { kind: 'file', files: [{ path: 'data.csv', sha256: 'a'.repeat(64), size: 1 }] },
   'post /api/v1/leases/artifacts': { lease: LEASE, artifacts: [] },
+  'post /api/v1/packages/{name}/{version}/yank': { reason: 'test' },
 };
 const PATH_VALUES: Record<string, string> = { hash: 'a'.repeat(64), version: '1', id: 'w-contract', name: 'DB_PASSWORD' };
 const CODES = new Set<string>(Object.values(ERROR_CODES));

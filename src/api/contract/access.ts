@@ -18,6 +18,7 @@ export const tokenViewSchema = z
     created_at: isoTime,
     created_by: z.string(),
     revoked_at: isoTimeOrNull,
+    packages: z.string().nullable().optional().describe('publish tokens: the package-name prefixes it is limited to'),
   })
   .meta({ id: 'Token' });
 export type TokenView = z.infer<typeof tokenViewSchema>;
@@ -54,7 +55,7 @@ export const accessRoutes = {
     method: 'post',
     path: '/api/v1/tokens',
     summary: 'Create a token; the answer holds `token`, shown only this once',
-    body: z.strictObject({ name: name.describe("the token's name"), scope: z.string().max(20).describe('read, run, deploy, admin or worker'), project: name.nullable().optional() }),
+    body: z.strictObject({ name: name.describe("the token's name"), scope: z.string().max(20).describe('read, run, deploy, admin, worker or publish'), project: name.nullable().optional(), packages: z.string().max(1000).nullable().optional().describe('publish tokens: comma-separated package-name prefixes the token may upload and yank') }),
     responses: { 201: { description: 'the token', schema: tokenViewSchema.extend({ token: z.string(), first: z.boolean().describe('no token was stored before this one'), auth_turned_on: z.boolean().describe('until now the server asked for no token; from now on every request needs one') }) } },
     errors: { 409: 'a live token has this name' },
   }),

@@ -7,6 +7,7 @@ import { accessRoutes } from './access.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { opsRoutes } from './ops.js';
+import { packageRoutes } from './packages.js';
 import { runRoutes } from './runs.js';
 import { scheduleRoutes } from './schedules.js';
 import { snapshotRoutes } from './snapshots.js';
@@ -18,6 +19,7 @@ export * from './access.js';
 export * from './artifacts.js';
 export * from './deployments.js';
 export * from './ops.js';
+export * from './packages.js';
 export * from './runs.js';
 export * from './schedules.js';
 export * from './snapshots.js';
@@ -34,6 +36,7 @@ export const API = {
   network: networkRoutes,
   snapshots: snapshotRoutes,
   artifacts: artifactRoutes,
+  packages: packageRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */

@@ -13,6 +13,7 @@ import { claimInTx, toAssignments, type ClaimRequest } from './claims.js';
 import { endAttempt } from './end.js';
 import { leaseHolder, requireLease, staleLease } from './leases.js';
 import { artifactRows } from '../artifacts.js';
+import { recordPackageUsage } from '../../pypi/usage.js';
 
 async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await trx
@@ -89,6 +90,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
         .where('run_id', '=', lease.runId)
         .where('number', '=', lease.attempt)
         .execute();
+      await recordPackageUsage(trx, lease.runId, lease.attempt, result.environment.packages ?? [], now);
     }
     for (let i = 0; i < result.metrics.length; i += 100) {
       const chunk = result.metrics.slice(i, i + 100).map((m) => ({ run_id: run.id, attempt: attempt.number, name: m.name, value: m.value, step: m.step, ts: m.ts }));

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { CompiledEnvironment } from '../../model/job.js';
 import { execFile, tail } from './exec.js';
 import { EnvError, findProgram, hasRequirements, type Interpreter } from './inputs.js';
+import { startIndexProxy, type InternalIndex } from './index-proxy.js';
 
 export interface Package {
   readonly name: string;
@@ -20,6 +21,8 @@ export interface BuildRequest {
   /** Install exactly these (a rerun of a run whose environment is gone) instead of the requirements. */
   readonly pinned: readonly Package[] | null;
   readonly onLine: (line: string) => void;
+  /** The team's index (the Kairos server's /simple/): pip then sees only a proxy that resolves internal names from it alone. */
+  readonly internalIndex?: InternalIndex | null;
 }
 
 /** pip's arguments for the indexes: the first is primary, the rest are extra indexes. */
@@ -80,8 +83,10 @@ async function buildPython(env: Extract<CompiledEnvironment, { kind: 'python' }>
   if (source) {
     // The interpreter's own pip installs into the environment (`--python`), so the environment itself needs
     // no copy of pip: faster to build, and a job's environment holds only what it asked for.
-    const pip = [interp.path, '-m', 'pip', '--python', python, ...PIP_COMMON, 'install', '--no-cache-dir', '--no-warn-script-location', ...indexArgs(env.indexUrls), ...source];
-    const r = await execFile(pip, { cwd: req.projectDir, env: installerEnv(), timeoutMs: 30 * 60_000, onLine: req.onLine });
+    const proxy = req.internalIndex ? await startIndexProxy(req.internalIndex, env.indexUrls, req.onLine) : null;
+    const indexes = proxy ? ['--index-url', proxy.url] : indexArgs(env.indexUrls);
+    const pip = [interp.path, '-m', 'pip', '--python', python, ...PIP_COMMON, 'install', '--no-cache-dir', '--no-warn-script-location', ...indexes, ...source];
+    const r = await execFile(pip, { cwd: req.projectDir, env: installerEnv(), timeoutMs: 30 * 60_000, onLine: req.onLine }).finally(() => proxy?.close());
     if (r.code !== 0) {
       if (/No module named pip/.test(r.stderr)) throw new EnvError(`${interp.path} has no pip to install requirements with (on Debian: apt-get install python3-pip)`);
       throw failed('pip install', r);

@@ -18,6 +18,7 @@ import { parseDuration } from '../../model/duration.js';
 import { buildEnvironment, environmentVars, type Package } from './builders.js';
 import { environmentInputs, EnvError } from './inputs.js';
 import { isLocked, withLock } from './lock.js';
+import type { InternalIndex } from './index-proxy.js';
 
 export interface EnvRecord {
   readonly hash: string;
@@ -115,6 +116,8 @@ function alive(pid: number): boolean {
 
 export class EnvCache {
   readonly root: string;
+  /** The team's package index: Python environments resolve internal names from it alone (index-proxy.ts). */
+  internalIndex: InternalIndex | null = null;
   private readonly store: string;
   private readonly locks: string;
   private readonly inUse: string;
@@ -146,7 +149,7 @@ export class EnvCache {
    * if it still holds the same packages, else one built from exactly that package list.
    */
   async prepare(env: CompiledEnvironment, projectDir: string, log: (line: string) => void, pinned: Pinned | null = null): Promise<PreparedEnv> {
-    const inputs = await environmentInputs(env, projectDir);
+    const inputs = await environmentInputs(env, projectDir, { internalIndex: this.internalIndex !== null });
     // What the attempt records: the original's hash for a rerun, else this project's inputs.
     const hash = pinned?.hash ?? inputs.hash;
     let key = hash;
@@ -213,7 +216,7 @@ export class EnvCache {
         log(`[kairos] building environment ${env.name} (${what}${pinned ? `, the ${pinned.packages.length} packages recorded with the original run` : ''}) ${short}: once per content hash, then reused`);
         const ticker = setInterval(() => log(`[kairos] still building environment ${env.name} (${Math.round((Date.now() - started) / 1000)} s)`), 10_000);
         try {
-          const packages = await buildEnvironment(env, inputs.interpreter, { projectDir, dir, pinned: pinned?.packages ?? null, onLine: () => {} });
+          const packages = await buildEnvironment(env, inputs.interpreter, { projectDir, dir, pinned: pinned?.packages ?? null, onLine: (l) => (/^\[kairos\]/.test(l) ? log(l) : undefined), internalIndex: this.internalIndex });
           const record: EnvRecord = {
             hash: key,
             name: env.name,

@@ -4,7 +4,7 @@
  * share one built environment.
  */
 import { createHash } from 'node:crypto';
-import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CompiledEnvironment } from '../../model/job.js';
 import { execFile } from './exec.js';
@@ -95,6 +95,66 @@ export function requirementFiles(projectDir: string, requirements: string): [str
   return [...out.entries()].sort(([a], [b]) => a.localeCompare(b));
 }
 
+/** Directories and files that are not part of a package's source (build output, caches, VCS). */
+const SKIP_DIRS = new Set(['.git', '.hg', '.svn', '__pycache__', 'build', 'dist', '.tox', '.nox', '.venv', 'venv', 'node_modules', '.kairos', '.mypy_cache', '.pytest_cache']);
+
+/** The path a requirement line installs from the local disk (`./lib`, `-e ./lib`, `name @ file:./lib`), or null. */
+export function localPathOf(line: string): string | null {
+  let l = line.replace(/(^|\s)#.*$/, '').trim();
+  const editable = /^(?:-e|--editable)(?:\s+|=)(.+)$/.exec(l);
+  if (editable?.[1]) l = editable[1].trim();
+  const at = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?\s*@\s*(.+)$/.exec(l);
+  if (at?.[1]) l = at[1].trim();
+  if (l.startsWith('file://')) l = l.slice('file://'.length);
+  else if (l.startsWith('file:')) l = l.slice('file:'.length);
+  else if (!/^(\.{1,2}(\/|$)|\/)/.test(l)) return null;
+  l = l.split(/[#;]/)[0]?.trim() ?? '';
+  l = l.replace(/\[[^\]]*\]$/, '');
+  return l === '' ? null : l;
+}
+
+/** sha256 of every file that makes a local package (sorted relative paths and contents). */
+function hashTree(abs: string): string {
+  const h = createHash('sha256');
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.isDirectory()) {
+        if (!SKIP_DIRS.has(e.name) && !e.name.endsWith('.egg-info')) walk(path.join(dir, e.name), rel + e.name + '/');
+      } else if (e.isFile() && !e.name.endsWith('.pyc')) {
+        h.update(`${rel}${e.name}\0`).update(readFileSync(path.join(dir, e.name))).update('\0');
+      }
+    }
+  };
+  const st = statSync(abs);
+  if (st.isDirectory()) walk(abs, '');
+  else h.update(readFileSync(abs));
+  return h.digest('hex');
+}
+
+/**
+ * Local-path and editable requirements of a requirements file and the files it includes, as [path, sha256 of
+ * the files that make the package] pairs: editing the package's source changes the environment's hash. Paths
+ * are relative to the project (where pip runs).
+ */
+export function localRequirements(projectDir: string, requirements: string): [string, string][] {
+  const out = new Map<string, string>();
+  for (const [file] of requirementFiles(projectDir, requirements)) {
+    for (const line of readFileSync(path.join(projectDir, file), 'utf8').split('\n')) {
+      const local = localPathOf(line);
+      if (local === null) continue;
+      const abs = inside(projectDir, local, file);
+      const key = path.relative(projectDir, abs) || '.';
+      if (out.has(key)) continue;
+      try {
+        out.set(key, hashTree(abs));
+      } catch {
+        throw new EnvError(`${file} installs ${local}, which is not in the project`);
+      }
+    }
+  }
+  return [...out.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
 /** Whether a requirements file asks for anything (an empty or comment-only file needs no installer). */
 export function hasRequirements(projectDir: string, requirements: string | null): boolean {
   if (requirements === null) return false;
@@ -110,7 +170,7 @@ export interface EnvInputs {
 }
 
 /** The content hash of an environment as this project defines it on this machine. */
-export async function environmentInputs(env: CompiledEnvironment, projectDir: string): Promise<EnvInputs> {
+export async function environmentInputs(env: CompiledEnvironment, projectDir: string, opts: { internalIndex?: boolean } = {}): Promise<EnvInputs> {
   let described: Record<string, unknown>;
   let interpreter: Interpreter | null = null;
   switch (env.kind) {
@@ -126,6 +186,9 @@ export async function environmentInputs(env: CompiledEnvironment, projectDir: st
         system_site_packages: env.systemSitePackages,
         index_urls: env.indexUrls,
         files: env.requirements === null ? [] : requirementFiles(projectDir, env.requirements),
+        // Local-path and editable requirements (`./lib/teamlib`, `-e ./lib`): the files that make the package.
+        local: env.requirements === null ? [] : localRequirements(projectDir, env.requirements),
+        ...(opts.internalIndex ? { internal_index: true } : {}),
       };
       break;
     case 'node': {
