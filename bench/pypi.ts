@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   mkdirSync(join(dir, 'proj'));
   writeFileSync(join(dir, 'proj', 'kairos.yaml'), 'project: benchpypi\njobs:\n  noop:\n    run: "true"\n');
   const up = await startEmbedded({ projectDir: join(dir, 'proj'), dataDir: join(dir, 'data'), port: 0, watch: false, concurrency: 0, log: () => {} });
-  const index = new PackageIndex(up.engine.db, join(dir, 'data'));
+  const index = new PackageIndex(up.engine.db, up.engine.ctx.artifactStore);
   const staticRoot = join(dir, 'static');
   const staticProject = join(staticRoot, 'simple', 'bigproj');
   mkdirSync(staticProject, { recursive: true });

@@ -304,7 +304,7 @@ export function createApi(opts: ApiOptions): Hono {
   registerSnapshotRoutes(app, engine);
   registerDashboardRoutes(app, engine, sees);
   // The team's Python package index (docs/packages.md): /simple/, /pypi/files/, /legacy/, /api/v1/packages.
-  registerPackageRoutes(app, { db: engine.db, dataDir: engine.ctx.settings.dataDir, bootstrapToken: opts.token ?? null, internalTokens: opts.indexTokens ?? [], ...(opts.indexLog ? { log: opts.indexLog } : {}) });
+  registerPackageRoutes(app, { db: engine.db, store: engine.ctx.artifactStore, bootstrapToken: opts.token ?? null, internalTokens: opts.indexTokens ?? [], ...(opts.indexLog ? { log: opts.indexLog } : {}) });
   // Last: the dashboard's files at `/`, for every GET the API did not answer.
   registerUi(app);
   return app;

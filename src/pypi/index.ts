@@ -10,7 +10,8 @@ import path from 'node:path';
 import { KairosError } from '../model/errors.js';
 import type { Db } from '../store/db.js';
 import type { PypiFilesTable } from '../store/schema.js';
-import { LocalBlobStore, type BlobStore } from './blobs.js';
+import { artifactBlobs, type BlobStore } from './blobs.js';
+import type { ArtifactStore } from '../artifacts/store.js';
 import { html, normalize, normalizeVersion, parseFilename, validName, validVersion } from './names.js';
 import { metadataFields, wheelMetadata } from './wheel.js';
 
@@ -80,10 +81,9 @@ export class PackageIndex {
 
   constructor(
     readonly db: Db,
-    dataDir: string,
-    blobs?: BlobStore,
+    store: ArtifactStore,
   ) {
-    this.blobs = blobs ?? new LocalBlobStore(path.join(dataDir, 'packages', 'blobs'));
+    this.blobs = artifactBlobs(store);
   }
 
   /** The project's display name and normalized name, or null. */

@@ -14,10 +14,12 @@ import { IndexAuth, IndexAuthError, mayPublish, mayRead, parsePrefixes, type Ind
 import { maxUploadBytes, PackageIndex, PAGE_HTML, PAGE_HTML_V1, PAGE_JSON, type Page } from './index.js';
 import { normalize } from './names.js';
 import { errorStatus } from '../api/errors.js';
+import type { ArtifactStore } from '../artifacts/store.js';
 
 export interface PackageRouteOptions {
   readonly db: Db;
-  readonly dataDir: string;
+  /** Where package files are kept: the server's artifact store. */
+  readonly store: ArtifactStore;
   readonly bootstrapToken: string | null;
   /** Read tokens of this process's own worker (never stored). */
   readonly internalTokens?: readonly string[];
@@ -78,7 +80,7 @@ export function registerPackageRoutes(api: Hono, opts: PackageRouteOptions): Pac
     if (!isIndexPath(c.req.path)) return next();
     return app.fetch(c.req.raw, c.env);
   });
-  const index = opts.index ?? new PackageIndex(opts.db, opts.dataDir);
+  const index = opts.index ?? new PackageIndex(opts.db, opts.store);
   const auth = new IndexAuth(opts.db, opts.bootstrapToken, opts.internalTokens ?? []);
   const log = opts.log ?? (process.env.KAIROS_PACKAGE_LOG ? (l: string) => process.stderr.write(l + '\n') : null);
 
@@ -142,7 +144,7 @@ export function registerPackageRoutes(api: Hono, opts: PackageRouteOptions): Pac
         'x-content-type-options': 'nosniff',
       };
       if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
-      return new Response(Readable.toWeb(index.blobs.get(blob)) as ReadableStream, { status: 200, headers });
+      return new Response(Readable.toWeb(await index.blobs.get(blob)) as ReadableStream, { status: 200, headers });
     }),
   );
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { openDb } from '../../src/store/db.js';
 import { PackageIndex } from '../../src/pypi/index.js';
+import { LocalArtifactStore } from '../../src/artifacts/store.js';
 import { recordPackageUsage } from '../../src/pypi/usage.js';
 import { KairosError } from '../../src/model/errors.js';
 import { tempDir } from '../helpers.js';
@@ -13,7 +14,7 @@ dialectTest('uploads, a reused filename, yanks, pages and usage', async (dialect
   const dir = tempDir('kairos-pypi-store-');
   const db = await openDb(await freshTarget(dialect, dir.path));
   try {
-    const index = new PackageIndex(db, dir.path);
+    const index = new PackageIndex(db, new LocalArtifactStore(dir.path));
     const upload = (version: string, extra = '') => {
       const [filename, bytes0] = wheel({ name: 'Team.Lib', version });
       const bytes = extra ? Buffer.concat([bytes0, Buffer.from(extra)]) : bytes0;
