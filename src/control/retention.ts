@@ -8,7 +8,8 @@
  * 2. marks every blob of the store that nothing references as a candidate too (uploads never committed);
  * 3. deletes the candidates that are still unreferenced a grace time after they became candidates.
  *
- * A blob is referenced by an artifact record, a snapshot file (snapshots are kept), or the pinned inputs of a
+ * A blob is referenced by an artifact record, a snapshot file (snapshots are kept), a file of the package
+ * index (with its .metadata), or the pinned inputs of a
  * run that is not collected (a live run, a kept run: its rerun must read the same bytes). Time comes from the
  * database's clock, so tests move it by hand.
  */
@@ -46,6 +47,9 @@ async function referenced(q: Q, shas: readonly string[]): Promise<Set<string>> {
     const part = shas.slice(i, i + CHUNK);
     for (const r of await q.selectFrom('artifacts').select('sha256').distinct().where('sha256', 'in', part).execute()) out.add(r.sha256);
     for (const r of await q.selectFrom('snapshot_files').select('sha256').distinct().where('sha256', 'in', part).execute()) out.add(r.sha256);
+    // The package index keeps its files (and their .metadata) in the same store (src/pypi/blobs.ts).
+    for (const r of await q.selectFrom('pypi_files').select('sha256').where('sha256', 'in', part).execute()) out.add(r.sha256);
+    for (const r of await q.selectFrom('pypi_files').select('metadata_sha256').where('metadata_sha256', 'in', part).execute()) if (r.metadata_sha256) out.add(r.metadata_sha256);
     const pinned = await q
       .selectFrom('run_input_files')
       .leftJoin('collected_runs', 'collected_runs.run_id', 'run_input_files.run_id')

@@ -128,9 +128,18 @@ dialectTest('retention: the server default applies to jobs without their own; no
       });
       await db.kysely.insertInto('artifacts').values({ run_id: `c${i}`, attempt: 1, path: 'x', size: 1, sha256: sha }).execute();
     }
+    // A package of the index shares the store: its file and .metadata are never collected.
+    const wheel = (await store.putStream(Readable.from([Buffer.from('a wheel')]))).sha256;
+    const meta = (await store.putStream(Readable.from([Buffer.from('Metadata-Version: 2.1')]))).sha256;
+    await db.kysely
+      .insertInto('pypi_files')
+      .values({ filename: 'teamlib-1.0-py3-none-any.whl', project: 'teamlib', version: '1.0', kind: 'bdist_wheel', sha256: wheel, size: 7, requires_python: null, metadata_sha256: meta, yanked: 0, yanked_reason: null, uploaded_at: T0, uploaded_by: 'test', deleted_at: null })
+      .execute();
     assert.deepEqual(await make(null).collectGarbage(), { runs: 0, artifacts: 0, blobs: 0 });
     const r = await make(1).collectGarbage();
     assert.deepEqual(r, { runs: 3, artifacts: 3, blobs: 3 });
+    assert.ok(await store.head(wheel), 'the package file is kept');
+    assert.ok(await store.head(meta), "the package's metadata is kept");
     assert.deepEqual((await db.kysely.selectFrom('artifacts').select('run_id').execute()).map((x) => x.run_id), ['c3']);
   } finally {
     await db.close();
