@@ -185,7 +185,7 @@ export function registerDashboardRoutes(app: Hono, engine: Engine, visible: Visi
   });
 }
 
-function offerView(json: string | null): WorkerView['offer'] {
+export function offerView(json: string | null): WorkerView['offer'] {
   if (!json) return null;
   const o = JSON.parse(json) as { cpu: number; memoryBytes: number; gpu: number; maxTimeMs: number | null; slots: number; nodes?: number };
   return { cpu: o.cpu, memory_bytes: o.memoryBytes, gpu: o.gpu, max_time_ms: o.maxTimeMs, slots: o.slots, ...(o.nodes !== undefined ? { nodes: o.nodes } : {}) };

@@ -15,6 +15,7 @@ import { VERSION } from '../version.js';
 import type { DoctorCheckView, DoctorView } from './contract/index.js';
 import { diskSpace } from './health.js';
 import { iso } from './views.js';
+import { offerView } from './dashboard-routes.js';
 
 export interface DoctorCheckContext {
   readonly engine: Engine;
@@ -49,6 +50,31 @@ registerDoctorCheck({
   async run({ engine }) {
     const a = engine.db.availability;
     return { name: 'database', ok: !a.down, detail: a.down ? `not taking writes (${a.lastFailure ?? 'unknown'})` : null };
+  },
+});
+registerDoctorCheck({
+  name: 'artifact store',
+  async run({ engine }) {
+    const store = engine.ctx.artifactStore;
+    try {
+      await store.check();
+      return { name: 'artifact store', ok: true, detail: store.describe };
+    } catch (err) {
+      return { name: 'artifact store', ok: false, detail: `${store.describe}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  },
+});
+registerDoctorCheck({
+  name: 'package index',
+  async run({ engine }) {
+    try {
+      const q = engine.db.kysely;
+      const projects = await q.selectFrom('pypi_projects').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirst();
+      const files = await q.selectFrom('pypi_files').select((e) => e.fn.countAll<number>().as('n')).where('deleted_at', 'is', null).executeTakeFirst();
+      return { name: 'package index', ok: true, detail: `/simple/: ${Number(projects?.n ?? 0)} packages, ${Number(files?.n ?? 0)} files` };
+    } catch (err) {
+      return { name: 'package index', ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
   },
 });
 registerDoctorCheck({
@@ -173,8 +199,8 @@ export async function doctorView(engine: Engine, project: string | null): Promis
       version: w.version,
       alive: isAlive,
       answered: a !== null,
-      place: a?.place ?? null,
-      offers: null,
+      place: a?.place ?? w.place ?? null,
+      offers: offerView(w.offer_json ?? null) ?? null,
       clock_offset_ms: clock,
       place_health: placeHealth,
       ok,

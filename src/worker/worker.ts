@@ -327,8 +327,9 @@ export class Worker {
     try {
       const checks = await checkEndpoints(p.endpoints, p.timeoutMs);
       this.network.remember(checks);
-      const health = await placeHealth({ place: 'local', dataDir: this.opts.dataDir, sandbox: this.sandbox });
-      await this.link.reportNetwork(this.opts.id, { checks, probe: p.id, placeHealth: health, now: Date.now(), place: 'local' });
+      const own = await this.place.health().catch((err: unknown) => ({ ok: false, detail: err instanceof Error ? err.message : String(err) }));
+      const health = [{ name: `${this.place.kind} place`, ok: own.ok, detail: own.detail }, ...(await placeHealth({ place: this.place.kind, dataDir: this.opts.dataDir, sandbox: this.sandbox }))];
+      await this.link.reportNetwork(this.opts.id, { checks, probe: p.id, placeHealth: health, now: Date.now(), place: this.place.kind });
     } catch (err) {
       this.onError(err);
     } finally {
