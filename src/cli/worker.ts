@@ -62,7 +62,7 @@ export const workerCommand: Command = {
     await worker.start();
     const offer = await worker.place.offer();
     const offers = `${offer.cpu} cpu, memory ${showMemory(offer.memoryBytes)}, ${offer.gpu} gpu`;
-    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (place ${worker.place.kind}: ${offers}; cache ${dataDir}; ${worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
+    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (place ${worker.place.kind}: ${offers}; cache ${dataDir}; ${worker.place.kind !== 'local' ? `jobs isolated by ${worker.place.kind}` : worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
     await new Promise<void>((done) => {
       let stopping = false;
       const onSignal = () => {
