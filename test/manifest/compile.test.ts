@@ -49,6 +49,7 @@ describe('compiling', () => {
       env: {},
       timeoutMs: null,
       graceMs: 10_000,
+      startTimeoutMs: null,
       retries: m.defaults.retries,
       pool: 'default',
       resources: { cpu: null, memoryBytes: null, gpu: null },
