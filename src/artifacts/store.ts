@@ -15,11 +15,11 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { pipeline } from 'node:stream/promises';
 import { KairosError } from '../model/errors.js';
 import { S3ArtifactStore } from './s3.js';
+import { checkExpected, Hasher, IntegrityError, verifying, type BlobInfo } from './verify.js';
 
-export interface BlobInfo {
-  readonly sha256: string;
-  readonly size: number;
-}
+export { checkExpected, Hasher, IntegrityError, verifying } from './verify.js';
+
+export type { BlobInfo } from './verify.js';
 
 /** A byte range of a blob: `start` and `end` are inclusive offsets (as in HTTP `Range`); no `end` reads to the end. */
 export interface ByteRange {
@@ -62,69 +62,6 @@ export function isSha256(s: string): boolean {
 
 export function assertSha256(s: string): void {
   if (!SHA256.test(s)) throw new KairosError('invalid_input', `not a SHA-256 (64 lowercase hex digits): ${JSON.stringify(s.slice(0, 80))}`);
-}
-
-/** Thrown when bytes do not match the hash or size they were expected to have. */
-export class IntegrityError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'IntegrityError';
-  }
-}
-
-export function checkExpected(got: BlobInfo, expect: Partial<BlobInfo> | undefined, what: string): void {
-  if (expect?.sha256 !== undefined && expect.sha256 !== got.sha256) throw new IntegrityError(`${what}: expected sha256 ${expect.sha256}, got ${got.sha256} (${got.size} bytes)`);
-  if (expect?.size !== undefined && expect.size !== got.size) throw new IntegrityError(`${what}: expected ${expect.size} bytes, got ${got.size}`);
-}
-
-/** A pass-through that hashes what flows through it; `info()` once it has ended. */
-export class Hasher extends Transform {
-  private readonly hash = createHash('sha256');
-  private bytes = 0;
-  private digest: string | undefined;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-
-  override _flush(done: TransformCallback): void {
-    this.digest = this.hash.digest('hex');
-    done();
-  }
-
-  info(): BlobInfo {
-    if (this.digest === undefined) this.digest = this.hash.digest('hex');
-    return { sha256: this.digest, size: this.bytes };
-  }
-}
-
-/**
- * Passes `source` on and, at its end, errors the stream instead of ending it cleanly when the bytes do not hash
- * to `expect` (a reader sees an error, never a silently wrong file).
- */
-export function verifying(source: Readable, expect: BlobInfo, what: string): Readable {
-  const hash = createHash('sha256');
-  let size = 0;
-  const out = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-    flush(done) {
-      const got = { sha256: hash.digest('hex'), size };
-      try {
-        checkExpected(got, expect, what);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
-  source.on('error', (err) => out.destroy(err));
-  return source.pipe(out);
 }
 
 /** SHA-256 and size of a file, read as a stream. */

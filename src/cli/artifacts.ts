@@ -3,14 +3,13 @@
  * `kairos artifacts get RUN --all -o DIR`: download them, each checked against its SHA-256 as it is written
  * (a mismatch leaves no file), each path checked to stay inside DIR.
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactView, KairosClient } from '../api/client.js';
 import { isSafeArtifactPath, showSize } from '../artifacts/policy.js';
+import { verifying } from '../artifacts/verify.js';
 import type { Command } from './command.js';
 import { onRun } from './run-id.js';
 import { EXIT, UsageError, table } from './output.js';
@@ -20,26 +19,14 @@ const USAGE = 'artifacts RUN [--attempt N] [--json] | artifacts get RUN PATH [-o
 /** Writes the artifact to `dest` through a temporary file, checking size and SHA-256; `-` is stdout. */
 async function download(client: KairosClient, runId: string, a: ArtifactView, dest: string): Promise<void> {
   const res = await client.downloadArtifact(runId, a.path, a.attempt);
-  const hash = createHash('sha256');
-  let size = 0;
-  const check = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-    flush(done) {
-      const got = hash.digest('hex');
-      done(got === a.sha256 && size === a.size ? null : new Error(`${a.path}: the bytes received (${size} bytes, sha256 ${got}) do not match the artifact (${a.size} bytes, sha256 ${a.sha256})`));
-    },
-  });
+  const check = verifying(res, a, a.path);
   if (dest === '-') {
-    await pipeline(res, check, process.stdout, { end: false });
+    await pipeline(check, process.stdout, { end: false });
     return;
   }
   const tmp = `${dest}.kairos-part-${process.pid}`;
   try {
-    await pipeline(res, check, createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(check, createWriteStream(tmp, { flags: 'wx' }));
     await rename(tmp, dest);
   } catch (err) {
     await rm(tmp, { force: true });

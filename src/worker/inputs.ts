@@ -4,14 +4,14 @@
  * and copied into `KAIROS_INPUTS/<name>` (a file, or a folder) before the command starts. A copy, not a
  * link: a job that writes to its input cannot spoil the cache for the next one.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { safeRelativePath, type FileEntry, type ResolvedInput } from '../model/inputs.js';
 import type { ControlLink } from '../protocol/worker.js';
+import { verifying } from '../artifacts/verify.js';
 
 export class InputCache {
   private readonly fetching = new Map<string, Promise<string>>();
@@ -45,19 +45,8 @@ export class InputCache {
     if (have?.isFile() && have.size === f.size) return dest;
     await mkdir(dirname(dest), { recursive: true });
     const tmp = `${dest}.${randomBytes(6).toString('hex')}.part`;
-    const hash = createHash('sha256');
-    let size = 0;
-    const counting = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
     try {
-      await pipeline(await this.link.fetchBlob(f.sha256), counting, createWriteStream(tmp, { flags: 'wx' }));
-      const got = hash.digest('hex');
-      if (got !== f.sha256 || size !== f.size) throw new Error(`input file ${f.path}: expected sha256 ${f.sha256} (${f.size} bytes), got ${got} (${size} bytes)`);
+      await pipeline(verifying(await this.link.fetchBlob(f.sha256), f, `input file ${f.path}`), createWriteStream(tmp, { flags: 'wx' }));
       await rename(tmp, dest);
       return dest;
     } catch (err) {
