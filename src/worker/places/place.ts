@@ -57,6 +57,12 @@ export interface PlaceAttemptSpec extends PlaceOutput {
    * created before it starts). Places with a shared filesystem keep them there.
    */
   readonly paths: { readonly readOnly: readonly string[]; readonly writable: readonly string[]; readonly writableFiles: readonly string[] };
+  /**
+   * The container image the attempt runs in, when the job's environment is an image (`image:` or
+   * `containerfile:`): `ref` as the place pulls it (pinned `name@sha256:…` when the digest is known). Absent = the
+   * place's own system. A place that cannot run images refuses such a spec when it starts.
+   */
+  readonly image?: { readonly ref: string; readonly digest?: string | null };
 }
 
 export interface PlaceStarted {
