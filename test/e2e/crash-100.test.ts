@@ -1,7 +1,8 @@
 /**
  * SIGKILL of `kairos up` in the middle of 100 running jobs. Checked from records the jobs write themselves,
  * outside Kairos: every run reaches a terminal state soon after the restart, no run ever has two live
- * attempts, and no line printed more than a second before the kill is lost.
+ * attempts, and no line printed more than a second before the kill is lost (plus how late the machine runs a
+ * ready process, measured just before the kill).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,18 @@ import { KairosClient } from '../../src/api/client.js';
 import { exited, freePort, isAlive, processStart, processesOfRun, spawnCli, tempDir, waitFor, writeProject } from '../helpers.js';
 
 const JOBS = 100;
+
+/** The most a 50 ms timer of this process fired late during `forMs`: how long the machine keeps a ready process waiting. */
+async function timerLateness(forMs: number): Promise<number> {
+  let worst = 0;
+  const until = Date.now() + forMs;
+  while (Date.now() < until) {
+    const at = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    worst = Math.max(worst, Date.now() - at - 50);
+  }
+  return worst;
+}
 
 test('SIGKILL in the middle of 100 running jobs: all end, never two live attempts, no old line lost', { timeout: 600_000 }, async () => {
   const dir = tempDir();
@@ -58,11 +71,16 @@ jobs:
   try {
     await waitFor('the server', () => client.health(), 20_000);
     const runs = await Promise.all(Array.from({ length: JOBS }, () => client.createRun('work', {})));
-    // Every job has printed for a while.
+    // "Within about a second" holds for a process that gets the CPU: on a machine with every core busy the
+    // same 200 ms flush waits its turn at each of the line's four hops (job → launcher → worker → batch timer →
+    // store). How late this process's own timers fire just before the kill measures one such wait; four of them
+    // are added to the second (on a quiet machine that is a few ms).
+    const lateness = 4 * (await timerLateness(2000));
+    // Every job has printed for a while (longer than the lines the check below counts as old).
     const printingSince = (f: string) => Number(readFileSync(join(rec, f), 'utf8').split('\n')[0]?.split(' ')[1] ?? Infinity);
-    await waitFor(`${JOBS} jobs printing for 1.5 s`, () => {
+    await waitFor(`${JOBS} jobs printing for ${1500 + lateness} ms`, () => {
       const files = readdirSync(rec).filter((f) => f.endsWith('.1.printed'));
-      return files.length === JOBS && files.every((f) => printingSince(f) < Date.now() - 1500);
+      return files.length === JOBS && files.every((f) => printingSince(f) < Date.now() - 1500 - lateness);
     }, 60_000, 50);
     // Each job's identity (pid and start time) while it runs: on a busy machine a pid is soon reused.
     const pids = readdirSync(rec).filter((f) => f.endsWith('.1.life')).map((f) => Number(readFileSync(join(rec, f), 'utf8').split(' ')[2]));
@@ -100,14 +118,14 @@ jobs:
         assert.ok(secondStart > deadBy - 1, `${r.id}: attempt 2 started ${secondStart}, attempt 1 dead by ${deadBy}`);
         // No line printed more than a second before the kill is missing from the stored log.
         const printed = readFileSync(join(rec, `${r.id}.1.printed`), 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number]);
-        const old = printed.filter(([, t]) => t < killedAt - 1000).map(([i]) => `${r.id} line ${i}`);
+        const old = printed.filter(([, t]) => t < killedAt - 1000 - lateness).map(([i]) => `${r.id} line ${i}`);
         oldLines += old.length;
         const stored = new Set((await client.logs(r.id)).lines.filter((l) => l.attempt === 1).map((l) => l.line));
         for (const line of old) {
           if (!stored.has(line)) {
             const lastStored = Math.max(...[...stored].map((l) => Number(l.split(' ').pop())));
             const t = (i: number) => (printed.find(([n]) => n === i)?.[1] ?? NaN) - killedAt;
-            assert.fail(`${line} was printed ${-t(Number(line.split(' ').pop()))} ms before the kill and is not in the log; the last stored line (${lastStored}) was printed ${-t(lastStored)} ms before the kill`);
+            assert.fail(`${line} was printed ${-t(Number(line.split(' ').pop()))} ms before the kill and is not in the log; the last stored line (${lastStored}) was printed ${-t(lastStored)} ms before the kill (allowed ${lateness} ms more for a busy machine)`);
           }
         }
       }
