@@ -14,6 +14,7 @@ import { KairosClient } from '../../src/api/client.js';
 import { runChecks } from '../../src/check/index.js';
 import { compileManifestText, formatProblem } from '../../src/manifest/index.js';
 import { tempDir, waitFor, writeProject } from '../helpers.js';
+import { chromiumMissing, openBrowser } from '../browser.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -167,8 +168,10 @@ describe('notebook jobs with real Jupyter', { skip: missing ?? false }, () => {
     assert.equal(back, TRICKY);
   });
 
+  let brokenRun = '';
   test('a failing cell fails the run, named in the log and the reason; the notebook and HTML are kept', async () => {
     const run = await runToEnd('broken');
+    brokenRun = run.id;
     const log = await logText(run.id);
     assert.equal(run.state, 'failed', log);
     assert.match(run.reason ?? '', /^notebook: cell 4 failed: ZeroDivisionError: division by zero$/);
@@ -180,6 +183,21 @@ describe('notebook jobs with real Jupyter', { skip: missing ?? false }, () => {
     const executed = await artifactText(run.id, 'broken.ipynb');
     assert.match(executed, /ZeroDivisionError/);
     assert.match(await artifactText(run.id, 'broken.html'), /ZeroDivisionError/);
+  });
+
+  test("the dashboard's run page shows the failed notebook's HTML in an empty sandbox", { skip: chromiumMissing() ?? false }, async () => {
+    assert.ok(brokenRun, 'the failing notebook ran');
+    const b = await openBrowser();
+    try {
+      await b.page.goto(`${up.url}/runs/${brokenRun}`);
+      const frame = b.page.locator('[data-artifact-preview="broken.html"] iframe[data-preview="html"]');
+      await frame.waitFor();
+      assert.equal(await frame.getAttribute('sandbox'), '');
+      assert.match((await frame.getAttribute('class')) ?? '', /notebook-frame/);
+      await waitFor('the notebook in the frame', async () => /ZeroDivisionError/.test((await b.page.frameLocator('[data-artifact-preview="broken.html"] iframe').locator('body').textContent()) ?? ''));
+    } finally {
+      await b.close();
+    }
   });
 
   test('a cell running past cell_timeout fails the run with that cell named', async () => {
