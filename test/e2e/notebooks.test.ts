@@ -79,6 +79,10 @@ jobs:
   live:
     environment: jupyter
     run: {notebook: live.ipynb}
+  overall:
+    environment: jupyter
+    run: {notebook: live.ipynb}
+    timeout: 30s
   bare:
     environment: bare
     run: {notebook: broken.ipynb}
@@ -222,6 +226,12 @@ describe('notebook jobs with real Jupyter', { skip: missing ?? false }, () => {
     assert.equal(run.state, 'cancelled');
     assert.deepEqual(await artifactPaths(run.id), ['live.html', 'live.ipynb']);
     assert.match(await artifactText(run.id, 'live.ipynb'), /live-line-1/);
+  });
+
+  test('`timeout` bounds the whole notebook: it ends timed_out, and what ran so far is kept', async () => {
+    const run = await runToEnd('overall');
+    assert.equal(run.state, 'timed_out', await logText(run.id));
+    assert.deepEqual(await artifactPaths(run.id), ['live.html', 'live.ipynb']);
   });
 
   test('an environment without nbclient fails with a clear reason', async () => {

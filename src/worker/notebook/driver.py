@@ -236,7 +236,14 @@ async def execute(client, nb, code_cells):
             await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
 
 
+def on_term(signum, frame):
+    # Until the kernel runs (then `execute` takes TERM over): stop, and still keep the notebook.
+    STOPPING["yes"] = True
+    raise KeyboardInterrupt()
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     path = SPEC["notebook"]
     stem = os.path.splitext(os.path.basename(path))[0]
     artifacts = SPEC.get("artifacts") or os.environ.get("KAIROS_ARTIFACTS") or "."
