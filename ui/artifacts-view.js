@@ -99,8 +99,9 @@ function kindOf(a) {
 /**
  * @param {{ path: string, size: number, sha256: string, content_type: string, stored: boolean, url: string, attempt: number }} a
  * @param {AbortSignal} signal
+ * @param {boolean} notebook the HTML rendering of an executed notebook
  */
-async function preview(a, signal) {
+async function preview(a, signal, notebook = false) {
   const kind = kindOf(a);
   if (!kind || !a.stored || a.size === 0) return null;
   if (kind === 'csv' || kind === 'tsv' || kind === 'jsonl') {
@@ -119,7 +120,8 @@ async function preview(a, signal) {
   if (a.size > HTML_MAX) return h('p', { class: 'muted' }, `page too large to preview (${size(a.size)})`);
   const html = await (await fetchArtifact(a.url, {}, signal)).text();
   // An empty sandbox: no scripts, no same origin, no forms, no top navigation.
-  const frame = h('iframe', { sandbox: '', title: a.path, class: 'artifact-frame', 'data-preview': 'html', referrerpolicy: 'no-referrer' });
+  // A notebook job's rendering (beside its executed .ipynb) gets the room a notebook needs.
+  const frame = h('iframe', { sandbox: '', title: a.path, class: notebook ? 'artifact-frame notebook-frame' : 'artifact-frame', 'data-preview': 'html', referrerpolicy: 'no-referrer' });
   /** @type {HTMLIFrameElement} */ (frame).srcdoc = html;
   return frame;
 }
@@ -148,6 +150,7 @@ export async function renderArtifacts(box, runId, signal) {
     return;
   }
   const previews = artifacts.map(() => h('div', { class: 'artifact-preview-box' }));
+  const paths = new Set(artifacts.map((a) => a.path));
   fill(box,
     h('table', { 'aria-label': 'Artifacts' },
       h('thead', {}, h('tr', {}, ['artifact', 'size', 'type', 'sha256', 'attempt'].map((c) => h('th', { scope: 'col' }, c)))),
@@ -162,7 +165,7 @@ export async function renderArtifacts(box, runId, signal) {
     const target = previews[i];
     if (!target || !kindOf(a)) continue;
     try {
-      const p = await preview(a, signal);
+      const p = await preview(a, signal, paths.has(a.path.replace(/\.html$/, '.ipynb')) && a.path.endsWith('.html'));
       if (p) fill(target, p);
     } catch (err) {
       if (!signal.aborted) fill(target, h('p', { class: 'muted' }, `no preview: ${err instanceof Error ? err.message : String(err)}`));

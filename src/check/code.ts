@@ -11,6 +11,7 @@ import { coerceError } from '../model/errors.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import { EnvCache, EnvError, environmentInputs, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';
 import { step, type Check, type OnCheckProgress } from './types.js';
+import { notebookCommand } from '../worker/notebook/command.js';
 
 const SMOKE_TIMEOUT_MS = 5 * 60_000;
 
@@ -108,7 +109,11 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
           artifactsDir: artifacts,
         });
         const cwd = job.workdir ? path.join(projectDir, job.workdir) : projectDir;
-        checks.push(await run(what, commandArgv(job.run, job.check), cwd, job.environment, vars, Math.min(job.timeoutMs ?? SMOKE_TIMEOUT_MS, SMOKE_TIMEOUT_MS)));
+        const command =
+          job.run.kind === 'notebook'
+            ? notebookCommand(job.run, { projectDir, specs: job.params, params, cellTimeoutMs: job.cellTimeoutMs ?? null, artifactsDir: artifacts, resultFile: path.join(scratch, 'notebook.json') })
+            : job.run;
+        checks.push(await run(what, commandArgv(command, job.check), cwd, job.environment, vars, Math.min(job.timeoutMs ?? SMOKE_TIMEOUT_MS, SMOKE_TIMEOUT_MS)));
       } finally {
         rmSync(scratch, { recursive: true, force: true });
       }

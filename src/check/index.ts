@@ -11,6 +11,7 @@ import { coerceError } from '../model/errors.js';
 import { EnvError, findProgram, interpreterCommand, resolveInterpreter } from '../worker/envs/index.js';
 import { codeChecks } from './code.js';
 import { dependencyChecks } from './dependencies.js';
+import { notebookChecks } from './notebook.js';
 import { serverChecks, type ServerTarget } from './server.js';
 import { makeReport, step, type Check, type CheckGroup, type CheckReport, type OnCheckProgress } from './types.js';
 
@@ -85,9 +86,10 @@ export async function runChecks(dir: string, options: CheckOptions): Promise<Che
   const jobs = Object.keys(manifest.jobs);
   const on = options.onProgress;
   const dataDir = options.dataDir ?? path.join(projectDir, '.kairos');
-  const checks: Check[] = await step(on, 'configuration', 'manifest', () => [
+  const checks: Check[] = await step(on, 'configuration', 'manifest', async () => [
     { group: 'configuration', name: 'manifest', status: 'pass', message: `project ${manifest.project}, ${jobs.length} job${jobs.length === 1 ? '' : 's'}` },
     ...localChecks(manifest, projectDir, options.now ?? Date.now(), options.fireTimes ?? 3),
+    ...(await notebookChecks(manifest, projectDir)),
   ]);
   checks.push(
     ...(await step(on, 'configuration', 'secrets and pools on the server', async () => {

@@ -17,6 +17,7 @@ import type {
   NotifyRule,
   ParamSpec,
   ParamValue,
+  JobRun,
   RetryPolicy,
   RunCommand,
 } from '../model/job.js';
@@ -128,7 +129,12 @@ function compileNotify(rules: readonly NotifyRuleDocument[], at: string): Notify
 }
 
 function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['defaults']): CompiledJob {
-  const run: RunCommand = typeof j.run === 'string' ? { kind: 'shell', script: j.run } : { kind: 'argv', argv: [...j.run] };
+  const run: JobRun =
+    typeof j.run === 'string'
+      ? { kind: 'shell', script: j.run }
+      : Array.isArray(j.run)
+        ? { kind: 'argv', argv: [...j.run] }
+        : { kind: 'notebook', notebook: normaliseWorkdir(j.run.notebook) ?? j.run.notebook, kernel: j.run.kernel ?? null };
   let schedule: CompiledSchedule | null = null;
   if (j.schedule !== undefined) {
     const s = typeof j.schedule === 'string' ? { cron: j.schedule } : j.schedule;
@@ -148,6 +154,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     params: compileParams(j.params),
     env: Object.fromEntries(Object.entries(j.env ?? {}).map(([k, v]) => [k, String(v)])),
     timeoutMs: j.timeout === undefined ? defaults.timeoutMs : ms(j.timeout),
+    ...(run.kind === 'notebook' ? { cellTimeoutMs: j.cell_timeout === undefined ? null : ms(j.cell_timeout) } : {}),
     graceMs: j.grace === undefined ? defaults.graceMs : ms(j.grace),
     startTimeoutMs: j.start_timeout === undefined ? null : ms(j.start_timeout),
     retries: j.retries === undefined ? defaults.retries : compileRetries(j.retries),

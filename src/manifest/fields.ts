@@ -75,6 +75,7 @@ export const NAME_RULES = {
   identifier: { pattern: /^[A-Za-z][A-Za-z0-9_-]{0,62}$/, rule: 'a letter, then up to 62 letters, digits, "_" or "-"' },
   variable: { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, rule: 'letters, digits and "_", not starting with a digit' },
   secret: { pattern: /^[A-Z_][A-Z0-9_]*$/, rule: 'upper-case letters, digits and "_", not starting with a digit' },
+  kernel: { pattern: /^[A-Za-z0-9._-]{1,64}$/, rule: 'up to 64 letters, digits, ".", "_" or "-" (a Jupyter kernel name)' },
 } as const satisfies Record<string, NameRule>;
 
 /** A string value that must be a name (the project, a secret). */

@@ -187,6 +187,25 @@ function checkReservedEnv(names: readonly string[], ctx: z.core.$RefinementCtx):
 
 const argvItem = expecting(z.string(), 'a string (quote numbers, e.g. "5")');
 
+const notebookRun = z.strictObject({
+  notebook: documented(
+    expecting(relativePathValue().regex(/\.ipynb$/), 'a path to a .ipynb file relative to the project directory, such as "notebooks/report.ipynb"', 'invalid_path'),
+    { description: 'The notebook, relative to the project directory. Its cell tagged `parameters` is followed by a cell with the run\'s params.' },
+  ),
+  kernel: documented(nameValue('a kernel name', NAME_RULES.kernel), {
+    description: 'The Jupyter kernel to run it with, as named in the job environment (`jupyter kernelspec list`).',
+    defaultText: "the environment's own Python for a Python notebook, else the notebook's kernel",
+  }).optional(),
+});
+
+/** Keys that only mean something for a notebook job. */
+function checkNotebookKeys(spec: unknown, ctx: z.core.$RefinementCtx): void {
+  if (!isRecord(spec)) return;
+  const notebook = isRecord(spec.run);
+  if (spec.cell_timeout !== undefined && !notebook) report(ctx, 'invalid_value', '`cell_timeout` applies to notebook jobs only (`run: {notebook: PATH.ipynb}`)', ['cell_timeout'], 'key');
+  if (notebook && Array.isArray(spec.check)) report(ctx, 'invalid_value', 'a notebook job takes `check: true` (it runs the notebook with its default params), not arguments', ['check']);
+}
+
 const job = expecting(z.strictObject({
   description: documented(z.string(), { description: 'What the job does, shown in listings and the dashboard.' }).optional(),
   run: documented(
@@ -196,12 +215,13 @@ const job = expecting(z.strictObject({
         z.array(argvItem).min(1).superRefine((argv, ctx) => {
           if (argv[0] === '') report(ctx, 'invalid_value', 'expected the program to run, got an empty string', [0]);
         }),
+        notebookRun,
       ]),
-      'a command (a string, run by /bin/sh -c) or a non-empty list of strings (a program and its arguments)',
+      'a command (a string, run by /bin/sh -c), a non-empty list of strings (a program and its arguments), or a mapping with `notebook` (a .ipynb file)',
     ),
     {
       description:
-        'What to run. A string is run by `/bin/sh -c`; a list is a program and its arguments, run without a shell. Params arrive as environment variables (`KAIROS_PARAM_<NAME>`), never spliced into the command.',
+        'What to run. A string is run by `/bin/sh -c`; a list is a program and its arguments, run without a shell; `{notebook: PATH.ipynb}` executes a Jupyter notebook in the job\'s environment (docs/notebooks.md). Params arrive as environment variables (`KAIROS_PARAM_<NAME>`), never spliced into the command; a notebook also gets them, typed, in a cell after its `parameters` cell.',
     },
   ),
   schedule: documented(
@@ -218,6 +238,10 @@ const job = expecting(z.strictObject({
   timeout: documented(durationValue({ positive: true }), {
     description: 'Longest a run may take; then it is stopped (TERM, then KILL after `grace`) and ends `timed_out`.',
     defaultText: '`defaults.timeout`',
+  }).optional(),
+  cell_timeout: documented(durationValue({ positive: true }), {
+    description: 'A notebook job\'s limit on each cell (whole seconds, rounded up): a cell that runs longer fails the run, named in its reason. `timeout` still bounds the whole run.',
+    defaultText: 'no limit',
   }).optional(),
   grace: documented(durationValue(), { description: 'Time between TERM and KILL when a run is timed out or cancelled.', defaultText: '`defaults.grace`' }).optional(),
   start_timeout: documented(durationValue({ positive: true }), {
@@ -250,7 +274,7 @@ const job = expecting(z.strictObject({
   network: networkSpec('`defaults.network`'),
   inputs: inputsValue(),
   retention: retentionValue(),
-}), 'a job: a mapping with at least `run`');
+}).superRefine(checkNotebookKeys, { when: (payload) => isRecord(payload.value) }), 'a job: a mapping with at least `run`');
 
 // ---- environments ------------------------------------------------------------------------------------------
 

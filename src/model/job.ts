@@ -70,9 +70,25 @@ export interface CompiledSchedule {
   readonly concurrency: ConcurrencyPolicy;
 }
 
+/** A command a place starts: a shell script (`/bin/sh -c`) or a program and its arguments. */
 export type RunCommand =
   | { readonly kind: 'shell'; readonly script: string }
   | { readonly kind: 'argv'; readonly argv: readonly string[] };
+
+/**
+ * `run: {notebook, kernel}`: a Jupyter notebook, executed by Kairos' notebook driver in the job's environment
+ * (src/worker/notebook/): the worker turns it into an argv `RunCommand` before a place sees it.
+ */
+export interface NotebookRun {
+  readonly kind: 'notebook';
+  /** Relative to the project root, normalised, never escaping it. */
+  readonly notebook: string;
+  /** The Jupyter kernel; null = the job environment's own Python for a Python notebook (docs/notebooks.md). */
+  readonly kernel: string | null;
+}
+
+/** What a job runs. */
+export type JobRun = RunCommand | NotebookRun;
 
 export interface Resources {
   readonly cpu: number | null;
@@ -83,11 +99,13 @@ export interface Resources {
 export interface CompiledJob {
   readonly name: string;
   readonly description: string | null;
-  readonly run: RunCommand;
+  readonly run: JobRun;
   readonly schedule: CompiledSchedule | null;
   readonly params: Readonly<Record<string, ParamSpec>>;
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number | null;
+  /** A notebook job's limit on each cell (`cell_timeout`); absent or null = none. */
+  readonly cellTimeoutMs?: number | null;
   /** Time between TERM and KILL when a run is timed out or cancelled. */
   readonly graceMs: number;
   /** A run not started this long after it was created ends failed (`start_timeout`); null = waits as long as it takes. */

@@ -18,6 +18,7 @@ import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
 import { unavailableReason } from '../model/unavailable.js';
 import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
 import { attemptPaths, listArtifacts, readMetrics } from './outputs.js';
+import { notebookCommand, notebookResultFile, readNotebookResult } from './notebook/command.js';
 import { checkEndpoints, type NetworkMemory } from './preflight.js';
 import { ENDPOINT_RESULT_LABELS, describeFailures, failedChecks, networkWaitDelay, type EndpointCheck } from '../model/network.js';
 
@@ -195,9 +196,21 @@ export class AttemptRunner {
         this.startReported = true;
         this.logs.add('system', `[kairos] worker ${this.s.workerId} restarted: following the attempt again`);
       }
+      const run = a.spec.run;
+      const command =
+        run.kind === 'notebook'
+          ? notebookCommand(run, {
+              projectDir: this.s.bundlePath,
+              specs: a.spec.params,
+              params: a.run.params,
+              cellTimeoutMs: a.spec.cellTimeoutMs ?? null,
+              artifactsDir: paths.artifacts,
+              resultFile: notebookResultFile(paths.output),
+            })
+          : run;
       const attempt = this.s.adopt ? await this.adopted(output) : await this.s.place.start({
         name: placeAttemptName(a.run.id, a.lease.attempt),
-        command: a.spec.run,
+        command,
         cwd,
         env: { ...this.env(paths), ...this.environment?.vars },
         resources: {
@@ -207,7 +220,7 @@ export class AttemptRunner {
         },
         timeLimitMs: a.spec.timeoutMs,
         graceMs: a.spec.graceMs,
-        paths: { readOnly: [this.s.bundlePath, inputsDir(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output] },
+        paths: { readOnly: [this.s.bundlePath, inputsDir(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output, ...(run.kind === 'notebook' ? [notebookResultFile(paths.output)] : [])] },
         ...output,
       });
       this.attempt = attempt;
@@ -253,6 +266,11 @@ export class AttemptRunner {
       }
     }
     await this.networkReport;
+    if (a.spec.run.kind === 'notebook') {
+      // The driver's own words on how the notebook ended (which cell failed, and why) make the reason.
+      const nb = await readNotebookResult(notebookResultFile(paths.output));
+      if (nb && this.reasonCode === 'exit_code') this.reason = nb.reason;
+    }
     await this.environment?.release();
     await rm(inputsDir(paths), { recursive: true, force: true }).catch(() => undefined);
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
