@@ -22,7 +22,10 @@ test('PostgreSQL: bigint and numeric come back as numbers; identity columns; the
     const { rows: t } = await sql<{ ms: number }>`select floor(extract(epoch from clock_timestamp()) * 1000) as ms`.execute(db.kysely);
     const after = db.clock.now();
     assert.ok(Number.isInteger(before), 'whole milliseconds (bigint columns refuse fractions)');
-    assert.ok(Number(t[0]?.ms) >= before - 5 && Number(t[0]?.ms) <= after + 5, `the database's clock ${t[0]?.ms} lies within [${before}, ${after}]`);
+    // The offset is measured from the midpoint of a round trip, so it is only as good as half the fastest
+    // round trip at open: a few ms when quiet, tens of ms with every core busy (seen: 12 ms at load 16).
+    const slack = 50;
+    assert.ok(Number(t[0]?.ms) >= before - slack && Number(t[0]?.ms) <= after + slack, `the database's clock ${t[0]?.ms} lies within [${before}, ${after}] ± ${slack} ms`);
   } finally {
     await db.close();
   }
