@@ -51,6 +51,19 @@ export async function resolveProject(q: Q, project: string | undefined): Promise
   throw new KairosError('invalid_input', `several projects are deployed (${all.map((d) => d.project).join(', ')}); name one with --project`);
 }
 
+/** resolveProject over the control plane's cached active deployments (no read per run created). */
+export async function resolveProjectOf(ctx: Ctx, project: string | undefined): Promise<DeploymentRow> {
+  const all = await ctx.deployments();
+  if (project) {
+    const dep = all.find((d) => d.project === project);
+    if (!dep) throw new KairosError('not_found', `project "${project}" has no active deployment`);
+    return dep;
+  }
+  if (all.length === 1 && all[0]) return all[0];
+  if (all.length === 0) throw new KairosError('not_found', 'nothing is deployed yet');
+  throw new KairosError('invalid_input', `several projects are deployed (${all.map((d) => d.project).join(', ')}); name one with --project`);
+}
+
 export async function jobOf(ctx: Ctx, dep: DeploymentRow, job: string, q: Q = ctx.db.kysely): Promise<CompiledJob> {
   const manifest = await ctx.manifestOf(dep.id, q);
   const spec = manifest.jobs[job];
@@ -106,7 +119,7 @@ export async function createRun(ctx: Ctx, req: CreateRunRequest): Promise<RunRow
     // eslint-disable-next-line no-control-regex -- control characters are what this refuses
     if (typeof v === 'string' && /[\u0000-\u001f\u007f]/.test(v)) throw new KairosError('invalid_input', `the ${what} name contains a control character (such as NUL); names are letters, digits, "-" and "_"`);
   }
-  const dep = await resolveProject(ctx.db.kysely, req.project);
+  const dep = await resolveProjectOf(ctx, req.project);
   const spec = await jobOf(ctx, dep, req.job);
   const resolved = resolveParams(spec, req.params ?? {});
   if (!resolved.ok) throw new KairosError('invalid_params', resolved.errors.join('; '), { errors: resolved.errors });

@@ -3,7 +3,7 @@
  * ship its log lines in order within about a second, enforce its timeout, obey a cancel, and report how it
  * ended with its metrics and artifacts.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputCache } from './inputs.js';
 import { KairosError, coerceError } from '../model/errors.js';
@@ -34,6 +34,31 @@ export { workerBaseEnv } from '../model/run-env.js';
 /** Where an attempt's inputs are placed (KAIROS_INPUTS), beside its artifacts folder. */
 function inputsDir(paths: { artifacts: string }): string {
   return `${paths.artifacts}.inputs`;
+}
+
+/**
+ * Makes a directory whose parent exists (the worker made `attempts/` at its start): one mkdir(2). A recursive
+ * mkdir walks the path from the top in JavaScript, and it ran for every attempt.
+ */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true });
+  }
+}
+
+/** Removes a directory that is most often empty (a job without inputs) with one rmdir(2); else the whole tree. */
+async function removeDir(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /** The start is reported this much later, so a short job reports its start with its end in one transaction. */
@@ -158,7 +183,7 @@ export class AttemptRunner {
 
   /** Fetches the attempt's inputs (resolved by the control plane, recorded with the attempt) into KAIROS_INPUTS. */
   private async prepareInputs(paths: { artifacts: string }): Promise<void> {
-    await mkdir(inputsDir(paths), { recursive: true });
+    await makeDir(inputsDir(paths));
     if ((this.a.spec.inputs ?? []).length === 0) return;
     const inputs = await this.link.resolveInputs(this.a.lease);
     const cache = this.s.inputs ?? new InputCache(this.s.dataDir, this.link);
@@ -272,7 +297,7 @@ export class AttemptRunner {
       if (nb && this.reasonCode === 'exit_code') this.reason = nb.reason;
     }
     await this.environment?.release();
-    await rm(inputsDir(paths), { recursive: true, force: true }).catch(() => undefined);
+    await removeDir(inputsDir(paths));
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
     const artifacts = await this.shipArtifacts(paths.artifacts, await listArtifacts(paths.artifacts));
     const masker = this.logs.masker;

@@ -192,9 +192,16 @@ export class Worker {
   }
 
   /** Leases were just renewed (or granted): the launcher kills our jobs if we go quiet for most of a lease. */
-  private armWatchdog(): void {
+  private armWatchdog(force = false): void {
+    // Claims arm it too (a new lease was granted), one write to the launcher each: skipped when it was armed
+    // within the last twentieth of a lease, which only makes the watchdog fire that much earlier, never later
+    // than the lease it guards. Heartbeats always arm it.
+    const now = Date.now();
+    if (!force && now - this.armedAt < this.opts.leaseMs / 20) return;
+    this.armedAt = now;
     this.place.watchdog?.(Math.floor(this.opts.leaseMs * 0.8));
   }
+  private armedAt = 0;
 
   private run(a: Assignment, adopt = false): void {
     // The bundle may have to come over the network first; the attempt waits for it.
@@ -293,7 +300,7 @@ export class Worker {
       this.lastRenewed = Date.now();
       // The control plane is back: a claim waiting out its pause may try now.
       if (this.linkState.ok('heartbeat') && this.claimFailures > 0) this.wake();
-      this.armWatchdog();
+      this.armWatchdog(true);
       for (const l of reply.refused) {
         const runner = this.active.get(l.runId);
         if (!runner) continue;
@@ -309,7 +316,7 @@ export class Worker {
         if (!this.dbOutage) this.onError(err);
         this.dbOutage = true;
         this.lastRenewed = Date.now();
-        this.armWatchdog();
+        this.armWatchdog(true);
         return;
       }
       this.linkState.failed('heartbeat', err);

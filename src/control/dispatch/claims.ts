@@ -13,7 +13,7 @@ import type { Ctx } from '../context.js';
 import { openRunSecrets } from '../secrets.js';
 import { endAttempt } from './end.js';
 import { preferAnotherWorker } from '../network.js';
-import { addUsage, fitsBeside, needOf, shortfall, workerOffer, workerUsage, type Need } from './placement.js';
+import { addUsage, fitsBeside, needOf, shortfall, workerOffer, workerUsage, type Need, type Usage } from './placement.js';
 
 const resourcesOf = (n: Need) => ({ cpu: n.cpu, memoryBytes: n.memoryBytes, gpu: n.gpu });
 
@@ -29,7 +29,7 @@ export type Claimed = { run: RunRow; attempt: AttemptRow; logSeqStart: number; s
 
 /** The concurrency limit of each pool, from the active deployments (the smallest when projects disagree). */
 async function poolLimits(ctx: Ctx, q: Q): Promise<Map<string, number>> {
-  const deps = await q.selectFrom('deployments').select('id').where('active', '=', 1).execute();
+  const deps = await ctx.deployments(q);
   const limits = new Map<string, number>();
   for (const d of deps) {
     const m = await ctx.manifestOf(d.id, q);
@@ -60,10 +60,13 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
   // PostgreSQL (SQLite's write lock already serialises claims): count a limited pool's running runs only
   // while holding its lock, taken in name order so two claims never wait on each other in a circle.
   if (pg) for (const pool of [...new Set(pools)].filter((p) => limits.has(p)).sort()) await lockKey(trx, `kairos-pool:${pool}`);
-  const running = await runningCountByPool(trx);
+  // Only a pool with a limit needs its running runs counted (most have none: no count then).
+  const running = limits.size > 0 ? await runningCountByPool(trx) : new Map<string, number>();
   // Placement: a worker that said what its place offers takes only runs that fit it, beside what it runs.
-  const offer = await workerOffer(trx, workerId);
-  const used = offer ? await workerUsage(ctx, trx, workerId) : null;
+  const offer = await workerOffer(ctx, trx, workerId);
+  // What the worker's running attempts use is read once a candidate needs something (most runs ask for no
+  // cpu, memory or gpu and fit beside anything).
+  let used: Usage | null = null;
   const out: Claimed[] = [];
   const serialBusy = new Set<string>();
   for (const pool of pools) {
@@ -76,10 +79,14 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
     for (const run of candidates) {
       if (taken >= room) break;
       let need: Need | null = null;
-      if (offer && used) {
+      if (offer) {
         const spec = (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job];
         need = spec ? needOf(spec, run) : null;
-        if (need && (shortfall(offer, need) !== null || !fitsBeside(offer, used, need))) continue;
+        if (need && shortfall(offer, need) !== null) continue;
+        if (need && needsRoom(need)) {
+          used ??= await workerUsage(ctx, trx, workerId);
+          if (!fitsBeside(offer, used, need)) continue;
+        }
       }
       const jobKey = `${run.project}/${run.job}`;
       if (run.serial === 1) {
@@ -105,6 +112,11 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
     }
   }
   return out;
+}
+
+/** Whether a run takes any of what a worker offers (cpu, memory, gpu), so has to fit beside what it runs. */
+function needsRoom(n: Need): boolean {
+  return (n.cpu ?? 0) > 0 || (n.memoryBytes ?? 0) > 0 || (n.gpu ?? 0) > 0;
 }
 
 async function runningRunOfJob(trx: Q, run: RunRow): Promise<boolean> {

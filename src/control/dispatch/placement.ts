@@ -26,8 +26,10 @@ export function needOf(spec: CompiledJob, run: Pick<RunRow, 'resources_json'>): 
 }
 
 /** A worker's offer as registered; null for workers that did not say (older versions): they take anything. */
-export async function workerOffer(q: Q, workerId: string): Promise<Offer | null> {
-  const w = await q.selectFrom('workers').select('offer_json').where('id', '=', workerId).executeTakeFirst();
+export async function workerOffer(ctx: Ctx, q: Q, workerId: string): Promise<Offer | null> {
+  // A worker registers (which clears the cache) before it claims; one another control plane registered may
+  // not be in the cache yet: read it then.
+  const w = (await ctx.liveWorkerRows(q)).find((r) => r.id === workerId) ?? (await q.selectFrom('workers').select('offer_json').where('id', '=', workerId).executeTakeFirst());
   return w?.offer_json ? (JSON.parse(w.offer_json) as Offer) : null;
 }
 
@@ -49,8 +51,8 @@ export async function workerUsage(ctx: Ctx, q: Q, workerId: string): Promise<Usa
 }
 
 /** Workers that are registered, not stopped, and heard from within two leases. */
-export async function liveWorkers(q: Q, now: number, leaseMs: number): Promise<LiveWorker[]> {
-  const rows = await q.selectFrom('workers').selectAll().where('stopped_at', 'is', null).where('heartbeat_at', '>=', now - 2 * leaseMs).execute();
+export async function liveWorkers(ctx: Ctx, q: Q, now: number, leaseMs: number): Promise<LiveWorker[]> {
+  const rows = (await ctx.liveWorkerRows(q)).filter((w) => Number(w.heartbeat_at) >= now - 2 * leaseMs);
   return rows.map((w) => ({
     id: w.id,
     host: w.host,
@@ -65,7 +67,7 @@ export async function waitingReasons(ctx: Ctx, q: Q, runs: readonly RunRow[]): P
   const out = new Map<string, string>();
   const queued = runs.filter((r) => r.state === 'queued');
   if (queued.length === 0) return out;
-  const workers = await liveWorkers(q, ctx.now(), ctx.settings.leaseMs);
+  const workers = await liveWorkers(ctx, q, ctx.now(), ctx.settings.leaseMs);
   for (const r of queued) {
     const spec = (await ctx.manifestOf(r.deployment_id, q)).jobs[r.job];
     if (!spec) continue;
@@ -79,7 +81,7 @@ export async function waitingReasons(ctx: Ctx, q: Q, runs: readonly RunRow[]): P
 export async function expireUnstarted(ctx: Ctx): Promise<number> {
   const now = ctx.now();
   // Only jobs that set a start_timeout are looked at (most set none: nothing to read then).
-  const deps = await ctx.db.kysely.selectFrom('deployments').select('id').where('active', '=', 1).execute();
+  const deps = await ctx.deployments();
   const jobs = new Set<string>();
   for (const d of deps) for (const j of Object.values((await ctx.manifestOf(d.id)).jobs)) if (j.startTimeoutMs != null) jobs.add(j.name);
   if (jobs.size === 0) return 0;
@@ -89,7 +91,7 @@ export async function expireUnstarted(ctx: Ctx): Promise<number> {
     const spec = (await ctx.manifestOf(run.deployment_id)).jobs[run.job];
     const limit = spec?.startTimeoutMs ?? null;
     if (!spec || limit === null || Number(run.created_at) + limit > now) continue;
-    const workers = await liveWorkers(ctx.db.kysely, now, ctx.settings.leaseMs);
+    const workers = await liveWorkers(ctx, ctx.db.kysely, now, ctx.settings.leaseMs);
     const why = waitingReason(run.pool, needOf(spec, run), workers) ?? `no worker of pool ${run.pool} was free`;
     const reason = `not started within ${formatDuration(limit)} (start_timeout): ${why}`;
     const t = await ctx.db.tx((trx) => transitionRun(trx, run, { kind: 'start_timeout' }, now, () => ({ finished_at: now, reason, reason_code: 'start_timeout' })));

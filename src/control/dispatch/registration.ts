@@ -15,10 +15,12 @@ export async function registerWorker(ctx: Ctx, info: WorkerInfo): Promise<void> 
       .onConflict((oc) => oc.column('id').doUpdateSet({ ...values, started_at: now }))
       .execute();
   });
+  ctx.workers.invalidate();
 }
 
 export async function unregisterWorker(ctx: Ctx, workerId: string): Promise<void> {
   await ctx.db.tx((trx) => trx.updateTable('workers').set({ stopped_at: ctx.now() }).where('id', '=', workerId).execute());
+  ctx.workers.invalidate();
 }
 
 export async function workerLiveAttempts(ctx: Ctx, workerId: string): Promise<{ lease: LeaseRef; pid: number | null; procStart: string | null; assignment?: Assignment }[]> {
