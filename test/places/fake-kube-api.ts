@@ -222,7 +222,7 @@ export class FakeKubeApi {
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(path))) return this.secretsRoute(res, method, m[1] as string, m[2], body, q);
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(path))) return this.jobsRoute(res, method, m[1] as string, m[2], body, q);
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(path))) return this.logRoute(res, m[1] as string, m[2] as string, q);
-    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(path))) return this.podsRoute(res, req, method, m[1] as string, m[2], body, q);
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(path))) return this.podsRoute(res, method, m[1] as string, m[2], body, q);
     return this.status(res, 404, 'NotFound', `the server could not find the requested resource`);
   }
 
@@ -317,10 +317,10 @@ export class FakeKubeApi {
     return this.status(res, 405, 'MethodNotAllowed', 'method not allowed');
   }
 
-  private podsRoute(res: ServerResponse, req: IncomingMessage, method: string, ns: string, name: string | undefined, body: Obj, q: URLSearchParams): void {
+  private podsRoute(res: ServerResponse, method: string, ns: string, name: string | undefined, body: Obj, q: URLSearchParams): void {
     if (!name && method === 'GET') {
       const sel = parseSelector(q.get('labelSelector'));
-      if (q.get('watch') === 'true') return this.watch(res, req, ns, sel, q.get('resourceVersion'));
+      if (q.get('watch') === 'true') return this.watch(res, ns, sel, q.get('resourceVersion'));
       const items = [...this.pods.values()].filter((p) => p.metadata.namespace === ns && matches(p.metadata.labels, sel));
       return this.json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
     }
@@ -342,7 +342,7 @@ export class FakeKubeApi {
     res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
   }
 
-  private watch(res: ServerResponse, req: IncomingMessage, ns: string, selector: Record<string, string>, rv: string | null): void {
+  private watch(res: ServerResponse, ns: string, selector: Record<string, string>, rv: string | null): void {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     if (rv && Number(rv) < this.compactedRv) return this.expired(res, `${rv} (${this.compactedRv})`);
     const w: Watcher = { ns, selector, res };
@@ -352,7 +352,7 @@ export class FakeKubeApi {
     if (rv) for (const e of this.history) if (e.rv > Number(rv)) send(e.type, e.pod);
     if (!rv) for (const p of this.pods.values()) send('ADDED', p);
     this.watchers.add(w);
-    req.on('close', () => this.watchers.delete(w));
+    res.on('close', () => this.watchers.delete(w));
   }
 
   private logRoute(res: ServerResponse, ns: string, pod: string, q: URLSearchParams): void {
@@ -617,6 +617,15 @@ export class FakeKubeApi {
     if (!pod) return;
     this.pods.delete(name);
     this.emit('DELETED', pod);
+    // A pod deleted before it succeeded counts as failed: backoffLimit 0 fails the Job.
+    const job = this.jobs.get(pod.metadata.labels['job-name']);
+    if (job && !job.metadata.deletionTimestamp && pod.status.phase !== 'Succeeded' && !this.jobFailed(job)) {
+      const now = new Date().toISOString();
+      job.status.active = 0;
+      job.status.failed = 1;
+      job.status.conditions = [...(job.status.conditions ?? []), { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: now }];
+      this.bump(job);
+    }
     this.maybeRemoveJob(pod.metadata.labels['job-name']);
   }
 
