@@ -17,9 +17,10 @@ export const KUBERNETES_OPTIONS = {
   'service-account': { type: 'string' },
   image: { type: 'string' },
   'volume-claim': { type: 'string' },
+  'shared-dir': { type: 'string' },
 } as const satisfies OptionSpec;
 
-export const KUBERNETES_USAGE = '[--namespace N] [--kubeconfig FILE | --in-cluster] [--service-account SA] [--image REF] [--volume-claim PVC]';
+export const KUBERNETES_USAGE = '[--namespace N] [--kubeconfig FILE | --in-cluster] [--service-account SA] [--image REF] [--volume-claim PVC] [--shared-dir DIR]';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
