@@ -7,14 +7,17 @@
  * local process (its command, working directory and the variables of the Secret it names), killed with TERM,
  * the grace, then KILL when the pod is deleted.
  *
- * What cannot happen by itself here is triggered by the test: an OOM kill, an eviction, a lost node, a Job's
- * deadline, a watch history compacted (410), a log connection cut.
+ * A memory limit is enforced with a cgroup, as a kubelet does (when this machine has a usable one; see
+ * src/worker/places/cgroups.ts), and a container the kernel killed for it ends OOMKilled. What cannot happen by
+ * itself here is triggered by the test: an OOM kill, an eviction, a lost node, a Job's deadline, a watch history
+ * compacted (410), a log connection cut.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createAttemptCgroup, type AttemptCgroup } from '../../src/worker/places/cgroups.js';
 
 type Obj = any;
 
@@ -510,7 +513,15 @@ export class FakeKubeApi {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: name, HOME: '/root' };
     for (const [k, v] of Object.entries((secret?.data ?? {}) as Record<string, string>)) env[k] = Buffer.from(v, 'base64').toString('utf8');
     for (const e of spec.env ?? []) if (typeof e.value === 'string') env[e.name] = e.value;
-    const [cmd = '', ...args] = [...(spec.command ?? []), ...(spec.args ?? [])];
+    let [cmd = '', ...args] = [...(spec.command ?? []), ...(spec.args ?? [])];
+    // The kubelet's memory limit: the container in a cgroup of its own with that limit (when this machine has
+    // a usable one), entered by a small shell before it execs the command.
+    const memory = quantity(spec.resources?.limits?.memory);
+    const cg: AttemptCgroup | null = memory > 0 ? createAttemptCgroup(`kairos-fake-kubelet-${name}`, { memoryBytes: memory, cpu: null }) : null;
+    if (cg) {
+      args = ['-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1"; shift; n=$((n-1)); done; exec "$@"', 'sh', String(cg.procs.length), ...cg.procs, cmd, ...args];
+      cmd = '/bin/sh';
+    }
     const st = pod.status.containerStatuses[0];
     const startedAt = new Date().toISOString();
     let proc: ChildProcess;
@@ -568,6 +579,8 @@ export class FakeKubeApi {
     collect(proc.stderr as NodeJS.ReadableStream);
     proc.on('exit', (code, signal) => {
       exit = { code, signal };
+      if (cg?.oomKilled()) c.oom = true;
+      if (cg) void cg.killAll().then(() => cg.remove());
       // The container's processes all die with it (its cgroup): what it left in the background too.
       try {
         process.kill(-(proc.pid as number), 'SIGKILL');

@@ -35,7 +35,7 @@ function fakePlace(over: Partial<KubernetesPlaceOptions> = {}): KubernetesPlace 
   });
 }
 
-placeConformance('kubernetes (fake API server)', () => Promise.resolve(fakePlace()), { dir: () => join(dir.path, 'conformance'), limitsMemory: false, timeLimitMs: 1000, mergesStreams: true });
+placeConformance('kubernetes (fake API server)', () => Promise.resolve(fakePlace()), { dir: () => join(dir.path, 'conformance'), limitsMemory: true, timeLimitMs: 1000, mergesStreams: true });
 
 // A real cluster: KUBECONFIG, and a directory this machine and the cluster's pods share (docs/kubernetes.md).
 const real = process.env.KUBECONFIG && process.env.KAIROS_TEST_KUBE_SHARED_DIR ? process.env : null;
