@@ -370,9 +370,9 @@ export class KubernetesPlace implements Place {
     mkdirSync(join(o.dataDir, 'kubernetes'), { recursive: true, mode: 0o700 });
   }
 
-  async offer(): Promise<PlaceOffer> {
-    this.offerCache ??= { at: 0, offer: Promise.resolve(null as unknown as PlaceOffer) };
-    if (this.offerCache.at === 0 || Date.now() - this.offerCache.at > 30_000) {
+  /** Read again at most every 30 s (placement asks often; nodes come and go). */
+  offer(): Promise<PlaceOffer> {
+    if (!this.offerCache || Date.now() - this.offerCache.at > 30_000) {
       const offer = this.measure();
       offer.catch(() => (this.offerCache = null));
       this.offerCache = { at: Date.now(), offer };
@@ -517,7 +517,7 @@ export class KubernetesPlace implements Place {
     return { ok: true, detail: `kubernetes namespace ${this.namespace} at ${this.kc.getCurrentCluster()?.server ?? '?'}: ${image}, ${this.followers.size} of ${this.o.slots} running` };
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     for (const f of this.followers.values()) f.halt();
     this.followers.clear();
