@@ -1,5 +1,5 @@
 /**
- * Where a worker runs its attempts and what it offers (docs/places.md): `--place local|slurm`, `--cpu N`,
+ * Where a worker runs its attempts and what it offers (docs/places.md): `--place local|slurm|kubernetes`, `--cpu N`,
  * `--memory SIZE`, `--gpu N`, shared by `kairos worker` and the run overrides of `kairos run`. Each kind of
  * place may add its own options (PLACE_KIND_OPTIONS; slurm's live in their own file).
  */
@@ -8,6 +8,7 @@ import type { PlaceChoice } from '../worker/places/index.js';
 import { intOption, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { UsageError } from './output.js';
 import { SLURM_KIND_OPTIONS } from './slurm-options.js';
+import { KUBERNETES_KIND_OPTIONS } from './kubernetes-options.js';
 
 /** `--cpu`, `--memory`, `--gpu`: what a worker offers, or what one run needs (`kairos run`). */
 export const RESOURCE_OPTIONS = {
@@ -25,15 +26,19 @@ export interface PlaceKindOptions {
   parse(p: Parsed): Record<string, unknown>;
 }
 
-/** By kind. slurm: from ./slurm-options.ts (--partition, --account, --qos, --slurm-option, --shared-dir). */
-export const PLACE_KIND_OPTIONS: Record<string, PlaceKindOptions> = { slurm: SLURM_KIND_OPTIONS };
+/**
+ * By kind. slurm: from ./slurm-options.ts (--partition, --account, --qos, --slurm-option, --shared-dir);
+ * kubernetes: from ./kubernetes-options.ts (--namespace, --kubeconfig, --in-cluster, --service-account, --image,
+ * --volume-claim, --shared-dir).
+ */
+export const PLACE_KIND_OPTIONS: Record<string, PlaceKindOptions> = { slurm: SLURM_KIND_OPTIONS, kubernetes: KUBERNETES_KIND_OPTIONS };
 
 export const PLACE_OPTIONS = {
   place: { type: 'string' },
   ...RESOURCE_OPTIONS,
 } as const satisfies OptionSpec;
 
-export const PLACE_USAGE = `[--place local|slurm] ${RESOURCE_USAGE}`;
+export const PLACE_USAGE = `[--place local|slurm|kubernetes] ${RESOURCE_USAGE}`;
 
 /** `--cpu/--memory/--gpu` as numbers (absent when not given); bad values are usage errors. */
 export function resourceOptions(p: Parsed): { cpu?: number; memoryBytes?: number; gpu?: number } {
@@ -60,5 +65,10 @@ export function placeChoice(p: Parsed, kinds: readonly string[]): PlaceChoice {
   const kind = stringOption(p.values.place) ?? 'local';
   if (!kinds.includes(kind)) throw new UsageError(`--place must be one of ${kinds.join(', ')}, got "${kind}"`);
   const own = PLACE_KIND_OPTIONS[kind];
+  // Another kind's option given to this one is a mistake, not something to ignore.
+  for (const [other, o] of Object.entries(PLACE_KIND_OPTIONS)) {
+    if (other === kind) continue;
+    for (const k of Object.keys(o.options)) if (p.values[k] !== undefined && !(own && k in own.options)) throw new UsageError(`--${k} is an option of --place ${other}`);
+  }
   return { kind, ...resourceOptions(p), ...(own ? { options: own.parse(p) } : {}) };
 }

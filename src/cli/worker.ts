@@ -30,8 +30,8 @@ export const workerCommand: Command = {
     const pools = (p.values.pool as string[] | undefined) ?? ['default'];
     for (const pool of pools) if (!/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
     const place = placeChoice(p, placeKinds());
-    // A Slurm worker keeps bundles and working directories where the compute nodes see them.
-    const shared = place.kind === 'slurm' ? (place.options as { sharedDir?: string } | undefined)?.sharedDir : undefined;
+    // A Slurm or Kubernetes worker keeps bundles and working directories where the compute nodes (pods) see them.
+    const shared = place.kind === 'slurm' || place.kind === 'kubernetes' ? (place.options as { sharedDir?: string } | undefined)?.sharedDir : undefined;
     const dataDir = resolve(stringOption(p.values.data) ?? (shared ? join(shared, 'worker', hostname()) : '.kairos-worker'));
     // Stable across restarts on the same machine and cache, so a restarted worker finds what it left behind.
     const id = stringOption(p.values.id) ?? `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;

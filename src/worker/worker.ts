@@ -147,16 +147,21 @@ export class Worker {
     const stale = await this.link.recoverWorker(this.opts.id);
     // A place whose attempts outlive the worker (Slurm) adopts those whose lease still lives.
     const live = this.place.kind === 'local' ? new Set<string>() : new Set(await this.place.live().catch(() => []));
+    const handled = new Set<string>();
     for (const s of stale) {
       if (s.assignment && live.has(placeAttemptName(s.lease.runId, s.lease.attempt))) {
+        handled.add(placeAttemptName(s.lease.runId, s.lease.attempt));
         this.run(s.assignment, true);
         continue;
       }
       if (s.pid !== null) killStaleGroup(s.pid, s.procStart);
       // A place whose attempts outlive the worker (a cluster) still runs it: end it before the retry.
       await this.place.end(placeAttemptName(s.lease.runId, s.lease.attempt)).catch(this.onError);
+      handled.add(placeAttemptName(s.lease.runId, s.lease.attempt));
       await this.link.abandon(s.lease, 'lost: the worker restarted while the attempt was running', 'node_failure').catch(this.onError);
     }
+    // What this worker started that no lease of it holds any more (the server gave it up): orphans, ended.
+    if (this.place.livePerWorker) for (const name of live) if (!handled.has(name)) await this.place.end(name).catch(this.onError);
   }
 
   /** The control plane's work version as of our last claim: a wake-up after it is never missed. */

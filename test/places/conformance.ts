@@ -1,6 +1,6 @@
 /**
  * The place conformance suite: what every place (src/worker/places/place.ts) must do, run against each of them
- * (test/places/local.test.ts, test/places/slurm.test.ts). Waits on states, never on tight wall-clock limits.
+ * (test/places/local.test.ts, test/places/slurm.test.ts, test/places/kubernetes.test.ts). Waits on states, never on tight wall-clock limits.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +20,8 @@ export interface ConformanceOptions {
   readonly graceMs?: number;
   /** Each test's longest wait for an attempt to end. */
   readonly endWithinMs?: number;
+  /** The place gives stdout and stderr as one stream (Kubernetes: the pod log), so stderr lines come as stdout. */
+  readonly mergesStreams?: boolean;
 }
 
 let seq = 0;
@@ -105,7 +107,7 @@ export function placeConformance(name: string, makePlace: () => Promise<Place>, 
       const lines = s.out.map((l) => l.line);
       assert.ok(lines.includes(`cwd=${s.cwd}`), lines.join('\n'));
       assert.ok(lines.includes('secret=s3cr3t-value'), lines.join('\n'));
-      assert.deepEqual(s.out.find((l) => l.line === 'to-stderr'), { stream: 'stderr', line: 'to-stderr' });
+      assert.deepEqual(s.out.find((l) => l.line === 'to-stderr'), { stream: o.mergesStreams ? 'stdout' : 'stderr', line: 'to-stderr' });
     });
 
     test('streams lines in order while the attempt runs', async () => {

@@ -8,6 +8,7 @@ import { LocalPlace } from './local-place.js';
 import type { Place } from './place.js';
 import type { Sandbox } from './sandbox.js';
 import { SlurmPlace, type SlurmPlaceOptions } from './slurm.js';
+import { KubernetesPlace, type KubernetesPlaceOptions } from './kubernetes.js';
 
 export * from './place.js';
 
@@ -44,6 +45,8 @@ const FACTORIES = new Map<string, PlaceFactory>([
   ['local', (c, ctx) => new LocalPlace({ launcher: createLauncher(workerBaseEnv(process.env)), sandbox: ctx.sandbox, workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) })],
   // slurm: options from `kairos worker --place slurm` (src/cli/slurm-options.ts); the offer is read from the partition.
   ['slurm', (c) => new SlurmPlace(c.options as unknown as SlurmPlaceOptions)],
+  // kubernetes: options from `kairos worker --place kubernetes` (src/cli/kubernetes-options.ts); the offer is the largest node's, or --cpu/--memory/--gpu.
+  ['kubernetes', (c, ctx) => new KubernetesPlace({ ...(c.options as unknown as Omit<KubernetesPlaceOptions, 'workerId' | 'dataDir' | 'slots'>), workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) })],
 ]);
 
 /** Adds a kind of place (a module per kind calls it when imported). */

@@ -99,6 +99,11 @@ export interface PlaceAttempt {
 
 export interface Place {
   readonly kind: 'local' | 'slurm' | (string & {});
+  /**
+   * live() lists only attempts this worker (by its id) started, so after a restart those it does not adopt
+   * are orphans the worker ends (kubernetes, by label). Absent: live() may list other workers' attempts.
+   */
+  readonly livePerWorker?: boolean;
   /** What one attempt can get here, and how many at once. */
   offer(): Promise<PlaceOffer>;
   /** Starts an attempt; resolves once the place has accepted it (see `started` for when it runs). */
