@@ -20,6 +20,8 @@ export interface ConformanceOptions {
   readonly graceMs?: number;
   /** Each test's longest wait for an attempt to end. */
   readonly endWithinMs?: number;
+  /** A command that allocates far more than 64 MiB (default: python3); a container image may lack python3. */
+  readonly oomCommand?: RunCommand;
 }
 
 let seq = 0;
@@ -162,7 +164,7 @@ export function placeConformance(name: string, makePlace: () => Promise<Place>, 
     });
 
     test('out of memory is oom where the place limits memory', { skip: !o.limitsMemory }, async () => {
-      const s = spec({ kind: 'argv', argv: ['python3', '-c', 'x = bytearray(300 * 1024 * 1024); print("allocated")'] }, { resources: { memoryBytes: 64 * 1024 * 1024 } });
+      const s = spec(o.oomCommand ?? { kind: 'argv', argv: ['python3', '-c', 'x = bytearray(300 * 1024 * 1024); print("allocated")'] }, { resources: { memoryBytes: 64 * 1024 * 1024 } });
       const a = await place.start(s);
       const end = await within(a.ended, endWithin, 'ended');
       assert.equal(end.reason, 'oom', JSON.stringify(end));
