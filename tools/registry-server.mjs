@@ -9,7 +9,7 @@
  * SIGTERM/SIGINT or when its own stdin closes, so a test that dies does not leave it behind.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -49,7 +49,9 @@ writeFileSync(
   config,
   ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${JSON.stringify(join(dir, 'data'))}`, '  delete:', '    enabled: true', 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'),
 );
-const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+// Its log (every 404 of a tag that is not there yet is an "error") goes to a file beside its data.
+const logFd = openSync(join(dir, 'registry.log'), 'a');
+const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', logFd, logFd] });
 let stopping = false;
 const stop = () => {
   if (stopping) return;

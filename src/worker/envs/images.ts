@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ContainerEnvironment } from '../../model/job.js';
@@ -122,11 +122,15 @@ export class ImageCache {
   }
 
   private async inspect(ref: string): Promise<Inspected | null> {
-    const r = await podman(this.podman, ['image', 'inspect', '--format', '{{json .Id}} {{json .Digest}} {{json .RepoDigests}}', ref], { timeoutMs: 60_000 });
+    const r = await podman(this.podman, ['image', 'inspect', ref], { timeoutMs: 60_000 });
     if (r.code !== 0) return null;
-    const m = /^(\S+) (\S+) (.*)$/.exec(r.stdout.trim());
-    if (!m) return null;
-    return { id: JSON.parse(m[1] as string) as string, digest: JSON.parse(m[2] as string) as string, repoDigests: (JSON.parse(m[3] as string) as string[] | null) ?? [] };
+    try {
+      const [image] = JSON.parse(r.stdout) as { Id?: string; Digest?: string; RepoDigests?: string[] | null }[];
+      if (!image?.Id || !image.Digest) return null;
+      return { id: image.Id, digest: image.Digest, repoDigests: image.RepoDigests ?? [] };
+    } catch {
+      return null;
+    }
   }
 
   private async pull(ref: string, registry: Registry | null, log: (line: string) => void): Promise<string | null> {
@@ -227,8 +231,14 @@ export class ImageCache {
    */
   private async published(tag: string, image: Inspected, registry: Registry | null, log: (line: string) => void): Promise<RecordedImage> {
     if (!registry) return this.pinned(tag, image);
-    const known = image.repoDigests.find((d) => d.startsWith(`${repositoryOf(tag)}@`));
-    if (known) return { ref: known, digest: known.slice(known.indexOf('@') + 1) };
+    // Pushed from here before: the registry's digest was noted (podman also lists a local digest under the
+    // registry's name, which the registry never saw, so RepoDigests alone cannot tell).
+    const note = path.join(this.locks, `pushed-${createHash('sha256').update(`${tag}\0${image.id}`).digest('hex')}`);
+    const noted = await readFile(note, 'utf8').catch(() => null);
+    if (noted && image.repoDigests.includes(noted.trim())) {
+      const ref = noted.trim();
+      return { ref, digest: ref.slice(ref.indexOf('@') + 1) };
+    }
     const dir = await mkdtemp(path.join(tmpdir(), 'kairos-push-'));
     try {
       const file = path.join(dir, 'digest');
@@ -238,7 +248,7 @@ export class ImageCache {
       const ref = `${repositoryOf(tag)}@${digest}`;
       log(`[kairos] image pushed to the team's registry: ${ref}`);
       // Pulled back by digest (the layers are here: quick), so this machine knows the pinned reference too.
-      await this.pull(ref, registry, () => {});
+      if ((await this.pull(ref, registry, () => {})) === null) await writeFile(note, ref);
       return { ref, digest };
     } finally {
       await rm(dir, { recursive: true, force: true });
