@@ -56,7 +56,7 @@ function under(p: string, dir: string): boolean {
 
 /** The `podman run` arguments (after the global ones) for an attempt, and the variables podman's own environment carries. */
 export function containerRunArgs(
-  o: ContainerRunOptions,
+  o: Pick<ContainerRunOptions, 'podman' | 'workerLabel'>,
   spec: PlaceAttemptSpec,
   env: Readonly<Record<string, string>>,
   devices: readonly string[],
