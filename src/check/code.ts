@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { isContainerEnvironment, type ContainerNetwork } from '../model/job.js';
 import { ImageCache } from '../worker/envs/images.js';
 import { podman, podmanArgv, podmanSettingsFromEnv } from '../worker/containers/podman.js';
-import { containerRunArgs } from '../worker/places/container.js';
+import { containerRunArgs } from '../worker/containers/run-args.js';
 import { step, type Check, type OnCheckProgress } from './types.js';
 
 const SMOKE_TIMEOUT_MS = 5 * 60_000;
