@@ -55,5 +55,5 @@ export default tseslint.config(
   boundary(['src/control/**/*.ts'], ['worker', 'api', ...outer]),
   boundary(['src/api/**/*.ts'], ['worker', ...outer]),
   boundary(['src/worker/**/*.ts'], ['control', 'store', 'api', ...outer], ['api/client.js', 'api/client-transport.js', 'api/contract/**']),
-  boundary(['src/check/**/*.ts'], ['control', 'store', 'api', 'worker', 'cli', 'embedded.js'], ['api/client.js', 'api/client-transport.js', 'api/contract/**', 'worker/envs/**', 'worker/notebook/**']),
+  boundary(['src/check/**/*.ts'], ['control', 'store', 'api', 'worker', 'cli', 'embedded.js'], ['api/client.js', 'api/client-transport.js', 'api/contract/**', 'worker/envs/**', 'worker/notebook/**', 'worker/containers/**']),
 );

@@ -55,6 +55,8 @@ export interface EmbeddedOptions {
   readonly retention?: Partial<RetentionSettings>;
   /** One line per request to the package index (default: stderr when KAIROS_PACKAGE_LOG is set). */
   readonly indexLog?: (line: string) => void;
+  /** The team's container registry (`--registry`; docs/containers.md). */
+  readonly registry?: string | null;
 }
 
 /** A version `up` would have replaced, and did not: it came from `kairos deploy` (or the API), not from `up`. */
@@ -104,7 +106,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   const leaseMs = opts.leaseMs ?? 30_000;
   // A write waits for another process's lock at most a quarter lease (5 s at most), then answers `unavailable`.
   const db = await openSqlite(join(dataDir, 'kairos.db'), { clock: opts.clock, busyTimeoutMs: Math.min(5000, Math.floor(leaseMs / 4)) });
-  const engine = new Engine({ db, dataDir, leaseMs, ...(opts.retention ? { retention: opts.retention } : {}), webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
+  const engine = new Engine({ db, dataDir, leaseMs, ...(opts.registry ? { registry: opts.registry } : {}), ...(opts.retention ? { retention: opts.retention } : {}), webhookAllowHosts: opts.alerts?.allowHosts ?? [], onError: (err) => log(`kairos: ${coerceError(err).message}`) });
 
   // One deploy at a time. A failed deploy must not end the chain: the next change deploys again.
   let deploying: Promise<unknown> = Promise.resolve();

@@ -59,6 +59,7 @@ export function attemptView(a: AttemptRow): AttemptView {
     pid: a.pid,
     env_hash: a.env_hash ?? null,
     env_packages: a.env_packages_json ? (JSON.parse(a.env_packages_json) as { name: string; version: string }[]) : null,
+    env_image: a.env_image_json ? (JSON.parse(a.env_image_json) as { ref: string; digest: string }) : null,
     network: a.network_json ? (JSON.parse(a.network_json) as NonNullable<AttemptView['network']>) : null,
     network_waiting: a.network_waiting ?? null,
   };

@@ -10,6 +10,11 @@ import type { CompiledManifest, ParamValue, RunCommand } from '../model/job.js';
 import { coerceError } from '../model/errors.js';
 import { runEnv, workerBaseEnv } from '../model/run-env.js';
 import { EnvCache, EnvError, environmentInputs, execFile, tail, type PreparedEnv } from '../worker/envs/index.js';
+import { randomBytes } from 'node:crypto';
+import { isContainerEnvironment, type ContainerNetwork } from '../model/job.js';
+import { ImageCache } from '../worker/envs/images.js';
+import { podman, podmanArgv, podmanSettingsFromEnv } from '../worker/containers/podman.js';
+import { containerRunArgs } from '../worker/containers/run-args.js';
 import { step, type Check, type OnCheckProgress } from './types.js';
 import { notebookCommand } from '../worker/notebook/command.js';
 
@@ -32,6 +37,10 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
   const checks: Check[] = [];
   const cache = new EnvCache(path.join(opts.dataDir, 'envs'));
   const prepared = new Map<string, PreparedEnv | Check>();
+  const podmanSettings = podmanSettingsFromEnv();
+  let images: ImageCache | null = null;
+  /** Container environments: the image each runs in (built or found as a worker would, without a registry). */
+  const imageFor = new Map<string, { ref: string; network: ContainerNetwork }>();
   const envFor = async (name: string | null, what: string): Promise<PreparedEnv | Check | null> => {
     if (name === null) return null;
     const env = manifest.environments[name];
@@ -42,8 +51,17 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
     let result: PreparedEnv | Check;
     try {
       // Reused when this machine's cache has it (same content hash); a build says so while it runs.
-      if (!(await cache.lookup((await environmentInputs(env, projectDir)).hash))) opts.onProgress?.({ kind: 'start', group: 'code', name: `${what}: building environment ${name}` });
-      result = await cache.prepare(env, projectDir, () => {});
+      if (isContainerEnvironment(env)) {
+        images ??= new ImageCache(podmanSettings, path.join(opts.dataDir, 'envs', '.image-locks'));
+        const image = await images.prepare(env, projectDir, null, null, (line) => {
+          if (/building environment|pulling image/.test(line)) opts.onProgress?.({ kind: 'start', group: 'code', name: `${what}: ${line.replace(/^\[kairos\] /, '')}` });
+        });
+        imageFor.set(name, { ref: image.ref, network: env.network });
+        result = { hash: image.hash, dir: projectDir, packages: [], vars: {}, built: image.built, release: () => Promise.resolve() };
+      } else {
+        if (!(await cache.lookup((await environmentInputs(env, projectDir)).hash))) opts.onProgress?.({ kind: 'start', group: 'code', name: `${what}: building environment ${name}` });
+        result = await cache.prepare(env, projectDir, () => {});
+      }
     } catch (err) {
       const lines = (err instanceof EnvError ? err.message : coerceError(err).message).split('\n');
       result = { group: 'code', name: what, status: 'fail', message: lines[0] ?? 'environment build failed', details: lines.slice(1) };
@@ -59,7 +77,8 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
     const env = await envFor(envName, what);
     if (env && 'status' in env) return { ...env, name: what };
     const started = Date.now();
-    const r = await execFile(argv, { cwd, env: { ...workerBaseEnv(process.env), ...extra, ...env?.vars, KAIROS_CHECK: '1' }, timeoutMs }).catch((err: unknown) => ({
+    const image = envName ? imageFor.get(envName) : undefined;
+    const r = await (image ? runInImage(image, argv, cwd, { ...extra, KAIROS_CHECK: '1' }, timeoutMs) : execFile(argv, { cwd, env: { ...workerBaseEnv(process.env), ...extra, ...env?.vars, KAIROS_CHECK: '1' }, timeoutMs })).catch((err: unknown) => ({
       code: 127,
       signal: null,
       stdout: '',
@@ -71,6 +90,36 @@ export async function codeChecks(manifest: CompiledManifest, projectDir: string,
     if (r.code === 0) return { group: 'code', name: what, status: 'pass', message: `passed in ${secs} s${where}` };
     const ending = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`;
     return { group: 'code', name: what, status: 'fail', message: `failed (${ending}) in ${secs} s${where}`, details: tail(`${r.stdout}\n${r.stderr}`, 20) };
+  };
+
+  /** The command in a throw-away container of the image: the project read-only, the check's scratch files writable. */
+  const runInImage = async (image: { ref: string; network: ContainerNetwork }, argv: string[], cwd: string, vars: Record<string, string>, timeoutMs: number) => {
+    const name = `kairos-check-${randomBytes(6).toString('hex')}`;
+    // A job's smoke run writes its metrics and artifacts into the check's scratch directory.
+    const scratch = vars.KAIROS_ARTIFACTS ? [path.dirname(vars.KAIROS_ARTIFACTS)] : [];
+    const { args, podmanEnv } = containerRunArgs(
+      { podman: podmanSettings, workerLabel: 'kairos-check' },
+      {
+        name,
+        command: { kind: 'argv', argv },
+        cwd,
+        env: vars,
+        resources: {},
+        timeLimitMs: null,
+        graceMs: 0,
+        paths: { readOnly: [projectDir], writable: scratch, writableFiles: [] },
+        image,
+        onLines: () => {},
+      },
+      vars,
+      [],
+      null,
+    );
+    try {
+      return await execFile(podmanArgv(podmanSettings, args), { env: { ...process.env, ...podmanEnv }, timeoutMs });
+    } finally {
+      await podman(podmanSettings, ['rm', '--force', '--time', '0', name], { timeoutMs: 120_000 });
+    }
   };
 
   try {

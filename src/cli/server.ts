@@ -8,6 +8,7 @@ import { coerceError } from '../model/errors.js';
 import { tzdataVersion } from '../model/cron/index.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { registryOption } from './registry-option.js';
 import { EXIT, UsageError } from './output.js';
 import { leaseOption } from './up.js';
 import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
@@ -35,8 +36,8 @@ export function artifactStoreOption(v: Record<string, unknown>, dataDir: string)
 export const serverCommand: Command = {
   name: 'server',
   summary: 'the control plane alone (API and scheduler), on SQLite or PostgreSQL',
-  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] [--artifacts s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-path-style]] [--artifacts-max-files N] [--artifacts-max-bytes N] ${RETENTION_USAGE} ${ALERT_USAGE}`,
-  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, artifacts: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-path-style': { type: 'boolean' }, 'artifacts-max-files': { type: 'string' }, 'artifacts-max-bytes': { type: 'string' }, ...RETENTION_OPTIONS, ...ALERT_OPTIONS },
+  usage: `server [--db URL] [--host H] [--port N] [--data DIR] [--lease DURATION] [--artifacts s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region R] [--s3-path-style]] [--artifacts-max-files N] [--artifacts-max-bytes N] [--registry [http://]HOST:PORT[/PREFIX]] ${RETENTION_USAGE} ${ALERT_USAGE}`,
+  options: { db: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' }, lease: { type: 'string' }, artifacts: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-path-style': { type: 'boolean' }, 'artifacts-max-files': { type: 'string' }, 'artifacts-max-bytes': { type: 'string' }, registry: { type: 'string' }, ...RETENTION_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 0 },
   async run(p, { io, env }) {
     const dataDir = resolve(stringOption(p.values.data) ?? '.kairos');
@@ -52,7 +53,8 @@ export const serverCommand: Command = {
       maxBytes: intOption(p.values['artifacts-max-bytes'], 'artifacts-max-bytes', 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_ARTIFACT_LIMITS.maxBytes,
     };
     const retention = retentionOptions(p);
-    const engine = new Engine({ db, dataDir, leaseMs, retention, artifactStore, artifactLimits, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
+    const registry = registryOption(p.values.registry);
+    const engine = new Engine({ db, dataDir, leaseMs, retention, artifactStore, artifactLimits, registry, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
     const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));

@@ -3,6 +3,7 @@ import { trackableByGit } from './git.js';
 import { startEmbedded } from '../embedded.js';
 import { intOption, stringOption } from './args.js';
 import type { Command } from './command.js';
+import { registryOption } from './registry-option.js';
 import { EXIT, UsageError } from './output.js';
 import { startProgress } from './progress.js';
 import { tzdataVersion } from '../model/cron/index.js';
@@ -25,8 +26,8 @@ import { formatProblem } from '../manifest/index.js';
 export const upCommand: Command = {
   name: 'up',
   summary: 'API, scheduler, a local worker and SQLite in one process; deploys DIR and redeploys on change',
-  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] ${RETENTION_USAGE} ${SANDBOX_USAGE} ${ALERT_USAGE}`,
-  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, ...RETENTION_OPTIONS, ...SANDBOX_OPTIONS, ...ALERT_OPTIONS },
+  usage: `up [DIR] [--port N] [--host H] [--data DIR] [--concurrency N] [--grace SECONDS] [--lease DURATION] [--take-over] [--registry [http://]HOST:PORT[/PREFIX]] ${RETENTION_USAGE} ${SANDBOX_USAGE} ${ALERT_USAGE}`,
+  options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, concurrency: { type: 'string' }, grace: { type: 'string' }, lease: { type: 'string' }, 'take-over': { type: 'boolean' }, registry: { type: 'string' }, ...RETENTION_OPTIONS, ...SANDBOX_OPTIONS, ...ALERT_OPTIONS },
   positionals: { min: 0, max: 1 },
   async run(p, { io, env }) {
     const dir = resolve(p.positionals[0] ?? '.');
@@ -37,6 +38,7 @@ export const upCommand: Command = {
     const graceS = intOption(p.values.grace, 'grace', 0, 86400) ?? 30;
     const alerts = alertOptions(p, env);
     const sandbox = sandboxOptions(p, env);
+    const registry = registryOption(p.values.registry);
     let up;
     const progress = startProgress(io, `deploying ${dir}`);
     try {
@@ -51,6 +53,7 @@ export const upCommand: Command = {
         alerts,
         takeOver: p.values['take-over'] === true,
         sandbox,
+        registry,
         retention: retentionOptions(p),
         log: (line) => io.err(line + '\n'),
       });

@@ -46,6 +46,11 @@ export interface ControlSettings {
   readonly artifactStore?: ArtifactStore;
   /** Per-run artifact limits; default DEFAULT_ARTIFACT_LIMITS. */
   readonly artifactLimits?: ArtifactLimits;
+  /**
+   * The team's container registry (`--registry [http://]HOST:PORT[/PREFIX]`), handed to workers with each
+   * assignment whose environment is an image: built images are pushed there and pulled from there.
+   */
+  readonly registry?: string | null;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface EngineOptions {
   /** See ControlSettings.artifactStore / artifactLimits. */
   readonly artifactStore?: ArtifactStore;
   readonly artifactLimits?: ArtifactLimits;
+  /** See ControlSettings.registry. */
+  readonly registry?: string | null;
   /** Server-wide retention defaults and the collector's pace (docs/snapshots.md). */
   readonly retention?: Partial<RetentionSettings>;
 }
@@ -68,7 +70,7 @@ export class Engine implements ControlLink {
 
   constructor(opts: EngineOptions) {
     this.retention = { ...RETENTION_DEFAULTS, ...opts.retention };
-    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}), ...(opts.artifactStore ? { artifactStore: opts.artifactStore } : {}), ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}) }, opts.random);
+    this.ctx = new Ctx(opts.db, this.bus, { dataDir: opts.dataDir, leaseMs: opts.leaseMs ?? 30_000, ...(opts.webhookAllowHosts ? { webhookAllowHosts: opts.webhookAllowHosts } : {}), ...(opts.artifactStore ? { artifactStore: opts.artifactStore } : {}), ...(opts.artifactLimits ? { artifactLimits: opts.artifactLimits } : {}), ...(opts.registry ? { registry: opts.registry } : {}) }, opts.random);
     const onError = opts.onError ?? ((err) => console.error('kairos:', err));
     // The loops meet an unavailable database every second while it lasts: said once per outage, not each time.
     let outageSaid: number | null | undefined;

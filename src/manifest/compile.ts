@@ -179,6 +179,12 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
   };
 }
 
+/** The directory of a normalised relative path: `.` for a file at the project's root. */
+function posixDirname(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? '.' : p.slice(0, i);
+}
+
 function compileEnvironment(name: string, e: NonNullable<ManifestDocument['environments']>[string]): CompiledEnvironment {
   if (e.python !== undefined) {
     return {
@@ -191,6 +197,12 @@ function compileEnvironment(name: string, e: NonNullable<ManifestDocument['envir
     };
   }
   if (e.node !== undefined) return { kind: 'node', name, packageJson: normaliseWorkdir(e.node) ?? 'package.json' };
+  if (e.image !== undefined) return { kind: 'image', name, image: e.image, network: e.network ?? 'host' };
+  if (e.containerfile !== undefined) {
+    const containerfile = normaliseWorkdir(e.containerfile) ?? 'Containerfile';
+    const context = e.context === undefined ? posixDirname(containerfile) : (normaliseWorkdir(e.context) ?? '.');
+    return { kind: 'containerfile', name, containerfile, context, network: e.network ?? 'host' };
+  }
   return { kind: 'system', name };
 }
 

@@ -278,20 +278,27 @@ const job = expecting(z.strictObject({
 
 // ---- environments ------------------------------------------------------------------------------------------
 
-const ENV_KINDS = ['python', 'node', 'system'] as const;
+const ENV_KINDS = ['python', 'node', 'system', 'image', 'containerfile'] as const;
 
-/** Exactly one of `python`, `node`, `system`; python-only keys only with `python`. */
+/** Exactly one of `python`, `node`, `system`, `image`, `containerfile`; each kind's own keys only with it. */
 function checkEnvironmentKind(spec: unknown, ctx: z.core.$RefinementCtx): void {
   if (!isRecord(spec)) return;
   const kinds = ENV_KINDS.filter((k) => spec[k] !== undefined && spec[k] !== false);
-  if (kinds.length === 0) report(ctx, 'missing_key', `an environment needs one of ${listNames(ENV_KINDS)} (e.g. \`python: "3.11"\` or \`system: true\`)`);
+  if (kinds.length === 0) report(ctx, 'missing_key', `an environment needs one of ${listNames(ENV_KINDS)} (e.g. \`python: "3.11"\`, \`image: python:3.11-slim\` or \`system: true\`)`);
   if (kinds.length > 1) report(ctx, 'invalid_value', `an environment is one kind: choose one of ${listNames(kinds)}`, [kinds[1] ?? '']);
   if (kinds[0] !== 'python') {
     for (const key of ['requirements', 'index_urls', 'system_site_packages']) {
       if (spec[key] !== undefined) report(ctx, 'invalid_value', `\`${key}\` applies to a python environment only`, [key]);
     }
   }
+  if (kinds[0] !== 'containerfile' && spec.context !== undefined) report(ctx, 'invalid_value', '`context` applies to a containerfile environment only', ['context']);
+  if (kinds[0] !== 'image' && kinds[0] !== 'containerfile' && spec.network !== undefined) {
+    report(ctx, 'invalid_value', '`network` applies to a container environment (`image` or `containerfile`) only', ['network']);
+  }
 }
+
+/** An image reference as podman and Kubernetes take it: `[host[:port]/]path[:tag][@sha256:digest]`. */
+const IMAGE_REF = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 
 const urlValue = expecting(z.string().regex(/^https?:\/\/[^\s]+$/), 'an http:// or https:// URL');
 
@@ -317,9 +324,22 @@ const environmentSpec = expecting(
         description: 'A Node.js environment: the `package.json` (relative to the project directory) whose `package-lock.json` beside it is installed with `npm ci`.',
       }).optional(),
       system: documented(expecting(z.boolean(), 'true'), { description: "No environment: the worker's own tools (what a job without `environment` gets)." }).optional(),
+      image: documented(expecting(z.string().max(512).regex(IMAGE_REF), 'an image reference such as "python:3.11-slim", "10.0.0.5:5000/team/etl:2024-06" or "name@sha256:<digest>"'), {
+        description:
+          'A container image the job runs in (with podman on a `local` worker, as a pod on Kubernetes). The worker pulls it when it lacks it; each attempt records the digest it ran, so a rerun runs the same bytes. See docs/containers.md.',
+      }).optional(),
+      containerfile: documented(relativePathValue(), {
+        description:
+          'A Containerfile (Dockerfile) in the project, built by Kairos into the image the job runs in: tagged with the content hash of the Containerfile and its context, built once per hash, pushed to the team\'s registry when the server has one (`--registry`). See docs/containers.md.',
+      }).optional(),
+      context: documented(relativePathValue(), { description: 'The build context of a `containerfile` environment (relative to the project directory).', defaultText: 'the directory of the Containerfile' }).optional(),
+      network: documented(oneOf(['host', 'none']), {
+        description: "A container environment's network: `host` (the machine's own) or `none` (no network at all, loopback only). Also used while the image is built.",
+        default: 'host',
+      }).optional(),
     })
     .superRefine(checkEnvironmentKind, { when: (payload) => isRecord(payload.value) }),
-  'a mapping with one of python, node, system',
+  'a mapping with one of python, node, system, image, containerfile',
 );
 
 const testCommand = expecting(
@@ -418,7 +438,7 @@ export const manifestSchema = expecting(
     ).optional(),
     environments: documented(namedMap('environment', NAME_RULES.identifier, environmentSpec), {
       description:
-        'Named environments jobs run in (`jobs.<job>.environment`): `python` (a virtual environment built from a requirements file), `node` (`npm ci` from a package.json and its lock file) or `system` (the worker\'s own tools, the default). A worker builds each environment once per content hash and reuses it; see docs/environments.md.',
+        'Named environments jobs run in (`jobs.<job>.environment`): `python` (a virtual environment built from a requirements file), `node` (`npm ci` from a package.json and its lock file), `image` (an existing container image), `containerfile` (an image Kairos builds) or `system` (the worker\'s own tools, the default). A worker builds each environment once per content hash and reuses it; see docs/environments.md and docs/containers.md.',
     }).optional(),
     test: documented(testCommand, {
       description: 'The project\'s test command, run by `kairos check` (and before `kairos deploy`) inside an environment: a command string, an argv list, or a mapping with `run` and `environment`.',

@@ -129,9 +129,13 @@ export interface CompiledJob {
   readonly retention: RetentionSpec;
 }
 
+/** The network of a container environment: the machine's own (`host`) or none at all (loopback only). */
+export type ContainerNetwork = 'host' | 'none';
+
 /**
- * Where a job runs: the worker's own tools, a Python virtual environment, or node_modules from `npm ci`.
- * Paths (requirements, package.json) are relative to the project directory.
+ * Where a job runs: the worker's own tools, a Python virtual environment, node_modules from `npm ci`, or a
+ * container image (an existing one, or one Kairos builds from a Containerfile). Paths (requirements,
+ * package.json, containerfile, context) are relative to the project directory.
  */
 export type CompiledEnvironment =
   | { readonly kind: 'system'; readonly name: string }
@@ -145,7 +149,16 @@ export type CompiledEnvironment =
       readonly indexUrls: readonly string[];
       readonly systemSitePackages: boolean;
     }
-  | { readonly kind: 'node'; readonly name: string; readonly packageJson: string };
+  | { readonly kind: 'node'; readonly name: string; readonly packageJson: string }
+  | { readonly kind: 'image'; readonly name: string; readonly image: string; readonly network: ContainerNetwork }
+  | { readonly kind: 'containerfile'; readonly name: string; readonly containerfile: string; readonly context: string; readonly network: ContainerNetwork };
+
+/** Environments that are container images (run with podman, or as a Kubernetes pod). */
+export type ContainerEnvironment = Extract<CompiledEnvironment, { kind: 'image' | 'containerfile' }>;
+
+export function isContainerEnvironment(env: CompiledEnvironment | null | undefined): env is ContainerEnvironment {
+  return env?.kind === 'image' || env?.kind === 'containerfile';
+}
 
 export interface CompiledTest {
   readonly run: RunCommand;

@@ -50,10 +50,14 @@ export const leaseRefSchema = z
   .meta({ id: 'LeaseRef' });
 export type LeaseRef = DeepReadonly<z.infer<typeof leaseRefSchema>>;
 
-/** The environment an attempt ran in: its content hash and every package it held. */
+/** A container image as an attempt ran it: a reference any machine can pull (`repo@sha256:…`) and its digest. */
+export const recordedImageSchema = z.strictObject({ ref: text.min(1), digest: name });
+
+/** The environment an attempt ran in: its content hash and every package it held (and for an image, the image). */
 export const recordedEnvironmentSchema = z.strictObject({
   hash: name,
   packages: z.array(z.strictObject({ name, version: name })).max(PROTOCOL_LIMITS.outputs),
+  image: recordedImageSchema.optional(),
 });
 export type RecordedEnvironment = DeepReadonly<z.infer<typeof recordedEnvironmentSchema>>;
 
@@ -90,6 +94,8 @@ export const assignmentSchema = z.strictObject({
   environment: opaque<CompiledEnvironment>('the compiled environment (src/model/job.ts CompiledEnvironment)').nullable().optional(),
   /** For a rerun or a retry: the environment recorded with the original, to be used again exactly. */
   pinnedEnvironment: recordedEnvironmentSchema.nullable().optional(),
+  /** The team's container registry (`kairos server --registry`), for an environment that is an image; absent: none. */
+  registry: text.nullable().optional(),
 }).meta({ id: 'Assignment' });
 export type Assignment = DeepReadonly<z.infer<typeof assignmentSchema>>;
 
@@ -153,7 +159,7 @@ export const attemptResultSchema = z.strictObject({
   /** The start report, when the process ended before it was sent on its own. */
   started: startedInfoSchema.optional(),
   /** The environment the attempt ran in (absent: the worker's own tools); packages null if it was not built. */
-  environment: z.strictObject({ hash: name, packages: recordedEnvironmentSchema.shape.packages.nullable() }).optional(),
+  environment: z.strictObject({ hash: name, packages: recordedEnvironmentSchema.shape.packages.nullable(), image: recordedImageSchema.optional() }).optional(),
 }).meta({ id: 'AttemptResult' });
 export type AttemptResult = DeepReadonly<z.infer<typeof attemptResultSchema>>;
 

@@ -100,6 +100,8 @@ export interface AttemptsTable {
   env_hash?: string | null;
   /** JSON list of {name, version}: every package the environment held (0004). */
   env_packages_json?: string | null;
+  /** JSON {ref, digest}: the container image the attempt ran (0017); null when its environment is not an image. */
+  env_image_json?: string | null;
   /** JSON list of the preflight's EndpointCheck (0015); null when the job needs no endpoint. */
   network_json?: string | null;
   /** What the attempt waits for (`network.on_failure: wait`) while it does (0015). */

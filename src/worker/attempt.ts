@@ -15,6 +15,9 @@ import { retrying } from '../lib/retry.js';
 import type { AbandonCode, Artifact, Assignment, AttemptResult, ControlLink, LeaseRef, StartedInfo, WorkerOutcome } from '../protocol/worker.js';
 import { placeAttemptName, type Place, type PlaceAttempt, type PlaceEnd, type PlaceOutput } from './places/place.js';
 import { EnvError, type EnvCache, type PreparedEnv } from './envs/index.js';
+import { ImageCache, parseRegistry, type PreparedImage } from './envs/images.js';
+import { podmanSettingsFromEnv } from './containers/podman.js';
+import { isContainerEnvironment } from '../model/job.js';
 import { unavailableReason } from '../model/unavailable.js';
 import { LogShipper, REPORT_BACKOFF, isStaleLease, type LogBatcher } from './log-shipping.js';
 import { attemptPaths, listArtifacts, readMetrics } from './outputs.js';
@@ -89,6 +92,8 @@ export interface AttemptSettings {
   readonly adopt?: boolean;
   /** This machine's cache of input files; made on first use when absent. */
   readonly inputs?: InputCache;
+  /** This machine's container images (podman); made on first use when absent (podman settings from KAIROS_PODMAN*). */
+  readonly images?: ImageCache;
 }
 
 export class AttemptRunner {
@@ -101,6 +106,7 @@ export class AttemptRunner {
   private startReported = false;
   private startReport: Promise<void> = Promise.resolve();
   private environment: PreparedEnv | null = null;
+  private image: PreparedImage | null = null;
   private readonly logs: LogShipper;
   readonly done: Promise<void>;
 
@@ -246,6 +252,7 @@ export class AttemptRunner {
         timeLimitMs: a.spec.timeoutMs,
         graceMs: a.spec.graceMs,
         paths: { readOnly: [this.s.bundlePath, inputsDir(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output, ...(run.kind === 'notebook' ? [notebookResultFile(paths.output)] : [])] },
+        ...(this.image ? { image: { ref: this.image.ref, digest: this.image.digest, network: isContainerEnvironment(a.environment) ? a.environment.network : 'host' } } : {}),
         ...output,
       });
       this.attempt = attempt;
@@ -320,7 +327,11 @@ export class AttemptRunner {
     }
     await this.startReport;
     const started = this.startedInfo && !this.startReported ? this.startedInfo : undefined;
-    const env = this.environment ? { environment: { hash: this.environment.hash, packages: this.environment.packages } } : {};
+    const env = this.environment
+      ? { environment: { hash: this.environment.hash, packages: this.environment.packages } }
+      : this.image
+        ? { environment: { hash: this.image.hash, packages: [], image: { ref: this.image.ref, digest: this.image.digest } } }
+        : {};
     const result: AttemptResult = { outcome: this.outcome ?? 'failed', exitCode, reason: this.reason, reasonCode: this.reasonCode, metrics, artifacts, ...(started ? { started } : {}), ...env };
     await reportWithRetry(() => this.s.report(a.lease, result), () => this.s.onRefused?.(a.lease, 'how the attempt ended'));
   }
@@ -476,6 +487,13 @@ export class AttemptRunner {
   private async prepareEnvironment(): Promise<void> {
     const env = this.a.environment;
     if (!env || env.kind === 'system') return;
+    if (isContainerEnvironment(env)) {
+      const registry = this.a.registry ? parseRegistry(this.a.registry) : null;
+      if (this.a.registry && !registry) throw new EnvError(`environment ${env.name}: the server's registry ${JSON.stringify(this.a.registry)} is not HOST:PORT[/PREFIX]`);
+      const images = this.s.images ?? new ImageCache(podmanSettingsFromEnv(), join(this.s.dataDir, 'envs', '.image-locks'));
+      this.image = await images.prepare(env, this.s.bundlePath, registry, this.a.pinnedEnvironment?.image ?? null, (line) => this.logs.add('system', line));
+      return;
+    }
     if (!this.s.envs) throw new EnvError(`environment ${env.name}: this worker has no environment cache`);
     const log = (line: string) => this.logs.add('system', line);
     this.environment = await this.s.envs.prepare(env, this.s.bundlePath, log, this.a.pinnedEnvironment ?? null);

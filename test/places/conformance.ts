@@ -22,6 +22,8 @@ export interface ConformanceOptions {
   readonly endWithinMs?: number;
   /** The place gives stdout and stderr as one stream (Kubernetes: the pod log), so stderr lines come as stdout. */
   readonly mergesStreams?: boolean;
+  /** A command that allocates far more than 64 MiB (default: python3); a container image may lack python3. */
+  readonly oomCommand?: RunCommand;
 }
 
 let seq = 0;
@@ -164,7 +166,7 @@ export function placeConformance(name: string, makePlace: () => Promise<Place>, 
     });
 
     test('out of memory is oom where the place limits memory', { skip: !o.limitsMemory }, async () => {
-      const s = spec({ kind: 'argv', argv: ['python3', '-c', 'x = bytearray(300 * 1024 * 1024); print("allocated")'] }, { resources: { memoryBytes: 64 * 1024 * 1024 } });
+      const s = spec(o.oomCommand ?? { kind: 'argv', argv: ['python3', '-c', 'x = bytearray(300 * 1024 * 1024); print("allocated")'] }, { resources: { memoryBytes: 64 * 1024 * 1024 } });
       const a = await place.start(s);
       const end = await within(a.ended, endWithin, 'ended');
       assert.equal(end.reason, 'oom', JSON.stringify(end));

@@ -54,6 +54,8 @@ export const attemptViewSchema = z
     pid: z.number().int().nullable(),
     env_hash: z.string().nullable(),
     env_packages: z.array(z.strictObject({ name: z.string(), version: z.string() })).nullable(),
+    /** The container image the attempt ran (docs/containers.md): a reference any machine can pull, and its digest; null: not an image. */
+    env_image: z.strictObject({ ref: z.string(), digest: z.string() }).nullable().optional(),
     /** The network preflight's checks (docs/network.md); null: none. */
     network: z.array(endpointCheckSchema).nullable().optional(),
     /** While the attempt waits for the network (`on_failure: wait`): what for. */

@@ -8,7 +8,7 @@ import type { RunState } from '../../model/run-state.js';
 import { anyDueQueued, dueQueuedRuns, lockKey, maxLogSeq, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../../store/runs.js';
 import { transitionRun } from '../../store/transitions.js';
 import type { Assignment, RecordedEnvironment } from '../../protocol/worker.js';
-import type { CompiledJob, CompiledManifest } from '../../model/job.js';
+import { isContainerEnvironment, type CompiledJob, type CompiledManifest } from '../../model/job.js';
 import type { Ctx } from '../context.js';
 import { openRunSecrets } from '../secrets.js';
 import { endAttempt } from './end.js';
@@ -149,6 +149,7 @@ async function startRun(ctx: Ctx, trx: Q, run: RunRow, workerId: string, now: nu
     proc_start: null,
     env_hash: null,
     env_packages_json: null,
+    env_image_json: null,
     network_json: null,
     network_waiting: null,
   };
@@ -228,19 +229,22 @@ export async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Prom
 async function environmentOf(ctx: Ctx, manifest: CompiledManifest, spec: CompiledJob, run: RunRow): Promise<Pick<Assignment, 'environment' | 'pinnedEnvironment'>> {
   const environment = spec.environment ? (manifest.environments[spec.environment] ?? null) : null;
   if (!environment || environment.kind === 'system') return { environment };
+  // Images are pushed to and pulled from the team's registry, when the server has one.
+  const registry = isContainerEnvironment(environment) && ctx.settings.registry ? { registry: ctx.settings.registry } : {};
   const sources = [run.attempt > 1 ? run.id : null, run.rerun_of].filter((id): id is string => id !== null);
   for (const id of sources) {
     const row = await ctx.db.kysely
       .selectFrom('attempts')
-      .select(['env_hash', 'env_packages_json'])
+      .select(['env_hash', 'env_packages_json', 'env_image_json'])
       .where('run_id', '=', id)
       .where('env_hash', 'is not', null)
       .where('env_packages_json', 'is not', null)
       .orderBy('number', 'desc')
       .executeTakeFirst();
     if (row?.env_hash && row.env_packages_json) {
-      return { environment, pinnedEnvironment: { hash: row.env_hash, packages: JSON.parse(row.env_packages_json) as RecordedEnvironment['packages'] } };
+      const image = row.env_image_json ? { image: JSON.parse(row.env_image_json) as NonNullable<RecordedEnvironment['image']> } : {};
+      return { environment, ...registry, pinnedEnvironment: { hash: row.env_hash, packages: JSON.parse(row.env_packages_json) as RecordedEnvironment['packages'], ...image } };
     }
   }
-  return { environment };
+  return { environment, ...registry };
 }

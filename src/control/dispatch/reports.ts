@@ -86,7 +86,11 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
     if (result.environment) {
       await trx
         .updateTable('attempts')
-        .set({ env_hash: String(result.environment.hash).slice(0, 80), env_packages_json: packagesJson(result.environment.packages) })
+        .set({
+          env_hash: String(result.environment.hash).slice(0, 80),
+          env_packages_json: packagesJson(result.environment.packages),
+          ...(result.environment.image ? { env_image_json: JSON.stringify({ ref: result.environment.image.ref, digest: result.environment.image.digest }) } : {}),
+        })
         .where('run_id', '=', lease.runId)
         .where('number', '=', lease.attempt)
         .execute();

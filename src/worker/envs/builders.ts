@@ -118,6 +118,9 @@ export async function buildEnvironment(env: CompiledEnvironment, interp: Interpr
     case 'node':
       return buildNode(env, req);
     case 'system':
+    case 'image':
+    case 'containerfile':
+      // Container environments are images (./images.ts), not built into a directory.
       return [];
   }
 }
@@ -130,6 +133,8 @@ export function environmentVars(env: CompiledEnvironment, dir: string, basePath 
     case 'node':
       return { NODE_PATH: path.join(dir, 'node_modules'), PATH: `${path.join(dir, 'node_modules', '.bin')}:${basePath}` };
     case 'system':
+    case 'image':
+    case 'containerfile':
       return {};
   }
 }

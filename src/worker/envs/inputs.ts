@@ -8,6 +8,7 @@ import { accessSync, constants, readdirSync, readFileSync, realpathSync, statSyn
 import path from 'node:path';
 import type { CompiledEnvironment } from '../../model/job.js';
 import { execFile } from './exec.js';
+import { containerfileHash } from './images.js';
 
 /** Bumped when the way environments are built changes, so old builds are not reused by mistake. */
 const BUILD_FORMAT = 1;
@@ -176,6 +177,12 @@ export async function environmentInputs(env: CompiledEnvironment, projectDir: st
   switch (env.kind) {
     case 'system':
       described = { kind: 'system' };
+      break;
+    case 'image':
+      described = { kind: 'image', image: env.image, network: env.network };
+      break;
+    case 'containerfile':
+      described = { kind: 'containerfile', hash: containerfileHash(env, projectDir) };
       break;
     case 'python':
       interpreter = await resolveInterpreter(env.interpreter);

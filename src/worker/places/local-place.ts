@@ -9,6 +9,8 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './cgroups.js';
 import type { Launcher, LocalProcess } from './local.js';
 import { sandboxCommand, sandboxExit, type Sandbox } from './sandbox.js';
+import { podmanSettingsFromEnv, type PodmanSettings } from '../containers/podman.js';
+import { removeStaleContainers, runContainer, type ContainerRunOptions } from './container.js';
 import type { Place, PlaceAttempt, PlaceAttemptSpec, PlaceEnd, PlaceOffer, PlaceOutput, PlaceStarted } from './place.js';
 
 export interface LocalPlaceOptions {
@@ -25,6 +27,8 @@ export interface LocalPlaceOptions {
   readonly cpu?: number;
   readonly memoryBytes?: number;
   readonly gpu?: number;
+  /** How attempts whose spec names an image run (podman); default: from KAIROS_PODMAN* (src/worker/containers/podman.ts). */
+  readonly podman?: PodmanSettings;
 }
 
 export interface Gpu {
@@ -128,8 +132,12 @@ export class LocalPlace implements Place {
   private readonly attempts = new Map<string, LocalAttempt>();
   private measured: Promise<{ offer: PlaceOffer; gpus: string[] }> | null = null;
   private readonly busyGpus = new Set<string>();
+  private readonly containers: ContainerRunOptions;
+  private staleRemoved: Promise<unknown> | null = null;
 
-  constructor(private readonly o: LocalPlaceOptions) {}
+  constructor(private readonly o: LocalPlaceOptions) {
+    this.containers = { podman: o.podman ?? podmanSettingsFromEnv(), launcher: o.launcher, workerLabel: cgroupPrefix(o.workerId) };
+  }
 
   private measure(): Promise<{ offer: PlaceOffer; gpus: string[] }> {
     this.measured ??= (async () => {
@@ -183,6 +191,30 @@ export class LocalPlace implements Place {
       for (const d of devices) this.busyGpus.delete(d);
       this.attempts.delete(spec.name);
     };
+    if (spec.image) {
+      try {
+        // Containers of an earlier incarnation of this worker (attempts die with the worker), once.
+        this.staleRemoved ??= removeStaleContainers(this.containers, new Set()).catch(() => 0);
+        await this.staleRemoved;
+        const limits2 = describeLimits(limits, 'podman');
+        if (limits.memoryBytes !== null || limits.cpu !== null) note(limits2);
+        const { proc, ended } = await runContainer(this.containers, spec, env, devices, () => attempt.stoppedAs !== null);
+        attempt.running(proc, spec.timeLimitMs);
+        void ended.then(async (exit) => {
+          const end: PlaceEnd =
+            exit.oom && attempt.stoppedAs === null
+              ? { reason: 'oom', exitCode: exit.exitCode, signal: exit.signal, detail: `out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})` }
+              : { reason: exit.signal ? 'signal' : 'exit_code', exitCode: exit.exitCode, signal: exit.signal };
+          await release();
+          attempt.finish(end);
+        });
+      } catch (err) {
+        await release();
+        attempt.failedToStart(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      }
+      return attempt;
+    }
     try {
       cgroup = createAttemptCgroup(`${cgroupPrefix(this.o.workerId)}-${spec.name.replace(/^kairos-/, '')}`, limits);
       if (cgroup?.limited) note(describeLimits(limits, cgroup.description));
@@ -244,8 +276,9 @@ export class LocalPlace implements Place {
     return { ok: true, detail: `local on ${hostname()}: ${o.cpu} cpu, memory ${showBytes(o.memoryBytes)}, ${o.gpu} gpu, ${this.attempts.size} of ${o.slots} running` };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.o.launcher.close();
-    return Promise.resolve();
+    // Containers do not die with the launcher: this place's own are removed (and so are any left from before).
+    if (this.staleRemoved) await removeStaleContainers(this.containers, new Set()).catch(() => 0);
   }
 }

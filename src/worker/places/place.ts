@@ -60,9 +60,10 @@ export interface PlaceAttemptSpec extends PlaceOutput {
   /**
    * The container image the attempt runs in, when the job's environment is an image (`image:` or
    * `containerfile:`): `ref` as the place pulls it (pinned `name@sha256:…` when the digest is known). Absent = the
-   * place's own system. A place that cannot run images refuses such a spec when it starts.
+   * place's own system. A place that cannot run images refuses such a spec when it starts. `network`: the
+   * environment's `network` (`host`, the default, or `none`).
    */
-  readonly image?: { readonly ref: string; readonly digest?: string | null };
+  readonly image?: { readonly ref: string; readonly digest?: string | null; readonly network?: 'host' | 'none' };
 }
 
 export interface PlaceStarted {
