@@ -332,6 +332,7 @@ function checkPipelines(doc: unknown, ctx: z.core.$RefinementCtx): void {
   const jobs = isRecord(doc.jobs) ? doc.jobs : {};
   const jobNames = Object.keys(jobs);
   for (const [name, p] of Object.entries(doc.pipelines)) {
+    if (Object.hasOwn(jobs, name)) report(ctx, 'duplicate_name', `pipeline "${name}" has the name of a job: \`kairos run ${name}\` would not know which to start; rename one`, ['pipelines', name], 'key');
     if (!isRecord(p) || !isRecord(p.steps)) continue;
     const at = ['pipelines', name, 'steps'];
     const pparams = isRecord(p.params) ? p.params : {};
