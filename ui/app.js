@@ -11,6 +11,7 @@ import { renderRunForm } from './pages/run-form.js';
 import { renderWorkers } from './pages/workers.js';
 import { renderDeployments } from './pages/deployments.js';
 import { renderPackages } from './pages/packages.js';
+import { renderPipelines, renderPipelineRun } from './pages/pipelines.js';
 
 /** @typedef {(main: HTMLElement, params: string[], query: URLSearchParams, signal: AbortSignal) => Promise<void>} Page */
 /** @type {[RegExp, string, () => Page][]} */
@@ -23,6 +24,8 @@ const ROUTES = [
   [/^\/workers\/?$/, 'workers', () => renderWorkers],
   [/^\/deployments\/?$/, 'deployments', () => renderDeployments],
   [/^\/packages\/?$/, 'packages', () => renderPackages],
+  [/^\/pipelines\/?$/, 'pipelines', () => renderPipelines],
+  [/^\/pipeline-runs\/([0-9a-z]+)$/, 'pipelines', () => renderPipelineRun],
 ];
 
 let current = null;

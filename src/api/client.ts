@@ -177,6 +177,35 @@ export class KairosClient {
     }
   }
 
+  // ── pipelines (docs/pipelines.md) ──
+  pipelines(project?: string) {
+    return this.call(API.pipelines.list, { query: { project } });
+  }
+
+  startPipeline(project: string, pipeline: string, params: Record<string, unknown>) {
+    return this.call(API.pipelines.start, { params: { project, pipeline }, body: { params } });
+  }
+
+  pipelineRuns(q: { project?: string; pipeline?: string; state?: string; limit?: number }) {
+    return this.call(API.pipelines.runs, { query: q });
+  }
+
+  pipelineRun(id: string) {
+    return this.call(API.pipelines.get, { params: { id } });
+  }
+
+  cancelPipelineRun(id: string) {
+    return this.call(API.pipelines.cancel, { params: { id } });
+  }
+
+  rerunPipelineFromFailed(id: string) {
+    return this.call(API.pipelines.rerun, { params: { id }, body: { from_failed: true } });
+  }
+
+  backfillPipeline(project: string, pipeline: string, from: string, to: string, dryRun = false) {
+    return this.call(API.pipelines.backfill, { params: { project, pipeline }, body: { from, to, dry_run: dryRun } });
+  }
+
   schedules(project?: string) {
     return this.call(API.schedules.list, { query: { project } });
   }

@@ -38,6 +38,9 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/metrics', 'read'],
   ['GET', '/api/v1/packages', 'read'],
   ['GET', '/api/v1/packages/:name', 'read'],
+  ['GET', '/api/v1/pipelines', 'read'],
+  ['GET', '/api/v1/pipeline-runs', 'read'],
+  ['GET', '/api/v1/pipeline-runs/:id', 'read'],
 
   ['POST', '/api/v1/runs', 'run'],
   ['POST', '/api/v1/runs/:id/cancel', 'run'],
@@ -45,6 +48,10 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['POST', '/api/v1/schedules/:project/:job/backfill', 'run'],
   ['POST', '/api/v1/schedules/:project/:job/pause', 'run'],
   ['POST', '/api/v1/schedules/:project/:job/resume', 'run'],
+  ['POST', '/api/v1/pipelines/:project/:pipeline/runs', 'run'],
+  ['POST', '/api/v1/pipelines/:project/:pipeline/backfill', 'run'],
+  ['POST', '/api/v1/pipeline-runs/:id/cancel', 'run'],
+  ['POST', '/api/v1/pipeline-runs/:id/rerun', 'run'],
 
   ['POST', '/api/v1/deployments', 'deploy'],
   ['POST', '/api/v1/deployments/:project/:version/activate', 'deploy'],

@@ -29,6 +29,7 @@ import { registerDeployRoutes, type UploadLimits } from './deploy-routes.js';
 import { registerArtifactRoutes } from './artifact-routes.js';
 import { registerAlertRoutes } from './alerts.js';
 import { registerSnapshotRoutes } from './snapshot-routes.js';
+import { registerPipelineRoutes } from './pipeline-routes.js';
 import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';
@@ -302,6 +303,7 @@ export function createApi(opts: ApiOptions): Hono {
   registerTokenRoutes(app, engine);
   registerDeployRoutes(app, engine, opts.bundleLimits);
   registerSnapshotRoutes(app, engine);
+  registerPipelineRoutes(app, engine);
   registerDashboardRoutes(app, engine, sees);
   // The team's Python package index (docs/packages.md): /simple/, /pypi/files/, /legacy/, /api/v1/packages.
   registerPackageRoutes(app, { db: engine.db, store: engine.ctx.artifactStore, bootstrapToken: opts.token ?? null, internalTokens: opts.indexTokens ?? [], ...(opts.indexLog ? { log: opts.indexLog } : {}) });

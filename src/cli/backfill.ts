@@ -6,8 +6,9 @@ import { stringOption } from './args.js';
 import type { Command } from './command.js';
 import { shortTime, table, UsageError } from './output.js';
 import { projectOfJob } from './schedule-target.js';
+import { pipelineProject } from './pipelines.js';
 
-const USAGE = 'backfill JOB --from DATE|ISO --to DATE|ISO [--project P] [--dry-run] [--json]';
+const USAGE = 'backfill JOB|PIPELINE --from DATE|ISO --to DATE|ISO [--project P] [--dry-run] [--json]';
 
 /**
  * A bound as the user wrote it. A date alone (2026-11-28) is a whole day in the job's time zone: `--from`
@@ -46,6 +47,17 @@ export const backfillCommand: Command = {
     readBound(rawTo, 'to', 'UTC');
     const dryRun = p.values['dry-run'] === true;
     const client = mk(p);
+    const pipelineProjectName = await pipelineProject(client, job, stringOption(p.values.project)).catch(() => null);
+    if (pipelineProjectName !== null) {
+      const zone = (await client.pipelines(pipelineProjectName)).pipelines.find((x) => x.name === job)?.schedule?.timezone ?? 'UTC';
+      const from = readBound(rawFrom, 'from', zone);
+      let to = readBound(rawTo, 'to', zone);
+      if (rawTo !== undefined && isDateOnly(rawTo) && to > Date.now()) to = Date.now();
+      const r = await client.backfillPipeline(pipelineProjectName, job, new Date(from).toISOString(), new Date(to).toISOString(), dryRun);
+      if (p.globals.json) io.out(JSON.stringify(r, null, 2) + '\n');
+      else io.out(`${r.ticks} ticks, ${r.existing} already had a pipeline run, ${dryRun ? `${r.planned.length} would be created` : `${r.created.length} pipeline runs created`}\n${(dryRun ? r.planned : r.created.map((c) => `${c.id} ${c.scheduled_for}`)).join('\n')}\n`);
+      return;
+    }
     const project = await projectOfJob(client, job, stringOption(p.values.project));
     const zone = await zoneOf(client, project, job);
     const from = readBound(rawFrom, 'from', zone);

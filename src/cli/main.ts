@@ -12,6 +12,7 @@ import { upCommand } from './up.js';
 import { serverCommand } from './server.js';
 import { runCommand } from './run.js';
 import { runsCommand } from './runs.js';
+import { pipelinesCommand } from './pipelines.js';
 import { logsCommand } from './logs.js';
 import { cancelCommand } from './cancel.js';
 import { rerunCommand } from './rerun.js';
@@ -50,6 +51,7 @@ export const COMMANDS: readonly Command[] = [
   cancelCommand,
   rerunCommand,
   backfillCommand,
+  pipelinesCommand,
   schedulesCommand,
   pauseCommand,
   resumeCommand,

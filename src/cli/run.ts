@@ -8,6 +8,7 @@ import { paramsHelp } from './job-params.js';
 import { coerceError } from '../model/errors.js';
 import { EXIT, UsageError, type Io } from './output.js';
 import { RESOURCE_OPTIONS, RESOURCE_USAGE, resourceOptions } from './place-options.js';
+import { pipelineProject, runPipeline } from './pipelines.js';
 
 /** `-p NAME=VALUE` pairs; a value is a string, typed by the job's parameter spec on the server. */
 export function parseParamPairs(pairs: readonly string[]): Record<string, string> {
@@ -44,7 +45,7 @@ export async function followToEnd(client: KairosClient, run: RunView, io: Io, si
 export const runCommand: Command = {
   name: 'run',
   summary: "start an ad-hoc run, stream its log, exit with the job's exit code (Ctrl-C cancels it)",
-  usage: `run JOB [-p NAME=VALUE]... [--project P] ${RESOURCE_USAGE} [--pool NAME] [--detach] [--json]`,
+  usage: `run JOB|PIPELINE [-p NAME=VALUE]... [--project P] ${RESOURCE_USAGE} [--pool NAME] [--detach] [--json]`,
   options: { param: { type: 'string', short: 'p', multiple: true }, project: { type: 'string' }, detach: { type: 'boolean' }, ...RESOURCE_OPTIONS, pool: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async moreHelp(p, { client: mk }) {
@@ -68,7 +69,14 @@ export const runCommand: Command = {
     const pool = stringOption(p.values.pool);
     if (pool !== undefined && !/^[A-Za-z][A-Za-z0-9_-]{0,62}$/.test(pool)) throw new UsageError(`--pool must be a pool name, got "${pool}"`);
     const over = { ...(r.cpu !== undefined ? { cpu: r.cpu } : {}), ...(r.memoryBytes !== undefined ? { memory_bytes: r.memoryBytes } : {}), ...(r.gpu !== undefined ? { gpu: r.gpu } : {}), ...(pool !== undefined ? { pool } : {}) };
-    const run = await client.createRun(p.positionals[0] ?? '', params, stringOption(p.values.project), over);
+    const name = p.positionals[0] ?? '';
+    // A pipeline's name starts a pipeline run (docs/pipelines.md); a job of the same name cannot exist.
+    const jobs = (await client.jobs(stringOption(p.values.project)).catch(() => ({ jobs: [] as { name: string }[] }))).jobs;
+    if (!jobs.some((j) => j.name === name)) {
+      const project = await pipelineProject(client, name, stringOption(p.values.project));
+      if (project !== null) return runPipeline(client, project, name, params, io, { detach: p.values.detach === true, json: p.globals.json });
+    }
+    const run = await client.createRun(name, params, stringOption(p.values.project), over);
     if (p.values.detach === true) {
       io.out(p.globals.json ? JSON.stringify(run, null, 2) + '\n' : `${run.id}\n`);
       return EXIT.ok;

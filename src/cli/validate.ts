@@ -20,7 +20,9 @@ export const validateCommand: Command = {
       return EXIT.usage;
     }
     const jobs = Object.keys(result.manifest.jobs);
-    io.out(`ok: project ${result.manifest.project}, ${jobs.length} job${jobs.length === 1 ? '' : 's'} (${jobs.join(', ')})\n`);
+    const pipelines = Object.keys(result.manifest.pipelines ?? {});
+    const withPipelines = pipelines.length === 0 ? '' : `, ${pipelines.length} pipeline${pipelines.length === 1 ? '' : 's'} (${pipelines.join(', ')})`;
+    io.out(`ok: project ${result.manifest.project}, ${jobs.length} job${jobs.length === 1 ? '' : 's'} (${jobs.join(', ')})${withPipelines}\n`);
     return EXIT.ok;
   },
 };

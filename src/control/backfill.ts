@@ -14,6 +14,8 @@ import type { RunRow } from '../store/runs.js';
 import type { Ctx } from './context.js';
 import { scheduleId } from './deployments.js';
 import { insertRun, jobOf, resolveProject } from './runs.js';
+import { insertPipelineRun, pipelineOf, resolvePipelineParams, type PipelineRunRow } from './pipelines.js';
+import { pipelineScheduleJob } from '../model/pipeline.js';
 
 /** At most this many ticks in one backfill; a longer range must be split (so one request cannot flood the queue). */
 export const MAX_BACKFILL_RUNS = 10_000;
@@ -116,5 +118,55 @@ export async function backfill(ctx: Ctx, req: BackfillRequest): Promise<Backfill
   });
   for (const r of result.created) ctx.bus.emit('run', { id: r.id, state: r.state });
   if (result.created.length > 0) ctx.bus.emit('work');
+  return { ...base, ...result };
+}
+
+export interface PipelineBackfillResult {
+  readonly project: string;
+  readonly pipeline: string;
+  readonly timezone: string;
+  readonly ticks: readonly number[];
+  readonly existing: number;
+  readonly planned: readonly number[];
+  readonly created: readonly PipelineRunRow[];
+}
+
+/**
+ * Backfill of a pipeline: one pipeline run per tick of its schedule in the range, each with its tick as logical
+ * time (every step run gets it too). Idempotent like a job's: pipeline runs carry the schedule's id, and
+ * (schedule_id, scheduled_for) is unique.
+ */
+export async function backfillPipeline(ctx: Ctx, req: { project?: string; pipeline: string; from: number; to: number; dryRun: boolean }): Promise<PipelineBackfillResult> {
+  if (!Number.isFinite(req.from) || !Number.isFinite(req.to)) throw new KairosError('invalid_input', '"from" and "to" must be instants');
+  if (req.from > req.to) throw new KairosError('invalid_input', `"from" (${new Date(req.from).toISOString()}) is after "to" (${new Date(req.to).toISOString()})`);
+  const now = ctx.now();
+  if (req.to > now) throw new KairosError('invalid_input', `"to" (${new Date(req.to).toISOString()}) is in the future; a backfill covers past ticks, the scheduler fires the coming ones`);
+  const dep = await resolveProject(ctx.db.kysely, req.project);
+  const p = pipelineOf(await ctx.manifestOf(dep.id), dep, req.pipeline);
+  const id = scheduleId(dep.project, pipelineScheduleJob(p.name));
+  const sched = await ctx.db.kysely.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!p.schedule || !sched || sched.active !== 1) throw new KairosError('invalid_input', `pipeline "${p.name}" of project "${dep.project}" has no schedule; a backfill runs a schedule's past ticks (use \`kairos run ${p.name}\` for a one-off run)`);
+  const parsed = parseCron(sched.cron);
+  if (!parsed.ok) throw new KairosError('internal', `the schedule of ${id} does not parse: ${parsed.error.message}`);
+  const ticks = fireTimesBetween(parsed.cron, sched.timezone, req.from - 1, req.to, MAX_BACKFILL_RUNS + 1);
+  if (ticks.length > MAX_BACKFILL_RUNS) throw new KairosError('invalid_input', `the range has more than ${MAX_BACKFILL_RUNS} ticks; split the range`);
+  const params = resolvePipelineParams(p, {});
+  if (!params.ok) throw new KairosError('invalid_params', `backfill runs use the parameters' defaults, and they are not valid: ${params.errors.join('; ')}`, { errors: params.errors });
+  const plan = async (q: typeof ctx.db.kysely) => {
+    if (ticks.length === 0) return { existing: 0, planned: [] as number[] };
+    const rows = await q.selectFrom('pipeline_runs').select('scheduled_for').where('schedule_id', '=', id).where('scheduled_for', '>=', ticks[0] ?? 0).where('scheduled_for', '<=', ticks[ticks.length - 1] ?? 0).execute();
+    const have = new Set(rows.map((r) => Number(r.scheduled_for)));
+    return { existing: ticks.filter((t) => have.has(t)).length, planned: ticks.filter((t) => !have.has(t)) };
+  };
+  const base = { project: dep.project, pipeline: p.name, timezone: sched.timezone, ticks };
+  if (req.dryRun) return { ...base, ...(await plan(ctx.db.kysely)), created: [] };
+  const result = await ctx.db.tx(async (trx) => {
+    if (ctx.db.dialect === 'postgres') await trx.selectFrom('schedules').select('id').where('id', '=', id).forUpdate().execute();
+    const pl = await plan(trx);
+    const created: PipelineRunRow[] = [];
+    for (const t of pl.planned) created.push(await insertPipelineRun(trx, dep, p, { pipeline: p.name, trigger: 'backfill', scheduledFor: t, scheduleId: id }, params.values, now));
+    return { ...pl, created };
+  });
+  if (result.created.length > 0) ctx.bus.emit('pipelineWake');
   return { ...base, ...result };
 }

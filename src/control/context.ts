@@ -24,6 +24,10 @@ export interface ControlEvents {
   cancel: [{ runId: string }];
   /** Schedules changed (deploy, pause, resume): the scheduler should look again. */
   schedules: [];
+  /** A pipeline run changed (a step created or skipped, or it ended): docs/pipelines.md. */
+  pipeline: [{ id: string; state: string }];
+  /** Pipeline runs were created elsewhere (scheduler, backfill): the pipeline driver should look. */
+  pipelineWake: [];
 }
 
 export class Bus extends EventEmitter<ControlEvents> {

@@ -4,6 +4,7 @@
  * schedules).
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { pipelineScheduleJob } from '../model/pipeline.js';
 import type { Selectable } from 'kysely';
 import type { CompiledManifest } from '../model/job.js';
 import { KairosError } from '../model/errors.js';
@@ -130,7 +131,9 @@ export async function activateVersion(ctx: Ctx, project: string, version: number
 async function syncSchedules(trx: Q, manifest: CompiledManifest, deploymentId: string, now: number): Promise<void> {
   const existing = await trx.selectFrom('schedules').selectAll().where('project', '=', manifest.project).execute();
   const byJob = new Map(existing.map((s) => [s.job, s]));
-  for (const job of Object.values(manifest.jobs)) {
+  // A pipeline's schedule is a row like a job's, under the name `pipeline:<name>` (no job can have it).
+  const scheduled = [...Object.values(manifest.jobs), ...Object.values(manifest.pipelines ?? {}).map((p) => ({ name: pipelineScheduleJob(p.name), schedule: p.schedule }))];
+  for (const job of scheduled) {
     const sched = job.schedule;
     if (!sched) continue;
     const parsed = parseCron(sched.cron);

@@ -11,6 +11,7 @@ import { deployDirectory, type DeployOutcome } from './deployments.js';
 import * as dispatch from './dispatch/index.js';
 import { cancelRun, createRun, rerun, type CreateRunRequest } from './runs.js';
 import { Scheduler } from './scheduler.js';
+import { PipelineDriver, cancelPipelineRun, createPipelineRun, rerunPipelineFromFailed, type CreatePipelineRunRequest, type PipelineRunRow } from './pipelines.js';
 import { assertTzdata } from './tzdata.js';
 import { resealSecrets, secretKey } from './secrets.js';
 import { nextQueuedNotBefore, type RunRow } from '../store/runs.js';
@@ -48,6 +49,7 @@ export class Engine implements ControlLink {
   readonly bus = new Bus();
   readonly ctx: Ctx;
   private scheduler: Scheduler | null = null;
+  private pipelines: PipelineDriver | null = null;
   private reaper: Loop | null = null;
   private lateCheck: LateCheck | null = null;
   private delivery: AlertDelivery | null = null;
@@ -128,6 +130,8 @@ export class Engine implements ControlLink {
     resealSecrets(this.ctx).catch(this.onError);
     this.scheduler = new Scheduler(this.ctx, this.onError);
     this.scheduler.start();
+    this.pipelines = new PipelineDriver(this.ctx, this.onError);
+    this.pipelines.start();
     const every = Math.max(200, Math.min(5000, Math.floor(this.ctx.settings.leaseMs / 4)));
     this.reaper = new Loop({ pass: async () => {
         await dispatch.reapExpired(this.ctx);
@@ -147,7 +151,8 @@ export class Engine implements ControlLink {
 
   /** Stops the scheduler, the reaper and the late check; resolves when their passes in flight have finished. */
   async stopLoops(): Promise<void> {
-    const loops = [this.scheduler, this.reaper, this.lateCheck, this.collector];
+    const loops = [this.scheduler, this.pipelines, this.reaper, this.lateCheck, this.collector];
+    this.pipelines = null;
     this.collector = null;
     this.scheduler = null;
     this.reaper = null;
@@ -192,6 +197,19 @@ export class Engine implements ControlLink {
 
   rerun(id: string): Promise<RunRow> {
     return rerun(this.ctx, id);
+  }
+
+  /** Starts a pipeline run (docs/pipelines.md). */
+  createPipelineRun(req: CreatePipelineRunRequest): Promise<PipelineRunRow> {
+    return createPipelineRun(this.ctx, req);
+  }
+
+  cancelPipelineRun(id: string): Promise<PipelineRunRow> {
+    return cancelPipelineRun(this.ctx, id);
+  }
+
+  rerunPipelineFromFailed(id: string): Promise<PipelineRunRow> {
+    return rerunPipelineFromFailed(this.ctx, id);
   }
 
   reapExpired(): Promise<number> {

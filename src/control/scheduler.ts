@@ -19,6 +19,8 @@ import type { Ctx } from './context.js';
 import type { DeploymentRow } from './deployments.js';
 import { insertRun, cancelInTx, jobOf } from './runs.js';
 import { Loop } from '../lib/loop.js';
+import { pipelineOfScheduleJob } from '../model/pipeline.js';
+import { insertPipelineRun, pipelineOf, resolvePipelineParams } from './pipelines.js';
 
 type ScheduleRow = Selectable<SchedulesTable>;
 
@@ -61,12 +63,15 @@ export interface SchedulerPass {
 interface Decided {
   readonly created: string[];
   readonly cancelSignals: string[];
+  /** Pipeline runs created (their steps are the pipeline driver's). */
+  readonly pipelineRuns?: string[];
 }
 
 function emitDecided(ctx: Ctx, d: Decided): void {
   for (const runId of d.cancelSignals) ctx.bus.emit('cancel', { runId });
   for (const runId of d.created) ctx.bus.emit('run', { id: runId, state: 'queued' });
   if (d.created.length > 0) ctx.bus.emit('work');
+  if ((d.pipelineRuns?.length ?? 0) > 0) ctx.bus.emit('pipelineWake');
 }
 
 /** Schedules examined per pass; when more are due, the pass asks to be run again at once. */
@@ -81,6 +86,10 @@ const BATCH = 100;
 function merge(into: Decided, d: Decided): void {
   into.created.push(...d.created);
   into.cancelSignals.push(...d.cancelSignals);
+  if (d.pipelineRuns && d.pipelineRuns.length > 0) {
+    if (into.pipelineRuns) into.pipelineRuns.push(...d.pipelineRuns);
+    else (into as { pipelineRuns?: string[] }).pipelineRuns = [...d.pipelineRuns];
+  }
 }
 
 /** Decides every due tick of every active schedule as of `now`. */
@@ -175,6 +184,19 @@ async function decideSchedules(ctx: Ctx, trx: Q, rows: readonly ScheduleRow[], n
     .where('r.scheduled_for', '<=', now)
     .execute();
   for (const r of runs) existing.get(r.schedule_id)?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
+  // Pipeline schedules: their runs are pipeline runs, under the same unique key.
+  const pipelineIds = rows.filter((s) => pipelineOfScheduleJob(s.job) !== null).map((s) => s.id);
+  if (pipelineIds.length > 0) {
+    const prs = await trx
+      .selectFrom('schedules as s')
+      .innerJoin('pipeline_runs as r', 'r.schedule_id', 's.id')
+      .select(['s.id as schedule_id', 'r.scheduled_for', 'r.id', 'r.trigger'])
+      .where('s.id', 'in', pipelineIds)
+      .whereRef('r.scheduled_for', '>', 's.cursor_at')
+      .where('r.scheduled_for', '<=', now)
+      .execute();
+    for (const r of prs) existing.get(r.schedule_id)?.set(Number(r.scheduled_for), { id: r.id, trigger: r.trigger });
+  }
   // Ledger entries after a cursor: only after a backwards clock step and a redeploy that reset the cursor.
   // A tick in the ledger is never decided again.
   const decided = new Map<string, Set<number>>();
@@ -262,6 +284,12 @@ async function decideDue(
     writes.ticks.push({ scheduleId: id, instant, outcome, reason, runId });
   const decisions = planCatchup(due, now, s.catchup as CatchupPolicy, s.max_catchup, cause).filter((d) => !decided?.has(d.instant));
   const policy = s.concurrency as ConcurrencyPolicy;
+  const pipelineName = pipelineOfScheduleJob(s.job);
+  if (pipelineName !== null) {
+    await decidePipelineTicks(ctx, trx, s, pipelineName, decisions, dropped, now, existing, record, created, cancelSignals);
+    writes.cursors.push({ id, cursor: due[due.length - 1] ?? cursor, next });
+    return { created: [], cancelSignals, pipelineRuns: created };
+  }
   let dep: DeploymentRow | undefined;
   let defaults: ReturnType<typeof resolveParams> | undefined;
   let spec: CompiledJob | undefined;
@@ -310,6 +338,65 @@ async function decideDue(
   // Due ticks are all after the cursor, so the last one is the new cursor, and `next` the tick after it.
   writes.cursors.push({ id, cursor: due[due.length - 1] ?? cursor, next });
   return { created, cancelSignals };
+}
+
+/** The ticks of a pipeline's schedule: pipeline runs instead of runs, the same catch-up and concurrency rules. */
+async function decidePipelineTicks(
+  ctx: Ctx,
+  trx: Q,
+  s: ScheduleRow,
+  name: string,
+  decisions: ReturnType<typeof planCatchup>,
+  dropped: number,
+  now: number,
+  existing: ExistingRuns,
+  record: (instant: number, outcome: TickOutcome, reason: string | null, runId: string | null) => void,
+  created: string[],
+  cancelSignals: string[],
+): Promise<void> {
+  const policy = s.concurrency as ConcurrencyPolicy;
+  let fired = 0;
+  let active: { id: string }[] | null = null;
+  for (const d of decisions) {
+    if (d.kind === 'skip') {
+      record(d.instant, TICK_OUTCOME.skipped, dropped > 0 && d === decisions[0] ? `${d.reason}; ${dropped} older ticks not listed` : d.reason, null);
+      continue;
+    }
+    const already = existing.get(d.instant);
+    if (already) {
+      record(d.instant, TICK_OUTCOME.skipped, `pipeline run ${already.id} (trigger ${already.trigger}) already exists for this tick`, null);
+      continue;
+    }
+    const dep = await deploymentOf(trx, s.deployment_id);
+    const p = pipelineOf(await ctx.manifestOf(dep.id, trx), dep, name);
+    const params = resolvePipelineParams(p, {});
+    if (!params.ok) {
+      record(d.instant, TICK_OUTCOME.skipped, `parameters without valid defaults: ${params.errors.join('; ')}`, null);
+      continue;
+    }
+    active ??= await trx.selectFrom('pipeline_runs').select('id').where('project', '=', s.project).where('pipeline', '=', name).where('state', '=', 'running').execute();
+    if ((policy === 'forbid' || policy === 'queue') && fired === 0 && active.length > 0) {
+      // `queue` for a pipeline: the tick is recorded skipped like `forbid` (docs/pipelines.md).
+      record(d.instant, TICK_OUTCOME.skipped, `pipeline run ${active[0]?.id} still running (concurrency: ${policy})`, null);
+      continue;
+    }
+    if (policy === 'replace' && fired === 0) {
+      for (const a of active) {
+        await trx.updateTable('pipeline_runs').set({ cancel_requested: 1 }).where('id', '=', a.id).where('state', '=', 'running').execute();
+        const live = await trx.selectFrom('pipeline_steps as ps').innerJoin('runs as r', 'r.id', 'ps.run_id').selectAll('r').where('ps.pipeline_run_id', '=', a.id).where('r.state', 'in', ['queued', 'running']).execute();
+        for (const run of live) {
+          const c = await cancelInTx(trx, run, now, `pipeline run replaced by the tick of ${new Date(d.instant).toISOString()} (concurrency: replace)`);
+          if (c.signal) cancelSignals.push(run.id);
+        }
+      }
+      active = [];
+    }
+    const runId = newId(now);
+    record(d.instant, firedOutcome(now - d.instant), d.catchup ? 'catch-up' : null, runId);
+    await insertPipelineRun(trx, dep, p, { pipeline: name, trigger: 'schedule', scheduledFor: d.instant, scheduleId: s.id, id: runId }, params.values, now);
+    created.push(runId);
+    fired++;
+  }
 }
 
 // ── pause and resume ──

@@ -11,6 +11,7 @@ import type { LeaseRef } from '../protocol/worker.js';
 import type { Q } from '../store/runs.js';
 import type { Ctx } from './context.js';
 import { requireLease } from './dispatch/leases.js';
+import { pipelineInputs } from './pipelines.js';
 
 /** The most files one snapshot version may hold. */
 export const SNAPSHOT_MAX_FILES = 100_000;
@@ -188,6 +189,8 @@ export async function resolveAttemptInputs(ctx: Ctx, lease: LeaseRef): Promise<R
       const specs = manifest.jobs[run.job]?.inputs ?? [];
       inputs = [];
       for (const spec of specs) inputs.push(await resolveOne(trx, run.project, run.id, spec));
+      // A pipeline step reads the artifacts of the steps it needs (KAIROS_INPUTS/<step>/).
+      for (const i of await pipelineInputs(ctx, trx, run)) if (!inputs.some((x) => x.name === i.name)) inputs.push(i);
       await writePin(trx, run.id, inputs);
     }
     await trx.deleteFrom('run_inputs').where('run_id', '=', run.id).where('attempt', '=', lease.attempt).execute();

@@ -25,7 +25,8 @@ import { normaliseWorkdir, parseSize } from './fields.js';
 import { problemsFromIssues } from './issues.js';
 import { parseParamValue } from './params.js';
 import { sortProblems } from './problems.js';
-import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type ManifestDocument, type RetriesDocument } from './schema.js';
+import { DEFAULTS, DEFAULT_POOL, manifestSchema, type JobDocument, type ManifestDocument, type PipelineDocument, type RetriesDocument } from './schema.js';
+import { DEFAULT_MAX_PARALLEL, topologicalOrder, type CompiledPipeline, type CompiledStep, type PipelineParamSpec } from '../model/pipeline.js';
 import { readYaml } from './yaml-source.js';
 import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
 import { COMPILED_MANIFEST_VERSION } from '../model/job.js';
@@ -238,5 +239,50 @@ export function compileDocument(doc: ManifestDocument): CompiledManifest {
     environments,
     test: doc.test === undefined ? null : compileTest(doc.test, environments, Object.values(doc.jobs ?? {})),
     jobs: Object.fromEntries(Object.entries(doc.jobs ?? {}).map(([name, j]) => [name, compileJob(name, j, defaults)])),
+    ...(doc.pipelines === undefined ? {} : { pipelines: Object.fromEntries(Object.entries(doc.pipelines).map(([name, p]) => [name, compilePipeline(name, p, defaults)])) }),
+  };
+}
+
+function compilePipeline(name: string, p: PipelineDocument, defaults: CompiledManifest['defaults']): CompiledPipeline {
+  const steps = Object.fromEntries(
+    Object.entries(p.steps).map(([stepName, raw]): [string, CompiledStep] => {
+      const s = typeof raw === 'string' ? { job: raw } : raw;
+      return [stepName, { name: stepName, job: s.job, needs: [...new Set(s.needs ?? [])], params: { ...(s.params ?? {}) }, map: s.map ?? null }];
+    }),
+  );
+  const order = topologicalOrder(Object.fromEntries(Object.values(steps).map((s) => [s.name, s.needs])));
+  const params = Object.fromEntries(
+    Object.entries(p.params ?? {}).map(([pname, spec]) => {
+      const type = spec.type ?? DEFAULTS.paramType;
+      const out: PipelineParamSpec = {
+        type,
+        required: spec.required ?? DEFAULTS.required,
+        ...(spec.default === undefined ? {} : { default: type === 'list' ? [...(spec.default as readonly ParamValue[])] : paramValue(type, spec.default) }),
+        ...(spec.enum === undefined || type === 'list' ? {} : { enum: spec.enum.map((v) => paramValue(type, v)) }),
+        ...(spec.description === undefined ? {} : { description: spec.description }),
+      };
+      return [pname, out];
+    }),
+  );
+  let schedule: CompiledSchedule | null = null;
+  if (p.schedule !== undefined) {
+    const s = typeof p.schedule === 'string' ? { cron: p.schedule } : p.schedule;
+    schedule = {
+      cron: s.cron,
+      timezone: s.timezone ?? defaults.timezone,
+      catchup: s.catchup ?? DEFAULTS.catchup,
+      maxCatchup: s.max_catchup ?? DEFAULTS.maxCatchup,
+      concurrency: s.concurrency ?? DEFAULTS.concurrency,
+    };
+  }
+  return {
+    name,
+    description: p.description ?? null,
+    params,
+    steps: order.map((s) => steps[s] as CompiledStep),
+    schedule,
+    timeoutMs: p.timeout === undefined ? null : ms(p.timeout),
+    maxParallel: p.max_parallel ?? DEFAULT_MAX_PARALLEL,
+    notify: p.notify === undefined ? [] : compileNotify(p.notify, `pipelines.${name}.notify`),
   };
 }

@@ -24,7 +24,8 @@ export const PROBLEM_CODES = {
   reserved_name: 'An env var name that starts with `KAIROS_`, which Kairos sets itself.',
   invalid_url: 'A `notify` webhook that is not an http or https URL, or a `network.needs` endpoint that is not a URL with a port (or a scheme with a default one).',
   credentials_in_url: 'A `network.needs` endpoint with a user or password in it; credentials belong in `secrets`.',
-  unknown_reference: 'A `pool` or `environment` that names nothing defined in the manifest.',
+  unknown_reference: 'A `pool`, `environment`, pipeline step, job, param or `map` that names nothing defined in the manifest.',
+  cycle: "A pipeline's steps that need one another in a circle (or a step that needs itself).",
   invalid_input_ref: 'An `inputs` entry that is not `SNAPSHOT@VERSION`, `SNAPSHOT@latest` or `run:JOB@latest/PATH`.',
 } as const;
 export type ProblemCode = keyof typeof PROBLEM_CODES;

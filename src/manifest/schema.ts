@@ -28,6 +28,7 @@ import { notifyRules } from './notify-schema.js';
 import { networkSpec } from './network-schema.js';
 import { inputsValue, retentionValue } from './inputs-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
+import { DEFAULT_MAX_PARALLEL, PIPELINE_PARAM_TYPES, findCycle, referencesIn } from '../model/pipeline.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
 export const DEFAULTS = {
@@ -276,6 +277,150 @@ const job = expecting(z.strictObject({
   retention: retentionValue(),
 }).superRefine(checkNotebookKeys, { when: (payload) => isRecord(payload.value) }), 'a job: a mapping with at least `run`');
 
+// ---- pipelines ---------------------------------------------------------------------------------------------
+
+const pipelineParamSpec = z
+  .strictObject({
+    type: documented(oneOf(PIPELINE_PARAM_TYPES), {
+      description: `Type of the value: ${PIPELINE_PARAM_TYPES.map((t) => `\`${t}\``).join(', ')}. A \`list\` is a list of values, given at run time as \`-p NAME=a,b,c\`; \`map\` fans a step out over one.`,
+      default: DEFAULTS.paramType,
+    }).optional(),
+    default: documented(expecting(z.union([paramValue, z.array(paramValue)]), 'a string, a number, true/false, or a list of them (for a `list`)'), {
+      description: 'Value used when none is given; must fit `type`.',
+    }).optional(),
+    required: documented(expecting(z.boolean(), 'true or false'), { description: 'Whether a value must be given.', default: DEFAULTS.required }).optional(),
+    enum: documented(expecting(z.array(paramValue).min(1), 'a non-empty list of values'), { description: 'The only values allowed (not for a `list`).' }).optional(),
+    description: documented(z.string(), { description: 'What the param means.' }).optional(),
+  })
+  .superRefine(
+    (spec, ctx) => {
+      if (!isRecord(spec)) return;
+      if (spec.type === 'list') {
+        if (spec.default !== undefined && !Array.isArray(spec.default)) report(ctx, 'invalid_default', `expected a list for a \`list\` param, got ${show(spec.default)}`, ['default']);
+        if (spec.enum !== undefined) report(ctx, 'invalid_value', '`enum` does not apply to a `list` param', ['enum']);
+        return;
+      }
+      if (Array.isArray(spec.default)) {
+        report(ctx, 'invalid_default', `a list is a default only for a param of \`type: list\``, ['default']);
+        return;
+      }
+      checkParamValues(spec, ctx);
+    },
+    { when: (payload) => isRecord(payload.value) },
+  );
+
+const stepSpec = expecting(
+  z.union([
+    nameValue('a job name', NAME_RULES.identifier),
+    z.strictObject({
+      job: documented(z.string(), { description: 'The job this step runs (an entry of `jobs`). Each step is an ordinary run of it.' }),
+      needs: documented(expecting(z.array(z.string()), 'a list of step names'), {
+        description: 'Steps that must all succeed before this one starts; if one of them fails, this step is skipped (reason `upstream_failed`).',
+        defaultText: 'none (starts at once)',
+      }).optional(),
+      params: documented(z.record(z.string(), paramValue), {
+        description:
+          'Values of the job\'s params for this step. `${{ params.NAME }}` is a pipeline param, `${{ item }}` the item of a `map`; replaced by Kairos, never by a shell. A pipeline param the job declares under the same name is passed without being listed.',
+      }).optional(),
+      map: documented(z.string(), {
+        description: 'A pipeline param of `type: list`: one run of the step per item (`${{ item }}` in `params`), at most `max_parallel` at once; steps that need it wait for all items.',
+      }).optional(),
+    }),
+  ]),
+  'a job name, or a mapping with job, needs, params, map',
+);
+
+const pipeline = expecting(
+  z.strictObject({
+    description: documented(z.string(), { description: 'What the pipeline does.' }).optional(),
+    steps: documented(expecting(z.record(z.string(), stepSpec), 'a mapping keyed by step name'), {
+      description: 'The steps, by name: each `{job, needs, params, map}`, or a job name alone (a step of that job with no needs).',
+    }),
+    params: documented(namedMap('param', NAME_RULES.variable, pipelineParamSpec), {
+      description: 'Typed params of a pipeline run (`kairos run PIPELINE -p NAME=VALUE`), passed to steps by `${{ params.NAME }}` or by name.',
+    }).optional(),
+    schedule: documented(
+      expecting(z.union([cronValue(), scheduleMapping]), 'a cron expression or a mapping with cron, timezone, catchup, concurrency, max_catchup'),
+      { description: 'When the pipeline runs by itself; `catchup` and `concurrency` as for a job (concurrency counts pipeline runs).' },
+    ).optional(),
+    timeout: documented(durationValue({ positive: true }), { description: 'Longest a pipeline run may take; then its live steps are cancelled and it ends `failed`.', defaultText: 'no limit' }).optional(),
+    max_parallel: documented(integerAtLeast(1), { description: 'Most runs of one mapped step live at once.', default: DEFAULT_MAX_PARALLEL }).optional(),
+    notify: notifyRules(),
+  }),
+  'a pipeline: a mapping with at least `steps`',
+);
+
+/** Steps name jobs and steps that exist, form no cycle, and give only params their jobs declare. */
+function checkPipelines(doc: unknown, ctx: z.core.$RefinementCtx): void {
+  if (!isRecord(doc) || !isRecord(doc.pipelines)) return;
+  const jobs = isRecord(doc.jobs) ? doc.jobs : {};
+  const jobNames = Object.keys(jobs);
+  for (const [name, p] of Object.entries(doc.pipelines)) {
+    if (Object.hasOwn(jobs, name)) report(ctx, 'duplicate_name', `pipeline "${name}" has the name of a job: \`kairos run ${name}\` would not know which to start; rename one`, ['pipelines', name], 'key');
+    if (!isRecord(p) || !isRecord(p.steps)) continue;
+    const at = ['pipelines', name, 'steps'];
+    const pparams = isRecord(p.params) ? p.params : {};
+    const stepNames = Object.keys(p.steps);
+    const needs: Record<string, string[]> = {};
+    for (const [stepName, raw] of Object.entries(p.steps)) {
+      if (!NAME_RULES.identifier.pattern.test(stepName)) report(ctx, 'invalid_name', `step name "${stepName}" is not valid: use ${NAME_RULES.identifier.rule}`, [...at, stepName], 'key');
+      const step = typeof raw === 'string' ? { job: raw } : isRecord(raw) ? raw : null;
+      if (step === null) continue;
+      const jobAt = typeof raw === 'string' ? [...at, stepName] : [...at, stepName, 'job'];
+      const job = typeof step.job === 'string' && Object.hasOwn(jobs, step.job) ? jobs[step.job] : undefined;
+      if (typeof step.job === 'string' && job === undefined) {
+        report(ctx, 'unknown_reference', `unknown job ${show(step.job)}${didYouMean(step.job, jobNames, `jobs: ${listNames(jobNames)}`)}`, jobAt);
+      }
+      const stepNeeds = Array.isArray(step.needs) ? step.needs.filter((n): n is string => typeof n === 'string') : [];
+      needs[stepName] = stepNeeds;
+      (Array.isArray(step.needs) ? step.needs : []).forEach((n: unknown, i: number) => {
+        if (typeof n !== 'string') return;
+        if (n === stepName) report(ctx, 'cycle', `step "${stepName}" needs itself`, [...at, stepName, 'needs', i]);
+        else if (!stepNames.includes(n)) report(ctx, 'unknown_reference', `unknown step ${show(n)}${didYouMean(n, stepNames, `steps: ${listNames(stepNames)}`)}`, [...at, stepName, 'needs', i]);
+      });
+      let mapsItem = false;
+      if (step.map !== undefined && typeof step.map === 'string') {
+        const spec = Object.hasOwn(pparams, step.map) ? pparams[step.map] : undefined;
+        if (spec === undefined) report(ctx, 'unknown_reference', `map: unknown pipeline param ${show(step.map)}${didYouMean(step.map, Object.keys(pparams), `params: ${listNames(Object.keys(pparams))}`)}`, [...at, stepName, 'map']);
+        else if (!isRecord(spec) || spec.type !== 'list') report(ctx, 'invalid_value', `map fans out over a list: param "${step.map}" is ${isRecord(spec) && typeof spec.type === 'string' ? `a ${spec.type}` : 'a string'}, not \`type: list\``, [...at, stepName, 'map']);
+      }
+      const jobParams = job !== undefined && isRecord(job) && isRecord(job.params) ? job.params : {};
+      const declared = Object.keys(jobParams);
+      if (isRecord(step.params)) {
+        for (const [param, value] of Object.entries(step.params)) {
+          if (job !== undefined && !declared.includes(param)) {
+            report(ctx, 'unknown_reference', `job "${String(step.job)}" has no param "${param}"${didYouMean(param, declared, `its params: ${listNames(declared)}`)}`, [...at, stepName, 'params', param], 'key');
+          }
+          if (typeof value !== 'string') continue;
+          for (const ref of referencesIn(value)) {
+            if (ref.kind === 'bad') report(ctx, 'invalid_value', `\`\${{ ${ref.text} }}\` is not a reference: use \`\${{ params.NAME }}\` or \`\${{ item }}\``, [...at, stepName, 'params', param]);
+            else if (ref.kind === 'item') {
+              mapsItem = true;
+              if (step.map === undefined) report(ctx, 'invalid_value', '`${{ item }}` is the item of a `map`, and this step has no `map`', [...at, stepName, 'params', param]);
+            } else if (!Object.hasOwn(pparams, ref.name)) {
+              report(ctx, 'unknown_reference', `unknown pipeline param "${ref.name}"${didYouMean(ref.name, Object.keys(pparams), `params: ${listNames(Object.keys(pparams))}`)}`, [...at, stepName, 'params', param]);
+            }
+          }
+        }
+      }
+      if (step.map !== undefined && !mapsItem) {
+        report(ctx, 'invalid_value', 'a mapped step hands each item to its job: add a param `${{ item }}`, e.g. `params: {region: "${{ item }}"}`', [...at, stepName, 'map']);
+      }
+      // Required params of the job that nothing gives.
+      for (const [param, spec] of Object.entries(jobParams)) {
+        if (!isRecord(spec) || spec.required !== true) continue;
+        const given = (isRecord(step.params) && Object.hasOwn(step.params, param)) || Object.hasOwn(pparams, param);
+        if (!given) report(ctx, 'missing_key', `job "${String(step.job)}" requires param "${param}": give it in \`params\` (or as a pipeline param of that name)`, typeof raw === 'string' ? [...at, stepName] : [...at, stepName, 'job']);
+      }
+    }
+    const cycle = findCycle(needs);
+    if (cycle && cycle.length > 2) {
+      const first = cycle[0] ?? '';
+      report(ctx, 'cycle', `the steps' needs form a cycle: ${cycle.join(' → ')}`, [...at, first, 'needs']);
+    }
+  }
+}
+
 // ---- environments ------------------------------------------------------------------------------------------
 
 const ENV_KINDS = ['python', 'node', 'system', 'image', 'containerfile'] as const;
@@ -444,10 +589,14 @@ export const manifestSchema = expecting(
       description: 'The project\'s test command, run by `kairos check` (and before `kairos deploy`) inside an environment: a command string, an argv list, or a mapping with `run` and `environment`.',
     }).optional(),
     jobs: documented(namedMap('job', NAME_RULES.identifier, job), { description: 'The jobs of the project, by name.' }).optional(),
+    pipelines: documented(namedMap('pipeline', NAME_RULES.identifier, pipeline), {
+      description: 'Graphs of jobs, by name: steps that need one another, fan out over a list, and pass artifacts along. See docs/pipelines.md.',
+    }).optional(),
   }),
-  'a mapping with the keys project, defaults, pools, environments, test, jobs',
+  'a mapping with the keys project, defaults, pools, environments, test, jobs, pipelines',
 )
   .superRefine(checkReferences, { when: (payload) => isRecord(payload.value) })
+  .superRefine(checkPipelines, { when: (payload) => isRecord(payload.value) })
   .superRefine(checkNoNul, { when: (payload) => isRecord(payload.value) })
   .meta({
     title: 'Kairos manifest (kairos.yaml)',
@@ -458,6 +607,7 @@ export const manifestSchema = expecting(
 export type ManifestDocument = z.infer<typeof manifestSchema>;
 export type JobDocument = z.infer<typeof job>;
 export type RetriesDocument = NonNullable<JobDocument['retries']>;
+export type PipelineDocument = z.infer<typeof pipeline>;
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);

@@ -38,6 +38,16 @@ function example(project: string): Record<string, unknown> {
         retries: { max: 2, delay: '1m', backoff: 2 },
       },
     },
+    pipelines: {
+      daily: {
+        description: 'The two jobs in order, every day at 03:00: nightly starts once hello succeeded. Try: kairos run daily',
+        schedule: '0 3 * * *',
+        steps: {
+          greet: { job: 'hello', params: { name: 'pipeline' } },
+          report: { job: 'nightly', needs: ['greet'] },
+        },
+      },
+    },
   };
 }
 

@@ -6,6 +6,7 @@
 
 import type { CompiledNetwork } from './network.js';
 import type { InputSpec, RetentionSpec } from './inputs.js';
+import type { CompiledPipeline } from './pipeline.js';
 
 export const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'date'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
@@ -197,6 +198,8 @@ export interface CompiledManifest {
   /** The project's test command (`kairos check`), or null. */
   readonly test: CompiledTest | null;
   readonly jobs: Readonly<Record<string, CompiledJob>>;
+  /** `pipelines` (src/model/pipeline.ts); absent from manifests compiled before pipelines existed. */
+  readonly pipelines?: Readonly<Record<string, CompiledPipeline>>;
 }
 
 /** One problem in a manifest, reported as `FILE:LINE:COL: PATH: message`. Lines and columns count from 1. */

@@ -17,6 +17,7 @@ import { m0014 } from './migrations/0014_snapshots.js';
 import { m0015 } from './migrations/0015_network.js';
 import { m0016Packages } from './migrations/0016_packages.js';
 import { m0017ContainerImages } from './migrations/0017_container_images.js';
+import { m0019Pipelines } from './migrations/0019_pipelines.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -230,6 +231,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0015_network': m0015,
   '0016_packages': m0016Packages,
   '0017_container_images': m0017ContainerImages,
+  '0019_pipelines': m0019Pipelines,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -228,6 +228,35 @@ export interface Database {
   pypi_projects: PypiProjectsTable;
   pypi_files: PypiFilesTable;
   pypi_usage: PypiUsageTable;
+  pipeline_runs: PipelineRunsTable;
+  pipeline_steps: PipelineStepsTable;
+}
+
+/** A run of a pipeline (0019): the step runs it made are in pipeline_steps. */
+export interface PipelineRunsTable {
+  id: string;
+  project: string;
+  pipeline: string;
+  deployment_id: string;
+  /** running, succeeded, failed, cancelled, skipped (CHECK). */
+  state: string;
+  trigger: string;
+  params_json: string;
+  scheduled_for: number;
+  schedule_id: string | null;
+  rerun_of: string | null;
+  cancel_requested: number;
+  created_at: number;
+  finished_at: number | null;
+  reason: string | null;
+}
+
+export interface PipelineStepsTable {
+  pipeline_run_id: string;
+  step: string;
+  item: number;
+  item_value: string | null;
+  run_id: string;
 }
 
 export interface TokensTable {

@@ -42,6 +42,9 @@ const VALID_BODIES: Record<string, Json> = {
   'post /api/v1/snapshots/{name}': { kind: 'file', files: [{ path: 'data.csv', sha256: 'a'.repeat(64), size: 1 }] },
   'post /api/v1/leases/artifacts': { lease: LEASE, artifacts: [] },
   'post /api/v1/packages/{name}/{version}/yank': { reason: 'test' },
+  'post /api/v1/pipelines/{project}/{pipeline}/runs': { params: {} },
+  'post /api/v1/pipelines/{project}/{pipeline}/backfill': { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', dry_run: true },
+  'post /api/v1/pipeline-runs/{id}/rerun': { from_failed: true },
 };
 const PATH_VALUES: Record<string, string> = { hash: 'a'.repeat(64), version: '1', id: 'w-contract', name: 'DB_PASSWORD' };
 const CODES = new Set<string>(Object.values(ERROR_CODES));

@@ -3,6 +3,7 @@
  * concurrency limits and the `queue` policy's one-at-a-time rule.
  */
 import { KairosError } from '../../model/errors.js';
+import { withPipelineInputs } from '../pipelines.js';
 import { newToken } from '../../model/ids.js';
 import type { RunState } from '../../model/run-state.js';
 import { anyDueQueued, dueQueuedRuns, lockKey, maxLogSeq, runningCountByPool, type AttemptRow, type Q, type RunRow } from '../../store/runs.js';
@@ -212,7 +213,8 @@ export async function toAssignments(ctx: Ctx, claimed: readonly Claimed[]): Prom
       bundleHash: c.run.bundle_hash,
       // Workers need not know where alerts go (a webhook URL is often a secret).
       // Resources given for this run alone (kairos run --cpu …) over the job's.
-      spec: { ...spec, notify: [], resources: resourcesOf(needOf(spec, c.run)) },
+      // A pipeline step with needs fetches its upstream steps' artifacts (src/control/pipelines.ts).
+      spec: withPipelineInputs(manifest, { ...spec, notify: [], resources: resourcesOf(needOf(spec, c.run)) }),
       logSeqStart: c.logSeqStart,
       ...(c.secrets ? { secrets: c.secrets } : {}),
       ...(await environmentOf(ctx, manifest, spec, c.run)),
