@@ -288,7 +288,7 @@ export function createApi(opts: ApiOptions): Hono {
     const jobs = [];
     for (const d of deps) {
       const m = await engine.ctx.manifestOf(d.id);
-      for (const j of Object.values(m.jobs)) jobs.push(jobView(d.project, d.version, j));
+      for (const j of Object.values(m.jobs)) if (j.builtin !== true) jobs.push(jobView(d.project, d.version, j));
     }
     return c.json({ jobs });
   });

@@ -27,6 +27,7 @@ import { parseParamValue, paramEnvName } from './params.js';
 import { notifyRules } from './notify-schema.js';
 import { networkSpec } from './network-schema.js';
 import { inputsValue, retentionValue } from './inputs-schema.js';
+import { serviceSpec } from './service-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
 
 /** Constant defaults, applied by the compiler and shown in the schema and docs. */
@@ -250,6 +251,7 @@ const job = expecting(z.strictObject({
   network: networkSpec('`defaults.network`'),
   inputs: inputsValue(),
   retention: retentionValue(),
+  service: serviceSpec(),
 }), 'a job: a mapping with at least `run`');
 
 // ---- environments ------------------------------------------------------------------------------------------
