@@ -61,6 +61,7 @@ export function attemptView(a: AttemptRow): AttemptView {
     env_packages: a.env_packages_json ? (JSON.parse(a.env_packages_json) as { name: string; version: string }[]) : null,
     network: a.network_json ? (JSON.parse(a.network_json) as NonNullable<AttemptView['network']>) : null,
     network_waiting: a.network_waiting ?? null,
+    service_up_at: iso(a.service_up_at ?? null),
   };
 }
 

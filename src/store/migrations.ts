@@ -16,6 +16,7 @@ import { m0013 } from './migrations/0013_artifact_store.js';
 import { m0014 } from './migrations/0014_snapshots.js';
 import { m0015 } from './migrations/0015_network.js';
 import { m0016Packages } from './migrations/0016_packages.js';
+import { m0021Services } from './migrations/0021_services.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -228,6 +229,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014_snapshots': m0014,
   '0015_network': m0015,
   '0016_packages': m0016Packages,
+  '0021_services': m0021Services,
 };
 
 export const migrationProvider: MigrationProvider = {

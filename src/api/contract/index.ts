@@ -13,6 +13,7 @@ import { scheduleRoutes } from './schedules.js';
 import { snapshotRoutes } from './snapshots.js';
 import { workerRoutes } from './workers.js';
 import { networkRoutes } from './network.js';
+import { serviceRoutes } from './services.js';
 
 export * from './common.js';
 export * from './access.js';
@@ -25,6 +26,7 @@ export * from './schedules.js';
 export * from './snapshots.js';
 export * from './workers.js';
 export * from './network.js';
+export * from './services.js';
 
 export const API = {
   runs: runRoutes,
@@ -37,6 +39,7 @@ export const API = {
   snapshots: snapshotRoutes,
   artifacts: artifactRoutes,
   packages: packageRoutes,
+  services: serviceRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */
