@@ -56,7 +56,7 @@ function jupyterJob(m: CompiledManifest, environment: string | null): CompiledJo
     inputs: [],
     retention: { runs: null, days: null },
     // Port 0: the worker picks a free port on its machine (KAIROS_SERVICE_PORT), so several can run side by side.
-    service: { port: 0, health: `${serviceBasePath(m.project, name)}api`, idleStopMs: null },
+    service: { port: 0, health: `${serviceBasePath(m.project, name)}api`, idleStopMs: null, dropCookies: ['username-'] },
     builtin: true,
   };
 }

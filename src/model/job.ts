@@ -120,6 +120,8 @@ export interface CompiledService {
   readonly port: number;
   readonly health: string;
   readonly idleStopMs: number | null;
+  /** Prefixes of cookies the service sets that never reach the browser (the built-in Jupyter's login cookie). */
+  readonly dropCookies?: readonly string[];
 }
 
 /**

@@ -198,6 +198,7 @@ export class AttemptRunner {
       secret: this.serviceSecret,
       idleStopMs: svc.idleStopMs,
       basePath: base,
+      ...(svc.dropCookies ? { dropCookies: svc.dropCookies } : {}),
       log: (line) => this.logs.add('system', line),
       onIdle: () => {
         const idle = `nobody used the service for ${formatDuration(svc.idleStopMs ?? 0)} (service.idle_stop)`;

@@ -49,6 +49,44 @@ export interface ServiceOptions {
   readonly onIdle: () => void;
   /** Base path shown in the log (`/services/<project>/<job>/`). */
   readonly basePath: string;
+  /** Prefixes of cookie names the service sets that never reach the browser. */
+  readonly dropCookies?: readonly string[];
+}
+
+/**
+ * Takes every occurrence of the secret out of a byte stream cut into chunks anywhere: the last bytes that
+ * could begin an occurrence are held back until the next chunk (or the end).
+ */
+export class SecretScrubber {
+  private carry: Buffer = Buffer.alloc(0);
+  private readonly needle: Buffer;
+  constructor(secret: string) {
+    this.needle = Buffer.from(secret);
+  }
+  push(chunk: Buffer): Buffer {
+    let buf: Buffer = Buffer.concat([this.carry, chunk]);
+    buf = this.cut(buf);
+    const keep = Math.min(buf.length, this.needle.length - 1);
+    this.carry = Buffer.from(buf.subarray(buf.length - keep));
+    return buf.subarray(0, buf.length - keep);
+  }
+  end(): Buffer {
+    const rest = this.cut(this.carry);
+    this.carry = Buffer.alloc(0);
+    return rest;
+  }
+  private cut(buf: Buffer): Buffer {
+    if (this.needle.length === 0) return buf;
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (let i = buf.indexOf(this.needle); i !== -1; i = buf.indexOf(this.needle, from)) {
+      parts.push(buf.subarray(from, i));
+      from = i + this.needle.length;
+    }
+    if (from === 0) return buf;
+    parts.push(buf.subarray(from));
+    return Buffer.concat(parts);
+  }
 }
 
 /** A free TCP port on 127.0.0.1 for a service whose job lets the worker choose (port 0). */
@@ -242,7 +280,8 @@ export class ServiceRelayClient {
     const out: Record<string, string | string[]> = {};
     for (const [n, v] of pairs) {
       const name = n.toLowerCase();
-      if (HOP_BY_HOP.has(name) || name === 'authorization' || drop.includes(name)) continue;
+      // No accept-encoding: answers come uncompressed, so the worker can take the service's secret out of them.
+      if (HOP_BY_HOP.has(name) || name === 'authorization' || name === 'accept-encoding' || drop.includes(name)) continue;
       const had = out[name];
       if (had === undefined) out[name] = v;
       else if (name === 'cookie') out[name] = `${String(had)}; ${v}`;
@@ -259,7 +298,9 @@ export class ServiceRelayClient {
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = (raw[i] ?? '').toLowerCase();
       const value = raw[i + 1] ?? '';
-      if (HOP_BY_HOP.has(name) || value.includes(this.o.secret)) continue;
+      if (HOP_BY_HOP.has(name) || name === 'content-length' || value.includes(this.o.secret)) continue;
+      // The service's own login cookie (Jupyter's `username-…`) is its credential, not the browser's.
+      if (name === 'set-cookie' && (this.o.dropCookies ?? []).some((p) => value.startsWith(p))) continue;
       out.push([name, value]);
     }
     return out;
@@ -269,8 +310,13 @@ export class ServiceRelayClient {
     let ended = false;
     const req = httpRequest({ host: '127.0.0.1', port: this.o.port, method: open.method, path: open.path, headers: this.upstreamHeaders(open.headers), agent: this.agent }, (res) => {
       this.send(encodeJson(FRAME.head, id, { status: res.statusCode ?? 502, headers: this.answerHeaders(res.rawHeaders) }));
-      res.on('data', (chunk: Buffer) => {
+      const scrub = new SecretScrubber(this.o.secret);
+      const sendChunk = (chunk: Buffer) => {
+        for (let i = 0; i < chunk.length; i += MAX_FRAME_BYTES) this.send(encodeFrame(FRAME.data, id, chunk.subarray(i, i + MAX_FRAME_BYTES)));
+      };
+      res.on('data', (raw: Buffer) => {
         this.lastUsed = Date.now();
+        const chunk = scrub.push(raw);
         for (let i = 0; i < chunk.length; i += MAX_FRAME_BYTES) this.send(encodeFrame(FRAME.data, id, chunk.subarray(i, i + MAX_FRAME_BYTES)));
         // Backpressure: a slow client (or network) must not make the worker buffer a whole download.
         if ((this.ws?.bufferedAmount ?? 0) > HIGH_WATER) {
@@ -286,6 +332,7 @@ export class ServiceRelayClient {
       res.on('end', () => {
         ended = true;
         this.streams.delete(id);
+        sendChunk(scrub.end());
         this.send(encodeFrame(FRAME.end, id));
       });
       res.on('error', () => undefined);
@@ -330,8 +377,9 @@ export class ServiceRelayClient {
     });
     up.on('message', (data: RawData, binary: boolean) => {
       this.lastUsed = Date.now();
-      const b = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      this.send(encodeMessage(id, b, binary));
+      const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      const scrub = new SecretScrubber(this.o.secret);
+      this.send(encodeMessage(id, Buffer.concat([scrub.push(raw), scrub.end()]), binary));
     });
     up.on('close', (code, reason) => {
       if (!this.streams.has(id)) return;
