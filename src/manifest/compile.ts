@@ -171,7 +171,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
       return parsed.spec;
     }),
     retention: { runs: j.retention?.runs ?? null, days: j.retention?.days ?? null },
-    service: j.service ? { port: j.service.port, health: j.service.health ?? SERVICE_DEFAULTS.health, idleStopMs: j.service.idle_stop === undefined ? null : ms(j.service.idle_stop) } : null,
+    ...(j.service ? { service: { port: j.service.port, health: j.service.health ?? SERVICE_DEFAULTS.health, idleStopMs: j.service.idle_stop === undefined ? null : ms(j.service.idle_stop) } } : {}),
   };
 }
 
