@@ -11,6 +11,7 @@ import { renderRunForm } from './pages/run-form.js';
 import { renderWorkers } from './pages/workers.js';
 import { renderDeployments } from './pages/deployments.js';
 import { renderPackages } from './pages/packages.js';
+import { renderServices } from './pages/services.js';
 
 /** @typedef {(main: HTMLElement, params: string[], query: URLSearchParams, signal: AbortSignal) => Promise<void>} Page */
 /** @type {[RegExp, string, () => Page][]} */
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/workers\/?$/, 'workers', () => renderWorkers],
   [/^\/deployments\/?$/, 'deployments', () => renderDeployments],
   [/^\/packages\/?$/, 'packages', () => renderPackages],
+  [/^\/running-services\/?$/, 'services', () => renderServices],
 ];
 
 let current = null;
@@ -64,7 +66,7 @@ document.addEventListener('click', (e) => {
   const a = e.target instanceof Element ? /** @type {HTMLAnchorElement | null} */ (e.target.closest('a[href]')) : null;
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.getAttribute('href'), location.href);
-  if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/services/')) return;
   if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
   e.preventDefault();
   navigate(url.pathname + url.search);
