@@ -13,6 +13,7 @@ import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { KairosClient } from '../../src/api/client.js';
 import { API } from '../../src/api/contract/index.js';
 import { ROOT, freePort, tempDir, waitFor, writeProject } from '../helpers.js';
+import { chromiumMissing, openBrowser } from '../browser.js';
 
 const BOOT = 'bootstrap-token-for-the-services-test-0123456789';
 
@@ -137,6 +138,26 @@ jobs:
     }, 60_000, 200);
     const run = await admin.call(API.runs.get, { params: { id: runId }, query: {} });
     assert.equal(run.state, 'running');
+  });
+
+  test('the dashboard lists the running service and opens it in a new tab, without the token in any URL', { skip: chromiumMissing() ?? false, timeout: 300_000 }, async () => {
+    const b = await openBrowser();
+    try {
+      const urls: string[] = [];
+      b.context.on('request', (r) => urls.push(r.url()));
+      await b.page.goto(`${up.url}/running-services`);
+      await b.page.locator('#token-dialog[open]').waitFor();
+      await b.page.locator('#token-input').fill(tokens.run!);
+      await b.page.keyboard.press('Enter');
+      await b.page.locator('tr[data-service="shop/web"] button[data-open]').waitFor();
+      const [tab] = await Promise.all([b.context.waitForEvent('page'), b.page.locator('tr[data-service="shop/web"] button[data-open]').click()]);
+      await tab.waitForURL(`${up.url}/services/shop/web/`);
+      const body = await tab.locator('body').innerText();
+      assert.equal((JSON.parse(body) as { authorized: boolean }).authorized, true);
+      assert.ok(urls.every((u) => !u.includes(tokens.run!)), 'the token never appears in a URL');
+    } finally {
+      await b.close();
+    }
   });
 
   test('cancelling the run stops the service: its path answers 410', { timeout: 120_000 }, async () => {
