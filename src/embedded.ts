@@ -9,6 +9,7 @@ import { cpus, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApi } from './api/server.js';
 import { listen, type Listening } from './api/http.js';
+import { ServiceRelay } from './api/services.js';
 import { Engine } from './control/engine.js';
 import { tokensExist } from './control/tokens.js';
 import { deliverySettings, type AlertOptions } from './control/webhooks.js';
@@ -182,11 +183,15 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
 
   // The local worker reads the server's package index with a token of its own that is never stored.
   const indexToken = 'kairos_local_' + randomBytes(24).toString('base64url');
-  const app = createApi({ engine, token: opts.token ?? null, indexTokens: [indexToken], ...(opts.indexLog ? { indexLog: opts.indexLog } : {}) });
+  // …and opens its services' tunnels with another (docs/services.md).
+  const relayToken = 'kairos_local_' + randomBytes(24).toString('base64url');
+  const relay = new ServiceRelay({ engine, bootstrapToken: opts.token ?? null, internalTokens: [relayToken] });
+  const app = createApi({ engine, token: opts.token ?? null, indexTokens: [indexToken], relay, ...(opts.indexLog ? { indexLog: opts.indexLog } : {}) });
   let server: Listening;
   try {
-    server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token) || (await tokensExist(db)));
+    server = await listen(app, opts.host ?? '127.0.0.1', opts.port ?? 7070, Boolean(opts.token) || (await tokensExist(db)), relay);
   } catch (err) {
+    relay.close();
     await engine.stopLoops();
     await worker?.stop(0);
     await db.close();
@@ -194,6 +199,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<Embedded> {
   }
 
   worker?.setPackageIndex({ url: `${server.url}/simple/`, token: indexToken });
+  worker?.setServiceRelay({ url: server.url, token: relayToken });
   engine.startAlertDelivery(deliverySettings(opts.alerts ?? {}, server.url));
 
   let watcher: ProjectWatcher | null = null;

@@ -12,6 +12,7 @@ import { renderWorkers } from './pages/workers.js';
 import { renderDeployments } from './pages/deployments.js';
 import { renderPackages } from './pages/packages.js';
 import { renderPipelines, renderPipelineRun } from './pages/pipelines.js';
+import { renderServices } from './pages/services.js';
 
 /** @typedef {(main: HTMLElement, params: string[], query: URLSearchParams, signal: AbortSignal) => Promise<void>} Page */
 /** @type {[RegExp, string, () => Page][]} */
@@ -26,6 +27,7 @@ const ROUTES = [
   [/^\/packages\/?$/, 'packages', () => renderPackages],
   [/^\/pipelines\/?$/, 'pipelines', () => renderPipelines],
   [/^\/pipeline-runs\/([0-9a-z]+)$/, 'pipelines', () => renderPipelineRun],
+  [/^\/running-services\/?$/, 'services', () => renderServices],
 ];
 
 let current = null;
@@ -67,7 +69,7 @@ document.addEventListener('click', (e) => {
   const a = e.target instanceof Element ? /** @type {HTMLAnchorElement | null} */ (e.target.closest('a[href]')) : null;
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.getAttribute('href'), location.href);
-  if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/services/')) return;
   if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
   e.preventDefault();
   navigate(url.pathname + url.search);

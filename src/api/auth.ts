@@ -32,7 +32,14 @@ export interface AuthOptions {
   readonly bootstrapToken: string | null;
 }
 
-export function authMiddleware(opts: AuthOptions): MiddlewareHandler {
+/**
+ * Who an `Authorization` header names: a stored token, the bootstrap token, everyone (LOCAL) on a server
+ * that has no token of any kind, or null (missing, unknown or revoked). Shared by the API and the service
+ * relay (src/api/services.ts).
+ */
+export type Authenticate = (authorization: string) => Promise<Principal | null>;
+
+export function createAuthenticator(opts: AuthOptions): Authenticate {
   // Once a token has been stored, every request needs one. Checked at most once a second until then, so a
   // token created directly on the database (`kairos token create --data`) takes effect within a second.
   let enforced = Boolean(opts.bootstrapToken);
@@ -50,23 +57,24 @@ export function authMiddleware(opts: AuthOptions): MiddlewareHandler {
     }
     return enforced;
   };
+  return async (header) => {
+    if (!(await mustAuthenticate())) return LOCAL;
+    const m = /^Bearer (\S+)$/.exec(header);
+    const sent = m?.[1] ?? '';
+    if (sent === '') return null;
+    if (opts.bootstrapToken && sameSecret(sent, opts.bootstrapToken)) return BOOTSTRAP;
+    return lookupToken(opts.db, sent);
+  };
+}
+
+export function authMiddleware(opts: AuthOptions): MiddlewareHandler {
+  const authenticate = createAuthenticator(opts);
   return async (c, next) => {
     if (c.req.query('token') !== undefined || c.req.query('access_token') !== undefined) {
       throw new KairosError('unauthorized', 'tokens are not accepted in the URL; send "Authorization: Bearer <token>"');
     }
-    const header = c.req.header('authorization') ?? '';
-    let principal: Principal | null = null;
-    if (!(await mustAuthenticate())) {
-      principal = LOCAL;
-    } else {
-      const m = /^Bearer (\S+)$/.exec(header);
-      const sent = m?.[1] ?? '';
-      if (sent !== '') {
-        if (opts.bootstrapToken && sameSecret(sent, opts.bootstrapToken)) principal = BOOTSTRAP;
-        else principal = await lookupToken(opts.db, sent);
-      }
-      if (!principal) throw new KairosError('unauthorized', 'a valid token is required (Authorization: Bearer <token>); it is missing, unknown or revoked');
-    }
+    const principal = await authenticate(c.req.header('authorization') ?? '');
+    if (!principal) throw new KairosError('unauthorized', 'a valid token is required (Authorization: Bearer <token>); it is missing, unknown or revoked');
     const need = requiredScope(c.req.method, c.req.path);
     if (!allows(principal.scope, need)) {
       throw new KairosError('forbidden', `token "${principal.name}" has scope ${principal.scope}; ${c.req.method} ${c.req.path} needs ${need}`);

@@ -14,6 +14,8 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   unauthorized: 401,
   forbidden: 403,
   unavailable: 503,
+  gone: 410,
+  bad_gateway: 502,
   internal: 500,
 };
 

@@ -1,6 +1,7 @@
 /** Binding the API to a socket. A server that listens beyond loopback requires a token. */
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
+import type { ServiceRelay } from './services.js';
 import type { AddressInfo } from 'node:net';
 import { KairosError } from '../model/errors.js';
 import type { Hono } from 'hono';
@@ -15,11 +16,20 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export async function listen(app: Hono, host: string, port: number, hasToken: boolean): Promise<Listening> {
+/** `relay`: the service relay (src/api/services.ts) answers `/services/…` and the workers' tunnels. */
+export async function listen(app: Hono, host: string, port: number, hasToken: boolean, relay?: ServiceRelay): Promise<Listening> {
   if (!isLoopback(host) && !hasToken) {
     throw new KairosError('invalid_input', `refusing to listen on ${host} without auth: set --token or KAIROS_TOKEN, or create a token first (kairos token create NAME --scope admin --data DIR), or listen on 127.0.0.1`);
   }
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const api = getRequestListener(app.fetch);
+  const server: Server = createServer((req, res) => {
+    if (relay?.handles(req.url)) void relay.handleRequest(req, res);
+    else void api(req, res);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (relay?.handles(req.url)) void relay.handleUpgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -36,6 +46,7 @@ export async function listen(app: Hono, host: string, port: number, hasToken: bo
     port: addr.port,
     close: () =>
       new Promise<void>((resolve) => {
+        relay?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

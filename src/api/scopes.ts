@@ -42,7 +42,10 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/pipeline-runs', 'read'],
   ['GET', '/api/v1/pipeline-runs/:id', 'read'],
 
+  ['GET', '/api/v1/services', 'read'],
+
   ['POST', '/api/v1/runs', 'run'],
+  ['POST', '/api/v1/services/:project/:job/session', 'run'],
   ['POST', '/api/v1/runs/:id/cancel', 'run'],
   ['POST', '/api/v1/runs/:id/rerun', 'run'],
   ['POST', '/api/v1/schedules/:project/:job/backfill', 'run'],
@@ -89,6 +92,8 @@ export const ROUTE_SCOPES: readonly RouteScope[] = [
   ['GET', '/api/v1/blobs/:hash', 'worker'],
   ['POST', '/api/v1/leases/artifacts', 'worker'],
   ['POST', '/api/v1/leases/artifacts/:hash', 'worker'],
+  // The service relay's tunnel (a WebSocket, src/api/services.ts, which checks the worker scope itself).
+  ['GET', '/api/v1/leases/relay', 'worker'],
 ];
 
 const compiled = ROUTE_SCOPES.map(([method, path, need]) => ({

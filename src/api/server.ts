@@ -34,6 +34,7 @@ import { ApiMetrics, registerMetricsRoute } from './metrics.js';
 import { API } from './contract/index.js';
 import { input } from './input.js';
 import { registerPackageRoutes } from '../pypi/routes.js';
+import type { ServiceRelay } from './services.js';
 
 export interface ApiOptions {
   readonly engine: Engine;
@@ -45,6 +46,8 @@ export interface ApiOptions {
   readonly indexTokens?: readonly string[];
   /** The package index's request log (default: stderr when KAIROS_PACKAGE_LOG is set). */
   readonly indexLog?: (line: string) => void;
+  /** The service relay (src/api/services.ts); without it no service is listed or reachable. */
+  readonly relay?: ServiceRelay;
 }
 
 /** A schedule route's project, when the caller may see it; else the answer for a project with no such schedule. */
@@ -289,9 +292,20 @@ export function createApi(opts: ApiOptions): Hono {
     const jobs = [];
     for (const d of deps) {
       const m = await engine.ctx.manifestOf(d.id);
-      for (const j of Object.values(m.jobs)) jobs.push(jobView(d.project, d.version, j));
+      for (const j of Object.values(m.jobs)) if (j.builtin !== true) jobs.push(jobView(d.project, d.version, j));
     }
     return c.json({ jobs });
+  });
+
+  app.get(API.services.list.path, async (c) => {
+    const { query } = await input(c, API.services.list);
+    const services = opts.relay?.list((p) => sees(c, p) && (query.project === undefined || query.project === p)) ?? [];
+    return c.json({ services });
+  });
+  app.post(API.services.session.path, async (c) => {
+    const { params } = await input(c, API.services.session);
+    if (!opts.relay) throw new KairosError('not_found', 'this server relays no services');
+    return c.json(opts.relay.createTicket(principalOf(c), params.project, params.job), 201);
   });
 
   registerAlertRoutes(app, engine);

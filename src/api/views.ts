@@ -62,6 +62,7 @@ export function attemptView(a: AttemptRow): AttemptView {
     env_image: a.env_image_json ? (JSON.parse(a.env_image_json) as { ref: string; digest: string }) : null,
     network: a.network_json ? (JSON.parse(a.network_json) as NonNullable<AttemptView['network']>) : null,
     network_waiting: a.network_waiting ?? null,
+    service_up_at: iso(a.service_up_at ?? null),
   };
 }
 

@@ -32,6 +32,7 @@ import { tokenCommand } from './token.js';
 import { checkCommand } from './check.js';
 import { alertsCommand } from './alerts.js';
 import { jobsCommand } from './jobs.js';
+import { jupyterCommand } from './jupyter.js';
 import { doctorCommand } from './doctor.js';
 import { publishCommand } from './publish.js';
 import { packagesCommand } from './packages.js';
@@ -45,6 +46,7 @@ export const COMMANDS: readonly Command[] = [
   upCommand,
   serverCommand,
   jobsCommand,
+  jupyterCommand,
   runCommand,
   runsCommand,
   logsCommand,

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { createApi } from '../api/server.js';
+import { ServiceRelay } from '../api/services.js';
 import { listen } from '../api/http.js';
 import { Engine } from '../control/engine.js';
 import { isPostgresUrl, openDb, redactUrl } from '../store/db.js';
@@ -57,7 +58,8 @@ export const serverCommand: Command = {
     const engine = new Engine({ db, dataDir, leaseMs, retention, artifactStore, artifactLimits, registry, webhookAllowHosts: alerts.allowHosts ?? [], onError: (err) => io.err(`kairos: ${coerceError(err).message}\n`) });
     const token = p.globals.token ?? env.KAIROS_TOKEN ?? null;
     // Auth is on with a bootstrap token or with any stored token (`kairos token create --data`).
-    const server = await listen(createApi({ engine, token }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)));
+    const relay = new ServiceRelay({ engine, bootstrapToken: token });
+    const server = await listen(createApi({ engine, token, relay }), stringOption(p.values.host) ?? '127.0.0.1', intOption(p.values.port, 'port', 0, 65535) ?? 7070, Boolean(token) || (await tokensExist(db)), relay);
     engine.start();
     engine.startAlertDelivery(deliverySettings(alerts, server.url));
     // The token and the key are read and the engine has loaded the key: they leave this process's environment.

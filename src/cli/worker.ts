@@ -57,6 +57,7 @@ export const workerCommand: Command = {
       place,
       onNotice: (message) => io.err(`kairos worker: ${message}\n`),
       // Python environments resolve the team's internal packages from the server's index alone (docs/packages.md).
+      serviceRelay: { url: p.globals.server, token: p.globals.token ?? null },
       packageIndex: env.KAIROS_PACKAGE_INDEX === 'off' ? null : { url: `${p.globals.server.replace(/\/+$/, '')}/simple/`, token: p.globals.token ?? null },
     });
     await worker.start();

@@ -4,6 +4,7 @@ import type { CompiledManifest } from '../model/job.js';
 import { openArtifactStore, type ArtifactStore } from '../artifacts/store.js';
 import type { ArtifactLimits } from '../artifacts/policy.js';
 import { readCompiledManifest } from '../manifest/upgrade.js';
+import { withBuiltinJobs } from '../model/builtin-jobs.js';
 import type { Kysely } from 'kysely';
 import type { Db } from '../store/db.js';
 import type { Database, DeploymentsTable, WorkersTable } from '../store/schema.js';
@@ -141,7 +142,7 @@ export class Ctx {
     if (cached) return cached;
     const row = await q.selectFrom('deployments').select('manifest_json').where('id', '=', deploymentId).executeTakeFirst();
     if (!row) throw new KairosError('not_found', `deployment ${deploymentId} not found`);
-    const manifest = readCompiledManifest(row.manifest_json);
+    const manifest = withBuiltinJobs(readCompiledManifest(row.manifest_json));
     this.manifests.set(deploymentId, manifest);
     return manifest;
   }

@@ -68,7 +68,7 @@ export async function jobOf(ctx: Ctx, dep: DeploymentRow, job: string, q: Q = ct
   const manifest = await ctx.manifestOf(dep.id, q);
   const spec = manifest.jobs[job];
   if (!spec) {
-    const known = Object.keys(manifest.jobs).sort();
+    const known = Object.values(manifest.jobs).filter((j) => j.builtin !== true).map((j) => j.name).sort();
     throw new KairosError('not_found', `project "${dep.project}" has no job "${job}"; jobs: ${known.join(', ') || '(none)'}`);
   }
   return spec;

@@ -30,6 +30,7 @@ import { DEFAULT_MAX_PARALLEL, topologicalOrder, type CompiledPipeline, type Com
 import { readYaml } from './yaml-source.js';
 import { NOTIFY_DEFAULT_FORMAT, type NotifyRuleDocument } from './notify-schema.js';
 import { COMPILED_MANIFEST_VERSION } from '../model/job.js';
+import { SERVICE_DEFAULTS } from './service-schema.js';
 import { NETWORK_DEFAULTS, type NetworkDocument } from './network-schema.js';
 import type { CompiledNetwork } from '../model/network.js';
 
@@ -154,7 +155,8 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
     schedule,
     params: compileParams(j.params),
     env: Object.fromEntries(Object.entries(j.env ?? {}).map(([k, v]) => [k, String(v)])),
-    timeoutMs: j.timeout === undefined ? defaults.timeoutMs : ms(j.timeout),
+    // A service runs until cancelled: `defaults.timeout` does not apply to it, only its own `timeout`.
+    timeoutMs: j.timeout === undefined ? (j.service ? null : defaults.timeoutMs) : ms(j.timeout),
     ...(run.kind === 'notebook' ? { cellTimeoutMs: j.cell_timeout === undefined ? null : ms(j.cell_timeout) } : {}),
     graceMs: j.grace === undefined ? defaults.graceMs : ms(j.grace),
     startTimeoutMs: j.start_timeout === undefined ? null : ms(j.start_timeout),
@@ -177,6 +179,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
       return parsed.spec;
     }),
     retention: { runs: j.retention?.runs ?? null, days: j.retention?.days ?? null },
+    ...(j.service ? { service: { port: j.service.port, health: j.service.health ?? SERVICE_DEFAULTS.health, idleStopMs: j.service.idle_stop === undefined ? null : ms(j.service.idle_stop) } } : {}),
   };
 }
 

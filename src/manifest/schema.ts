@@ -27,6 +27,7 @@ import { parseParamValue, paramEnvName } from './params.js';
 import { notifyRules } from './notify-schema.js';
 import { networkSpec } from './network-schema.js';
 import { inputsValue, retentionValue } from './inputs-schema.js';
+import { serviceSpec } from './service-schema.js';
 import { didYouMean, listNames, show } from './problems.js';
 import { DEFAULT_MAX_PARALLEL, PIPELINE_PARAM_TYPES, findCycle, referencesIn } from '../model/pipeline.js';
 
@@ -275,6 +276,7 @@ const job = expecting(z.strictObject({
   network: networkSpec('`defaults.network`'),
   inputs: inputsValue(),
   retention: retentionValue(),
+  service: serviceSpec(),
 }).superRefine(checkNotebookKeys, { when: (payload) => isRecord(payload.value) }), 'a job: a mapping with at least `run`');
 
 // ---- pipelines ---------------------------------------------------------------------------------------------

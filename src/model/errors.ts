@@ -14,6 +14,10 @@ export const ERROR_CODES = {
   forbidden: 'forbidden',
   /** The database cannot take a write right now (locked, down, disk full): try again (HTTP 503, Retry-After). */
   unavailable: 'unavailable',
+  /** A service's run ended: its path answers 410 (docs/services.md). */
+  gone: 'gone',
+  /** A service did not answer its worker (HTTP 502). */
+  bad_gateway: 'bad_gateway',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -128,6 +128,19 @@ export interface CompiledJob {
   readonly inputs: readonly InputSpec[];
   /** `retention` of its artifacts; null fields: the server's defaults. */
   readonly retention: RetentionSpec;
+  /** `service`: the job serves HTTP on a port until stopped (docs/services.md); absent or null: an ordinary job. */
+  readonly service?: CompiledService | null;
+  /** A job Kairos adds to every project (src/model/builtin-jobs.ts), not written in kairos.yaml. */
+  readonly builtin?: boolean;
+}
+
+/** A service job's port on 127.0.0.1, its health path, and how long unused before it is stopped (null: never). */
+export interface CompiledService {
+  readonly port: number;
+  readonly health: string;
+  readonly idleStopMs: number | null;
+  /** Prefixes of cookies the service sets that never reach the browser (the built-in Jupyter's login cookie). */
+  readonly dropCookies?: readonly string[];
 }
 
 /** The network of a container environment: the machine's own (`host`) or none at all (loopback only). */

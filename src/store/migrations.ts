@@ -18,6 +18,7 @@ import { m0015 } from './migrations/0015_network.js';
 import { m0016Packages } from './migrations/0016_packages.js';
 import { m0017ContainerImages } from './migrations/0017_container_images.js';
 import { m0019Pipelines } from './migrations/0019_pipelines.js';
+import { m0021Services } from './migrations/0021_services.js';
 
 const m0001: Migration = {
   async up(db: Kysely<any>) {
@@ -232,6 +233,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0016_packages': m0016Packages,
   '0017_container_images': m0017ContainerImages,
   '0019_pipelines': m0019Pipelines,
+  '0021_services': m0021Services,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -106,6 +106,8 @@ export interface AttemptsTable {
   network_json?: string | null;
   /** What the attempt waits for (`network.on_failure: wait`) while it does (0015). */
   network_waiting?: string | null;
+  /** When a service job's attempt first answered its health check (0021); null: never, or not a service. */
+  service_up_at?: number | null;
 }
 
 /** A batch of one attempt's log lines (see src/store/logs.ts for the encoding). */

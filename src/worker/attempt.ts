@@ -4,6 +4,10 @@
  * ended with its metrics and artifacts.
  */
 import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { ServiceRelayClient, freeLocalPort, type RelayEndpoint } from './service.js';
+import { serviceBasePath } from '../model/service.js';
+import { formatDuration } from '../model/duration.js';
 import { join } from 'node:path';
 import { InputCache } from './inputs.js';
 import { KairosError, coerceError } from '../model/errors.js';
@@ -94,6 +98,8 @@ export interface AttemptSettings {
   readonly inputs?: InputCache;
   /** This machine's container images (podman); made on first use when absent (podman settings from KAIROS_PODMAN*). */
   readonly images?: ImageCache;
+  /** Where a service job's tunnel goes (docs/services.md); null: services cannot be reached through the server. */
+  readonly relay?: RelayEndpoint | null;
 }
 
 export class AttemptRunner {
@@ -109,13 +115,18 @@ export class AttemptRunner {
   private image: PreparedImage | null = null;
   private readonly logs: LogShipper;
   readonly done: Promise<void>;
+  /** A service job's own secret (KAIROS_SERVICE_TOKEN): sent to it with each relayed request, masked in its log. */
+  private readonly serviceSecret: string | null;
+  private service: ServiceRelayClient | null = null;
 
   constructor(
     private readonly link: ControlLink,
     private readonly a: Assignment,
     private readonly s: AttemptSettings,
   ) {
-    this.logs = new LogShipper(a, s, () => {
+    this.serviceSecret = a.spec.service ? randomBytes(24).toString('base64url') : null;
+    const masked = this.serviceSecret ? { ...a, secrets: { ...(a.secrets ?? {}), KAIROS_SERVICE_TOKEN: this.serviceSecret } } : a;
+    this.logs = new LogShipper(masked, s, () => {
       s.onRefused?.(a.lease, 'its log lines');
       this.kill('lease lost: another attempt may own this run now');
     });
@@ -187,6 +198,49 @@ export class AttemptRunner {
     return env;
   }
 
+  /** A service job's variables: its port, its secret and the path the server serves it under. */
+  private async serviceEnv(): Promise<Record<string, string>> {
+    const svc = this.a.spec.service;
+    if (!svc || this.serviceSecret === null) return {};
+    this.servicePort = svc.port === 0 ? await freeLocalPort() : svc.port;
+    return { KAIROS_SERVICE_PORT: String(this.servicePort), KAIROS_SERVICE_TOKEN: this.serviceSecret, KAIROS_SERVICE_BASE_URL: serviceBasePath(this.a.run.project, this.a.run.job) };
+  }
+
+  private servicePort = 0;
+
+  /** Once the service's process runs: the tunnel to the server, the health checks, `idle_stop`. */
+  private startService(): void {
+    const svc = this.a.spec.service;
+    if (!svc || this.serviceSecret === null || this.outcome) return;
+    if (this.s.adopt) {
+      // Its port and secret were the worker's earlier incarnation's: the service cannot be relayed again.
+      this.logs.add('system', '[kairos] service: the worker restarted; cancel and start the service again to reach it');
+      return;
+    }
+    const base = serviceBasePath(this.a.run.project, this.a.run.job);
+    if (!this.s.relay) {
+      this.logs.add('system', `[kairos] service: this worker has no server to relay through; ${base} will not answer`);
+      return;
+    }
+    this.service = new ServiceRelayClient({
+      endpoint: this.s.relay,
+      lease: this.a.lease,
+      port: this.servicePort,
+      health: svc.health,
+      secret: this.serviceSecret,
+      idleStopMs: svc.idleStopMs,
+      basePath: base,
+      ...(svc.dropCookies ? { dropCookies: svc.dropCookies } : {}),
+      log: (line) => this.logs.add('system', line),
+      onIdle: () => {
+        const idle = `nobody used the service for ${formatDuration(svc.idleStopMs ?? 0)} (service.idle_stop)`;
+        this.logs.add('system', `[kairos] stopping: ${idle}`);
+        this.stop('cancelled', `idle: ${idle}`);
+      },
+    });
+    this.service.start();
+  }
+
   /** Fetches the attempt's inputs (resolved by the control plane, recorded with the attempt) into KAIROS_INPUTS. */
   private async prepareInputs(paths: { artifacts: string }): Promise<void> {
     await makeDir(inputsDir(paths));
@@ -243,7 +297,7 @@ export class AttemptRunner {
         name: placeAttemptName(a.run.id, a.lease.attempt),
         command,
         cwd,
-        env: { ...this.env(paths), ...this.environment?.vars },
+        env: { ...this.env(paths), ...(await this.serviceEnv()), ...this.environment?.vars },
         resources: {
           ...(r.cpu !== null ? { cpu: r.cpu } : {}),
           ...(r.memoryBytes !== null ? { memoryBytes: r.memoryBytes } : {}),
@@ -256,6 +310,7 @@ export class AttemptRunner {
         ...output,
       });
       this.attempt = attempt;
+      this.startService();
       void attempt.started.then(
         (info) => {
           this.startedInfo = { pid: info.pid ?? null, procStart: info.procStart ?? null, startedAt: info.startedAt };
@@ -269,6 +324,7 @@ export class AttemptRunner {
       if (this.givenUp !== null || this.logs.stale) void attempt.cancel('lost', 0);
       else if (this.outcome) void attempt.cancel(this.outcome === 'timed_out' ? 'time_limit' : 'cancelled');
       const end = await attempt.ended;
+      this.service?.close();
       await attempt.started.catch(() => null);
       if (this.startedTimer) clearTimeout(this.startedTimer);
       exitCode = end.exitCode;
@@ -297,6 +353,7 @@ export class AttemptRunner {
         }
       }
     }
+    this.service?.close();
     await this.networkReport;
     if (a.spec.run.kind === 'notebook') {
       // The driver's own words on how the notebook ended (which cell failed, and why) make the reason.

@@ -28,6 +28,7 @@ import { LinkState, retryDelayMs } from './reconnect.js';
 import { NetworkMemory, checkEndpoints } from './preflight.js';
 import { placeHealth } from './place-health.js';
 import type { Probe } from '../protocol/worker.js';
+import type { RelayEndpoint } from './service.js';
 
 /**
  * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
@@ -61,6 +62,8 @@ export interface WorkerOptions {
   readonly sandbox?: SandboxOptions;
   /** Where attempts run (`--place`, default local) and what it offers instead of what it measures. */
   readonly place?: PlaceChoice;
+  /** The server that relays this worker's services (docs/services.md); see setServiceRelay. */
+  readonly serviceRelay?: RelayEndpoint | null;
 }
 
 export class Worker {
@@ -110,6 +113,13 @@ export class Worker {
   setPackageIndex(index: InternalIndex | null): void {
     this.packageIndex = index;
     if (this.envs) this.envs.internalIndex = index;
+  }
+
+  private serviceRelay: RelayEndpoint | null = null;
+
+  /** Service jobs open their tunnels to this server (set once the server listens, for the in-process worker). */
+  setServiceRelay(endpoint: RelayEndpoint | null): void {
+    this.serviceRelay = endpoint;
   }
 
   get running(): number {
@@ -226,6 +236,7 @@ export class Worker {
       network: this.network,
       ...(adopt ? { adopt } : {}),
       inputs: this.inputCache,
+      relay: this.serviceRelay ?? this.opts.serviceRelay ?? null,
       report: async (lease, result) => {
         // Ask for the next runs in the same report: the slot this attempt frees is refilled at once.
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;

@@ -14,6 +14,7 @@ import { snapshotRoutes } from './snapshots.js';
 import { workerRoutes } from './workers.js';
 import { networkRoutes } from './network.js';
 import { pipelineRoutes } from './pipelines.js';
+import { serviceRoutes } from './services.js';
 
 export * from './common.js';
 export * from './access.js';
@@ -27,6 +28,7 @@ export * from './snapshots.js';
 export * from './workers.js';
 export * from './network.js';
 export * from './pipelines.js';
+export * from './services.js';
 
 export const API = {
   runs: runRoutes,
@@ -40,6 +42,7 @@ export const API = {
   artifacts: artifactRoutes,
   packages: packageRoutes,
   pipelines: pipelineRoutes,
+  services: serviceRoutes,
 } as const;
 
 /** Every route of the API, in the order of the document. */

@@ -60,6 +60,7 @@ export const attemptViewSchema = z
     network: z.array(endpointCheckSchema).nullable().optional(),
     /** While the attempt waits for the network (`on_failure: wait`): what for. */
     network_waiting: z.string().nullable().optional(),
+    service_up_at: z.string().nullable().optional().describe('a service job: when this attempt first answered its health check'),
   })
   .meta({ id: 'Attempt' });
 export type AttemptView = z.infer<typeof attemptViewSchema>;

@@ -153,6 +153,7 @@ async function startRun(ctx: Ctx, trx: Q, run: RunRow, workerId: string, now: nu
     env_image_json: null,
     network_json: null,
     network_waiting: null,
+    service_up_at: null,
   };
   await trx.insertInto('attempts').values(attempt).execute();
   const runNow: RunRow = { ...run, state: t.next.state, started_at: run.started_at ?? now };

@@ -39,7 +39,8 @@ export async function endAttempt(ctx: Ctx, trx: Q, run: RunRow, attempt: Attempt
       written = { exit_code: end.exitCode, not_before: requeue.notBefore, reason: t.reason ?? end.reason, reason_code: end.reasonCode };
     } else if (t.next.state === 'cancelled') {
       // An acknowledged cancel wins over whatever the process did afterwards.
-      written = { exit_code: end.exitCode, finished_at: now, reason: run.reason ?? 'cancelled', reason_code: 'cancelled' };
+      // A cancel the worker decided itself (a service's idle_stop) keeps the worker's reason.
+      written = { exit_code: end.exitCode, finished_at: now, reason: run.cancel_requested === 1 ? (run.reason ?? 'cancelled') : (end.reason ?? run.reason ?? 'cancelled'), reason_code: 'cancelled' };
     } else {
       written = { exit_code: end.exitCode, finished_at: now, reason: end.reason, reason_code: t.next.state === 'succeeded' ? null : end.reasonCode };
     }
