@@ -130,6 +130,19 @@ function compileNotify(rules: readonly NotifyRuleDocument[], at: string): Notify
   });
 }
 
+/** A job's or a pipeline's `schedule`: a cron string alone, or the mapping, with the defaults filled in. */
+function compileSchedule(doc: JobDocument['schedule'], timezone: string): CompiledSchedule | null {
+  if (doc === undefined) return null;
+  const s = typeof doc === 'string' ? { cron: doc } : doc;
+  return {
+    cron: s.cron,
+    timezone: s.timezone ?? timezone,
+    catchup: s.catchup ?? DEFAULTS.catchup,
+    maxCatchup: s.max_catchup ?? DEFAULTS.maxCatchup,
+    concurrency: s.concurrency ?? DEFAULTS.concurrency,
+  };
+}
+
 function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['defaults']): CompiledJob {
   const run: JobRun =
     typeof j.run === 'string'
@@ -137,17 +150,7 @@ function compileJob(name: string, j: JobDocument, defaults: CompiledManifest['de
       : Array.isArray(j.run)
         ? { kind: 'argv', argv: [...j.run] }
         : { kind: 'notebook', notebook: normaliseWorkdir(j.run.notebook) ?? j.run.notebook, kernel: j.run.kernel ?? null };
-  let schedule: CompiledSchedule | null = null;
-  if (j.schedule !== undefined) {
-    const s = typeof j.schedule === 'string' ? { cron: j.schedule } : j.schedule;
-    schedule = {
-      cron: s.cron,
-      timezone: s.timezone ?? defaults.timezone,
-      catchup: s.catchup ?? DEFAULTS.catchup,
-      maxCatchup: s.max_catchup ?? DEFAULTS.maxCatchup,
-      concurrency: s.concurrency ?? DEFAULTS.concurrency,
-    };
-  }
+  const schedule = compileSchedule(j.schedule, defaults.timezone);
   return {
     name,
     description: j.description ?? null,
@@ -267,17 +270,7 @@ function compilePipeline(name: string, p: PipelineDocument, defaults: CompiledMa
       return [pname, out];
     }),
   );
-  let schedule: CompiledSchedule | null = null;
-  if (p.schedule !== undefined) {
-    const s = typeof p.schedule === 'string' ? { cron: p.schedule } : p.schedule;
-    schedule = {
-      cron: s.cron,
-      timezone: s.timezone ?? defaults.timezone,
-      catchup: s.catchup ?? DEFAULTS.catchup,
-      maxCatchup: s.max_catchup ?? DEFAULTS.maxCatchup,
-      concurrency: s.concurrency ?? DEFAULTS.concurrency,
-    };
-  }
+  const schedule = compileSchedule(p.schedule, defaults.timezone);
   return {
     name,
     description: p.description ?? null,
