@@ -42,7 +42,7 @@ export function alertsEnqueuedHere(): number {
 }
 
 /** Adds one alert to the outbox; a second one of the same run, kind and rule is ignored (unique key). */
-async function enqueue(trx: Q, run: RunRow, rule: NotifyRule, payload: AlertPayload, now: number): Promise<void> {
+async function enqueue(trx: Q, run: Pick<RunRow, 'id' | 'project' | 'job'>, rule: NotifyRule, payload: AlertPayload, now: number): Promise<void> {
   enqueuedHere++;
   await trx
     .insertInto('alerts')
@@ -90,6 +90,57 @@ export async function enqueueRunEnded(trx: Q, run: RunRow, spec: CompiledJob, no
   for (const intent of alertsOnRunEnd(rules, run.state as RunState, previous)) {
     await enqueue(trx, run, intent.rule, payloadOf(run, intent.kind), now);
   }
+}
+
+/** A pipeline run as its end is committed (`state` terminal). */
+export interface EndedPipelineRun {
+  readonly id: string;
+  readonly project: string;
+  readonly pipeline: string;
+  readonly state: string;
+  readonly reason: string | null;
+  readonly scheduled_for: number;
+}
+
+/**
+ * Called inside the transaction that ended a pipeline run: its `notify` rules (`failure`, `recovery`; `late` and
+ * `metric` are rules of the steps' jobs) against the pipeline run's outcome, the previous one being that of the
+ * pipeline's latest earlier run that succeeded or failed.
+ */
+export async function enqueuePipelineEnded(trx: Q, pr: EndedPipelineRun, rules: readonly NotifyRule[], now: number): Promise<number> {
+  if (rules.length === 0) return 0;
+  let previous: string | null = null;
+  if (rules.some((r) => r.on === 'recovery')) {
+    const row = await trx
+      .selectFrom('pipeline_runs')
+      .select('state')
+      .where('project', '=', pr.project)
+      .where('pipeline', '=', pr.pipeline)
+      .where('id', '!=', pr.id)
+      .where('state', 'in', ['succeeded', 'failed'])
+      .orderBy('finished_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    previous = row?.state ?? null;
+  }
+  const intents = alertsOnRunEnd(rules, pr.state as RunState, previous);
+  for (const intent of intents) {
+    const payload: AlertPayload = {
+      event: intent.kind,
+      project: pr.project,
+      job: pr.pipeline,
+      pipeline: pr.pipeline,
+      run_id: pr.id,
+      state: pr.state,
+      reason: pr.reason,
+      reason_code: null,
+      exit_code: null,
+      attempt: 1,
+      scheduled_for: new Date(Number(pr.scheduled_for)).toISOString(),
+    };
+    await enqueue(trx, { id: pr.id, project: pr.project, job: pr.pipeline }, intent.rule, payload, now);
+  }
+  return intents.length;
 }
 
 /**

@@ -54,6 +54,7 @@ export class Engine implements ControlLink {
   private lateCheck: LateCheck | null = null;
   private delivery: AlertDelivery | null = null;
   private wakeDelivery: ((e: { id: string; state: string }) => void) | null = null;
+  private wakePipelineDelivery: ((e: { id: string; state: string }) => void) | null = null;
   private readonly onError: (err: unknown) => void;
 
   /** Counts 'work' events, so a worker can tell whether one happened while it was busy claiming. */
@@ -172,12 +173,20 @@ export class Engine implements ControlLink {
       delivery.wake();
     };
     this.bus.on('run', this.wakeDelivery);
+    // A pipeline run's own alerts are committed with its end, announced as a `pipeline` event.
+    this.wakePipelineDelivery = (e) => {
+      if (e.state === 'running' || alertsEnqueuedHere() === seen) return;
+      seen = alertsEnqueuedHere();
+      delivery.wake();
+    };
+    this.bus.on('pipeline', this.wakePipelineDelivery);
     delivery.start();
   }
 
   /** Stops delivering alerts, waiting for the POSTs in flight. Before the database closes. */
   async stopAlertDelivery(): Promise<void> {
     if (this.wakeDelivery) this.bus.off('run', this.wakeDelivery);
+    if (this.wakePipelineDelivery) this.bus.off('pipeline', this.wakePipelineDelivery);
     this.wakeDelivery = null;
     await this.delivery?.stop();
     this.delivery = null;

@@ -6,6 +6,7 @@
  * code `upstream_failed`) and ends the pipeline run. Step runs change state only through the run state
  * machine (cancelInTx → transitionRun); skipped step runs are born skipped.
  */
+import { enqueuePipelineEnded } from './alerts.js';
 import { resolveParams } from '../manifest/index.js';
 import { KairosError } from '../model/errors.js';
 import { newId } from '../model/ids.js';
@@ -246,8 +247,10 @@ export async function advancePipelineRun(ctx: Ctx, id: string): Promise<void> {
         if (!pipelineTransition('running', a.state)) continue;
         const reason = timedOut ? `timed out after ${p.timeoutMs}ms` : a.reason;
         const state: PipelineRunState = timedOut ? 'failed' : a.state;
-        await trx.updateTable('pipeline_runs').set({ state, finished_at: now, reason }).where('id', '=', id).where('state', '=', 'running').execute();
+        const upd = await trx.updateTable('pipeline_runs').set({ state, finished_at: now, reason }).where('id', '=', id).where('state', '=', 'running').executeTakeFirst();
         finished = state;
+        // The pipeline's own `notify` rules, in the transaction that ends it (as a run's alerts are).
+        if (Number(upd.numUpdatedRows) > 0) await enqueuePipelineEnded(trx, { ...pr, state, reason }, p.notify, now);
       }
     }
     for (const c of cancels) ctx.bus.emit('cancel', { runId: c });

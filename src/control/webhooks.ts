@@ -54,6 +54,11 @@ export function runLink(publicUrl: string, runId: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/runs/${encodeURIComponent(runId)}`;
 }
 
+/** The link to a pipeline run on the dashboard. */
+export function pipelineRunLink(publicUrl: string, pipelineRunId: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}/pipeline-runs/${encodeURIComponent(pipelineRunId)}`;
+}
+
 /** The part of a webhook URL that may be shown: its origin. Paths and queries often hold the hook's secret. */
 export function targetOrigin(target: string): string {
   try {
@@ -170,7 +175,8 @@ export async function deliverDue(ctx: Ctx, s: DeliverySettings): Promise<number>
 async function deliverOne(ctx: Ctx, s: DeliverySettings, id: string): Promise<void> {
   const row = await ctx.db.kysely.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) return;
-  const body: AlertBody = { ...(JSON.parse(row.payload_json) as AlertPayload), url: runLink(s.publicUrl, row.run_id) };
+  const payload = JSON.parse(row.payload_json) as AlertPayload;
+  const body: AlertBody = { ...payload, url: payload.pipeline !== undefined ? pipelineRunLink(s.publicUrl, row.run_id) : runLink(s.publicUrl, row.run_id) };
   const outcome = await postWebhook(row.target, alertBody(row.format as NotifyFormat, body), s.allowHosts, s.timeoutMs);
   const now = ctx.now();
   let patch: { state: string; last_error: string | null; next_attempt_at: number; delivered_at?: number };

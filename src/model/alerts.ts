@@ -100,6 +100,8 @@ export interface AlertPayload {
   readonly metric?: { readonly name: string; readonly value: number; readonly above: number | null; readonly below: number | null };
   /** For `late_start` / `late_finish`: the deadline that passed. */
   readonly deadline?: string;
+  /** Set when the alert is about a pipeline run (`pipelines.<name>.notify`): its name; `job` holds it too and `run_id` is the pipeline run's id. */
+  readonly pipeline?: string;
 }
 
 export type AlertBody = AlertPayload & { readonly url: string };
@@ -115,7 +117,7 @@ const HEADLINE: Readonly<Record<AlertKind, string>> = {
 /** One line a person reads: what happened to which run, and why. */
 export function alertText(b: AlertBody): string {
   const what = b.event === 'failure' && b.state === 'timed_out' ? 'timed out' : HEADLINE[b.event];
-  const parts = [`Kairos: ${b.project}/${b.job} run ${b.run_id} ${what}`];
+  const parts = [`Kairos: ${b.project}/${b.job} ${b.pipeline !== undefined ? 'pipeline run' : 'run'} ${b.run_id} ${what}`];
   if (b.metric) parts.push(`${b.metric.name} = ${b.metric.value} (${b.metric.above !== null ? `above ${b.metric.above}` : `below ${b.metric.below}`})`);
   if (b.deadline) parts.push(`deadline ${b.deadline}`);
   if (b.reason && (b.event === 'failure' || b.event === 'late_start' || b.event === 'late_finish')) parts.push(b.reason);
@@ -133,7 +135,7 @@ export function alertBody(format: NotifyFormat, b: AlertBody): Record<string, un
         text,
         blocks: [
           { type: 'section', text: { type: 'mrkdwn', text: `*${escapeSlack(alertText(b))}*` } },
-          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${b.url}|Open run ${b.run_id}> · state ${b.state}${b.reason_code ? ` (${b.reason_code})` : ''} · attempt ${b.attempt}` }] },
+          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${b.url}|Open ${b.pipeline !== undefined ? 'pipeline run' : 'run'} ${b.run_id}> · state ${b.state}${b.reason_code ? ` (${b.reason_code})` : ''} · attempt ${b.attempt}` }] },
         ],
       };
     }

@@ -244,3 +244,43 @@ pipelines:
     await h.close();
   }
 });
+
+dialectTest("a pipeline's notify rules: failure when a pipeline run fails, recovery when the next one succeeds, linked to the pipeline run", async (dialect) => {
+  const h = await pipelineHarness(dialect, (dir) => `
+project: alerting
+jobs:
+  gate:
+    run: sh ${dir}/rec.sh gate; test "$KAIROS_PARAM_OK" = yes
+    params:
+      ok: {type: string, default: "no"}
+pipelines:
+  nightly:
+    params:
+      ok: {type: string, default: "no"}
+    steps:
+      gate: {job: gate, params: {ok: "\${{ params.ok }}"}}
+    notify:
+      - {on: failure, webhook: "http://127.0.0.1:9/failed"}
+      - {on: recovery, webhook: "http://127.0.0.1:9/recovered"}
+`);
+  try {
+    const outbox = () => h.db.kysely.selectFrom('alerts').select(['run_id', 'kind', 'job', 'target', 'payload_json']).orderBy('created_at').orderBy('id').execute();
+    const failed = await h.api('POST', '/api/v1/pipelines/alerting/nightly/runs', {});
+    assert.equal(failed.status, 201, JSON.stringify(failed.json));
+    assert.equal((await h.waitPipeline(String(failed.json.id))).state, 'failed');
+    const first = await waitFor('the failure alert in the outbox', async () => ((await outbox()).length >= 1 ? await outbox() : null));
+    assert.deepEqual(first.map((a) => [a.run_id, a.kind, a.job, a.target]), [[String(failed.json.id), 'failure', 'nightly', 'http://127.0.0.1:9/failed']]);
+    const payload = JSON.parse(first[0]?.payload_json ?? '{}') as Record<string, unknown>;
+    assert.equal(payload.pipeline, 'nightly');
+    assert.equal(payload.state, 'failed');
+    const ok = await h.api('POST', '/api/v1/pipelines/alerting/nightly/runs', { params: { ok: 'yes' } });
+    assert.equal(ok.status, 201, JSON.stringify(ok.json));
+    assert.equal((await h.waitPipeline(String(ok.json.id))).state, 'succeeded');
+    const both = await waitFor('the recovery alert in the outbox', async () => ((await outbox()).length >= 2 ? await outbox() : null));
+    assert.deepEqual(both.map((a) => [a.run_id, a.kind]), [[String(failed.json.id), 'failure'], [String(ok.json.id), 'recovery']]);
+    // The step run's own job has no rules: no alert names it.
+    assert.ok(both.every((a) => a.job === 'nightly'));
+  } finally {
+    await h.close();
+  }
+});

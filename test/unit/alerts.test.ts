@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NotifyRule } from '../../src/model/job.js';
-import { alertsOnRunEnd, classifyAddress, lateAlerts, metricCrossings, nextDelivery, parseAllowList, refusal } from '../../src/model/alerts.js';
-import { postWebhook } from '../../src/control/webhooks.js';
+import { alertText, alertsOnRunEnd, classifyAddress, lateAlerts, metricCrossings, nextDelivery, parseAllowList, refusal } from '../../src/model/alerts.js';
+import { pipelineRunLink, postWebhook, runLink } from '../../src/control/webhooks.js';
 
 const base = { webhook: 'https://hooks.example.com/x', format: 'json' as const };
 const failure: NotifyRule = { ...base, id: 'r0', on: 'failure' };
@@ -134,5 +134,15 @@ describe('the guard in front of a POST', () => {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+});
+
+describe('what an alert says', () => {
+  test("a pipeline run's alert names the pipeline run and links to its page; a run's links to the run", () => {
+    const base = { event: 'failure' as const, project: 'p', job: 'nightly', run_id: 'abc', state: 'failed', reason: 'step gate failed', exit_code: null, attempt: 1, scheduled_for: null };
+    assert.equal(alertText({ ...base, pipeline: 'nightly', url: pipelineRunLink('http://k:7070/', 'abc') }), 'Kairos: p/nightly pipeline run abc failed: step gate failed');
+    assert.equal(pipelineRunLink('http://k:7070/', 'abc'), 'http://k:7070/pipeline-runs/abc');
+    assert.equal(alertText({ ...base, url: runLink('http://k:7070', 'abc') }), 'Kairos: p/nightly run abc failed: step gate failed');
+    assert.equal(runLink('http://k:7070', 'abc'), 'http://k:7070/runs/abc');
   });
 });
