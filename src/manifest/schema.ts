@@ -359,7 +359,15 @@ function checkPipelines(doc: unknown, ctx: z.core.$RefinementCtx): void {
   const jobNames = Object.keys(jobs);
   for (const [name, p] of Object.entries(doc.pipelines)) {
     if (Object.hasOwn(jobs, name)) report(ctx, 'duplicate_name', `pipeline "${name}" has the name of a job: \`kairos run ${name}\` would not know which to start; rename one`, ['pipelines', name], 'key');
-    if (!isRecord(p) || !isRecord(p.steps)) continue;
+    if (!isRecord(p)) continue;
+    if (Array.isArray(p.notify)) {
+      p.notify.forEach((rule: unknown, i: number) => {
+        if (isRecord(rule) && (rule.on === 'late' || rule.on === 'metric')) {
+          report(ctx, 'invalid_value', `a pipeline alerts on \`failure\` and \`recovery\`; \`${rule.on}\` rules belong in the notify of the steps' jobs`, ['pipelines', name, 'notify', i, 'on']);
+        }
+      });
+    }
+    if (!isRecord(p.steps)) continue;
     const at = ['pipelines', name, 'steps'];
     const pparams = isRecord(p.params) ? p.params : {};
     const stepNames = Object.keys(p.steps);

@@ -76,11 +76,12 @@ test('the planner: needs first, bounded fan-out, skip after a failure, end state
   assert.deepEqual(planPipeline(p, done, { m: 20 }, false).actions, [{ kind: 'finish', state: 'failed', reason: 'step b failed' }]);
 });
 
-const BAD: readonly { what: string; steps: string; line: number; message: RegExp }[] = [
+const BAD: readonly { what: string; steps: string; line: number; message: RegExp; path?: string }[] = [
   { what: 'a cycle', steps: '      a: {job: extract, needs: [b]}\n      b: {job: report, needs: [a]}\n', line: 21, message: /cycle: a → b → a/ },
   { what: 'an unknown step', steps: '      a: extract\n      b: {job: report, needs: [a, ghost]}\n', line: 22, message: /unknown step "ghost"/ },
   { what: 'an unknown job', steps: '      a: extrcat\n', line: 21, message: /unknown job "extrcat"; did you mean "extract"/ },
   { what: 'a step param its job lacks', steps: '      a: {job: features, params: {dat: "x"}}\n', line: 21, message: /job "features" has no param "dat"; did you mean "date"/ },
+  { what: 'a late rule in a pipeline notify', steps: '      a: extract\n    notify:\n      - {on: late, late: {start: 10m}, webhook: "http://127.0.0.1:9/x"}\n', line: 23, message: /a pipeline alerts on `failure` and `recovery`; `late` rules belong/, path: 'pipelines\\.p\\.notify\\.0\\.on' },
   { what: 'a fan-out over a non-list', steps: '      a: extract\n      b: {job: train, needs: [a], map: day, params: {region: "${{ item }}"}}\n', line: 22, message: /map fans out over a list: param "day" is a date/ },
 ];
 
@@ -93,6 +94,6 @@ for (const bad of BAD) {
     assert.equal(r.code, 2, r.stdout + r.stderr);
     const line = (r.stdout + r.stderr).split('\n').find((l) => bad.message.test(l));
     assert.ok(line, `no line matching ${bad.message}: ${r.stdout}${r.stderr}`);
-    assert.match(line, new RegExp(`kairos\\.yaml:${bad.line}:\\d+: pipelines\\.p\\.steps\\.`));
+    assert.match(line, new RegExp(`kairos\\.yaml:${bad.line}:\\d+: ${bad.path ?? 'pipelines\\.p\\.steps\\.'}`));
   });
 }
