@@ -69,7 +69,7 @@ describe('schema problems', () => {
     assertAt(p, 5, 5, 'jobs.train.schedul');
     assert.equal(
       p.message,
-      'unknown key "schedul"; did you mean "schedule"? allowed: description, run, schedule, params, env, timeout, cell_timeout, grace, start_timeout, retries, pool, resources, secrets, workdir, environment, check, notify, network, inputs, retention',
+      'unknown key "schedul"; did you mean "schedule"? allowed: description, run, schedule, params, env, timeout, cell_timeout, grace, start_timeout, retries, pool, resources, secrets, workdir, environment, check, notify, network, inputs, retention, service',
     );
   });
 
