@@ -59,7 +59,7 @@ test('the packed tarball installs globally and `kairos` works from another folde
     assert.equal(valid.code, 0, valid.stdout + valid.stderr);
     const example = await run(kairos, ['validate', join(home, 'examples', 'quickstart')], elsewhere);
     assert.equal(example.code, 0, example.stdout + example.stderr);
-    assert.match(example.stdout, /project quickstart, 5 jobs/);
+    assert.match(example.stdout, /project quickstart, 9 jobs \([^)]*\), 1 pipeline \(regional-models\)/);
   } finally {
     dir.cleanup();
   }

@@ -65,7 +65,7 @@ describe('kairos check', () => {
     const unreachable = `http://127.0.0.1:${await freePort()}`;
     const r = await cli(['check', join(ROOT, 'examples', 'quickstart'), '--data', join(dir.path, 'qs-data')], { timeoutMs: 180_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    for (const line of [/^ok +configuration +manifest +project quickstart, 5 jobs/m, /^ok +configuration +schedule check-freshness /m, /^ok +dependencies +requirements analysis/m, /^ok +code +test +passed/m, /^ok +code +check train +passed/m]) {
+    for (const line of [/^ok +configuration +manifest +project quickstart, 9 jobs/m, /^ok +configuration +schedule check-freshness /m, /^ok +dependencies +requirements analysis/m, /^ok +code +test +passed/m, /^ok +code +check train +passed/m]) {
       assert.match(r.stdout, line);
     }
     // Not a terminal: no colour codes.
