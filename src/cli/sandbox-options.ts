@@ -12,7 +12,7 @@ export const SANDBOX_OPTIONS = {
   'sandbox-hide': { type: 'string', multiple: true },
 } as const satisfies OptionSpec;
 
-export const SANDBOX_USAGE = '[--sandbox auto|bwrap|none] [--sandbox-bind DIR]... [--sandbox-hide DIR]...';
+export const SANDBOX_USAGE = '[--sandbox auto|native|bwrap|none] [--sandbox-bind DIR]... [--sandbox-hide DIR]...';
 
 /** What the options ask for; checked (bwrap present when required) before anything starts. */
 export function sandboxOptions(p: Parsed, env: NodeJS.ProcessEnv): SandboxOptions {

@@ -12,6 +12,7 @@ import { ALERT_OPTIONS, ALERT_USAGE, alertOptions } from './alert-options.js';
 import { scrubCredentials } from './scrub-env.js';
 import { RETENTION_OPTIONS, RETENTION_USAGE, retentionOptions } from './retention-options.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
+import { sandboxName } from '../worker/places/sandbox.js';
 
 /** `--lease 30s`: how long a worker's claim on an attempt lasts without a heartbeat. */
 export function leaseOption(v: unknown): number | undefined {
@@ -74,7 +75,7 @@ export const upCommand: Command = {
     }
     // The token and the key are read and the engine has loaded the key: they leave this process's environment.
     scrubCredentials();
-    const sandboxed = up.worker ? `; jobs ${up.worker.sandbox ? 'sandboxed by bwrap' : 'not sandboxed'}` : '';
+    const sandboxed = up.worker ? `; jobs ${up.worker.sandbox ? `sandboxed by ${sandboxName(up.worker.sandbox)}` : 'not sandboxed'}` : '';
     io.err(`kairos: up at ${up.url} (data in ${up.dataDir}; tz database ${tzdataVersion()}${sandboxed}); Ctrl-C to stop\n`);
     await new Promise<void>((resolveStop) => {
       let stopping = false;

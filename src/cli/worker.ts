@@ -11,6 +11,7 @@ import type { Command } from './command.js';
 import { EXIT, UsageError } from './output.js';
 import { scrubCredentials } from './scrub-env.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
+import { sandboxName } from '../worker/places/sandbox.js';
 import { PLACE_KIND_OPTIONS, PLACE_OPTIONS, PLACE_USAGE, placeChoice } from './place-options.js';
 import { placeKinds } from '../worker/places/index.js';
 
@@ -63,7 +64,7 @@ export const workerCommand: Command = {
     await worker.start();
     const offer = await worker.place.offer();
     const offers = `${offer.cpu} cpu, memory ${showMemory(offer.memoryBytes)}, ${offer.gpu} gpu`;
-    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (place ${worker.place.kind}: ${offers}; cache ${dataDir}; ${worker.place.kind !== 'local' ? `jobs isolated by ${worker.place.kind}` : worker.sandbox ? 'jobs sandboxed by bwrap' : 'jobs not sandboxed'})\n`);
+    io.err(`kairos: worker ${id} for pool${pools.length > 1 ? 's' : ''} ${pools.join(', ')} on ${p.globals.server} (place ${worker.place.kind}: ${offers}; cache ${dataDir}; ${worker.place.kind !== 'local' ? `jobs isolated by ${worker.place.kind}` : worker.sandbox ? `jobs sandboxed by ${sandboxName(worker.sandbox)}` : 'jobs not sandboxed'})\n`);
     await new Promise<void>((done) => {
       let stopping = false;
       const onSignal = () => {

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { PlaceHealth } from '../protocol/worker.js';
+import type { Sandbox } from './places/sandbox.js';
 
 /** What a check may look at: the worker's place and its settings. */
 export interface PlaceHealthContext {
@@ -12,7 +13,7 @@ export interface PlaceHealthContext {
   readonly place: string;
   readonly dataDir: string;
   /** The sandbox in use (null: jobs run unsandboxed). */
-  readonly sandbox: { readonly bwrap?: string } | null;
+  readonly sandbox: Sandbox | null;
 }
 
 export interface PlaceHealthCheck {
@@ -54,6 +55,6 @@ registerPlaceHealthCheck({
   name: 'sandbox',
   places: ['local'],
   async run({ sandbox }) {
-    return { name: 'sandbox', ok: true, detail: sandbox ? `bubblewrap${sandbox.bwrap ? ` (${sandbox.bwrap})` : ''}` : 'none: jobs run unsandboxed' };
+    return { name: 'sandbox', ok: true, detail: !sandbox ? 'none: jobs run unsandboxed' : sandbox.kind === 'native' ? `namespaces made by the launcher (${sandbox.launcher})` : `bubblewrap (${sandbox.bwrap})` };
   },
 });

@@ -3,8 +3,9 @@
  * alpha's job (which holds a secret) and project beta's job, which tries every read an attacker would: alpha's
  * bundle by relative and absolute path, /proc/<pid>/environ of alpha's job, of the server and of the launcher,
  * every /proc/<pid>/environ it can list, the database, the key file and the uploads. It gets nothing; alpha's
- * job still reads its own bundle and secret. The sandbox is bubblewrap, which CI installs (.ci/run): here a
- * missing bwrap fails the test rather than skipping it.
+ * job still reads its own bundle and secret. Both ways of making the sandbox are tried: the native launcher's
+ * own namespaces (the default as root) and bubblewrap, which CI installs (.ci/run): here a missing bwrap or a
+ * native launcher that cannot make namespaces fails the test rather than skipping it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +35,10 @@ try key-file cat $KAIROS_PARAM_DATA/secret.key
 try uploads ls -a $KAIROS_PARAM_DATA/uploads
 try data-listing ls -a $KAIROS_PARAM_DATA
 try attempts-listing sh -c "ls $KAIROS_PARAM_DATA/attempts | grep -v $KAIROS_RUN_ID"
+try init-memory head -c 4096 /proc/1/mem
+try init-maps cat /proc/1/maps
+try mount-proc sh -c 'mkdir -p /tmp/p && mount -t proc proc /tmp/p && ls /tmp/p'
+try write-machine sh -c 'echo x > /usr/kairos-isolation-probe && echo wrote'
 try own-token sh -c 'env | grep -a KAIROS_TOKEN'
 echo "own bundle: $(cat beta.txt)"
 echo "processes: $(ls -d /proc/[0-9]* | wc -l)"
@@ -43,7 +48,8 @@ function b64(s: string | Buffer): string {
   return Buffer.from(s).toString('base64');
 }
 
-describe('isolation between projects on one worker', () => {
+for (const mode of ['native', 'bwrap'] as const)
+describe(`isolation between projects on one worker (--sandbox ${mode})`, () => {
   const dir = tempDir();
   const data = join(dir.path, 'data');
   let port = 0;
@@ -52,7 +58,7 @@ describe('isolation between projects on one worker', () => {
   const env = () => ({ KAIROS_TOKEN: TOKEN, KAIROS_SERVER: `http://127.0.0.1:${port}` });
 
   before(async () => {
-    assert.ok(resolveSandbox({ mode: 'auto' }), 'bwrap is installed (Debian: apt-get install bubblewrap)');
+    assert.equal(resolveSandbox({ mode })?.kind, mode, mode === 'bwrap' ? 'bwrap is installed (Debian: apt-get install bubblewrap)' : 'the native launcher makes namespaces here');
     writeProject(dir.path, {
       'alpha/kairos.yaml': `project: alpha
 jobs:
@@ -77,7 +83,7 @@ jobs:
     });
     port = await freePort();
     client = new KairosClient(`http://127.0.0.1:${port}`, TOKEN);
-    up = spawnCli(['up', join(dir.path, 'alpha'), '--port', String(port), '--data', data, '--concurrency', '4'], { env: { KAIROS_TOKEN: TOKEN } });
+    up = spawnCli(['up', join(dir.path, 'alpha'), '--port', String(port), '--data', data, '--concurrency', '4', '--sandbox', mode], { env: { KAIROS_TOKEN: TOKEN } });
     await waitFor('the server', () => client.health(), 30_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\n${up.output()}`);
     });
@@ -126,7 +132,9 @@ jobs:
     const text = lines.join('\n');
     const decoded = lines.filter((l) => l.startsWith('GOT ')).map((l) => `${l.split(' ')[1]}: ${Buffer.from(l.split(' ')[2] ?? '', 'base64').toString('latin1')}`);
     const key = readFileSync(join(data, 'secret.key'));
-    for (const what of ['relative-bundle', 'absolute-bundle', 'alpha-job-environ', 'server-environ', 'launcher-environ', 'every-environ', 'database', 'key-file', 'uploads', 'attempts-listing', 'own-token']) {
+    for (const what of ['relative-bundle', 'absolute-bundle', 'alpha-job-environ', 'server-environ', 'launcher-environ', 'every-environ', 'database', 'key-file', 'uploads', 'attempts-listing', 'own-token', 'init-memory', 'mount-proc', 'write-machine', ...(mode === 'native' ? ['init-maps'] : [])]) {
+      // (bwrap's own init is a fresh exec of bwrap: its maps are readable and hold nothing; the native init is a
+      // copy of the launcher, so nothing of it may be read.)
       assert.ok(lines.includes(`denied ${what}`), `${what} was not denied:\n${decoded.join('\n')}`);
     }
     // Listings show only beta's own: the parent of its bundle holds its bundle alone; the data directory only

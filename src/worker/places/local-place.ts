@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { cpus, hostname, totalmem } from 'node:os';
 import { cgroupPrefix, createAttemptCgroup, describeLimits, showBytes, type AttemptCgroup } from './cgroups.js';
 import type { Launcher, LocalProcess } from './local.js';
-import { sandboxCommand, sandboxExit, type Sandbox } from './sandbox.js';
+import { sandboxCommand, sandboxExit, sandboxRules, type Sandbox } from './sandbox.js';
 import { podmanSettingsFromEnv, type PodmanSettings } from '../containers/podman.js';
 import { removeStaleContainers, runContainer, type ContainerRunOptions } from './container.js';
 import type { Place, PlaceAttempt, PlaceAttemptSpec, PlaceEnd, PlaceOffer, PlaceOutput, PlaceStarted } from './place.js';
@@ -226,7 +226,8 @@ export class LocalPlace implements Place {
       const view = { dataDir: this.o.dataDir, readOnly: spec.paths.readOnly, writable: spec.paths.writable, writableFiles: spec.paths.writableFiles, cwd: spec.cwd };
       const first = spec.paths.writable[0];
       const proc = await this.o.launcher.launch({
-        command: sandbox ? sandboxCommand(sandbox, spec.command, view) : spec.command,
+        command: sandbox?.kind === 'bwrap' ? sandboxCommand(sandbox, spec.command, view) : spec.command,
+        ...(sandbox?.kind === 'native' ? { sandbox: sandboxRules(sandbox, view) } : {}),
         cwd: spec.cwd,
         env,
         mkdirs: spec.paths.writable,

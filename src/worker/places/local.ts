@@ -25,6 +25,8 @@ export interface LaunchSpec {
    * it behind the job. (The Node.js launcher relays output directly and ignores it.)
    */
   readonly spool?: string;
+  /** The native sandbox's rules (./sandbox.ts `sandboxRules`): only the native launcher can make it. */
+  readonly sandbox?: readonly string[];
   /** Awaited between chunks of spooled output: lets the log's consumer hold the reader back. */
   readonly pace?: () => Promise<void>;
   /** `more`: the last of `lines` is a piece of a longer line that goes on. */
@@ -169,6 +171,8 @@ export class NodeLauncher implements Launcher {
 
   launch(spec: LaunchSpec): Promise<LocalProcess> {
     if (this.closing) return Promise.reject(new Error('the launcher is closed'));
+    // Never run unsandboxed what was meant to be sandboxed (resolveSandbox chooses native only with the native launcher).
+    if (spec.sandbox && spec.sandbox.length > 0) return Promise.reject(new Error('the native sandbox needs the native launcher'));
     const id = newId();
     const [file, ...args] = spec.command.kind === 'shell' ? ['/bin/sh', '-c', spec.command.script] : spec.command.argv;
     return new Promise<LocalProcess>((resolveStart, rejectStart) => {

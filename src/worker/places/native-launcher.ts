@@ -240,7 +240,8 @@ export class NativeLauncher implements Launcher {
     if (this.closing) return Promise.reject(new Error('the launcher is closed'));
     const argv = spec.command.kind === 'shell' ? ['/bin/sh', '-c', spec.command.script] : [...spec.command.argv];
     const env = Object.entries({ ...this.baseEnv, ...spec.env }).map(([k, v]) => `${k}=${v}`);
-    const all = [...argv, ...env, spec.cwd, ...spec.mkdirs];
+    const rules = spec.sandbox ?? [];
+    const all = [...argv, ...env, spec.cwd, ...spec.mkdirs, ...rules];
     if (all.some((s) => s.includes('\0'))) return Promise.reject(new Error('an argument or environment value contains a NUL byte'));
     const id = newId();
     return new Promise<LocalProcess>((resolveStart, rejectStart) => {
@@ -264,6 +265,7 @@ export class NativeLauncher implements Launcher {
           ...(spec.cgroupProcs ?? []).map(z),
           u64(spec.rlimitAs ?? 0),
           z(spec.spool ?? ''),
+          ...(rules.length > 0 ? [u32(rules.length), ...rules.map(z)] : []),
         ]),
       );
     });

@@ -1,6 +1,9 @@
 /**
- * The local place's sandbox: each attempt runs inside bubblewrap (`bwrap`, Debian's `bubblewrap`) so that a job
- * sees only what is its own. What it guarantees, and what it does not, is in docs/isolation.md.
+ * The local place's sandbox: each attempt runs in namespaces of its own so that a job sees only what is its own.
+ * Two ways to make them, with the same view: the native launcher's own (`native`: ./launcher.c clones the job's
+ * namespaces and mounts its view with a few system calls, as root), or bubblewrap (`bwrap`, Debian's
+ * `bubblewrap`, which also works for a worker that is not root). What it guarantees, and what it does not, is in
+ * docs/isolation.md.
  *
  * Inside the sandbox:
  * - the machine's file system is visible read-only, except what Kairos keeps: the worker's data directory (and
@@ -21,13 +24,18 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { RunCommand } from '../../model/job.js';
+import { NATIVE_LAUNCHER } from './launchers.js';
 import type { ProcessExit } from './local.js';
 import { constants as osConstants } from 'node:os';
 
-/** `auto`: bwrap when it is installed, else none; `bwrap`: required (a worker without it refuses to start). */
-export type SandboxMode = 'auto' | 'bwrap' | 'none';
-export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'bwrap', 'none'];
+/**
+ * `auto`: the native launcher's namespaces where it can make them (root), else bwrap when it is installed and
+ * works, else none; `native` and `bwrap`: that one, required (a worker without it refuses to start).
+ */
+export type SandboxMode = 'auto' | 'native' | 'bwrap' | 'none';
+export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'native', 'bwrap', 'none'];
 
 export interface SandboxOptions {
   readonly mode: SandboxMode;
@@ -38,11 +46,26 @@ export interface SandboxOptions {
 }
 
 /** A sandbox this worker applies to every attempt: null when jobs run unsandboxed. */
-export interface Sandbox {
-  readonly bwrap: string;
-  readonly env: string;
+export type Sandbox = NativeSandbox | BwrapSandbox;
+interface SandboxDirs {
   readonly hide: readonly string[];
   readonly bind: readonly string[];
+}
+/** Made by the native launcher itself: the launch request carries the view as rules (`sandboxRules`). */
+export interface NativeSandbox extends SandboxDirs {
+  readonly kind: 'native';
+  readonly launcher: string;
+}
+/** bubblewrap around the command (`sandboxCommand`). */
+export interface BwrapSandbox extends SandboxDirs {
+  readonly kind: 'bwrap';
+  readonly bwrap: string;
+  readonly env: string;
+}
+
+/** How the worker says it at start: `jobs sandboxed by …`. */
+export function sandboxName(sb: Sandbox): string {
+  return sb.kind === 'native' ? 'the launcher (namespaces)' : 'bwrap';
 }
 
 export class SandboxUnavailable extends Error {
@@ -75,12 +98,31 @@ function probe(bwrap: string): string | null {
   return probed.get(bwrap) ?? null;
 }
 
+/** Why the native launcher cannot make the sandbox here (not built, not root, no namespaces), or null when it can. */
+let nativeProbed: string | null | undefined;
+function probeNative(choice: string | undefined): string | null {
+  if (choice === 'node') return 'KAIROS_LAUNCHER=node: the native launcher is not used';
+  if (!existsSync(NATIVE_LAUNCHER)) return 'the native launcher is not built (tools/build-launcher.mjs needs a C compiler)';
+  if (nativeProbed === undefined) {
+    const r = spawnSync(NATIVE_LAUNCHER, ['--probe-sandbox'], { encoding: 'utf8', timeout: 30_000 });
+    nativeProbed = r.status === 0 ? null : (r.stdout || r.stderr || r.error?.message || `exit ${r.status}`).trim();
+  }
+  return nativeProbed;
+}
+
 /**
- * The sandbox a worker uses, from its options. `bwrap` is tried once: with `auto`, a machine where it is missing
- * or cannot make namespaces runs jobs unsandboxed; with `bwrap`, that throws SandboxUnavailable.
+ * The sandbox a worker uses, from its options. Each way is tried once: with `auto`, the native launcher's, else
+ * bwrap, else (neither can make namespaces here) jobs run unsandboxed; with `native` or `bwrap`, a machine where
+ * that one cannot throws SandboxUnavailable.
  */
-export function resolveSandbox(opts: SandboxOptions = { mode: 'auto' }): Sandbox | null {
+export function resolveSandbox(opts: SandboxOptions = { mode: 'auto' }, launcherChoice = process.env.KAIROS_LAUNCHER): Sandbox | null {
   if (opts.mode === 'none') return null;
+  const dirs = { hide: (opts.hide ?? []).map((d) => resolve(d)), bind: (opts.bind ?? []).map((d) => resolve(d)) };
+  if (opts.mode === 'auto' || opts.mode === 'native') {
+    const whyNot = probeNative(launcherChoice);
+    if (whyNot === null) return { kind: 'native', launcher: NATIVE_LAUNCHER, ...dirs };
+    if (opts.mode === 'native') throw new SandboxUnavailable(`--sandbox native: ${whyNot}; or run with --sandbox bwrap or none`);
+  }
   const bwrap = findProgram('bwrap');
   const env = findProgram('env');
   const why = !bwrap || !env ? 'bwrap is not installed (Debian: apt-get install bubblewrap)' : probe(bwrap);
@@ -88,7 +130,7 @@ export function resolveSandbox(opts: SandboxOptions = { mode: 'auto' }): Sandbox
     if (opts.mode === 'bwrap') throw new SandboxUnavailable(`--sandbox bwrap: ${why ?? 'bwrap is missing'}; or run with --sandbox none`);
     return null;
   }
-  return { bwrap, env, hide: opts.hide ?? [], bind: opts.bind ?? [] };
+  return { kind: 'bwrap', bwrap, env, ...dirs };
 }
 
 /** What one attempt may see besides the read-only machine. */
@@ -104,10 +146,31 @@ export interface SandboxView {
   readonly cwd: string;
 }
 
-/** The command that runs `command` inside the sandbox, with the view given. */
-export function sandboxCommand(sb: Sandbox, command: RunCommand, view: SandboxView): RunCommand {
-  const inner = command.kind === 'shell' ? ['/bin/sh', '-c', command.script] : [...command.argv];
+/** The writable files are put back where they are: they must exist. */
+function makeWritableFiles(view: SandboxView): void {
   for (const f of view.writableFiles) if (!existsSync(f)) writeFileSync(f, '', { flag: 'a' });
+}
+
+/**
+ * The native launcher's rules for the view (./launcher.c, "The sandbox"): shared directories first (so that a
+ * data directory inside one is still hidden), then what is hidden, then what is put back.
+ */
+export function sandboxRules(sb: NativeSandbox, view: SandboxView): string[] {
+  makeWritableFiles(view);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(p));
+  return [
+    ...sb.bind.map((d) => `b${abs(d)}`),
+    ...[view.dataDir, ...sb.hide].map((d) => `h${abs(d)}`),
+    ...view.readOnly.map((d) => `r${abs(d)}`),
+    ...view.writable.map((d) => `w${abs(d)}`),
+    ...view.writableFiles.map((f) => `f${abs(f)}`),
+  ];
+}
+
+/** The command that runs `command` inside bubblewrap, with the view given. */
+export function sandboxCommand(sb: BwrapSandbox, command: RunCommand, view: SandboxView): RunCommand {
+  const inner = command.kind === 'shell' ? ['/bin/sh', '-c', command.script] : [...command.argv];
+  makeWritableFiles(view);
   const args = [
     ...NAMESPACES,
     '--ro-bind',
@@ -135,7 +198,10 @@ export function sandboxCommand(sb: Sandbox, command: RunCommand, view: SandboxVi
 
 const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(osConstants.signals).map(([k, v]) => [v, k]));
 
-/** bwrap exits 128+N when the job died of signal N: say it was the signal, as an unsandboxed job's exit would. */
+/**
+ * A sandbox's init (bwrap's, or the native launcher's) exits 128+N when the job died of signal N: say it was the
+ * signal, as an unsandboxed job's exit would.
+ */
 export function sandboxExit(exit: ProcessExit): ProcessExit {
   if (exit.signal !== null || exit.exitCode <= 128 || exit.exitCode > 128 + 64) return exit;
   const name = SIGNAL_NAMES[exit.exitCode - 128];
