@@ -347,10 +347,11 @@ function kairosSystem(name: string, db: 'sqlite' | 'postgres'): System {
       const failed = await c.listRuns({ state: 'failed,timed_out,cancelled', limit: 1 });
       if (failed.runs.length > 0) throw new Error(`run ${failed.runs[0]?.id} ended ${failed.runs[0]?.state}`);
       const lat: number[] = [];
+      // The process's start as the launcher stamped it (the attempt's started_at; the run's is its claim).
       for (const [id, at] of submitted) {
-        const r = await c.getRun(id);
-        if (!r.started_at) throw new Error(`run ${id} has no start time`);
-        lat.push(Date.parse(r.started_at) - at);
+        const first = (await c.attempts(id)).attempts[0] as { started_at?: string | null } | undefined;
+        if (!first?.started_at) throw new Error(`run ${id} has no process start time`);
+        lat.push(Date.parse(first.started_at) - at);
       }
       return { seconds, latencies: lat };
     },
