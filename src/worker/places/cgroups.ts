@@ -7,7 +7,10 @@
  *
  * Every attempt also gets a cgroup for tracking where one can be made (v2, or v1's `pids` hierarchy), limits
  * or not: a process group does not hold a descendant that called setsid(), a cgroup does, so when the attempt
- * ends or is cancelled everything in its cgroup is killed.
+ * ends or is cancelled everything in its cgroup is killed. A sandboxed attempt has a PID namespace that holds
+ * every descendant and dies with the job: on cgroup v1 it gets no tracking-only cgroup (v1's `pids` hierarchy
+ * would add nothing, and making and removing it costs every run); on v2 it keeps one, whose `memory.events`
+ * tells an OOM kill apart from another SIGKILL.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
@@ -31,8 +34,12 @@ export interface AttemptCgroup {
   readonly limited: boolean;
 }
 
+/** The worker's own cgroups, read once (a worker is not moved between cgroups while it runs). */
+let own: Map<string, string> | null = null;
 function ownPaths(): Map<string, string> {
+  if (own) return own;
   const out = new Map<string, string>();
+  own = out;
   try {
     for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
       const [, controllers, path] = line.split(':');
@@ -110,7 +117,7 @@ async function killAllIn(dirs: readonly string[], v2Kill: string | null): Promis
  * A cgroup for one attempt: with the limits asked for, or for tracking alone when none are. Null when no
  * cgroup can be made here (then an address-space rlimit stands in for a memory limit).
  */
-export function createAttemptCgroup(name: string, limits: Limits): AttemptCgroup | null {
+export function createAttemptCgroup(name: string, limits: Limits, opts: { readonly pidNamespace?: boolean } = {}): AttemptCgroup | null {
   const wantsLimits = limits.memoryBytes !== null || limits.cpu !== null;
   // KAIROS_CGROUPS=off: never make cgroups (process groups and rlimits only).
   if (process.env.KAIROS_CGROUPS === 'off') return null;
@@ -170,8 +177,8 @@ export function createAttemptCgroup(name: string, limits: Limits): AttemptCgroup
     }
     procs.push(join(cpuDir, 'cgroup.procs'));
   }
-  // Tracking: the pids hierarchy (or the memory one we made) holds every descendant.
-  if (memDir === null) {
+  // Tracking: the pids hierarchy (or the memory one we made) holds every descendant; a PID namespace does too.
+  if (memDir === null && !(opts.pidNamespace && !wantsLimits)) {
     const pidsDir = v1('pids', 'pids');
     if (pidsDir) procs.push(join(pidsDir, 'cgroup.procs'));
   }

@@ -216,7 +216,7 @@ export class LocalPlace implements Place {
       return attempt;
     }
     try {
-      cgroup = createAttemptCgroup(`${cgroupPrefix(this.o.workerId)}-${spec.name.replace(/^kairos-/, '')}`, limits);
+      cgroup = createAttemptCgroup(`${cgroupPrefix(this.o.workerId)}-${spec.name.replace(/^kairos-/, '')}`, limits, { pidNamespace: this.o.sandbox !== null });
       if (cgroup?.limited) note(describeLimits(limits, cgroup.description));
       else if (!cgroup && (limits.memoryBytes !== null || limits.cpu !== null)) {
         const how = limits.memoryBytes !== null ? 'no usable cgroup here: memory as an address-space limit' : 'no usable cgroup here';
