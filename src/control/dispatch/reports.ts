@@ -9,7 +9,7 @@ import type { Q } from '../../store/runs.js';
 import type { Assignment, AttemptResult, LeaseRef, LogLine, StartedInfo } from '../../protocol/worker.js';
 import type { Ctx } from '../context.js';
 import { enqueueMetricAlerts } from '../alerts.js';
-import { claimInTx, toAssignments, type ClaimRequest } from './claims.js';
+import { claimInTx, toAssignments, type ClaimRequest, type ClaimSight } from './claims.js';
 import { endAttempt } from './end.js';
 import { leaseHolder, requireLease, staleLease } from './leases.js';
 import { artifactRows } from '../artifacts.js';
@@ -79,6 +79,7 @@ function reasonCodeOf(result: AttemptResult): ReasonCode | null {
 export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, next?: ClaimRequest): Promise<Assignment[]> {
   // Limits and the store's answers are read before the transaction (S3 requests must not hold the write lock).
   const artifacts = await artifactRows(ctx, lease, result.artifacts);
+  const sight: ClaimSight = { passedOver: false };
   const ended = await ctx.db.tx(async (trx) => {
     const { attempt, run } = await requireLease(trx, lease, { lock: ctx.db.dialect === 'postgres' });
     const now = ctx.now();
@@ -106,13 +107,17 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
     }
     const end = await endAttempt(ctx, trx, run, attempt, { outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, reasonCode: reasonCodeOf(result) }, now);
     await enqueueMetricAlerts(ctx, trx, run, attempt.number, result.metrics, now);
-    const claimed = next ? await claimInTx(ctx, trx, next) : [];
+    const claimed = next ? await claimInTx(ctx, trx, next, sight) : [];
+    // The freed capacity of a pool this claim did not look at is for others to take.
+    if (next && !next.pools.includes(run.pool)) sight.passedOver = true;
     return { ...end, claimed };
   });
   ctx.bus.emit('run', { id: lease.runId, state: ended.state });
   const assignments = await toAssignments(ctx, ended.claimed);
-  // Others may use the freed capacity, unless this worker just filled it from a queue that had more.
-  if (ended.requeued || !next || ended.claimed.length < next.max) ctx.bus.emit('work');
+  // Others may use the freed capacity, unless this worker just filled it, or its claim saw every due run of
+  // the pool and took them all (nothing is left for another worker: waking every long-poll, and on
+  // PostgreSQL a NOTIFY to every other control plane, would only have them look and find nothing).
+  if (ended.requeued || !next || (ended.claimed.length < next.max && sight.passedOver)) ctx.bus.emit('work');
   return assignments;
 }
 
