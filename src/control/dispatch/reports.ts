@@ -15,11 +15,15 @@ import { leaseHolder, requireLease, staleLease } from './leases.js';
 import { artifactRows } from '../artifacts.js';
 import { recordPackageUsage } from '../../pypi/usage.js';
 
+/** The attempt's columns a start report writes: the worker's own stamp of the moment the process started (same machine: same clock). */
+function startColumns(ctx: Ctx, info: StartedInfo) {
+  return { started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart };
+}
+
 async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await trx
     .updateTable('attempts')
-    // The worker's own stamp of the moment the process started (same machine: same clock).
-    .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
+    .set(startColumns(ctx, info))
     .where('run_id', '=', lease.runId)
     .where('number', '=', lease.attempt)
     .execute();
@@ -83,7 +87,6 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
   const ended = await ctx.db.tx(async (trx) => {
     const { attempt, run } = await requireLease(trx, lease, { lock: ctx.db.dialect === 'postgres' });
     const now = ctx.now();
-    if (result.started) await recordStart(ctx, trx, lease, result.started);
     if (result.environment) {
       await trx
         .updateTable('attempts')
@@ -105,7 +108,7 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       const chunk = artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256, content_type: a.content_type, stored: a.stored }));
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
-    const end = await endAttempt(ctx, trx, run, attempt, { outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, reasonCode: reasonCodeOf(result) }, now);
+    const end = await endAttempt(ctx, trx, run, attempt, { outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, reasonCode: reasonCodeOf(result), ...(result.started ? { started: startColumns(ctx, result.started) } : {}) }, now);
     await enqueueMetricAlerts(ctx, trx, run, attempt.number, result.metrics, now);
     const claimed = next ? await claimInTx(ctx, trx, next, sight) : [];
     // The freed capacity of a pool this claim did not look at is for others to take.
