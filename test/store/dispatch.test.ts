@@ -92,6 +92,40 @@ dialectTest('a pool limit holds across control planes claiming at once', async (
   }
 });
 
+dialectTest('an end report wakes other workers only when the claim it carries left a due run they may take', async (dialect) => {
+  const p = await twoPlanes(dialect, 'project: w\npools:\n  small: {concurrency: 1}\njobs:\n  j:\n    run: "true"\n  s:\n    run: "true"\n    pool: small\n');
+  try {
+    let wakes = 0;
+    p.a.bus.on('work', () => wakes++);
+    // The queue drained: the claim in the report took every due run, so there is nothing to wake anyone for.
+    await p.a.createRun({ job: 'j', trigger: 'manual' });
+    const [one] = await p.a.claim('w1', ['default'], 4);
+    assert.ok(one);
+    wakes = 0;
+    assert.deepEqual(await p.a.finish(one.lease, ok, { workerId: 'w1', pools: ['default'], max: 4 }), []);
+    assert.equal(wakes, 0, 'no wake-up when the queue is empty');
+    // A pool at its limit passes a due run over: the report wakes the others (the run may fit elsewhere).
+    await p.a.createRun({ job: 's', trigger: 'manual' });
+    await p.a.createRun({ job: 's', trigger: 'manual' });
+    await p.a.createRun({ job: 'j', trigger: 'manual' });
+    const held = await p.a.claim('w2', ['small'], 1);
+    assert.equal(held.length, 1);
+    const [two] = await p.a.claim('w1', ['default'], 4);
+    assert.ok(two);
+    wakes = 0;
+    assert.deepEqual(await p.a.finish(two.lease, ok, { workerId: 'w1', pools: ['default', 'small'], max: 4 }), []);
+    assert.equal(wakes, 1, 'a wake-up when a due run was passed over');
+    // Without a claim in the report (a worker stopping), its freed slot is announced as before.
+    const [last] = held;
+    assert.ok(last);
+    wakes = 0;
+    await p.a.finish(last.lease, ok);
+    assert.equal(wakes, 1);
+  } finally {
+    await p.close();
+  }
+});
+
 dialectTest('an expired lease is reaped once when both planes reap at once; the stale worker is refused', async (dialect) => {
   const p = await twoPlanes(dialect, 'project: r\njobs:\n  j:\n    run: "true"\n    retries: {max: 2, delay: 1s, jitter: 0}\n');
   try {

@@ -52,7 +52,17 @@ export async function claim(ctx: Ctx, workerId: string, pools: readonly string[]
   return toAssignments(ctx, claimed);
 }
 
-export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Claimed[]> {
+/**
+ * What a claim saw besides what it took: `passedOver` is set when it left a due run queued that another
+ * worker might take (a pool at its limit, a run that does not fit here, a `queue` run behind a running one,
+ * one left to a worker whose network check passed, more due runs than it asked for). Unset, the claim took
+ * every due run of its pools that it could see, so no other worker of those pools has any to take now.
+ */
+export interface ClaimSight {
+  passedOver: boolean;
+}
+
+export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest, sight: ClaimSight = { passedOver: false }): Promise<Claimed[]> {
   const { workerId, pools, max } = req;
   if (max <= 0 || pools.length === 0) return [];
   const now = ctx.now();
@@ -72,13 +82,18 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
   const serialBusy = new Set<string>();
   for (const pool of pools) {
     const room = Math.min(max - out.filter((c) => !c.ended).length, (limits.get(pool) ?? Infinity) - (running.get(pool) ?? 0));
-    if (room <= 0) continue;
+    if (room <= 0) {
+      sight.passedOver = true;
+      continue;
+    }
     // A little more than the room, for runs that must wait behind an earlier run of their job (`queue`), or
     // (placement) for runs this worker cannot take.
     const candidates = await dueQueuedRuns(trx, [pool], now, room + (offer ? 32 : 4), pg);
     let taken = 0;
+    let seen = 0;
     for (const run of candidates) {
       if (taken >= room) break;
+      seen++;
       let need: Need | null = null;
       if (offer) {
         const spec = (await ctx.manifestOf(run.deployment_id, trx)).jobs[run.job];
@@ -111,6 +126,8 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest): Promise<Cl
       if (run.serial === 1) serialBusy.add(jobKey);
       out.push(started);
     }
+    // Every candidate looked at was started, or the room ran out before the last of them.
+    if (taken < seen || seen < candidates.length) sight.passedOver = true;
   }
   return out;
 }

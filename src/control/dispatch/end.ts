@@ -13,13 +13,15 @@ export interface AttemptEnd {
   readonly exitCode: number | null;
   readonly reason: string | null;
   readonly reasonCode: ReasonCode | null;
+  /** The process's start, when the worker reports it with the end (a short job): written in the same statement. */
+  readonly started?: Pick<AttemptRow, 'started_at' | 'pid' | 'proc_start'>;
 }
 
 /** Writes an attempt's end (its row only: the run is moved on by `endAttempt`). */
 export async function recordAttemptEnd(trx: Q, attempt: Pick<AttemptRow, 'run_id' | 'number'>, end: AttemptEnd, now: number): Promise<void> {
   await trx
     .updateTable('attempts')
-    .set({ state: end.outcome, finished_at: now, exit_code: end.exitCode, reason: end.reason, reason_code: end.reasonCode })
+    .set({ ...end.started, state: end.outcome, finished_at: now, exit_code: end.exitCode, reason: end.reason, reason_code: end.reasonCode })
     .where('run_id', '=', attempt.run_id)
     .where('number', '=', attempt.number)
     .execute();

@@ -9,17 +9,21 @@ import type { Q } from '../../store/runs.js';
 import type { Assignment, AttemptResult, LeaseRef, LogLine, StartedInfo } from '../../protocol/worker.js';
 import type { Ctx } from '../context.js';
 import { enqueueMetricAlerts } from '../alerts.js';
-import { claimInTx, toAssignments, type ClaimRequest } from './claims.js';
+import { claimInTx, toAssignments, type ClaimRequest, type ClaimSight } from './claims.js';
 import { endAttempt } from './end.js';
 import { leaseHolder, requireLease, staleLease } from './leases.js';
 import { artifactRows } from '../artifacts.js';
 import { recordPackageUsage } from '../../pypi/usage.js';
 
+/** The attempt's columns a start report writes: the worker's own stamp of the moment the process started (same machine: same clock). */
+function startColumns(ctx: Ctx, info: StartedInfo) {
+  return { started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart };
+}
+
 async function recordStart(ctx: Ctx, trx: Q, lease: LeaseRef, info: StartedInfo): Promise<void> {
   await trx
     .updateTable('attempts')
-    // The worker's own stamp of the moment the process started (same machine: same clock).
-    .set({ started_at: Number.isFinite(info.startedAt) ? info.startedAt : ctx.now(), pid: info.pid, proc_start: info.procStart })
+    .set(startColumns(ctx, info))
     .where('run_id', '=', lease.runId)
     .where('number', '=', lease.attempt)
     .execute();
@@ -79,10 +83,10 @@ function reasonCodeOf(result: AttemptResult): ReasonCode | null {
 export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, next?: ClaimRequest): Promise<Assignment[]> {
   // Limits and the store's answers are read before the transaction (S3 requests must not hold the write lock).
   const artifacts = await artifactRows(ctx, lease, result.artifacts);
+  const sight: ClaimSight = { passedOver: false };
   const ended = await ctx.db.tx(async (trx) => {
     const { attempt, run } = await requireLease(trx, lease, { lock: ctx.db.dialect === 'postgres' });
     const now = ctx.now();
-    if (result.started) await recordStart(ctx, trx, lease, result.started);
     if (result.environment) {
       await trx
         .updateTable('attempts')
@@ -104,15 +108,19 @@ export async function finish(ctx: Ctx, lease: LeaseRef, result: AttemptResult, n
       const chunk = artifacts.slice(i, i + 100).map((a) => ({ run_id: run.id, attempt: attempt.number, path: a.path, size: a.size, sha256: a.sha256, content_type: a.content_type, stored: a.stored }));
       await trx.insertInto('artifacts').values(chunk).onConflict((oc) => oc.doNothing()).execute();
     }
-    const end = await endAttempt(ctx, trx, run, attempt, { outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, reasonCode: reasonCodeOf(result) }, now);
+    const end = await endAttempt(ctx, trx, run, attempt, { outcome: result.outcome, exitCode: result.exitCode, reason: result.reason, reasonCode: reasonCodeOf(result), ...(result.started ? { started: startColumns(ctx, result.started) } : {}) }, now);
     await enqueueMetricAlerts(ctx, trx, run, attempt.number, result.metrics, now);
-    const claimed = next ? await claimInTx(ctx, trx, next) : [];
+    const claimed = next ? await claimInTx(ctx, trx, next, sight) : [];
+    // The freed capacity of a pool this claim did not look at is for others to take.
+    if (next && !next.pools.includes(run.pool)) sight.passedOver = true;
     return { ...end, claimed };
   });
   ctx.bus.emit('run', { id: lease.runId, state: ended.state });
   const assignments = await toAssignments(ctx, ended.claimed);
-  // Others may use the freed capacity, unless this worker just filled it from a queue that had more.
-  if (ended.requeued || !next || ended.claimed.length < next.max) ctx.bus.emit('work');
+  // Others may use the freed capacity, unless this worker just filled it, or its claim saw every due run of
+  // the pool and took them all (nothing is left for another worker: waking every long-poll, and on
+  // PostgreSQL a NOTIFY to every other control plane, would only have them look and find nothing).
+  if (ended.requeued || !next || (ended.claimed.length < next.max && sight.passedOver)) ctx.bus.emit('work');
   return assignments;
 }
 
