@@ -13,11 +13,11 @@ import { newId } from '../model/ids.js';
 import { nextFire, parseCron, type CronExpr } from '../model/cron/index.js';
 import { TICK_OUTCOME, firedOutcome, type TickOutcome } from '../model/tick.js';
 import { moveCursors, writeTicks, type BatchWrites } from './ledger.js';
-import { activeRunsOfJob, type Q, type RunRow } from '../store/runs.js';
+import { activeRunsOfJob, insertRunRows, type Q, type RunRow } from '../store/runs.js';
 import type { SchedulesTable } from '../store/schema.js';
 import type { Ctx } from './context.js';
 import type { DeploymentRow } from './deployments.js';
-import { insertRun, cancelInTx, jobOf } from './runs.js';
+import { queuedRunRow, cancelInTx, jobOf } from './runs.js';
 import { Loop } from '../lib/loop.js';
 import { pipelineOfScheduleJob } from '../model/pipeline.js';
 import { insertPipelineRun, pipelineOf, resolvePipelineParams } from './pipelines.js';
@@ -75,13 +75,14 @@ function emitDecided(ctx: Ctx, d: Decided): void {
 }
 
 /** Schedules examined per pass; when more are due, the pass asks to be run again at once. */
-const PASS_LIMIT = 500;
+const PASS_LIMIT = 2000;
 /**
- * Schedules decided in one transaction. A commit costs more than deciding a tick, so 10,000 schedules due at
- * the same minute need batches to be decided within a second; a batch holds the write lock for only some
- * milliseconds, so runs created through the API and workers' claims are not held up.
+ * Schedules decided in one transaction, their runs, ledger entries and cursor moves written with a few
+ * multi-row statements. A commit and the reads of a batch cost more than deciding a tick, so 10,000 schedules
+ * due at the same minute need large batches; a batch of 500 holds the write lock for some tens of
+ * milliseconds, so runs created through the API and workers' claims are not held up long.
  */
-const BATCH = 100;
+const BATCH = 500;
 
 function merge(into: Decided, d: Decided): void {
   into.created.push(...d.created);
@@ -213,20 +214,24 @@ async function decideSchedules(ctx: Ctx, trx: Q, rows: readonly ScheduleRow[], n
     set.add(Number(t.instant));
     decided.set(t.schedule_id, set);
   }
-  const writes: BatchWrites = { ticks: [], cursors: [] };
+  const writes: BatchWrites = { runs: [], ticks: [], cursors: [] };
   for (const s of rows) merge(out, await decideDue(ctx, trx, s, now, cause, existing.get(s.id) ?? new Map(), decided.get(s.id), writes));
+  await insertRunRows(trx, writes.runs);
   await writeTicks(trx, writes.ticks, now);
   await moveCursors(trx, writes.cursors, now);
   return out;
 }
 
-/** A job's parameter defaults, resolved once per compiled job (compiled manifests are immutable and cached). */
-const resolvedDefaults = new WeakMap<CompiledJob, ReturnType<typeof resolveParams>>();
+type Defaults = ReturnType<typeof resolveParams> & { readonly json?: string };
 
-function defaultParams(spec: CompiledJob): ReturnType<typeof resolveParams> {
-  let d = resolvedDefaults.get(spec);
+/** A job's parameter defaults (and their JSON), resolved once per compiled job (compiled manifests are immutable and cached). */
+const resolvedDefaults = new WeakMap<CompiledJob, Defaults>();
+
+function defaultParams(spec: CompiledJob): Defaults {
+  let d: Defaults | undefined = resolvedDefaults.get(spec);
   if (!d) {
-    d = resolveParams(spec, {});
+    const r = resolveParams(spec, {});
+    d = r.ok ? { ...r, json: JSON.stringify(r.values) } : r;
     resolvedDefaults.set(spec, d);
   }
   return d;
@@ -291,7 +296,7 @@ async function decideDue(
     return { created: [], cancelSignals, pipelineRuns: created };
   }
   let dep: DeploymentRow | undefined;
-  let defaults: ReturnType<typeof resolveParams> | undefined;
+  let defaults: Defaults | undefined;
   let spec: CompiledJob | undefined;
   let active: RunRow[] = [];
   if (decisions.some((d) => d.kind === 'fire')) {
@@ -331,7 +336,7 @@ async function decideDue(
     }
     const runId = newId(now);
     record(d.instant, firedOutcome(now - d.instant), d.catchup ? (cause === 'pause' ? 'catch-up after a pause' : 'catch-up') : null, runId);
-    await insertRun(trx, dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.values, now);
+    writes.runs.push(queuedRunRow(dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.json ?? JSON.stringify(defaults.values), now));
     created.push(runId);
     firedInBatch++;
   }
