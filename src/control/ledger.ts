@@ -1,14 +1,16 @@
 /**
- * Writing a batch of scheduler decisions: ledger entries and cursor moves, several rows per statement. Plain
- * SQL through the dialect's compiler (portable to PostgreSQL), because the query builder took longer to build
- * these statements than the database took to run them, and 10,000 schedules can be due at the same minute.
+ * Writing a batch of scheduler decisions: ledger entries and cursor moves, several rows per statement, with
+ * SQL texts built once (store/bulk.ts), because the query builder took longer to build these statements than
+ * the database took to run them, and 10,000 schedules can be due at the same minute.
  */
-import { sql } from 'kysely';
+import { executeRows, type RowsStatement } from '../store/bulk.js';
 import type { TickOutcome } from '../model/tick.js';
-import type { Q } from '../store/runs.js';
+import type { Q, RunRow } from '../store/runs.js';
 
-/** Ledger entries and cursor moves of a batch, written together once every schedule of it is decided. */
+/** Runs, ledger entries and cursor moves of a batch, written together once every schedule of it is decided. */
 export interface BatchWrites {
+  /** Runs of fired ticks (of jobs; a pipeline's runs are inserted as it is decided). */
+  readonly runs: RunRow[];
   readonly ticks: TickRow[];
   readonly cursors: CursorMove[];
 }
@@ -36,27 +38,40 @@ function chunks<T>(rows: readonly T[]): T[][] {
   return out;
 }
 
-/**
- * Writes ledger entries. No entry can conflict (the scheduler reads the ledger after each cursor first), but
- * a conflict must never fail a batch: ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both have.
- */
+/** No entry can conflict (the scheduler reads the ledger after each cursor first), but a conflict must never fail a batch. */
+const INSERT_TICKS: RowsStatement = {
+  name: 'insert ticks',
+  head: 'insert into ticks (schedule_id, instant, outcome, reason, run_id, lateness_ms, recorded_at) values',
+  row: '(?, ?, ?, ?, ?, ?, ?)',
+  tail: 'on conflict do nothing',
+};
+
+/** Writes ledger entries, several per statement (ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both have). */
 export async function writeTicks(trx: Q, rows: readonly TickRow[], now: number): Promise<void> {
   for (const chunk of chunks(rows)) {
-    const values = chunk.map((t) => sql`(${t.scheduleId}, ${t.instant}, ${t.outcome}, ${t.reason}, ${t.runId}, ${Math.max(0, now - t.instant)}, ${now})`);
-    await sql`insert into ticks (schedule_id, instant, outcome, reason, run_id, lateness_ms, recorded_at) values ${sql.join(values)} on conflict do nothing`.execute(trx);
+    const params: unknown[] = [];
+    for (const t of chunk) params.push(t.scheduleId, t.instant, t.outcome, t.reason, t.runId, Math.max(0, now - t.instant), now);
+    await executeRows(trx, INSERT_TICKS, chunk.length, params);
   }
 }
+
+/**
+ * An UPDATE ... FROM a VALUES list joined on the primary key (SQLite 3.33 and PostgreSQL both have it): each
+ * schedule is found by its key, not by scanning the list. The casts type the VALUES columns for PostgreSQL.
+ */
+const MOVE_CURSORS: RowsStatement = {
+  name: 'move cursors',
+  head: 'with v (id, cursor_at, next_fire_at) as (values',
+  row: '(?, cast(? as bigint), cast(? as bigint))',
+  tail: ') update schedules set cursor_at = v.cursor_at, next_fire_at = v.next_fire_at, updated_at = ? from v where schedules.id = v.id',
+};
 
 /** Moves schedules' cursors (every tick up to a cursor is decided) and next fire instants, several per statement. */
 export async function moveCursors(trx: Q, moves: readonly CursorMove[], now: number): Promise<void> {
   for (const chunk of chunks(moves)) {
-    // The casts type the VALUES columns for PostgreSQL; SQLite accepts them as they are.
-    const values = chunk.map((m) => sql`(${m.id}, cast(${m.cursor} as bigint), cast(${m.next} as bigint))`);
-    await sql`with v (id, cursor_at, next_fire_at) as (values ${sql.join(values)})
-      update schedules set
-        cursor_at = (select v.cursor_at from v where v.id = schedules.id),
-        next_fire_at = (select v.next_fire_at from v where v.id = schedules.id),
-        updated_at = ${now}
-      where id in (select id from v)`.execute(trx);
+    const params: unknown[] = [];
+    for (const m of chunk) params.push(m.id, m.cursor, m.next);
+    params.push(now);
+    await executeRows(trx, MOVE_CURSORS, chunk.length, params);
   }
 }

@@ -13,11 +13,11 @@ import { newId } from '../model/ids.js';
 import { nextFire, parseCron, type CronExpr } from '../model/cron/index.js';
 import { TICK_OUTCOME, firedOutcome, type TickOutcome } from '../model/tick.js';
 import { moveCursors, writeTicks, type BatchWrites } from './ledger.js';
-import { activeRunsOfJob, type Q, type RunRow } from '../store/runs.js';
+import { activeRunsOfJob, insertRunRows, type Q, type RunRow } from '../store/runs.js';
 import type { SchedulesTable } from '../store/schema.js';
 import type { Ctx } from './context.js';
 import type { DeploymentRow } from './deployments.js';
-import { insertRun, cancelInTx, jobOf } from './runs.js';
+import { queuedRunRow, cancelInTx, jobOf } from './runs.js';
 import { Loop } from '../lib/loop.js';
 import { pipelineOfScheduleJob } from '../model/pipeline.js';
 import { insertPipelineRun, pipelineOf, resolvePipelineParams } from './pipelines.js';
@@ -54,6 +54,24 @@ function dueTicks(cron: CronExpr, zone: string, cursor: number, now: number): { 
   return { due, dropped, next: t };
 }
 
+/** Ticks worked out ahead by (expression, zone, cursor), with the moment they were worked out for. */
+const dueMemo = new Map<string, { at: number; due: number[]; dropped: number; next: number | null }>();
+
+/**
+ * dueTicks, remembered: the ticks after a cursor up to `at` are those up to any later moment before the next
+ * tick, so what was worked out before an instant (prepareTicks) or for another schedule with the same
+ * expression and cursor serves as it is. Never from a later moment than `now` (the clock may step back).
+ */
+function dueTicksOf(expr: string, cron: CronExpr, zone: string, cursor: number, now: number): { due: readonly number[]; dropped: number; next: number | null } {
+  const key = `${expr}\u0000${zone}\u0000${cursor}`;
+  const m = dueMemo.get(key);
+  if (m && m.at <= now && (m.next === null || now < m.next)) return m;
+  const r = dueTicks(cron, zone, cursor, now);
+  if (dueMemo.size >= 20_000) dueMemo.clear();
+  dueMemo.set(key, { at: now, ...r });
+  return r;
+}
+
 export interface SchedulerPass {
   readonly runsCreated: number;
   readonly nextWakeAt: number | null;
@@ -75,13 +93,14 @@ function emitDecided(ctx: Ctx, d: Decided): void {
 }
 
 /** Schedules examined per pass; when more are due, the pass asks to be run again at once. */
-const PASS_LIMIT = 500;
+const PASS_LIMIT = 2000;
 /**
- * Schedules decided in one transaction. A commit costs more than deciding a tick, so 10,000 schedules due at
- * the same minute need batches to be decided within a second; a batch holds the write lock for only some
- * milliseconds, so runs created through the API and workers' claims are not held up.
+ * Schedules decided in one transaction, their runs, ledger entries and cursor moves written with a few
+ * multi-row statements. A commit and the reads of a batch cost more than deciding a tick, so 10,000 schedules
+ * due at the same minute need large batches; a batch of 500 holds the write lock for some tens of
+ * milliseconds, so runs created through the API and workers' claims are not held up long.
  */
-const BATCH = 100;
+const BATCH = 500;
 
 function merge(into: Decided, d: Decided): void {
   into.created.push(...d.created);
@@ -133,6 +152,39 @@ export async function schedulerPass(ctx: Ctx): Promise<SchedulerPass> {
     .where('paused', '=', 0)
     .executeTakeFirst();
   return { runsCreated, nextWakeAt: due.length === PASS_LIMIT ? now : next?.t == null ? null : Number(next.t) };
+}
+
+/** Schedules prepared ahead of one instant at most (more are decided at the instant without preparation). */
+const PREPARE_LIMIT = 50_000;
+
+/**
+ * Prepares the ticks due at `at`, a moment before it: reads the schedules whose next tick it is, works out
+ * their due ticks (remembered for the pass at the instant) and loads their deployments, jobs and parameter
+ * defaults. Nothing is written and nothing decided: at the instant the pass reads every schedule again in its
+ * write transaction and decides as it always does, only faster. Returns the number of schedules read.
+ */
+export async function prepareTicks(ctx: Ctx, at: number): Promise<number> {
+  const rows = await ctx.db.kysely
+    .selectFrom('schedules')
+    .select(['cron', 'timezone', 'cursor_at', 'deployment_id', 'job'])
+    .where('active', '=', 1)
+    .where('paused', '=', 0)
+    .where('next_fire_at', '=', at)
+    .limit(PREPARE_LIMIT)
+    .execute();
+  const jobs = new Set<string>();
+  for (const s of rows) {
+    const parsed = parseCached(s.cron);
+    if (parsed.ok) dueTicksOf(s.cron, parsed.cron, s.timezone, Number(s.cursor_at), at);
+    if (pipelineOfScheduleJob(s.job) !== null || jobs.has(`${s.deployment_id}\u0000${s.job}`)) continue;
+    jobs.add(`${s.deployment_id}\u0000${s.job}`);
+    try {
+      defaultParams(await jobOf(ctx, await deploymentOf(ctx.db.kysely, s.deployment_id), s.job));
+    } catch {
+      // A schedule that cannot be decided is reported by the pass at the instant.
+    }
+  }
+  return rows.length;
 }
 
 /** Parsed expressions by text: parsing is pure, and every due schedule needs its expression at every tick. */
@@ -213,20 +265,24 @@ async function decideSchedules(ctx: Ctx, trx: Q, rows: readonly ScheduleRow[], n
     set.add(Number(t.instant));
     decided.set(t.schedule_id, set);
   }
-  const writes: BatchWrites = { ticks: [], cursors: [] };
+  const writes: BatchWrites = { runs: [], ticks: [], cursors: [] };
   for (const s of rows) merge(out, await decideDue(ctx, trx, s, now, cause, existing.get(s.id) ?? new Map(), decided.get(s.id), writes));
+  await insertRunRows(trx, writes.runs);
   await writeTicks(trx, writes.ticks, now);
   await moveCursors(trx, writes.cursors, now);
   return out;
 }
 
-/** A job's parameter defaults, resolved once per compiled job (compiled manifests are immutable and cached). */
-const resolvedDefaults = new WeakMap<CompiledJob, ReturnType<typeof resolveParams>>();
+type Defaults = ReturnType<typeof resolveParams> & { readonly json?: string };
 
-function defaultParams(spec: CompiledJob): ReturnType<typeof resolveParams> {
-  let d = resolvedDefaults.get(spec);
+/** A job's parameter defaults (and their JSON), resolved once per compiled job (compiled manifests are immutable and cached). */
+const resolvedDefaults = new WeakMap<CompiledJob, Defaults>();
+
+function defaultParams(spec: CompiledJob): Defaults {
+  let d: Defaults | undefined = resolvedDefaults.get(spec);
   if (!d) {
-    d = resolveParams(spec, {});
+    const r = resolveParams(spec, {});
+    d = r.ok ? { ...r, json: JSON.stringify(r.values) } : r;
     resolvedDefaults.set(spec, d);
   }
   return d;
@@ -275,7 +331,7 @@ async function decideDue(
     writes.cursors.push({ id, cursor, next: null });
     return { created, cancelSignals };
   }
-  const { due, dropped, next } = dueTicks(parsed.cron, s.timezone, cursor, now);
+  const { due, dropped, next } = dueTicksOf(s.cron, parsed.cron, s.timezone, cursor, now);
   if (due.length === 0) {
     if (next !== (s.next_fire_at === null ? null : Number(s.next_fire_at))) writes.cursors.push({ id, cursor, next });
     return { created, cancelSignals };
@@ -291,7 +347,7 @@ async function decideDue(
     return { created: [], cancelSignals, pipelineRuns: created };
   }
   let dep: DeploymentRow | undefined;
-  let defaults: ReturnType<typeof resolveParams> | undefined;
+  let defaults: Defaults | undefined;
   let spec: CompiledJob | undefined;
   let active: RunRow[] = [];
   if (decisions.some((d) => d.kind === 'fire')) {
@@ -331,7 +387,7 @@ async function decideDue(
     }
     const runId = newId(now);
     record(d.instant, firedOutcome(now - d.instant), d.catchup ? (cause === 'pause' ? 'catch-up after a pause' : 'catch-up') : null, runId);
-    await insertRun(trx, dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.values, now);
+    writes.runs.push(queuedRunRow(dep, spec, { id: runId, job: s.job, trigger: 'schedule', scheduledFor: d.instant, scheduleId: id, serial }, defaults.json ?? JSON.stringify(defaults.values), now));
     created.push(runId);
     firedInBatch++;
   }
@@ -420,10 +476,18 @@ export async function setSchedulePaused(ctx: Ctx, id: string, paused: boolean): 
   ctx.bus.emit('schedules');
 }
 
+/**
+ * How long before an instant the scheduler wakes to prepare its ticks (prepareTicks): enough to read and work
+ * out 10,000 schedules on a loaded machine, so that at the instant only the transactions remain.
+ */
+const PREPARE_LEAD_MS = 3000;
+
 /** Runs scheduler passes at the right moments until stopped. */
 export class Scheduler {
   private readonly loop: Loop;
   private readonly onChange = () => this.poke();
+  /** The instant last prepared for. */
+  private preparedFor: number | null = null;
 
   constructor(
     private readonly ctx: Ctx,
@@ -433,7 +497,16 @@ export class Scheduler {
       pass: async () => {
         const at = (await schedulerPass(this.ctx)).nextWakeAt;
         // Wake at least once a minute even with nothing due, so a wall-clock jump is noticed.
-        return at === null ? 60_000 : Math.min(60_000, Math.max(0, at - this.ctx.now()));
+        if (at === null) return 60_000;
+        let wait = at - this.ctx.now();
+        // Wake a moment before the next instant to prepare its ticks, then again at the instant to decide them.
+        if (wait > PREPARE_LEAD_MS) return Math.min(60_000, wait - PREPARE_LEAD_MS);
+        if (wait > 0 && this.preparedFor !== at) {
+          this.preparedFor = at;
+          await prepareTicks(this.ctx, at);
+          wait = at - this.ctx.now();
+        }
+        return Math.min(60_000, Math.max(0, wait));
       },
       everyMs: 60_000,
       errorDelayMs: 1000,

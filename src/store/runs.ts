@@ -3,6 +3,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { RunState } from '../model/run-state.js';
 import type { AttemptsTable, Database, RunsTable } from './schema.js';
 export { maxLogSeq, readLogLines, type LogLineRow } from './logs.js';
+import { executeRows, type RowsStatement } from './bulk.js';
 
 export type Q = Kysely<Database>;
 export type RunRow = Selectable<RunsTable>;
@@ -141,4 +142,21 @@ const RUN_COLUMN_LIST = sql.raw(RUN_COLUMNS.join(', '));
  */
 export async function insertRunRow(q: Q, row: RunRow): Promise<void> {
   await sql`insert into runs (${RUN_COLUMN_LIST}) values (${sql.join(RUN_COLUMNS.map((c) => row[c]))})`.execute(q);
+}
+
+/** Rows per statement in insertRunRows: 24 columns each, well below SQLite's (32,766) and PostgreSQL's (65,535) limits on bound parameters. */
+const RUN_ROWS_PER_STATEMENT = 500;
+const INSERT_RUNS: RowsStatement = { name: 'insert runs', head: `insert into runs (${RUN_COLUMNS.join(', ')}) values`, row: `(${RUN_COLUMNS.map(() => '?').join(', ')})`, tail: '' };
+
+/**
+ * Inserts new run rows, several per statement: the scheduler's multi-row variant of insertRunRow, for the
+ * thousands of runs created at one minute boundary (one statement per run cost more than the insert itself).
+ */
+export async function insertRunRows(q: Q, rows: readonly RunRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += RUN_ROWS_PER_STATEMENT) {
+    const chunk = rows.slice(i, i + RUN_ROWS_PER_STATEMENT);
+    const params: unknown[] = [];
+    for (const row of chunk) for (const c of RUN_COLUMNS) params.push(row[c]);
+    await executeRows(q, INSERT_RUNS, chunk.length, params);
+  }
 }
