@@ -61,3 +61,24 @@ dialectTest('a 2-GPU worker gets two 1-GPU runs at once, a run too big for it wa
     dir.cleanup();
   }
 });
+
+dialectTest('a run that fits is claimed behind more queued runs that do not fit than the first read of candidates holds', async (dialect: Dialect) => {
+  const dir = tempDir('kairos-placement-');
+  writeProject(dir.path, { 'kairos.yaml': YAML });
+  const db = await openDb(await freshTarget(dialect, join(dir.path, 'data')));
+  const engine = new Engine({ db, dataDir: join(dir.path, 'data'), leaseMs: 10_000, random: () => 0.5 });
+  try {
+    const compiled = compileManifestText(YAML, 'kairos.yaml');
+    assert.ok(compiled.ok);
+    await engine.deploy(dir.path, compiled.manifest, 'test');
+    await engine.registerWorker({ id: 'w1', host: 'vm', pools: ['default'], capacity: 8, version: 't', place: 'local', offer: { cpu: 4, memoryBytes: 23 * GiB, gpu: 2, maxTimeMs: null, slots: 8 } });
+    // Twelve runs too big for the worker, older than the one that fits.
+    for (let i = 0; i < 12; i++) await engine.createRun({ job: 'huge', trigger: 'manual' });
+    const gpu = await engine.createRun({ job: 'gpu', trigger: 'manual' });
+    assert.deepEqual((await engine.claim('w1', ['default'], 1)).map((a) => a.run.id), [gpu.id]);
+    assert.equal((await engine.claim('w1', ['default'], 1)).length, 0);
+  } finally {
+    await db.close();
+    dir.cleanup();
+  }
+});
