@@ -12,7 +12,7 @@ import { EXIT, UsageError } from './output.js';
 import { scrubCredentials } from './scrub-env.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
 import { PLACE_KIND_OPTIONS, PLACE_OPTIONS, PLACE_USAGE, placeChoice } from './place-options.js';
-import { placeKinds } from '../worker/places/index.js';
+import { loadPlace, placeKinds } from '../worker/places/index.js';
 
 /** Each kind of place's own options (slurm: --partition …). */
 const KIND_OPTIONS = Object.assign({}, ...Object.values(PLACE_KIND_OPTIONS).map((k) => k.options)) as Record<string, never>;
@@ -43,6 +43,7 @@ export const workerCommand: Command = {
     const reg = await link.health().catch((err: unknown) => {
       throw new UsageError(`cannot reach the server at ${p.globals.server}: ${coerceError(err).message}`);
     });
+    await loadPlace(place.kind);
     const worker = new Worker(link, {
       id,
       pools,
