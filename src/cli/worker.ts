@@ -13,7 +13,7 @@ import { scrubCredentials } from './scrub-env.js';
 import { SANDBOX_OPTIONS, SANDBOX_USAGE, sandboxOptions } from './sandbox-options.js';
 import { sandboxName } from '../worker/places/sandbox.js';
 import { PLACE_KIND_OPTIONS, PLACE_OPTIONS, PLACE_USAGE, placeChoice } from './place-options.js';
-import { placeKinds } from '../worker/places/index.js';
+import { loadPlace, placeKinds } from '../worker/places/index.js';
 
 /** Each kind of place's own options (slurm: --partition …). */
 const KIND_OPTIONS = Object.assign({}, ...Object.values(PLACE_KIND_OPTIONS).map((k) => k.options)) as Record<string, never>;
@@ -44,6 +44,7 @@ export const workerCommand: Command = {
     const reg = await link.health().catch((err: unknown) => {
       throw new UsageError(`cannot reach the server at ${p.globals.server}: ${coerceError(err).message}`);
     });
+    await loadPlace(place.kind);
     const worker = new Worker(link, {
       id,
       pools,

@@ -8,7 +8,7 @@ import { LocalPlace } from './local-place.js';
 import type { Place } from './place.js';
 import type { Sandbox } from './sandbox.js';
 import { SlurmPlace, type SlurmPlaceOptions } from './slurm.js';
-import { KubernetesPlace, type KubernetesPlaceOptions } from './kubernetes.js';
+import type { KubernetesPlaceOptions } from './kubernetes.js';
 
 export * from './place.js';
 
@@ -45,9 +45,25 @@ const FACTORIES = new Map<string, PlaceFactory>([
   ['local', (c, ctx) => new LocalPlace({ launcher: createLauncher(workerBaseEnv(process.env)), sandbox: ctx.sandbox, workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) })],
   // slurm: options from `kairos worker --place slurm` (src/cli/slurm-options.ts); the offer is read from the partition.
   ['slurm', (c) => new SlurmPlace(c.options as unknown as SlurmPlaceOptions)],
-  // kubernetes: options from `kairos worker --place kubernetes` (src/cli/kubernetes-options.ts); the offer is the largest node's, or --cpu/--memory/--gpu.
-  ['kubernetes', (c, ctx) => new KubernetesPlace({ ...(c.options as unknown as Omit<KubernetesPlaceOptions, 'workerId' | 'dataDir' | 'slots'>), workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) })],
 ]);
+
+/**
+ * Kinds whose module is loaded only by `loadPlace`, before a worker of that kind is made: the Kubernetes client
+ * alone kept about 25 MB of module source and code in every `kairos up` and `kairos server`, which never use it.
+ */
+const LAZY = new Map<string, () => Promise<PlaceFactory>>([
+  // kubernetes: options from `kairos worker --place kubernetes` (src/cli/kubernetes-options.ts); the offer is the largest node's, or --cpu/--memory/--gpu.
+  ['kubernetes', async () => {
+    const { KubernetesPlace } = await import('./kubernetes.js');
+    return (c, ctx) => new KubernetesPlace({ ...(c.options as unknown as Omit<KubernetesPlaceOptions, 'workerId' | 'dataDir' | 'slots'>), workerId: ctx.workerId, dataDir: ctx.dataDir, slots: ctx.slots, ...offered(c) });
+  }],
+]);
+
+/** Loads the module of a kind of place that is loaded on demand (a no-op for the others); before `createPlace`. */
+export async function loadPlace(kind: string): Promise<void> {
+  const load = LAZY.get(kind);
+  if (load && !FACTORIES.has(kind)) FACTORIES.set(kind, await load());
+}
 
 /** Adds a kind of place (a module per kind calls it when imported). */
 export function registerPlace(kind: string, factory: PlaceFactory): void {
@@ -55,11 +71,12 @@ export function registerPlace(kind: string, factory: PlaceFactory): void {
 }
 
 export function placeKinds(): string[] {
-  return [...FACTORIES.keys()];
+  return [...new Set([...FACTORIES.keys(), ...LAZY.keys()])];
 }
 
 export function createPlace(choice: PlaceChoice, ctx: PlaceContext): Place {
   const make = FACTORIES.get(choice.kind);
+  if (!make && LAZY.has(choice.kind)) throw new Error(`place ${JSON.stringify(choice.kind)} is not loaded yet (loadPlace first)`);
   if (!make) throw new Error(`unknown place ${JSON.stringify(choice.kind)} (one of: ${placeKinds().join(', ')})`);
   return make(choice, ctx);
 }
