@@ -83,40 +83,15 @@ export async function insertRun(
   values: Record<string, ParamValue>,
   now: number,
 ): Promise<RunRow> {
-  const row: RunRow = {
-    id: req.id ?? newId(now),
-    project: dep.project,
-    job: spec.name,
-    deployment_id: dep.id,
-    bundle_hash: dep.bundle_hash,
-    state: 'queued',
-    trigger: req.trigger,
-    attempt: 1,
-    params_json: JSON.stringify(values),
-    // Every run has a logical time: its tick, the original's for a rerun, or its creation for an ad-hoc run.
-    scheduled_for: req.scheduledFor ?? now,
-    schedule_id: req.scheduleId ?? null,
-    pool: req.pool ?? spec.pool,
-    serial: req.serial ? 1 : 0,
-    cancel_requested: 0,
-    rerun_of: req.rerunOf ?? null,
-    created_at: now,
-    not_before: now,
-    started_at: null,
-    finished_at: null,
-    exit_code: null,
-    reason: null,
-    reason_code: null,
-    log_seq: 0,
-    resources_json: req.resources && Object.keys(req.resources).length > 0 ? JSON.stringify(req.resources) : null,
-  };
+  const row = queuedRunRow(dep, spec, { ...req, id: req.id ?? newId(now) }, JSON.stringify(values), now);
   await insertRunRow(trx, row);
   return row;
 }
 
 /**
- * The row insertRun writes, without writing it: for the scheduler, which creates the runs of a minute boundary
- * together (insertRunRows, several per statement). The same columns as insertRun's row.
+ * The row of a new queued run, without writing it: insertRun writes one; the scheduler creates the runs of a
+ * minute boundary together (insertRunRows, several per statement). Every run has a logical time: its tick, the
+ * original's for a rerun, or its creation for an ad-hoc run.
  */
 export function queuedRunRow(dep: DeploymentRow, spec: CompiledJob, req: CreateRunRequest & { readonly id: string }, paramsJson: string, now: number): RunRow {
   return {
