@@ -474,7 +474,7 @@ Measured by \`npm run bench:peers\` (bench/peers.ts; the peers' own scripts in b
 awaited, from the first submission until every run has finished and the system says so. 16 clients: the same
 with 16 concurrent submitters. Latency: ${LATENCY_RUNS} runs at a steady ${RATE}/s, per run from submission (client clock)
 to process started (the worker's clock; one machine). Peak RSS: the Kairos processes' high-water marks
-(the launcher included). Kairos runs with its defaults (jobs sandboxed by bwrap where it is installed).
+(the launcher included). Kairos runs with its defaults (jobs sandboxed: as root, in namespaces the native launcher makes; docs/isolation.md). Latency ends at the process start the launcher stamped (the attempt's \`started_at\`), as the peers' ends at theirs.
 Machine: ${cpus().length} cores, Node ${process.version}; run on ${date.slice(0, 10)}.
 
 ${sections}`;
