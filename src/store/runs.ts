@@ -133,15 +133,9 @@ const RUN_COLUMNS = [
 ] as const satisfies readonly (keyof RunRow)[];
 const everyRunColumn: [Exclude<keyof RunRow, (typeof RUN_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyRunColumn;
-const RUN_COLUMN_LIST = sql.raw(RUN_COLUMNS.join(', '));
-
-/**
- * Inserts a new run row. Plain SQL through the same dialect compiler, because building this 22-column insert
- * with the query builder took about as long as SQLite took to execute it, and the scheduler inserts one run
- * per schedule at every minute boundary (10,000 schedules: see docs/benchmarks.md).
- */
+/** Inserts a new run row: the one-row case of insertRunRows (its SQL text is built once, not per run). */
 export async function insertRunRow(q: Q, row: RunRow): Promise<void> {
-  await sql`insert into runs (${RUN_COLUMN_LIST}) values (${sql.join(RUN_COLUMNS.map((c) => row[c]))})`.execute(q);
+  await insertRunRows(q, [row]);
 }
 
 /** Rows per statement in insertRunRows: 24 columns each, well below SQLite's (32,766) and PostgreSQL's (65,535) limits on bound parameters. */

@@ -22,12 +22,16 @@ export function staleLease(lease: LeaseRef, why = 'is no longer valid'): KairosE
   return new KairosError('stale_lease', `lease on run ${lease.runId} attempt ${lease.attempt} ${why}`);
 }
 
+/** Whether `attempt` is the running attempt `lease` holds (right token, not ended, not expired before `liveAt`). */
+function holds(attempt: AttemptRow | undefined, lease: LeaseRef, check: LeaseCheck): attempt is AttemptRow {
+  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') return false;
+  return check.liveAt === undefined || Number(attempt.lease_expires_at) >= check.liveAt;
+}
+
 /** The running attempt a lease names, or null when the lease is stale (wrong token, attempt ended, expired). */
 export async function leaseHolder(trx: Q, lease: LeaseRef, check: LeaseCheck = {}): Promise<AttemptRow | null> {
   const attempt = await getAttempt(trx, lease.runId, lease.attempt, check.lock === true);
-  if (!attempt || attempt.lease_token !== lease.token || attempt.state !== 'running') return null;
-  if (check.liveAt !== undefined && Number(attempt.lease_expires_at) < check.liveAt) return null;
-  return attempt;
+  return holds(attempt, lease, check) ? attempt : null;
 }
 
 /** The live attempt a lease names and its run, or a `stale_lease` error. */
@@ -35,7 +39,7 @@ export async function requireLease(trx: Q, lease: LeaseRef, check: LeaseCheck = 
   if (check.lock) return requireLeaseLocked(trx, lease, check);
   const attempt = await leaseHolder(trx, lease, check);
   if (!attempt) throw staleLease(lease);
-  const run = check.lock ? await trx.selectFrom('runs').selectAll().where('id', '=', lease.runId).forUpdate().executeTakeFirst() : await getRun(trx, lease.runId);
+  const run = await getRun(trx, lease.runId);
   if (!run) throw staleLease(lease, 'names a run that is gone');
   return { attempt, run };
 }
@@ -57,8 +61,7 @@ async function requireLeaseLocked(trx: Q, lease: LeaseRef, check: LeaseCheck): P
     .executeTakeFirst();
   if (!row) throw staleLease(lease);
   const { attempt_json: attempt, ...run } = row;
-  if (attempt.lease_token !== lease.token || attempt.state !== 'running') throw staleLease(lease);
-  if (check.liveAt !== undefined && Number(attempt.lease_expires_at) < check.liveAt) throw staleLease(lease);
+  if (!holds(attempt, lease, check)) throw staleLease(lease);
   return { attempt, run };
 }
 
