@@ -37,6 +37,15 @@ jobs:
       max: 2
       delay: 0s
       on: [lost]
+  frozen:
+    # Attempt 1 would outlive any freeze the test makes; the ones after it end at once.
+    run: 'echo begin; if [ "$KAIROS_ATTEMPT" = 1 ]; then sleep 300; fi; echo done; touch $MARKS/done.$KAIROS_ATTEMPT'
+    env:
+      MARKS: ${dir.path}
+    retries:
+      max: 2
+      delay: 0s
+      on: [lost]
 `,
       'project/data/greeting.txt': 'hello from the bundle\n',
     });
@@ -70,8 +79,10 @@ jobs:
 
   test('a worker frozen past its lease: the run is retried elsewhere, its late reports are refused, one attempt succeeds', { timeout: 600_000 }, async () => {
     const a = procs.find((p) => p.output().includes('worker a ')) ?? startWorker('a');
-    const run = await client.createRun('slow', {});
+    const run = await client.createRun('frozen', {});
     await waitFor('attempt 1 to print on worker a', async () => (await client.logs(run.id)).lines.some((l) => l.line === 'begin'), 20_000);
+    const pid = Number(((await client.attempts(run.id)).attempts[0] as { pid: number }).pid);
+    assert.ok(pid > 0 && isAlive(pid), `attempt 1's process ${pid} is running`);
     const b = startWorker('b');
     a.child.kill('SIGSTOP');
     try {
@@ -80,8 +91,9 @@ jobs:
       const attempts = (await client.attempts(run.id)).attempts as { number: number; state: string; worker_id: string; reason: string | null }[];
       assert.deepEqual(attempts.map((x) => [x.number, x.state, x.worker_id]), [[1, 'lost', 'a'], [2, 'succeeded', 'b']]);
       assert.match(attempts[0]?.reason ?? '', /lease expired/);
-      // Attempt 1's job would have finished by now; the frozen worker's launcher killed it before the
-      // lease ran out (its watchdog), so the two attempts never ran side by side for long.
+      // Attempt 1 would sleep for minutes; the frozen worker's launcher kills it once the worker has not
+      // renewed within the lease (its watchdog), so the two attempts never run side by side for long.
+      await waitFor('attempt 1 to be killed while its worker is frozen', () => !isAlive(pid), 60_000);
       assert.equal(existsSync(join(dir.path, 'done.1')), false, 'attempt 1 was killed, not left to finish');
     } finally {
       a.child.kill('SIGCONT');
