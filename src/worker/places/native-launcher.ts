@@ -174,10 +174,13 @@ export class NativeLauncher implements Launcher {
     if (!sp || sp.reading) return;
     sp.reading = true;
     try {
-      // Allocated only when there is output to read: most short jobs print little or nothing.
+      // Sized to what was announced (a chatty job announces a line or two every 50 ms): a buffer of the
+      // full chunk per announcement was most of this process's garbage with a hundred such jobs.
       let buf: Buffer | null = null;
       for (let next = sp.pending.shift(); next; next = sp.pending.shift()) {
-        buf ??= Buffer.allocUnsafe(SPOOL_CHUNK);
+        const want = Math.min(SPOOL_CHUNK, Math.max(next.target - (next.src === 'out' ? sp.outOffset : sp.offset), 0));
+        if (want === 0) continue;
+        if (!buf || buf.length < want) buf = Buffer.allocUnsafe(Math.min(SPOOL_CHUNK, Math.max(want, 4096)));
         if (next.src === 'out') await this.readOut(sp, j, next.target, buf);
         else await this.readFramed(sp, j, next.target, buf);
       }
