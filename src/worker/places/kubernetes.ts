@@ -99,6 +99,8 @@ class KubeAttempt implements PlaceAttempt {
   private limitTimer: NodeJS.Timeout | null = null;
   private trouble: { kind: string; timer: NodeJS.Timeout; detail: string } | null = null;
   private checkTimer: NodeJS.Timeout | null = null;
+  /** Checks that found the Job failed with no pod known (see `check`). */
+  private failedChecks = 0;
   /** Watches started again after a cut, and lists after `410 Gone` (for people and tests). */
   rewatches = 0;
   relists = 0;
@@ -186,7 +188,14 @@ class KubeAttempt implements PlaceAttempt {
     try {
       const job = await this.place.batch.readNamespacedJob({ name: this.name, namespace: this.place.namespace });
       const failed = job.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
-      if (failed && (!this.pod || this.podGone)) void this.finish();
+      // A failed Job whose pod this has not heard of: the watch may still be bringing what became of the pod
+      // (its ADDED, its disruption, its deletion), which says why it ended. Finished on the second such
+      // check with a watch open (so what the watch had to tell was told), or after ten without one.
+      if (failed && (!this.pod || this.podGone)) {
+        this.failedChecks++;
+        if (this.done || this.finishing) return;
+        if ((this.failedChecks >= 2 && this.watchCtl) || this.failedChecks >= 10) void this.finish();
+      }
     } catch (err) {
       if (gone(err)) void this.finish();
     }
