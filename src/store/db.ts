@@ -6,7 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, PostgresQueryCompiler, SqliteDialect, sql, type QueryCompiler } from 'kysely';
-import pg from 'pg';
+// The driver is loaded by openPostgres only: a SQLite control plane never holds it (about 3 MB of heap).
+import type pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import { Availability, unavailableError, unavailableReason } from './availability.js';
 import type { Database } from './schema.js';
@@ -172,13 +173,15 @@ const PG_NUMERIC = 1700;
  * Type parsers for this pool only (the driver's global table is left alone): bigint and numeric columns come
  * back as JS numbers, like SQLite's. Times are epoch milliseconds, far inside 2^53.
  */
-const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === PG_INT8) return (v: string) => Number(v);
-    if (oid === PG_NUMERIC) return (v: string) => Number.parseFloat(v);
-    return pg.types.getTypeParser(oid, format as 'text');
-  },
-};
+function pgTypes(types: typeof pg.types) {
+  return {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === PG_INT8) return (v: string) => Number(v);
+      if (oid === PG_NUMERIC) return (v: string) => Number.parseFloat(v);
+      return types.getTypeParser(oid, format as 'text');
+    },
+  };
+}
 
 /** Kysely compiles `autoIncrement()` as MySQL's `auto_increment` on PostgreSQL; an identity column is the portable meaning. */
 class KairosPostgresQueryCompiler extends PostgresQueryCompiler {
@@ -225,7 +228,8 @@ async function measureOffset(kysely: Kysely<Database>): Promise<number> {
  */
 export async function openPostgres(url: string, opts: OpenOptions = {}): Promise<Db> {
   // A server that does not answer a connection within 5 s is reported unavailable rather than waited for.
-  const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, types: pgTypes, connectionTimeoutMillis: 5000 });
+  const { default: driver } = await import('pg');
+  const pool = new driver.Pool({ connectionString: url, max: opts.poolSize ?? 10, types: pgTypes(driver.types), connectionTimeoutMillis: 5000 });
   const availability = new Availability();
   // An idle connection's error (the server restarting) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -247,7 +251,7 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
     remeasure = new Loop({ pass: async () => void (offset = await measureOffset(kysely)), everyMs: CLOCK_REMEASURE_MS, onError: () => undefined });
     remeasure.start(CLOCK_REMEASURE_MS);
   }
-  const peers = pgPeers(url, kysely);
+  const peers = pgPeers(driver, url, kysely);
   const db: Db = {
     dialect: 'postgres',
     peers,
@@ -294,7 +298,7 @@ const PEER_CHANNEL = 'kairos_events';
  * LISTEN/NOTIFY between replicas. The listening connection is opened on the first subscription and opened
  * again after it drops; publishing coalesces: at most one NOTIFY of each event in flight, and one more after it.
  */
-function pgPeers(url: string, kysely: Kysely<Database>): Peers & { close(): Promise<void> } {
+function pgPeers(driver: typeof pg, url: string, kysely: Kysely<Database>): Peers & { close(): Promise<void> } {
   const self = Math.random().toString(36).slice(2, 12);
   const listeners = new Set<(event: string) => void>();
   let client: pg.Client | null = null;
@@ -304,7 +308,7 @@ function pgPeers(url: string, kysely: Kysely<Database>): Peers & { close(): Prom
 
   const connect = (): void => {
     if (closed || client) return;
-    const c = new pg.Client({ connectionString: url });
+    const c = new driver.Client({ connectionString: url });
     client = c;
     const reconnect = () => {
       if (client !== c) return;
