@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, PostgresQueryCompiler, SqliteDialect, sql, type QueryCompiler } from 'kysely';
-// The driver is loaded by openPostgres only: a SQLite control plane never holds it (about 3 MB of heap).
+// The driver is loaded by openPostgres only: a SQLite control plane never loads it.
 import type pg from 'pg';
 import { migrationProvider } from './migrations.js';
 import { Availability, unavailableError, unavailableReason } from './availability.js';
