@@ -130,7 +130,6 @@ describe('a team on several hosts: PostgreSQL, two replicas, three workers, a la
     for (let t = first; t <= last; t += 1000) assert.equal(perInstant.get(t), 1, `exactly one run for the tick at ${new Date(t).toISOString()}`);
     assert.equal(all.length, (last - first) / 1000 + 1, 'no run outside the ticks');
     assert.ok(all.every((r) => r.state === 'succeeded'), 'every run succeeded');
-    // The jobs' own record: each tick ran once.
     const file = join(marks, 'ticks');
     assert.ok(existsSync(file));
     // The jobs' own record: each attempt ran at most once, and a tick ran again only as the retry of an attempt

@@ -180,7 +180,7 @@ export class NativeLauncher implements Launcher {
       for (let next = sp.pending.shift(); next; next = sp.pending.shift()) {
         const want = Math.min(SPOOL_CHUNK, Math.max(next.target - (next.src === 'out' ? sp.outOffset : sp.offset), 0));
         if (want === 0) continue;
-        if (!buf || buf.length < want) buf = Buffer.allocUnsafe(Math.min(SPOOL_CHUNK, Math.max(want, 4096)));
+        if (!buf || buf.length < want) buf = Buffer.allocUnsafe(Math.max(want, 4096));
         if (next.src === 'out') await this.readOut(sp, j, next.target, buf);
         else await this.readFramed(sp, j, next.target, buf);
       }
