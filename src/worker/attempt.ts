@@ -44,6 +44,15 @@ function inputsDir(paths: { artifacts: string }): string {
 }
 
 /**
+ * KAIROS_INPUTS of a job that has no inputs: one empty folder per worker (mode 0555, made by `Worker.start`),
+ * shared by all such attempts instead of a folder made and removed per attempt (two syscalls on this process's
+ * event loop for every run). The sandbox puts it back read-only, like every attempt's inputs.
+ */
+export function noInputsDir(dataDir: string): string {
+  return join(dataDir, 'attempts', '.no-inputs');
+}
+
+/**
  * Makes a directory whose parent exists (the worker made `attempts/` at its start): one mkdir(2). A recursive
  * mkdir walks the path from the top in JavaScript, and it ran for every attempt.
  */
@@ -194,7 +203,7 @@ export class AttemptRunner {
       outputFile: paths.output,
       artifactsDir: paths.artifacts,
     });
-    env.KAIROS_INPUTS = inputsDir(paths);
+    env.KAIROS_INPUTS = this.inputsPath(paths);
     return env;
   }
 
@@ -241,10 +250,19 @@ export class AttemptRunner {
     this.service.start();
   }
 
+  private get hasInputs(): boolean {
+    return (this.a.spec.inputs ?? []).length > 0;
+  }
+
+  /** KAIROS_INPUTS: the attempt's own folder, or the worker's shared empty one for a job without inputs. */
+  private inputsPath(paths: { artifacts: string }): string {
+    return this.hasInputs ? inputsDir(paths) : noInputsDir(this.s.dataDir);
+  }
+
   /** Fetches the attempt's inputs (resolved by the control plane, recorded with the attempt) into KAIROS_INPUTS. */
   private async prepareInputs(paths: { artifacts: string }): Promise<void> {
+    if (!this.hasInputs) return;
     await makeDir(inputsDir(paths));
-    if ((this.a.spec.inputs ?? []).length === 0) return;
     const inputs = await this.link.resolveInputs(this.a.lease);
     const cache = this.s.inputs ?? new InputCache(this.s.dataDir, this.link);
     try {
@@ -305,7 +323,7 @@ export class AttemptRunner {
         },
         timeLimitMs: a.spec.timeoutMs,
         graceMs: a.spec.graceMs,
-        paths: { readOnly: [this.s.bundlePath, inputsDir(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output, ...(run.kind === 'notebook' ? [notebookResultFile(paths.output)] : [])] },
+        paths: { readOnly: [this.s.bundlePath, this.inputsPath(paths), ...(this.environment ? [this.environment.dir] : [])], writable: [paths.artifacts], writableFiles: [paths.output, ...(run.kind === 'notebook' ? [notebookResultFile(paths.output)] : [])] },
         ...(this.image ? { image: { ref: this.image.ref, digest: this.image.digest, network: isContainerEnvironment(a.environment) ? a.environment.network : 'host' } } : {}),
         ...output,
       });
@@ -361,7 +379,8 @@ export class AttemptRunner {
       if (nb && this.reasonCode === 'exit_code') this.reason = nb.reason;
     }
     await this.environment?.release();
-    await removeDir(inputsDir(paths));
+    // An adopted attempt may have been started by a worker that made a folder for every attempt.
+    if (this.hasInputs || this.s.adopt) await removeDir(inputsDir(paths));
     const metrics = readMetrics(paths.output, (line) => this.logs.add('system', line));
     const artifacts = await this.shipArtifacts(paths.artifacts, await listArtifacts(paths.artifacts));
     const masker = this.logs.masker;

@@ -19,8 +19,10 @@ export function attemptPaths(dataDir: string, runId: string, attempt: number): {
 
 /** Metrics are JSON lines `{"name": ..., "value": ..., "step": ...}`; a malformed line is reported (`warn`), not fatal. */
 export function readMetrics(file: string, warn: (line: string) => void): Metric[] {
-  // Most jobs report no metrics: look without throwing (an exception per run costs more than the look).
-  if (!statSync(file, { throwIfNoEntry: false })) return [];
+  // Most jobs report no metrics: look without throwing (an exception per run costs more than the look). A
+  // sandboxed job's file exists (the sandbox puts it back writable), most often empty.
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st || st.size === 0) return [];
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

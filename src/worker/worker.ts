@@ -12,10 +12,10 @@ export function isUnavailable(err: unknown): boolean {
   return unavailableReason(err) !== null;
 }
 import { bundleDir } from '../bundle/bundle.js';
-import { AttemptRunner } from './attempt.js';
+import { AttemptRunner, noInputsDir } from './attempt.js';
 import { LogBatcher } from './log-shipping.js';
 import { workerBaseEnv } from '../model/run-env.js';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { killStaleGroup } from './places/local.js';
 import { createPlace, placeAttemptName, type Place, type PlaceChoice } from './places/index.js';
@@ -29,6 +29,14 @@ import { NetworkMemory, checkEndpoints } from './preflight.js';
 import { placeHealth } from './place-health.js';
 import type { Probe } from '../protocol/worker.js';
 import type { RelayEndpoint } from './service.js';
+
+/** A folder that exists, is empty (what a job without a sandbox left in it is removed) and has `mode`. */
+function emptyFolder(dir: string, mode: number): void {
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  chmodSync(dir, mode);
+}
 
 /**
  * Per-run log caps. Past either, the log ends with an explicit truncation marker. Large enough that a job
@@ -128,6 +136,7 @@ export class Worker {
 
   async start(): Promise<void> {
     mkdirSync(join(this.opts.dataDir, 'attempts'), { recursive: true });
+    emptyFolder(noInputsDir(this.opts.dataDir), 0o555);
     this.envs = new EnvCache(join(this.opts.dataDir, 'envs'), this.opts.envCache ?? envCacheOptionsFromEnv());
     this.envs.internalIndex = this.packageIndex ?? this.opts.packageIndex ?? null;
     void this.envs.evict().catch(this.onError);

@@ -40,6 +40,8 @@ try init-maps cat /proc/1/maps
 try mount-proc sh -c 'mkdir -p /tmp/p && mount -t proc proc /tmp/p && ls /tmp/p'
 try write-machine sh -c 'echo x > /usr/kairos-isolation-probe && echo wrote'
 try own-token sh -c 'env | grep -a KAIROS_TOKEN'
+try write-inputs sh -c 'echo x > "$KAIROS_INPUTS/probe" && echo wrote'
+echo "inputs: $(ls -A "$KAIROS_INPUTS" | wc -l) in $(test -d "$KAIROS_INPUTS" && echo a-folder)"
 echo "own bundle: $(cat beta.txt)"
 echo "processes: $(ls -d /proc/[0-9]* | wc -l)"
 `;
@@ -132,7 +134,7 @@ jobs:
     const text = lines.join('\n');
     const decoded = lines.filter((l) => l.startsWith('GOT ')).map((l) => `${l.split(' ')[1]}: ${Buffer.from(l.split(' ')[2] ?? '', 'base64').toString('latin1')}`);
     const key = readFileSync(join(data, 'secret.key'));
-    for (const what of ['relative-bundle', 'absolute-bundle', 'alpha-job-environ', 'server-environ', 'launcher-environ', 'every-environ', 'database', 'key-file', 'uploads', 'attempts-listing', 'own-token', 'init-memory', 'mount-proc', 'write-machine', ...(mode === 'native' ? ['init-maps'] : [])]) {
+    for (const what of ['relative-bundle', 'absolute-bundle', 'alpha-job-environ', 'server-environ', 'launcher-environ', 'every-environ', 'database', 'key-file', 'uploads', 'attempts-listing', 'own-token', 'init-memory', 'mount-proc', 'write-machine', 'write-inputs', ...(mode === 'native' ? ['init-maps'] : [])]) {
       // (bwrap's own init is a fresh exec of bwrap: its maps are readable and hold nothing; the native init is a
       // copy of the launcher, so nothing of it may be read.)
       assert.ok(lines.includes(`denied ${what}`), `${what} was not denied:\n${decoded.join('\n')}`);
@@ -146,6 +148,8 @@ jobs:
     }
     for (const bad of [b64(SECRET).slice(0, 16), b64(TOKEN).slice(0, 16), b64(ALPHA_FILE).slice(0, 12)]) assert.ok(!text.includes(bad));
     assert.ok(lines.includes('own bundle: beta-own-file'), text);
+    // A job without inputs gets an empty folder it cannot write (shared by such attempts on this worker).
+    assert.ok(lines.includes('inputs: 0 in a-folder'), text);
     // Its own PID namespace: a handful of processes (the sandbox's init, the shell, ls, wc), not the machine's.
     const procs = Number(/^processes: (\d+)$/m.exec(text)?.[1]);
     assert.ok(procs > 0 && procs < 10, `beta's job saw ${procs} processes`);

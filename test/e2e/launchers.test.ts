@@ -73,6 +73,22 @@ for (const kind of ['native', 'node'] as const) {
       }
     });
 
+    test('a spooled job leaves no spool file behind, whether it printed nothing, only to stderr or only to stdout', async () => {
+      const cases = [
+        { name: 'silent', script: 'exit 3', code: 3, lines: [] },
+        { name: 'stderr', script: 'echo e >&2', code: 0, lines: [['stderr', 'e']] },
+        { name: 'stdout', script: 'echo o', code: 0, lines: [['stdout', 'o']] },
+      ];
+      for (const k of cases) {
+        const c = collect();
+        const spool = join(dir.path, `spool-${kind}-${k.name}`);
+        const p = await launcher.launch(spec({ command: { kind: 'shell', script: k.script }, spool, onLines: c.onLines }));
+        assert.equal((await p.exited).exitCode, k.code, k.name);
+        assert.deepEqual(c.lines, k.lines, k.name);
+        assert.deepEqual([existsSync(spool), existsSync(`${spool}.out`)], [false, false], `${k.name}: the spool files are gone once the exit is reported`);
+      }
+    });
+
     test('creates the directories it is asked for before the process starts', async () => {
       const want = join(dir.path, 'a', 'b', 'c');
       const p = await launcher.launch(spec({ command: { kind: 'argv', argv: ['test', '-d', want] }, mkdirs: [want], onLines: () => {} }));

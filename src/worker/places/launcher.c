@@ -28,7 +28,9 @@
  *                       'O' id u8(1 stdout | 2 stderr) bytes...        output
  *                       'P' id u64(bytes)                              the spool holds this many bytes
  *                       'Q' id u64(bytes)                              the job's stdout file (<spool>.out) holds this many
- *                       'X' id i32(exit code) i32(signal)              exited (after its output)
+ *                       'X' id i32(exit code) i32(signal) u8(removed)  exited (after its output); removed 1:
+ *                                                                      it printed nothing, and its spool files
+ *                                                                      are gone already
  *                       'E' id message                                 could not start
  * When its stdin closes or its stdout breaks (the worker died or stopped), it kills every job's process group
  * and then everything left in the jobs' cgroups (what escaped the group with setsid), removes those cgroups and
@@ -303,8 +305,8 @@ static void report_failure(int report, int err, const char *what) {
  *   - every mount of the copied tree becomes read-only, nosuid and nodev, and private (nothing propagates back);
  *   - /tmp, /var/tmp and /dev/shm become fresh tmpfs;
  *   - then the rules, in order: 'b' a directory shared read-write with the machine, 'h' a directory hidden under an
- *     empty tmpfs, 'r' a directory put back read-only, 'w' a directory and 'f' a file put back writable (at the
- *     same path; a mount point is made inside the hiding tmpfs when needed);
+ *     empty tmpfs, 'r' a directory put back read-only, 'w' a directory and 'f' a file (made when missing) put back
+ *     writable (at the same path; a mount point is made inside the hiding tmpfs when needed);
  *   - /dev keeps its names, but only null, zero, full, random,
  *     urandom and tty can be opened (the rest is nodev), and /dev/pts is a new devpts instance;
  *   - /proc is a new procfs of the job's PID namespace: only its own processes.
@@ -376,6 +378,15 @@ static int sandbox_mounts(const char *const *rules, uint32_t n, char *what, size
   for (uint32_t i = 0; i < n; i++) {
     if (rules[i][0] == 'h') continue;
     fds[i] = open(rules[i] + 1, O_PATH | O_CLOEXEC);
+    /* A writable file the job may write (its KAIROS_OUTPUT) is made here when missing. Closed again at once: a
+     * file open for writing would keep its mount from being made read-only below (EBUSY). */
+    if (fds[i] < 0 && rules[i][0] == 'f' && errno == ENOENT) {
+      int made = open(rules[i] + 1, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+      if (made >= 0) {
+        close(made);
+        fds[i] = open(rules[i] + 1, O_PATH | O_CLOEXEC);
+      }
+    }
     if (fds[i] < 0 && !(rules[i][0] == 'b' && errno == ENOENT)) { snprintf(what, wn, "sandbox: open %s", rules[i] + 1); goto out; }
   }
   if (set_mount_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, MS_PRIVATE) < 0) { snprintf(what, wn, "sandbox: make / read-only"); goto out; }
@@ -882,14 +893,22 @@ static void finish_if_done(struct job *j) {
     if (j->err >= 0) { close(j->err); j->err = -1; }
   }
   announce(j);
+  /* A silent job (most are): its empty stdout file is removed here, and 'X' says so, so that the worker has
+   * nothing to read or remove. */
+  unsigned char removed = 0;
+  if (j->spool_path && j->outfile >= 0 && j->out_announced == 0 && j->spool < 0) {
+    char outpath[4200];
+    if (snprintf(outpath, sizeof outpath, "%s.out", j->spool_path) < (int)sizeof outpath && unlink(outpath) == 0) removed = 1;
+  }
   if (j->outfile >= 0) { close(j->outfile); j->outfile = -1; }
   if (j->spool >= 0) { close(j->spool); j->spool = -1; }
   free(j->spool_path);
   j->spool_path = NULL;
-  unsigned char body[8];
+  unsigned char body[9];
   put_u32(body, (uint32_t)j->code);
   put_u32(body + 4, (uint32_t)j->sig);
-  send_frame('X', j->id, body, 8);
+  body[8] = removed;
+  send_frame('X', j->id, body, 9);
   drop_cgroups(j);
   j->used = 0;
 }

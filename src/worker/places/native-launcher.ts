@@ -27,6 +27,8 @@ interface Spool {
   pending: { src: 'out' | 'framed'; target: number }[];
   /** A framed spool file exists (a 'P' frame came). */
   framed: boolean;
+  /** The launcher removed the spool files itself (the job printed nothing). */
+  removed: boolean;
   reading: boolean;
   rest: Buffer;
   exit: ProcessExit | null;
@@ -153,6 +155,7 @@ export class NativeLauncher implements Launcher {
         if (j.spool) {
           // The output is complete in the spool: the exit is reported once all of it has been read.
           j.spool.exit = exit;
+          j.spool.removed = body.length > 8 && body[8] === 1;
           void this.readSpool(id, j);
         } else {
           j.out.end();
@@ -197,7 +200,7 @@ export class NativeLauncher implements Launcher {
       sp.fh = null;
       sp.outFh = null;
       // The stdout file is made at launch; the framed spool only on the first stderr byte ('P' announced it).
-      await Promise.all([sp.framed ? unlink(sp.path).catch(() => undefined) : undefined, unlink(sp.path + '.out').catch(() => undefined)]);
+      if (!sp.removed) await Promise.all([sp.framed ? unlink(sp.path).catch(() => undefined) : undefined, unlink(sp.path + '.out').catch(() => undefined)]);
       j.resolveExit(sp.exit);
       sp.exit = null;
     } else if (sp.pending.length > 0) {
@@ -252,7 +255,7 @@ export class NativeLauncher implements Launcher {
       const exited = new Promise<ProcessExit>((r) => (resolveExit = r));
       const out = new LineSplitter((l, more) => spec.onLines('stdout', [l], more));
       const err = new LineSplitter((l, more) => spec.onLines('stderr', [l], more));
-      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, outFh: null, outOffset: 0, pending: [], framed: false, reading: false, rest: Buffer.alloc(0), exit: null } : null;
+      const spool: Spool | null = spec.spool ? { path: spec.spool, fh: null, offset: 0, outFh: null, outOffset: 0, pending: [], framed: false, removed: false, reading: false, rest: Buffer.alloc(0), exit: null } : null;
       this.jobs.set(id, { spec, spool, out, err, exited, resolveStart, rejectStart, resolveExit, pid: null });
       this.ensure().stdin.write(
         frame([

@@ -156,7 +156,7 @@ function makeWritableFiles(view: SandboxView): void {
  * data directory inside one is still hidden), then what is hidden, then what is put back.
  */
 export function sandboxRules(sb: NativeSandbox, view: SandboxView): string[] {
-  makeWritableFiles(view);
+  // The launcher makes a missing writable file itself ('f'), in the job's process rather than on this event loop.
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(p));
   return [
     ...sb.bind.map((d) => `b${abs(d)}`),
