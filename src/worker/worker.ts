@@ -30,6 +30,12 @@ import { placeHealth } from './place-health.js';
 import type { Probe } from '../protocol/worker.js';
 import type { RelayEndpoint } from './service.js';
 
+/**
+ * The reason an idle wait is ended with: abort() without a reason makes a DOMException, stack trace and all, and
+ * the worker ends an idle wait for every run.
+ */
+const WOKEN = 'woken';
+
 /** A folder that exists, is empty (what a job without a sandbox left in it is removed) and has `mode`. */
 function emptyFolder(dir: string, mode: number): void {
   mkdirSync(dir, { recursive: true });
@@ -300,7 +306,7 @@ export class Worker {
   private idle(ms = 1000): Promise<void> {
     if (!this.accepting) return Promise.resolve();
     const local = new AbortController();
-    const onAbort = () => local.abort();
+    const onAbort = () => local.abort(WOKEN);
     this.abort.signal.addEventListener('abort', onAbort);
     this.wakeUp = onAbort;
     const full = this.active.size >= this.opts.capacity;
@@ -312,7 +318,7 @@ export class Worker {
     return Promise.race([wait, new Promise<void>((r) => local.signal.addEventListener('abort', () => r()))]).finally(() => {
       this.abort.signal.removeEventListener('abort', onAbort);
       if (this.wakeUp === onAbort) this.wakeUp = null;
-      local.abort();
+      local.abort(WOKEN);
     });
   }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLauncher, NATIVE_LAUNCHER } from '../../src/worker/places/launchers.js';
-import type { LaunchSpec } from '../../src/worker/places/local.js';
+import { processStartTime, type LaunchSpec } from '../../src/worker/places/local.js';
 import { isAlive, tempDir, waitFor } from '../helpers.js';
 
 for (const kind of ['native', 'node'] as const) {
@@ -102,6 +102,9 @@ for (const kind of ['native', 'node'] as const) {
       await waitFor('ready', () => c.lines.length > 0);
       const grandchild = Number(readFileSync(pidFile, 'utf8'));
       assert.ok(isAlive(grandchild));
+      // Its identity for a worker that restarts: the pid with the start time the kernel gives that process.
+      assert.match(String(p.procStart), /^\d+$/);
+      assert.equal(p.procStart, processStartTime(p.pid));
       p.signalGroup('SIGTERM');
       const exit = await p.exited;
       assert.equal(exit.exitCode, 143);

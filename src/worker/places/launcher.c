@@ -24,7 +24,9 @@
  *                       'K' id u32(signal)                             signal the job's process group
  *                       'W' "" u32(ms)                                 watchdog: kill every job unless another
  *                                                                      'W' comes within ms (0 turns it off)
- *   launcher → worker   'S' id u32(pid) u64(start ms)                  started
+ *   launcher → worker   'S' id u32(pid) u64(start ms) u64(proc start)  started; proc start: the process's start
+ *                                                                      time in clock ticks (/proc/<pid>/stat), 0
+ *                                                                      when unknown
  *                       'O' id u8(1 stdout | 2 stderr) bytes...        output
  *                       'P' id u64(bytes)                              the spool holds this many bytes
  *                       'Q' id u64(bytes)                              the job's stdout file (<spool>.out) holds this many
@@ -553,6 +555,30 @@ static void drop_cgroups(struct job *j) {
   j->cgc = 0;
 }
 
+/* A process's start time in clock ticks since boot (/proc/<pid>/stat, field 22): with its pid, it names the
+ * process even once the pid is reused. 0 when it cannot be read. */
+static uint64_t proc_start(pid_t pid) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1); while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  /* The command name (field 2) may hold spaces and parentheses: count fields after the last ')'. */
+  char *p = strrchr(buf, ')');
+  if (!p || !p[1]) return 0;
+  p += 2; /* field 3 */
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p, ' ');
+    if (!p) return 0;
+    p++;
+  }
+  return strtoull(p, NULL, 10);
+}
+
 /* Starts the job `q` asks for in slot `j`: pipes, fork, exec; reports 'S' or 'E'. Every failure goes through the
  * one cleanup at the end. */
 static void spawn_job(struct job *j, const struct launch_req *q) {
@@ -609,11 +635,13 @@ static void spawn_job(struct job *j, const struct launch_req *q) {
   else { j->out = po[0]; po[0] = -1; set_nonblock_cloexec(j->out); }
   set_nonblock_cloexec(j->err);
   keep_cgroups(j, q);
-  unsigned char body[12];
+  unsigned char body[20];
   put_u32(body, (uint32_t)pid);
   int64_t t = wall_ms();
   for (int i = 0; i < 8; i++) body[4 + i] = (unsigned char)((t >> (8 * i)) & 0xff);
-  send_frame('S', q->id, body, 12);
+  uint64_t st = proc_start(pid);
+  for (int i = 0; i < 8; i++) body[12 + i] = (unsigned char)((st >> (8 * i)) & 0xff);
+  send_frame('S', q->id, body, 20);
 out:
   if (what) fail(q->id, what, err);
   int fds[] = {po[0], po[1], pe[0], pe[1], px[0], px[1], outfile};
