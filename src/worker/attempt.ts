@@ -157,6 +157,8 @@ export class AttemptRunner {
   }
 
   private givenUp: string | null = null;
+  /** Some of the job's output was lost to a full disk under the worker's output spool. */
+  private outputLost = false;
   private givenUpCode: AbandonCode = 'lost';
 
   /**
@@ -342,6 +344,7 @@ export class AttemptRunner {
       if (this.givenUp !== null || this.logs.stale) void attempt.cancel('lost', 0);
       else if (this.outcome) void attempt.cancel(this.outcome === 'timed_out' ? 'time_limit' : 'cancelled');
       const end = await attempt.ended;
+      if (end.outputLost) this.outputLost = true;
       this.service?.close();
       await attempt.started.catch(() => null);
       if (this.startedTimer) clearTimeout(this.startedTimer);
@@ -390,10 +393,11 @@ export class AttemptRunner {
       for (const [i, m] of metrics.entries()) metrics[i] = { ...m, name: masker.mask(m.name) };
       this.logs.release();
     }
+    if (this.outputLost) this.logs.cutForSpace('spool');
     await this.logs.settled();
     if (this.logs.stale) return;
     if (this.logs.cutAtLine !== null) {
-      const note = `log cut at line ${this.logs.cutAtLine}: no space left on the database's disk`;
+      const note = `log cut at line ${this.logs.cutAtLine}: no space left on ${this.logs.cutWhere === 'spool' ? "the disk of the worker's output spool" : "the database's disk"}`;
       this.reason = this.reason === null ? note : `${this.reason}; ${note}`;
     }
     if (this.givenUp !== null) {

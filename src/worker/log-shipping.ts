@@ -78,8 +78,10 @@ export class LogShipper {
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> = Promise.resolve();
   stale = false;
-  /** The attempt's line number from which the log was cut because the store's disk was full (null: not cut). */
+  /** The attempt's line number from which the log was cut because a disk was full (null: not cut). */
   cutAtLine: number | null = null;
+  /** Which disk: the store's, or the one under the worker's output spool. */
+  cutWhere: 'store' | 'spool' = 'store';
   private marker: Promise<void> = Promise.resolve();
   /** Masks the values of the attempt's secrets in every line before it is kept (null: the job has none). */
   readonly masker: Masker | null;
@@ -135,6 +137,7 @@ export class LogShipper {
    */
   private cut(seq: number): void {
     this.cutAtLine = seq - this.a.logSeqStart;
+    this.cutWhere = 'store';
     this.truncated = true;
     this.pending = [];
     if (this.timer) clearTimeout(this.timer);
@@ -150,6 +153,19 @@ export class LogShipper {
         // stale, or given up: the run's reason still says the log was cut
       }
     })();
+  }
+
+  /**
+   * Some of the job's output never reached the worker: the disk under its output spool filled (the job's own
+   * writes failed, or its stderr was dropped). Called once all that did arrive was added: the log ends here
+   * with a marker saying so. A log already cut for the store's disk keeps that marker.
+   */
+  cutForSpace(where: 'spool'): void {
+    if (this.cutAtLine !== null || this.stale) return;
+    this.cutAtLine = this.seq + 1 - this.a.logSeqStart;
+    this.cutWhere = where;
+    this.truncated = true;
+    this.push('system', `[kairos] log cut at line ${this.cutAtLine}: no space left on the disk of the worker's output spool; the job's output from there on was lost`);
   }
 
   /** Every line shipped, and the marker of a cut log stored. */
@@ -174,7 +190,7 @@ export class LogShipper {
   }
 
   private async send(batch: LogLine[]): Promise<void> {
-    if (this.stale || this.cutAtLine !== null) return;
+    if (this.stale || (this.cutAtLine !== null && this.cutWhere === 'store')) return;
     let stale: boolean;
     try {
       // A database that is unavailable (locked, down) is waited for as long as it takes: the lines stay here

@@ -4,7 +4,8 @@
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLauncher, NATIVE_LAUNCHER } from '../../src/worker/places/launchers.js';
 import { processStartTime, type LaunchSpec } from '../../src/worker/places/local.js';
@@ -83,11 +84,45 @@ for (const kind of ['native', 'node'] as const) {
         const c = collect();
         const spool = join(dir.path, `spool-${kind}-${k.name}`);
         const p = await launcher.launch(spec({ command: { kind: 'shell', script: k.script }, spool, onLines: c.onLines }));
-        assert.equal((await p.exited).exitCode, k.code, k.name);
+        const exit = await p.exited;
+        assert.equal(exit.exitCode, k.code, k.name);
+        assert.equal(exit.outputLost, undefined, `${k.name}: no output lost`);
         assert.deepEqual(c.lines, k.lines, k.name);
         assert.deepEqual([existsSync(spool), existsSync(`${spool}.out`)], [false, false], `${k.name}: the spool files are gone once the exit is reported`);
       }
     });
+
+    if (kind === 'native') {
+      test('a job whose output fills the spool\'s disk: what was written arrives in order, and the exit says output was lost', async (t) => {
+        // A 1 MB tmpfs this test mounts (the tests run as root) under a job printing 4 MB: its own writes to its
+        // stdout file fail (Python exits 1), and its traceback on stderr finds no room in the spool either.
+        const small = join(dir.path, 'small-disk');
+        mkdirSync(small);
+        const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small], { encoding: 'utf8' });
+        assert.equal(mount.status, 0, `mounting a 1 MB tmpfs: ${mount.stderr}`);
+        t.after(() => void spawnSync('umount', ['-l', small]));
+        const c = collect();
+        const p = await launcher.launch(
+          spec({
+            command: { kind: 'argv', argv: ['python3', '-c', "import sys\nfor i in range(40000): sys.stdout.write('%06d %s\\n' % (i, 'x' * 93))"] },
+            spool: join(small, 'spool'),
+            onLines: c.onLines,
+          }),
+        );
+        const exit = await p.exited;
+        assert.equal(exit.exitCode, 1, 'the job failed on its own write');
+        assert.equal(exit.outputLost, true, 'the exit says output was lost');
+        const out = c.lines.filter(([st]) => st === 'stdout').map(([, l]) => l);
+        assert.ok(out.length > 1000 && out.length < 40000, `what fitted arrived (${out.length} lines)`);
+        out.slice(0, -1).forEach((l, i) => l.startsWith(String(i).padStart(6, '0')) || assert.fail(`line ${i} is ${l.slice(0, 20)}`));
+        assert.deepEqual(readdirSync(small), [], 'the spool files are gone');
+        // Room again: the next job's output is whole, and nothing is said lost.
+        const c2 = collect();
+        const p2 = await launcher.launch(spec({ command: { kind: 'shell', script: 'echo fine; exit 4' }, spool: join(small, 'spool2'), onLines: c2.onLines }));
+        const exit2 = await p2.exited;
+        assert.deepEqual([exit2.exitCode, exit2.outputLost, c2.lines], [4, undefined, [['stdout', 'fine']]]);
+      });
+    }
 
     test('creates the directories it is asked for before the process starts', async () => {
       const want = join(dir.path, 'a', 'b', 'c');

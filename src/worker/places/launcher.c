@@ -30,9 +30,12 @@
  *                       'O' id u8(1 stdout | 2 stderr) bytes...        output
  *                       'P' id u64(bytes)                              the spool holds this many bytes
  *                       'Q' id u64(bytes)                              the job's stdout file (<spool>.out) holds this many
- *                       'X' id i32(exit code) i32(signal) u8(removed)  exited (after its output); removed 1:
+ *                       'X' id i32(exit code) i32(signal) u8(flags)    exited (after its output); flags bit 0:
  *                                                                      it printed nothing, and its spool files
- *                                                                      are gone already
+ *                                                                      are gone already; bit 1: the spool's disk
+ *                                                                      filled, so some of its output was lost
+ *                                                                      (stderr dropped, or the job's own writes
+ *                                                                      to its stdout file failed)
  *                       'E' id message                                 could not start
  * When its stdin closes or its stdout breaks (the worker died or stopped), it kills every job's process group
  * and then everything left in the jobs' cgroups (what escaped the group with setsid), removes those cgroups and
@@ -57,6 +60,7 @@
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -928,6 +932,13 @@ static void finish_if_done(struct job *j) {
     char outpath[4200];
     if (snprintf(outpath, sizeof outpath, "%s.out", j->spool_path) < (int)sizeof outpath && unlink(outpath) == 0) removed = 1;
   }
+  /* Output lost to a full disk: the stderr this launcher could not spool, or (a job that failed after printing,
+   * on a disk with no block left) the job's own writes to its stdout file, which fail in the job. */
+  unsigned char lost = (unsigned char)j->spool_full;
+  if (!lost && j->outfile >= 0 && j->out_announced > 0 && (j->code != 0 || j->sig != 0)) {
+    struct statfs fs;
+    if (fstatfs(j->outfile, &fs) == 0 && fs.f_bavail == 0) lost = 1;
+  }
   if (j->outfile >= 0) { close(j->outfile); j->outfile = -1; }
   if (j->spool >= 0) { close(j->spool); j->spool = -1; }
   free(j->spool_path);
@@ -935,7 +946,7 @@ static void finish_if_done(struct job *j) {
   unsigned char body[9];
   put_u32(body, (uint32_t)j->code);
   put_u32(body + 4, (uint32_t)j->sig);
-  body[8] = removed;
+  body[8] = (unsigned char)(removed | (lost << 1));
   send_frame('X', j->id, body, 9);
   drop_cgroups(j);
   j->used = 0;

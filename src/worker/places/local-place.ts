@@ -245,6 +245,7 @@ export class LocalPlace implements Place {
         let end: PlaceEnd;
         if (attempt.stoppedAs === null && cg?.oomKilled()) end = { reason: 'oom', exitCode: exit.exitCode, signal: exit.signal, detail: `out of memory (limit ${showBytes(limits.memoryBytes ?? 0)})` };
         else end = { reason: exit.signal ? 'signal' : 'exit_code', exitCode: exit.exitCode, signal: exit.signal };
+        if (exit.outputLost) end = { ...end, outputLost: true };
         await release();
         attempt.finish(end);
       })();

@@ -37,6 +37,11 @@ export interface ProcessExit {
   /** The exit status, or 128 + signal number when a signal ended it (as shells report it). */
   readonly exitCode: number;
   readonly signal: string | null;
+  /**
+   * Some of the job's output was lost because the disk under its output spool filled (the native launcher
+   * only: stderr it could not spool, or the job's own failed writes to its stdout file).
+   */
+  readonly outputLost?: boolean;
 }
 
 export interface LocalProcess {

@@ -160,7 +160,9 @@ export class NativeLauncher implements Launcher {
         if (j.spool) {
           // The output is complete in the spool: the exit is reported once all of it has been read.
           j.spool.exit = exit;
-          j.spool.removed = body.length > 8 && body[8] === 1;
+          const flags = body.length > 8 ? (body[8] ?? 0) : 0;
+          j.spool.removed = (flags & 1) !== 0;
+          if ((flags & 2) !== 0) j.spool.exit = { ...exit, outputLost: true };
           void this.readSpool(id, j);
         } else {
           j.out.end();
@@ -206,8 +208,9 @@ export class NativeLauncher implements Launcher {
       for (const fd of [sp.fd, sp.outFd]) if (fd !== null) closeSync(fd);
       sp.fd = null;
       sp.outFd = null;
-      // The stdout file is made at launch; the framed spool only on the first stderr byte ('P' announced it).
-      if (!sp.removed) await Promise.all([sp.framed ? unlink(sp.path).catch(() => undefined) : undefined, unlink(sp.path + '.out').catch(() => undefined)]);
+      // The stdout file is made at launch; the framed spool only on the first stderr byte ('P' announced it, or
+      // no write to it fitted on a full disk).
+      if (!sp.removed) await Promise.all([sp.framed || sp.exit.outputLost ? unlink(sp.path).catch(() => undefined) : undefined, unlink(sp.path + '.out').catch(() => undefined)]);
       j.resolveExit(sp.exit);
       sp.exit = null;
     } else if (sp.pending.length > 0) {

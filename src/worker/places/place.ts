@@ -83,6 +83,8 @@ export interface PlaceEnd {
   readonly signal: string | null;
   /** For people: "out of memory (limit 64Mi)", "slurm job 12 NODE_FAIL on node2". */
   readonly detail?: string;
+  /** Some of the job's output was lost because the disk under the worker's output spool filled. */
+  readonly outputLost?: boolean;
 }
 
 export interface PlaceAttempt {

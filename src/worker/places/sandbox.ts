@@ -205,5 +205,5 @@ const SIGNAL_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object
 export function sandboxExit(exit: ProcessExit): ProcessExit {
   if (exit.signal !== null || exit.exitCode <= 128 || exit.exitCode > 128 + 64) return exit;
   const name = SIGNAL_NAMES[exit.exitCode - 128];
-  return name ? { exitCode: exit.exitCode, signal: name } : exit;
+  return name ? { ...exit, signal: name } : exit;
 }
