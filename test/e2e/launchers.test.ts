@@ -124,6 +124,35 @@ for (const kind of ['native', 'node'] as const) {
       });
     }
 
+    if (kind === 'native') {
+      test('reading a large backlog of spooled output leaves the event loop free for timers (heartbeats)', async () => {
+        // The job writes 400 MB while this test holds the event loop, so that once it lets go the whole backlog
+        // is announced at once: the reader must still give timers a turn as it goes (it reads synchronously).
+        const c = { lines: 0 };
+        const ticks: number[] = [];
+        const timer = setInterval(() => ticks.push(performance.now()), 5);
+        try {
+          const p = await launcher.launch(
+            spec({
+              command: { kind: 'argv', argv: ['python3', '-c', "import sys\nb = ('x' * 99 + '\\n') * 10000\nfor _ in range(400): sys.stdout.write(b)"] },
+              spool: join(dir.path, 'spool-backlog'),
+              pace: () => Promise.resolve(),
+              onLines: (_stream, ls) => void (c.lines += ls.length),
+            }),
+          );
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+          const held = performance.now();
+          assert.equal((await p.exited).exitCode, 0);
+          const seen = [held, ...ticks.filter((t) => t > held), performance.now()];
+          const gaps = seen.slice(1).map((t, i) => t - (seen[i] ?? t));
+          assert.equal(c.lines, 4_000_000, 'every line arrived');
+          assert.ok(Math.max(...gaps) < 500, `the longest the timers waited while the backlog was read: ${Math.max(...gaps).toFixed(0)} ms (${seen.length} ticks)`);
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    }
+
     test('creates the directories it is asked for before the process starts', async () => {
       const want = join(dir.path, 'a', 'b', 'c');
       const p = await launcher.launch(spec({ command: { kind: 'argv', argv: ['test', '-d', want] }, mkdirs: [want], onLines: () => {} }));

@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { constants } from 'node:os';
+import { breathe } from '../../lib/breathe.js';
 import { newId } from '../../model/ids.js';
 import { LineSplitter } from '../lines.js';
 import { endOrphanedJobs, processStartTime, type Launcher, type LaunchSpec, type LocalProcess, type ProcessExit } from './local.js';
@@ -227,6 +228,7 @@ export class NativeLauncher implements Launcher {
       sp.outOffset += bytesRead;
       j.out.push(buf.subarray(0, bytesRead));
       await j.spec.pace?.();
+      await breathe();
     }
   }
 
@@ -249,6 +251,7 @@ export class NativeLauncher implements Launcher {
       }
       sp.rest = Buffer.from(data.subarray(off));
       await j.spec.pace?.();
+      await breathe();
     }
   }
 

@@ -22,6 +22,7 @@ import { execFile } from 'node:child_process';
 import { constants as osConstants, userInfo } from 'node:os';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { breathe } from '../../lib/breathe.js';
 import { parsePlaceAttemptName, type Place, type PlaceAttempt, type PlaceAttemptSpec, type PlaceEnd, type PlaceEndReason, type PlaceOffer, type PlaceOutput, type PlaceStarted } from './place.js';
 import type { RunCommand } from '../../model/job.js';
 import { workerBaseEnv } from '../../model/run-env.js';
@@ -262,6 +263,7 @@ class Follower implements PlaceAttempt {
               this.output.onLines(stream, lines, true);
             } else if (lines.length > 0) this.output.onLines(stream, lines);
             if (this.output.pace) await this.output.pace();
+            await breathe();
           }
         } finally {
           closeSync(fd);
