@@ -135,6 +135,7 @@ export async function createPipelineRun(ctx: Ctx, req: CreatePipelineRunRequest)
   const resolved = resolvePipelineParams(p, req.params ?? {});
   if (!resolved.ok) throw new KairosError('invalid_params', resolved.errors.join('; '), { errors: resolved.errors });
   const row = await ctx.db.tx((trx) => insertPipelineRun(trx, dep, p, req, resolved.values, ctx.now()));
+  ctx.bus.emit('pipelineWake');
   await advancePipelineRun(ctx, row.id);
   return requirePipelineRun(ctx.db.kysely, row.id);
 }
@@ -308,19 +309,39 @@ export async function pipelinePass(ctx: Ctx): Promise<number> {
   return running.length;
 }
 
-/** Advances pipeline runs when a run ends, and every second (timeouts, other control planes' runs). */
+/**
+ * Advances pipeline runs when a run ends, and every second (timeouts, other control planes' runs). A run's end
+ * wakes it only while a pipeline run is running: with none, the ends of ordinary runs (most of them) cost no
+ * pass. A pipeline run made here says so (`pipelineWake`) before its first step can end.
+ */
 export class PipelineDriver {
   private readonly loop: Loop;
+  /** The last pass found a running pipeline run, or one was made since. */
+  private active = true;
+  private made = 0;
   private readonly onRun = (e: { id: string; state: string }) => {
-    if (e.state !== 'queued' && e.state !== 'running') this.loop.wake();
+    if (this.active && e.state !== 'queued' && e.state !== 'running') this.loop.wake();
   };
-  private readonly onPipeline = () => this.loop.wake();
+  private readonly onPipeline = () => {
+    this.made++;
+    this.active = true;
+    this.loop.wake();
+  };
 
   constructor(
     private readonly ctx: Ctx,
     onError: (err: unknown) => void,
   ) {
-    this.loop = new Loop({ pass: async () => void (await pipelinePass(this.ctx)), everyMs: 1000, wakeGapMs: 10, onError });
+    this.loop = new Loop({
+      pass: async () => {
+        const made = this.made;
+        const running = await pipelinePass(this.ctx);
+        if (running === 0 && this.made === made) this.active = false;
+      },
+      everyMs: 1000,
+      wakeGapMs: 10,
+      onError,
+    });
   }
 
   start(): void {
@@ -383,6 +404,7 @@ export async function rerunPipelineFromFailed(ctx: Ctx, id: string): Promise<Pip
     for (const k of kept) await trx.insertInto('pipeline_steps').values({ pipeline_run_id: created.id, step: k.step, item: Number(k.item), item_value: k.item_value, run_id: k.run_id }).execute();
     return created;
   });
+  ctx.bus.emit('pipelineWake');
   await advancePipelineRun(ctx, row.id);
   return requirePipelineRun(ctx.db.kysely, row.id);
 }

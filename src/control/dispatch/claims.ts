@@ -91,7 +91,7 @@ export async function claimInTx(ctx: Ctx, trx: Q, req: ClaimRequest, sight: Clai
     // 30-odd full rows to take one cost about a tenth of the process's CPU per run. Only when those were not
     // enough are up to `room + 32` read, skipping the ones already looked at.
     const wide = room + (offer ? 32 : 4);
-    const narrow = Math.min(wide, room + 4);
+    const narrow = Math.min(wide, room + 1);
     let candidates = await dueQueuedRuns(trx, [pool], now, narrow, pg);
     const seen = new Set<string>();
     let taken = 0;
