@@ -393,7 +393,7 @@ export class AttemptRunner {
       for (const [i, m] of metrics.entries()) metrics[i] = { ...m, name: masker.mask(m.name) };
       this.logs.release();
     }
-    if (this.outputLost) this.logs.cutForSpace('spool');
+    if (this.outputLost) this.logs.cutForSpace();
     await this.logs.settled();
     if (this.logs.stale) return;
     if (this.logs.cutAtLine !== null) {

@@ -160,10 +160,10 @@ export class LogShipper {
    * writes failed, or its stderr was dropped). Called once all that did arrive was added: the log ends here
    * with a marker saying so. A log already cut for the store's disk keeps that marker.
    */
-  cutForSpace(where: 'spool'): void {
+  cutForSpace(): void {
     if (this.cutAtLine !== null || this.stale) return;
     this.cutAtLine = this.seq + 1 - this.a.logSeqStart;
-    this.cutWhere = where;
+    this.cutWhere = 'spool';
     this.truncated = true;
     this.push('system', `[kairos] log cut at line ${this.cutAtLine}: no space left on the disk of the worker's output spool; the job's output from there on was lost`);
   }
