@@ -161,6 +161,7 @@ static void send_frame(char type, const char *id, const void *body, size_t n) {
 }
 
 static void put_u32(unsigned char *p, uint32_t v) { p[0] = v & 0xff; p[1] = (v >> 8) & 0xff; p[2] = (v >> 16) & 0xff; p[3] = (v >> 24) & 0xff; }
+static void put_u64(unsigned char *p, uint64_t v) { put_u32(p, (uint32_t)v); put_u32(p + 4, (uint32_t)(v >> 32)); }
 
 static void on_sigchld(int s) {
   (void)s;
@@ -642,9 +643,9 @@ static void spawn_job(struct job *j, const struct launch_req *q) {
   unsigned char body[20];
   put_u32(body, (uint32_t)pid);
   int64_t t = wall_ms();
-  for (int i = 0; i < 8; i++) body[4 + i] = (unsigned char)((t >> (8 * i)) & 0xff);
+  put_u64(body + 4, (uint64_t)t);
   uint64_t st = proc_start(pid);
-  for (int i = 0; i < 8; i++) body[12 + i] = (unsigned char)((st >> (8 * i)) & 0xff);
+  put_u64(body + 12, st);
   send_frame('S', q->id, body, 20);
 out:
   if (what) fail(q->id, what, err);
@@ -903,7 +904,7 @@ static void announce_out(struct job *j) {
   if (fstat(j->outfile, &st) < 0 || (uint64_t)st.st_size <= j->out_announced) return;
   j->out_announced = (uint64_t)st.st_size;
   unsigned char body[8];
-  for (int i = 0; i < 8; i++) body[i] = (unsigned char)((j->out_announced >> (8 * i)) & 0xff);
+  put_u64(body, j->out_announced);
   send_frame('Q', j->id, body, 8);
 }
 
@@ -911,7 +912,7 @@ static void announce(struct job *j) {
   announce_out(j);
   if (!j->dirty) return;
   unsigned char body[8];
-  for (int i = 0; i < 8; i++) body[i] = (unsigned char)((j->spooled >> (8 * i)) & 0xff);
+  put_u64(body, j->spooled);
   send_frame('P', j->id, body, 8);
   j->dirty = 0;
 }
