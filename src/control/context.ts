@@ -8,6 +8,7 @@ import { withBuiltinJobs } from '../model/builtin-jobs.js';
 import type { Kysely } from 'kysely';
 import type { Db } from '../store/db.js';
 import type { Database, DeploymentsTable, WorkersTable } from '../store/schema.js';
+import { ClockWatch } from './dispatch/clock-watch.js';
 import type { Selectable } from 'kysely';
 
 type DeploymentRow = Selectable<DeploymentsTable>;
@@ -134,6 +135,9 @@ export class Ctx {
   now(): number {
     return this.db.clock.now();
   }
+
+  /** Watches the clock for stalls and steps between lease checks (src/control/dispatch/clock-watch.ts). */
+  readonly clockWatch = new ClockWatch();
 
   /** The compiled manifest of a deployment (immutable, so cached forever). */
   async manifestOf(deploymentId: string, q: Kysely<Database> = this.db.kysely): Promise<CompiledManifest> {

@@ -20,8 +20,13 @@ export type Dialect = 'sqlite' | 'postgres';
 /** A source of "now" in epoch ms. The database's clock in production; injectable in tests. */
 export interface Clock {
   now(): number;
+  /**
+   * Milliseconds on a clock that never jumps (the process's monotonic clock): tells a stall or a step of `now`
+   * from time passing (src/control/dispatch/clock-watch.ts). Absent in a test's clock that steps `now` on purpose.
+   */
+  mono?(): number;
 }
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => Date.now(), mono: () => performance.now() };
 
 export interface Db {
   readonly dialect: Dialect;
@@ -239,7 +244,7 @@ export async function openPostgres(url: string, opts: OpenOptions = {}): Promise
   const kysely = new Kysely<Database>({ dialect: new KairosPostgresDialect({ pool }) });
   let offset = 0;
   let remeasure: Loop | null = null;
-  const clock: Clock = opts.clock ?? { now: () => Date.now() + offset };
+  const clock: Clock = opts.clock ?? { now: () => Date.now() + offset, mono: () => performance.now() };
   if (!opts.clock) {
     try {
       offset = await measureOffset(kysely);

@@ -86,7 +86,8 @@ export class Worker {
   private accepting = true;
   private loopDone: Promise<void> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private lastRenewed = Date.now();
+  /** When the control plane last renewed our leases (monotonic ms: a step of the wall clock is not time passing). */
+  private lastRenewed = performance.now();
   /** The control plane said its database was unavailable at the last heartbeat. */
   private dbOutage = false;
   private unsubscribe: () => void = () => {};
@@ -235,7 +236,16 @@ export class Worker {
 
   private run(a: Assignment, adopt = false): void {
     // The bundle may have to come over the network first; the attempt waits for it.
-    const ready = this.link.ensureBundle(this.opts.dataDir, a.bundleHash);
+    let ready = this.link.ensureBundle(this.opts.dataDir, a.bundleHash);
+    // An earlier attempt of this run still running here: the control plane gave the run a new attempt, so that
+    // lease is gone (it expired while this worker or its control plane was stalled). Never two live attempts:
+    // the old one is killed, and the new one starts only once the old one's process has ended.
+    const before = this.active.get(a.run.id);
+    if (before && before.lease.attempt !== a.lease.attempt) {
+      this.refused(before.lease, 'the run has a new attempt; the old one is killed before the new one starts');
+      before.kill('lease lost: the run has a newer attempt');
+      ready = Promise.all([ready, before.done.catch(() => {})]).then(() => {});
+    }
     const runner = new AttemptRunner(this.link, a, {
       dataDir: this.opts.dataDir,
       bundlePath: bundleDir(this.opts.dataDir, a.bundleHash),
@@ -257,7 +267,7 @@ export class Worker {
         const free = this.accepting ? this.opts.capacity - this.active.size + 1 : 0;
         const next = free > 0 ? { workerId: this.opts.id, pools: this.opts.pools, max: free } : undefined;
         const more = await this.link.finish(lease, result, next);
-        this.active.delete(a.run.id);
+        if (this.active.get(a.run.id) === runner) this.active.delete(a.run.id);
         if (more.length > 0) this.armWatchdog();
         for (const m of more) this.run(m);
       },
@@ -328,7 +338,7 @@ export class Worker {
       const reply = await this.link.heartbeat(this.opts.id, leases);
       if (this.dbOutage) this.onError(new Error('the control plane\'s database is back; leases renewed'));
       this.dbOutage = false;
-      this.lastRenewed = Date.now();
+      this.lastRenewed = performance.now();
       // The control plane is back: a claim waiting out its pause may try now.
       if (this.linkState.ok('heartbeat') && this.claimFailures > 0) this.wake();
       this.armWatchdog(true);
@@ -346,13 +356,13 @@ export class Worker {
         // It extends running leases once the database is back, so the jobs keep running; said once per outage.
         if (!this.dbOutage) this.onError(err);
         this.dbOutage = true;
-        this.lastRenewed = Date.now();
+        this.lastRenewed = performance.now();
         this.armWatchdog(true);
         return;
       }
       this.linkState.failed('heartbeat', err);
       // Better to kill our jobs than to let a second attempt start beside them once our leases expire.
-      if (Date.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
+      if (performance.now() - this.lastRenewed > this.opts.leaseMs * 0.8) {
         for (const r of this.active.values()) r.giveUp('the worker could not renew its lease (the control plane was unreachable)');
       }
     }

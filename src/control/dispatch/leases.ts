@@ -65,19 +65,24 @@ async function requireLeaseLocked(trx: Q, lease: LeaseRef, check: LeaseCheck): P
   return { attempt, run };
 }
 
-/** Renews the leases a worker still holds; says which it no longer holds and which of its runs must cancel. */
 /**
  * After the database was unavailable (locked, down, disk full), workers could not renew their leases: the
  * first heartbeat or reaper transaction that gets through extends every running attempt's lease by one lease
- * period from now, so no run is lost only because the database was.
+ * period from now, so no run is lost only because the database was. The same after this control plane stalled
+ * or its clock stepped ahead (clock-watch.ts).
  */
 export async function extendLeasesAfterOutage(ctx: Ctx, trx: Q, now: number): Promise<void> {
   const availability = ctx.db.availability;
+  // After a stall of this control plane, or a step of its clock, no worker went quiet: the time nobody could
+  // hear them is given back to every running lease.
+  const lapse = ctx.clockWatch.lapse(now, ctx.db.clock.mono?.(), ctx.settings.leaseMs / 2);
+  if (lapse > 0) await trx.updateTable('attempts').set({ lease_expires_at: sql`lease_expires_at + ${lapse}` }).where('state', '=', 'running').execute();
   if (!availability.recoveryPending) return;
   await trx.updateTable('attempts').set({ lease_expires_at: now + ctx.settings.leaseMs }).where('state', '=', 'running').where('lease_expires_at', '<', now + ctx.settings.leaseMs).execute();
   availability.recoveryPending = false;
 }
 
+/** Renews the leases a worker still holds; says which it no longer holds and which of its runs must cancel. */
 export async function heartbeat(ctx: Ctx, workerId: string, leases: readonly LeaseRef[]): Promise<HeartbeatReply> {
   const refused: LeaseRef[] = [];
   const cancel: string[] = [];
