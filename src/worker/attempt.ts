@@ -468,7 +468,10 @@ export class AttemptRunner {
 
   private reportNetwork(checks: readonly EndpointCheck[], waiting: string | null): Promise<void> {
     return this.link.reportNetwork(this.s.workerId, { checks, lease: this.a.lease, waiting }).catch((err: unknown) => {
-      if (isStaleLease(err)) this.kill('lease lost during the network preflight');
+      if (isStaleLease(err)) {
+        this.s.onRefused?.(this.a.lease, 'its network check');
+        this.kill('lease lost during the network preflight');
+      }
       // Otherwise not kept with the attempt: the preflight's own result still decides.
     });
   }
@@ -585,7 +588,11 @@ export class AttemptRunner {
     if (!info || this.startReported) return;
     this.startReported = true;
     this.startReport = this.link.started(this.a.lease, info).catch((err: unknown) => {
-      if (isStaleLease(err)) this.kill('lease lost before start');
+      if (isStaleLease(err)) {
+        // Said like every other refusal: the worker's log tells why this attempt's job was killed.
+        this.s.onRefused?.(this.a.lease, 'the start of its process');
+        this.kill('lease lost before start');
+      }
       // Not taken (the database was unavailable): the start goes with the attempt's end instead.
       else this.startReported = false;
     });

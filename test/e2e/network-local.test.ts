@@ -83,7 +83,11 @@ jobs:
     try {
       await b.page.goto(`${up.url}/runs/${run.id}`);
       const row = b.page.locator(`table[aria-label="Network preflight"] tr[data-endpoint="redis://127.0.0.1:${closed}"]`);
-      await row.waitFor();
+      await row.waitFor().catch(async (err: unknown) => {
+        // What the page showed instead, so a failure says why the table never came.
+        const shown = await b.page.locator('body').innerText({ timeout: 5_000 }).catch((e: unknown) => `(unreadable: ${String(e)})`);
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\nthe page showed:\n${shown.slice(0, 2000)}`);
+      });
       assert.match((await row.textContent()) ?? '', /refused.*ms.*ECONNREFUSED/);
       assert.match((await b.page.locator('[data-field="reason_code"]').textContent()) ?? '', /network_unreachable/);
     } finally {
