@@ -32,10 +32,11 @@ async function projectOf(client: KairosClient, given: string | undefined): Promi
 /** Reads a line from a terminal without echoing it. */
 function readHidden(io: Io, prompt: string): Promise<string> {
   const stdin = process.stdin;
+  // Echo off before the prompt shows: what is typed as soon as it appears must not be echoed by the terminal.
+  stdin.setRawMode(true);
   io.err(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
-    stdin.setRawMode(true);
     stdin.setEncoding('utf8');
     const done = (err?: Error) => {
       stdin.setRawMode(false);
